@@ -1,0 +1,768 @@
+//! The typed configuration model: what the engines consume.
+//!
+//! Everything here is plain data, resolved (includes, `$DEFINITIONS`, `@conditionals`,
+//! `~SEQ`/`~LST` expanded) and validated. Every block-level item carries the [`Span`] of the
+//! keyword that opened it, so an engine can point a user back at the file and line that
+//! configured the thing it is complaining about.
+//!
+//! Defaults follow keepalived 2.2.x; where a field is `Option`, `None` means "not configured,
+//! inherit from the enclosing block or from `global_defs`" and the accessor methods resolve it.
+
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+pub use super::diag::Span;
+
+/// The whole resolved configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    pub global: GlobalDefs,
+    pub vrrp_scripts: Vec<VrrpScript>,
+    pub sync_groups: Vec<SyncGroup>,
+    pub instances: Vec<VrrpInstance>,
+    pub static_ipaddress: Vec<VirtualIp>,
+    pub static_routes: Vec<VirtualRoute>,
+    pub static_rules: Vec<VirtualRule>,
+    pub virtual_server_groups: Vec<VirtualServerGroup>,
+    pub virtual_servers: Vec<VirtualServer>,
+}
+
+impl Config {
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+    pub fn script(&self, name: &str) -> Option<&VrrpScript> {
+        self.vrrp_scripts.iter().find(|s| s.name == name)
+    }
+    pub fn virtual_server_group(&self, name: &str) -> Option<&VirtualServerGroup> {
+        self.virtual_server_groups.iter().find(|g| g.name == name)
+    }
+    /// The sync group an instance belongs to, if any.
+    pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+    }
+}
+
+/// A command line to run (notify scripts, vrrp_script, MISC_CHECK, quorum_up/down).
+/// keepalived accepts either one quoted string or several bare tokens; `argv` is the split form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Command {
+    /// The command as written (tokens joined by one space).
+    pub raw: String,
+    /// The command split into program and arguments, shell-like (quotes honoured).
+    pub argv: Vec<String>,
+    pub span: Span,
+}
+
+/// `user USERNAME [GROUPNAME]` (script_user, vrrp_script user, MISC_CHECK user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunAs {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// global_defs
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalDefs {
+    pub notification_email: Vec<String>,
+    pub notification_email_from: Option<String>,
+    pub smtp_server: Option<SmtpServer>,
+    pub smtp_helo_name: Option<String>,
+    /// Default 30 s.
+    pub smtp_connect_timeout: Duration,
+    /// `smtp_alert` (None: not set; keepalived sends alerts only where smtp_alert is on somewhere).
+    pub smtp_alert: Option<bool>,
+    pub smtp_alert_vrrp: Option<bool>,
+    pub smtp_alert_checker: Option<bool>,
+    /// `router_id`; None means "the host name", resolved at run time.
+    pub router_id: Option<String>,
+    pub enable_script_security: bool,
+    pub script_user: Option<RunAs>,
+    /// Default 5 s.
+    pub vrrp_garp_master_delay: Duration,
+    /// Default 5.
+    pub vrrp_garp_master_repeat: u32,
+    /// None: no periodic refresh.
+    pub vrrp_garp_master_refresh: Option<Duration>,
+    /// Default 1.
+    pub vrrp_garp_master_refresh_repeat: u32,
+    /// Default 2.
+    pub vrrp_version: VrrpVersion,
+    /// Default 224.0.0.18.
+    pub vrrp_mcast_group4: Ipv4Addr,
+    /// Default ff02::12.
+    pub vrrp_mcast_group6: Ipv6Addr,
+    pub vrrp_strict: bool,
+    pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+    pub lvs_flush: bool,
+    pub lvs_timeouts: Option<LvsTimeouts>,
+    pub notify_fifo: Option<NotifyFifo>,
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+    pub lvs_notify_fifo: Option<NotifyFifo>,
+    pub span: Option<Span>,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            notification_email: Vec::new(),
+            notification_email_from: None,
+            smtp_server: None,
+            smtp_helo_name: None,
+            smtp_connect_timeout: Duration::from_secs(30),
+            smtp_alert: None,
+            smtp_alert_vrrp: None,
+            smtp_alert_checker: None,
+            router_id: None,
+            enable_script_security: false,
+            script_user: None,
+            vrrp_garp_master_delay: Duration::from_secs(5),
+            vrrp_garp_master_repeat: 5,
+            vrrp_garp_master_refresh: None,
+            vrrp_garp_master_refresh_repeat: 1,
+            vrrp_version: VrrpVersion::V2,
+            vrrp_mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
+            vrrp_mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            vrrp_strict: false,
+            lvs_sync_daemon: None,
+            lvs_flush: false,
+            lvs_timeouts: None,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
+            lvs_notify_fifo: None,
+            span: None,
+        }
+    }
+}
+
+/// `smtp_server ADDR|NAME [PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmtpServer {
+    /// An IP address literal or a host name.
+    pub host: String,
+    /// Default 25.
+    pub port: u16,
+}
+
+/// `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id ID] [maxlen LEN] [port PORT] [ttl TTL] [group IP]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LvsSyncDaemon {
+    pub interface: String,
+    /// The VRRP instance whose state decides master/backup role of the sync daemon.
+    pub instance: String,
+    /// Sync id; default: the instance's virtual_router_id.
+    pub id: Option<u8>,
+    pub maxlen: Option<u16>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+    pub group: Option<IpAddr>,
+}
+
+/// `lvs_timeouts [tcp N] [tcpfin N] [udp N]` (seconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LvsTimeouts {
+    pub tcp: Option<u32>,
+    pub tcpfin: Option<u32>,
+    pub udp: Option<u32>,
+}
+
+/// `notify_fifo PATH [SCRIPT]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyFifo {
+    pub path: String,
+    pub script: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VrrpVersion {
+    V2,
+    V3,
+}
+
+impl VrrpVersion {
+    pub fn number(self) -> u8 {
+        match self {
+            VrrpVersion::V2 => 2,
+            VrrpVersion::V3 => 3,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// VRRP
+// ---------------------------------------------------------------------------------------------
+
+/// `vrrp_script NAME { ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VrrpScript {
+    pub name: String,
+    pub script: Command,
+    /// Default 1 s.
+    pub interval: Duration,
+    /// Default: the interval.
+    pub timeout: Option<Duration>,
+    /// Default 0 (a failure means FAULT for instances tracking it without their own weight).
+    pub weight: i32,
+    /// `weight N reverse`.
+    pub weight_reverse: bool,
+    /// Default 1.
+    pub rise: u32,
+    /// Default 1.
+    pub fall: u32,
+    pub user: Option<RunAs>,
+    pub init_fail: bool,
+    pub span: Span,
+}
+
+/// `vrrp_sync_group NAME { group { ... } ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncGroup {
+    pub name: String,
+    pub members: Vec<String>,
+    pub notify: NotifyScripts,
+    pub smtp_alert: Option<bool>,
+    pub track_interface: Vec<TrackInterface>,
+    pub track_script: Vec<TrackScript>,
+    pub span: Span,
+}
+
+/// notify_master/_backup/_fault/_stop/notify (and notify_master_rx_lower_pri is unsupported).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NotifyScripts {
+    pub master: Option<Command>,
+    pub backup: Option<Command>,
+    pub fault: Option<Command>,
+    pub stop: Option<Command>,
+    /// `notify`: called with TYPE NAME STATE PRIORITY on every transition.
+    pub notify: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AuthType {
+    /// Simple text password (8 bytes on the wire, zero padded).
+    Pass,
+    /// IPSEC AH, HMAC-MD5-96, keepalived's flavour.
+    Ah,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Authentication {
+    pub auth_type: AuthType,
+    /// As written; keepalived truncates to 8 bytes (and so does the wire format).
+    pub auth_pass: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VrrpInstance {
+    pub name: String,
+    /// Default BACKUP.
+    pub initial_state: InitialState,
+    pub interface: String,
+    pub virtual_router_id: u8,
+    /// Default 100.
+    pub priority: u8,
+    /// Default 1 s. v3 allows centisecond resolution.
+    pub advert_int: Duration,
+    /// None: `global_defs vrrp_version`.
+    pub version: Option<VrrpVersion>,
+    pub nopreempt: bool,
+    /// Default 0.
+    pub preempt_delay: Duration,
+    pub authentication: Option<Authentication>,
+    pub virtual_ipaddress: Vec<VirtualIp>,
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    pub virtual_routes: Vec<VirtualRoute>,
+    pub virtual_rules: Vec<VirtualRule>,
+    pub track_interface: Vec<TrackInterface>,
+    pub track_script: Vec<TrackScript>,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peer: Vec<UnicastPeer>,
+    pub mcast_src_ip: Option<IpAddr>,
+    pub garp_master_delay: Option<Duration>,
+    pub garp_master_repeat: Option<u32>,
+    pub garp_master_refresh: Option<Duration>,
+    pub garp_master_refresh_repeat: Option<u32>,
+    pub notify: NotifyScripts,
+    pub smtp_alert: Option<bool>,
+    /// `use_vmac [NAME]`: Some(None) means the default name `vrrp.VRID`.
+    pub use_vmac: Option<Option<String>>,
+    pub vmac_xmit_base: bool,
+    /// `accept` / `no_accept`; None: keepalived's default (accept unless vrrp_strict).
+    pub accept: Option<bool>,
+    pub dont_track_primary: bool,
+    pub span: Span,
+}
+
+impl VrrpInstance {
+    /// The address family of the instance, from its VIPs (validation guarantees they agree).
+    pub fn family(&self) -> Family {
+        match self.virtual_ipaddress.first() {
+            Some(v) if v.addr.is_ipv6() => Family::V6,
+            _ => Family::V4,
+        }
+    }
+    pub fn version_or(&self, global: &GlobalDefs) -> VrrpVersion {
+        // VRRP over IPv6 exists only as version 3.
+        if self.family() == Family::V6 {
+            return VrrpVersion::V3;
+        }
+        self.version.unwrap_or(global.vrrp_version)
+    }
+    pub fn garp_master_delay_or(&self, global: &GlobalDefs) -> Duration {
+        self.garp_master_delay
+            .unwrap_or(global.vrrp_garp_master_delay)
+    }
+    pub fn garp_master_repeat_or(&self, global: &GlobalDefs) -> u32 {
+        self.garp_master_repeat
+            .unwrap_or(global.vrrp_garp_master_repeat)
+    }
+    pub fn garp_master_refresh_or(&self, global: &GlobalDefs) -> Option<Duration> {
+        self.garp_master_refresh.or(global.vrrp_garp_master_refresh)
+    }
+    pub fn garp_master_refresh_repeat_or(&self, global: &GlobalDefs) -> u32 {
+        self.garp_master_refresh_repeat
+            .unwrap_or(global.vrrp_garp_master_refresh_repeat)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// `unicast_peer { ADDR [min_ttl N] [max_ttl N] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    pub span: Span,
+}
+
+/// `track_interface { IFNAME [weight N] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackInterface {
+    pub name: String,
+    /// None: interface down means FAULT.
+    pub weight: Option<i32>,
+    pub span: Span,
+}
+
+/// `track_script { NAME [weight N] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackScript {
+    pub name: String,
+    /// None: the vrrp_script's own weight.
+    pub weight: Option<i32>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+    /// A numeric scope.
+    Other(u8),
+}
+
+impl Scope {
+    /// The rtnetlink value (RT_SCOPE_*).
+    pub fn to_rt(self) -> u8 {
+        match self {
+            Scope::Global => 0,
+            Scope::Site => 200,
+            Scope::Link => 253,
+            Scope::Host => 254,
+            Scope::Nowhere => 255,
+            Scope::Other(n) => n,
+        }
+    }
+}
+
+/// One address line of virtual_ipaddress / virtual_ipaddress_excluded / static_ipaddress:
+/// `ADDR[/LEN] [dev IF] [brd ADDR] [scope SCOPE] [label LABEL] [peer ADDR[/LEN]] [-nodad]
+///  [no_track] [preferred_lft N]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualIp {
+    pub addr: IpAddr,
+    /// Default 32 for IPv4, 128 for IPv6.
+    pub prefix_len: u8,
+    /// Default: the instance's interface.
+    pub dev: Option<String>,
+    pub brd: Option<Ipv4Addr>,
+    pub scope: Option<Scope>,
+    pub label: Option<String>,
+    pub peer: Option<IpPrefix>,
+    pub nodad: bool,
+    pub no_track: bool,
+    pub preferred_lft: Option<u32>,
+    pub span: Span,
+}
+
+/// An address with a prefix length: `10.0.0.0/8`, `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct IpPrefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl std::fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RouteType {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    Throw,
+}
+
+/// One line of virtual_routes / static_routes:
+/// `[src ADDR] [TYPE] DST[/LEN]|default [via|gw ADDR [or ADDR]] [dev IF] [scope S] [table N]
+///  [metric N] [no_track] ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualRoute {
+    pub route_type: RouteType,
+    pub dst: IpPrefix,
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    /// `or ADDR`: a second nexthop (multipath).
+    pub via_alt: Option<IpAddr>,
+    pub dev: Option<String>,
+    pub scope: Option<Scope>,
+    pub table: Option<u32>,
+    pub metric: Option<u32>,
+    pub no_track: bool,
+    pub span: Span,
+}
+
+/// One line of virtual_rules / static_rules:
+/// `[from PREFIX|all] [to PREFIX|all] [table N] [preference|priority|pref N] [fwmark N[/MASK]]
+///  [iif IF] [oif IF] [no_track]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualRule {
+    pub from: Option<IpPrefix>,
+    pub to: Option<IpPrefix>,
+    pub table: Option<u32>,
+    pub priority: Option<u32>,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub no_track: bool,
+    pub span: Span,
+}
+
+// ---------------------------------------------------------------------------------------------
+// LVS
+// ---------------------------------------------------------------------------------------------
+
+/// IPVS schedulers (lb_algo / lvs_sched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Scheduler {
+    Rr,
+    Wrr,
+    Lc,
+    Wlc,
+    Lblc,
+    Lblcr,
+    Dh,
+    Sh,
+    Sed,
+    Nq,
+    Mh,
+    Fo,
+    Ovf,
+    Twos,
+}
+
+impl Scheduler {
+    pub const ALL: [Scheduler; 14] = [
+        Scheduler::Rr,
+        Scheduler::Wrr,
+        Scheduler::Lc,
+        Scheduler::Wlc,
+        Scheduler::Lblc,
+        Scheduler::Lblcr,
+        Scheduler::Dh,
+        Scheduler::Sh,
+        Scheduler::Sed,
+        Scheduler::Nq,
+        Scheduler::Mh,
+        Scheduler::Fo,
+        Scheduler::Ovf,
+        Scheduler::Twos,
+    ];
+    /// The kernel's scheduler name (`ip_vs_NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheduler::Rr => "rr",
+            Scheduler::Wrr => "wrr",
+            Scheduler::Lc => "lc",
+            Scheduler::Wlc => "wlc",
+            Scheduler::Lblc => "lblc",
+            Scheduler::Lblcr => "lblcr",
+            Scheduler::Dh => "dh",
+            Scheduler::Sh => "sh",
+            Scheduler::Sed => "sed",
+            Scheduler::Nq => "nq",
+            Scheduler::Mh => "mh",
+            Scheduler::Fo => "fo",
+            Scheduler::Ovf => "ovf",
+            Scheduler::Twos => "twos",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Scheduler> {
+        Scheduler::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// Forwarding method (lb_kind / lvs_method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ForwardMethod {
+    Nat,
+    Dr,
+    Tun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+/// How a virtual server is addressed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum VsKey {
+    /// `virtual_server IP PORT`
+    Addr { addr: IpAddr, port: u16 },
+    /// `virtual_server fwmark N`
+    Fwmark(u32),
+    /// `virtual_server group NAME`
+    Group(String),
+}
+
+/// `virtual_server_group NAME { IP PORT | IP-LAST PORT | fwmark N ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VirtualServerGroup {
+    pub name: String,
+    pub members: Vec<VsgMember>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum VsgMember {
+    /// `IP PORT` or the range `a.b.c.d-e PORT` (first..=last, last octet / last hextet).
+    Range {
+        first: IpAddr,
+        last: IpAddr,
+        port: u16,
+        span: Span,
+    },
+    Fwmark {
+        mark: u32,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VirtualServer {
+    pub key: VsKey,
+    /// Default 60 s.
+    pub delay_loop: Duration,
+    /// Default wlc? keepalived has no default in the parser; the kernel's is wlc. We keep None
+    /// when not written and let the IPVS layer choose `wlc`.
+    pub lb_algo: Option<Scheduler>,
+    /// Scheduler flags (`sh-port`, `sh-fallback`, `mh-port`, `mh-fallback`, `flag-1..3`).
+    pub sched_flags: Vec<String>,
+    /// Default NAT.
+    pub lb_kind: ForwardMethod,
+    /// Seconds; None means not persistent. `persistence_timeout` without a value is 360.
+    pub persistence_timeout: Option<u32>,
+    /// Netmask (v4: dotted quad, v6: prefix length), stored as a prefix length.
+    pub persistence_granularity: Option<u8>,
+    /// Default TCP.
+    pub protocol: Protocol,
+    /// `ops` (one-packet scheduling, UDP).
+    pub ops: bool,
+    pub sorry_server: Option<SorryServer>,
+    pub sorry_server_inhibit: bool,
+    /// Default 1.
+    pub quorum: u32,
+    /// Default 0.
+    pub hysteresis: u32,
+    pub quorum_up: Option<Command>,
+    pub quorum_down: Option<Command>,
+    pub alpha: bool,
+    pub omega: bool,
+    pub ha_suspend: bool,
+    pub virtualhost: Option<String>,
+    pub inhibit_on_failure: bool,
+    pub smtp_alert: Option<bool>,
+    pub real_servers: Vec<RealServer>,
+    pub span: Span,
+}
+
+impl VirtualServer {
+    /// Sum of the configured weights of all real servers (for the quorum warning).
+    pub fn total_weight(&self) -> u64 {
+        self.real_servers.iter().map(|r| r.weight as u64).sum()
+    }
+}
+
+/// `sorry_server IP PORT` (plus optional `sorry_server_lvs_method`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SorryServer {
+    pub addr: IpAddr,
+    pub port: Option<u16>,
+    pub lb_kind: Option<ForwardMethod>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RealServer {
+    pub addr: IpAddr,
+    /// None for fwmark services written `real_server IP` (port taken from the packet).
+    pub port: Option<u16>,
+    /// Default 1.
+    pub weight: u32,
+    /// None: the virtual server's setting.
+    pub inhibit_on_failure: Option<bool>,
+    /// Per-real-server forwarding method override (`lvs_method` inside real_server).
+    pub lb_kind: Option<ForwardMethod>,
+    pub notify_up: Option<Command>,
+    pub notify_down: Option<Command>,
+    /// Upper connection threshold (0 = none).
+    pub uthreshold: u32,
+    /// Lower connection threshold (0 = none).
+    pub lthreshold: u32,
+    pub smtp_alert: Option<bool>,
+    /// `alpha` can be set per real server as well; None: the virtual server's.
+    pub alpha: Option<bool>,
+    /// Per-real-server delay_loop override.
+    pub delay_loop: Option<Duration>,
+    pub checkers: Vec<Checker>,
+    pub span: Span,
+}
+
+/// Options every checker understands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckerCommon {
+    pub connect_ip: Option<IpAddr>,
+    pub connect_port: Option<u16>,
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+    /// Default 5 s.
+    pub connect_timeout: Option<Duration>,
+    /// `retry` (alias `nb_get_retry`). Default: 1 (MISC_CHECK: 0).
+    pub retry: Option<u32>,
+    /// Default 1 s.
+    pub delay_before_retry: Option<Duration>,
+    pub warmup: Option<Duration>,
+    /// SO_MARK for the checker's socket.
+    pub fwmark: Option<u32>,
+    /// Checker-level delay_loop override.
+    pub delay_loop: Option<Duration>,
+    /// Checker-level alpha.
+    pub alpha: Option<bool>,
+}
+
+impl CheckerCommon {
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_DELAY_BEFORE_RETRY: Duration = Duration::from_secs(1);
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checker {
+    pub kind: CheckerKind,
+    pub common: CheckerCommon,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum CheckerKind {
+    Tcp,
+    Http(HttpCheck),
+    /// SSL_GET: same options as HTTP_GET, over TLS.
+    Ssl(HttpCheck),
+    Misc(MiscCheck),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HttpProtocol {
+    /// `GET path HTTP/1.0` (keepalived's default).
+    V1_0,
+    /// HTTP/1.0 with `Connection: close`.
+    V1_0C,
+    /// HTTP/1.1 with `Connection: close`.
+    V1_1,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpCheck {
+    pub urls: Vec<UrlCheck>,
+    pub http_protocol: HttpProtocol,
+    /// Checker-level virtualhost (url-level overrides it; default: the virtual server's).
+    pub virtualhost: Option<String>,
+    /// SSL_GET: `enable_sni` / sni name.
+    pub enable_sni: bool,
+    /// Upper bound on body bytes read; default 1 MiB.
+    pub max_body: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UrlCheck {
+    pub path: String,
+    /// MD5 of the body, 16 bytes.
+    pub digest: Option<[u8; 16]>,
+    /// Accepted status codes; empty means 200–299.
+    pub status_code: Vec<StatusRange>,
+    pub virtualhost: Option<String>,
+    pub span: Span,
+}
+
+/// An inclusive range of HTTP status codes; a single code has first == last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatusRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl UrlCheck {
+    pub fn status_ok(&self, code: u16) -> bool {
+        if self.status_code.is_empty() {
+            (200..=299).contains(&code)
+        } else {
+            self.status_code
+                .iter()
+                .any(|r| (r.first..=r.last).contains(&code))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MiscCheck {
+    pub misc_path: Command,
+    /// Default: the checker's delay_loop.
+    pub misc_timeout: Option<Duration>,
+    pub misc_dynamic: bool,
+    pub user: Option<RunAs>,
+}

@@ -1,0 +1,73 @@
+//! The vocabulary of things that happened, shared by the engines (producers) and the alert,
+//! notify-fifo, status and metrics consumers. Engines emit these as actions; they never call
+//! the consumers directly.
+
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// A VRRP instance or sync group state, as keepalived names them in notify calls and emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VrrpStateName {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    Stop,
+}
+
+impl VrrpStateName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VrrpStateName::Init => "INIT",
+            VrrpStateName::Backup => "BACKUP",
+            VrrpStateName::Master => "MASTER",
+            VrrpStateName::Fault => "FAULT",
+            VrrpStateName::Stop => "STOP",
+        }
+    }
+}
+
+/// A real server or virtual server endpoint as text, e.g. `[10.0.0.1]:tcp:80` or `FWM 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Endpoint {
+    pub addr: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub fwmark: Option<u32>,
+    /// "tcp", "udp", "sctp".
+    pub protocol: &'static str,
+    /// `virtual_server group NAME`.
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    VrrpInstance {
+        instance: String,
+        from: VrrpStateName,
+        to: VrrpStateName,
+        priority: u8,
+        reason: String,
+    },
+    VrrpSyncGroup {
+        group: String,
+        from: VrrpStateName,
+        to: VrrpStateName,
+        reason: String,
+    },
+    RealServer {
+        virtual_server: Endpoint,
+        real_server: Endpoint,
+        up: bool,
+        reason: String,
+    },
+    Quorum {
+        virtual_server: Endpoint,
+        gained: bool,
+        alive_weight: u64,
+        quorum: u32,
+    },
+    /// A reload was refused (errors in the new file) or applied.
+    Reload { ok: bool, detail: String },
+}

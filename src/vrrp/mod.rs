@@ -1,0 +1,2 @@
+//! See crate docs.
+pub mod service;
