@@ -4,6 +4,7 @@
 //! [`Event`]s (consumed by alerts, notify fifos, status and metrics) and a shutdown signal.
 
 pub mod opts;
+pub mod reload;
 pub use opts::DaemonOpts;
 
 use crate::config::{self, Config, LoadOptions};
