@@ -114,6 +114,8 @@ pub fn analyse(
         &mut diags,
     );
     attach_sources(&mut diags, &pre.sources, &pre.file_order);
+    // A line expanded many times (~SEQ) reports the same problem once.
+    diags.dedup_by(|a, b| a.span == b.span && a.message == b.message);
     (cfg, Diagnostics(diags))
 }
 

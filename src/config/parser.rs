@@ -141,6 +141,22 @@ impl Parser {
             );
             return;
         }
+        if kw::is_keepalived(word) {
+            if kw::is_implemented_somewhere(word) {
+                self.error(
+                    DiagClass::UnknownKeyword,
+                    st.span(),
+                    format!("`{word}` is not valid in {context}"),
+                );
+            } else {
+                self.warn(
+                    DiagClass::Unsupported,
+                    st.span(),
+                    format!("`{word}` (in {context}) is not supported by rampart yet; ignored"),
+                );
+            }
+            return;
+        }
         let msg = format!("unknown keyword `{word}` in {context}");
         match did_you_mean(word, known.iter().chain(unsupported.iter()).copied()) {
             Some(s) => self.error_help(
@@ -1617,6 +1633,13 @@ impl Parser {
             }
             k += 2;
         }
+        if r.priority.is_none() {
+            self.warn(
+                DiagClass::Missing,
+                st.span(),
+                "rule without a `priority`: the kernel picks one, which is probably not what you want",
+            );
+        }
         if let (Some(f), Some(t)) = (r.from, r.to)
             && f.addr.is_ipv4() != t.addr.is_ipv4()
         {
@@ -1750,6 +1773,7 @@ impl Parser {
         let mut defaults = CheckerCommon::default();
         let mut sorry_kind = None;
         let mut quorum_span = None;
+        let mut protocol_span = None;
         for s in self.block(st) {
             if self.checker_common(s, &mut defaults) {
                 continue;
@@ -1791,6 +1815,7 @@ impl Parser {
                     )
                 }
                 "protocol" => {
+                    protocol_span = Some(s.span().clone());
                     vs.protocol = self
                         .one(
                             s,
@@ -1896,6 +1921,16 @@ impl Parser {
         }
         if let Some(ss) = &mut vs.sorry_server {
             ss.lb_kind = sorry_kind;
+        }
+        if let (VsKey::Fwmark(m), Some(span)) = (&vs.key, &protocol_span) {
+            // keepalived rejects this too (`keepalived -t` exits 5): a fwmark service matches
+            // packets of every protocol the mark was set on.
+            self.error_help(
+                DiagClass::Semantic,
+                span,
+                format!("`protocol` has no effect on the fwmark {m} virtual server"),
+                "remove it; the firewall rule that sets the mark decides the protocol",
+            );
         }
         // Inherit checker defaults: real server level over virtual server level.
         for rs in &mut vs.real_servers {

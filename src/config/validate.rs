@@ -131,6 +131,27 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 ),
             );
         }
+        // keepalived clears MASTER with AH (and `keepalived -t` exits 5).
+        if i.initial_state == InitialState::Master
+            && i.authentication
+                .as_ref()
+                .is_some_and(|a| a.auth_type == AuthType::Ah)
+        {
+            let at = sp
+                .and_then(|s| s.state.clone())
+                .unwrap_or_else(|| i.span.clone());
+            d.push(
+                Diagnostic::error(
+                    DiagClass::Semantic,
+                    Some(at),
+                    format!(
+                        "vrrp_instance `{}`: state MASTER is incompatible with auth_type AH",
+                        i.name
+                    ),
+                )
+                .with_help("use `state BACKUP` (the highest priority still becomes master)"),
+            );
+        }
         // nopreempt needs BACKUP.
         if i.nopreempt && i.initial_state == InitialState::Master {
             let at = sp
