@@ -1000,9 +1000,9 @@ impl Parser {
                     }
                 }
                 "virtual_router_id" => {
+                    have_vrid = true;
                     let r = self.one(s, v::int, "an integer from 1 to 255");
                     if let Some(n) = r {
-                        have_vrid = true;
                         if !(1..=255).contains(&n) {
                             self.error_help(
                                 DiagClass::Semantic,
