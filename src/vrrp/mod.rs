@@ -1,2 +1,5 @@
 //! See crate docs.
+pub mod addr;
+pub mod garp;
+pub mod net;
 pub mod service;
