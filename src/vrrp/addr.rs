@@ -98,6 +98,11 @@ impl Netlink {
         Ok(Netlink { handle, dry_run })
     }
 
+    /// The underlying rtnetlink handle (links: vmac).
+    pub fn handle(&self) -> rtnetlink::Handle {
+        self.handle.clone()
+    }
+
     async fn request(&self, msg: RouteNetlinkMessage, flags: u16) -> Result<(), std::io::Error> {
         let mut req = NetlinkMessage::from(msg);
         req.header.flags = flags;

@@ -40,6 +40,7 @@ pub mod addr;
 pub mod auth;
 pub mod fsm;
 pub mod garp;
+pub mod link;
 pub mod net;
 pub mod node;
 pub mod notify;
@@ -48,6 +49,7 @@ pub mod script;
 pub mod service;
 pub mod sync;
 pub mod time;
+pub mod vmac;
 
 pub use auth::Auth;
 pub use fsm::{
