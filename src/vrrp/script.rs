@@ -74,7 +74,7 @@ pub fn spawn(
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return,
             }
             let label = format!("vrrp_script {}", script.name);
             let success =
