@@ -49,8 +49,15 @@ pub enum AuthError {
 
 /// HMAC-MD5-96 over `signed` (the bytes with mutable fields and ICV zeroed).
 pub fn ah_icv(key: &[u8], signed: &[u8]) -> [u8; AH_ICV_LEN] {
-    let _ = (key, signed);
-    [0; AH_ICV_LEN]
+    use hmac::{KeyInit, Mac};
+    let mut icv = [0u8; AH_ICV_LEN];
+    // HMAC accepts keys of any length; this cannot fail.
+    if let Ok(mut mac) = hmac::Hmac::<md5::Md5>::new_from_slice(key) {
+        mac.update(signed);
+        let full = mac.finalize().into_bytes();
+        icv.copy_from_slice(&full[..AH_ICV_LEN]);
+    }
+    icv
 }
 
 /// Per-peer AH sequence number state (anti-replay).

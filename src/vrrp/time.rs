@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+use super::packet::Version;
 use std::time::Duration;
 
 /// An interval in centiseconds (1/100 s), the unit of VRRPv3's Max Adver Int field.
@@ -63,11 +65,18 @@ pub struct Timers {
     pub master_down: Duration,
 }
 
-/// The one place skew time and master down interval are computed (µs resolution, truncating,
-/// as keepalived's `VRRP_TIMER_SKEW` does with its microsecond clock).
-pub fn timers(master_adver_int: Centis, priority: u8) -> Timers {
+/// The one place skew time and master down interval are computed, in microseconds, truncating
+/// as keepalived does.
+///
+/// VRRPv2 (RFC 3768 §6.1): Skew_Time = (256 − Priority) / 256 *seconds*, whatever the advert
+/// interval. VRRPv3 (RFC 5798 §6.1): Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256.
+/// Both: Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
+pub fn timers(version: Version, master_adver_int: Centis, priority: u8) -> Timers {
     let adver_us = master_adver_int.as_micros();
-    let skew_us = (256 - u64::from(priority)) * adver_us / 256;
+    let skew_us = match version {
+        Version::V2 => (256 - u64::from(priority)) * 1_000_000 / 256,
+        Version::V3 => (256 - u64::from(priority)) * adver_us / 256,
+    };
     Timers {
         skew: Duration::from_micros(skew_us),
         master_down: Duration::from_micros(3 * adver_us + skew_us),
@@ -85,5 +94,42 @@ pub mod duration_us {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_micros(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_and_master_down_v3() {
+        // keepalived: ((256 - p) * centis * 625) / 16 µs.
+        let t = timers(Version::V3, Centis(100), 150);
+        assert_eq!(t.skew, Duration::from_micros(414_062));
+        assert_eq!(t.master_down, Duration::from_micros(3_414_062));
+        let t = timers(Version::V3, Centis(10), 100);
+        assert_eq!(t.skew, Duration::from_micros(60_937));
+        assert_eq!(t.master_down, Duration::from_micros(360_937));
+        let t = timers(Version::V3, Centis(100), 255);
+        assert_eq!(t.skew, Duration::from_micros(3_906));
+    }
+
+    #[test]
+    fn skew_v2_is_independent_of_the_interval() {
+        let t = timers(Version::V2, Centis(300), 100);
+        assert_eq!(t.skew, Duration::from_micros(609_375));
+        assert_eq!(t.master_down, Duration::from_micros(9_609_375));
+    }
+
+    #[test]
+    fn centis_conversions() {
+        assert_eq!(Centis::from_secs(3), Centis(300));
+        assert_eq!(Centis(300).as_whole_secs(), Some(3));
+        assert_eq!(Centis(150).as_whole_secs(), None);
+        assert_eq!(
+            Centis::from_duration(Duration::from_millis(100)),
+            Centis(10)
+        );
+        assert_eq!(Centis(5).to_string(), "0.05s");
     }
 }
