@@ -68,6 +68,7 @@ add_file() {
 }
 
 install -m 0755 "$SCENARIO" "$ROOT/scenario.sh"
+install -D -m 0644 "$HERE/lib.sh" "$ROOT/usr/local/lib/vm/lib.sh"
 {
     for kv in "${ENVS[@]}"; do
         printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
