@@ -129,10 +129,10 @@ if echo "forward: reverse:" | grep -Eq "$SECTIONS"; then
     while IFS= read -r name; do
         d=$W/run/$name
         mkdir -p "$d"
-        reset_kernel
-        apply ipvsadm "$W/cases/$name.lines" "$d/ipvsadm.log"
-        readback ipvsadm "$d/by-ipvsadm" "${FORWARD_READBACKS[@]}"
         if [ $RAMPART_IPVS = yes ]; then
+            reset_kernel
+            apply ipvsadm "$W/cases/$name.lines" "$d/ipvsadm.log"
+            readback ipvsadm "$d/by-ipvsadm" "${FORWARD_READBACKS[@]}"
             readback "rampart ipvs" "$d/rampart-prints"
             reset_kernel
             apply "rampart ipvs" "$W/cases/$name.lines" "$d/rampart.log"
