@@ -51,8 +51,6 @@ pub enum HttpError {
     NoData,
     #[error("response header block is longer than {0} bytes")]
     HeaderTooLong(usize),
-    #[error("malformed status line {0:?}")]
-    BadStatusLine(String),
     #[error("body exceeds the read limit of {0} bytes")]
     BodyTooLarge(u64),
 }
@@ -60,7 +58,9 @@ pub enum HttpError {
 /// A complete response as keepalived sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
-    pub status: u16,
+    /// None when the status line is not `HTTP/x.y NNN ...` (genhash still prints the digest;
+    /// a checker fails).
+    pub status: Option<u16>,
     /// The header block including the terminating blank line.
     pub header: Vec<u8>,
     pub digest: [u8; 16],
@@ -76,7 +76,7 @@ pub const MAX_HEADER: usize = 64 * 1024;
 pub struct ResponseReader {
     header: Vec<u8>,
     /// Set once the header block is complete.
-    status: Option<u16>,
+    status: Option<Option<u16>>,
     content_length: Option<u64>,
     body_len: u64,
     max_body: u64,
@@ -132,7 +132,7 @@ impl ResponseReader {
                 Some(i) => {
                     let end = scan_from + i + 4;
                     let rest = self.header.split_off(end);
-                    let (status, cl) = parse_header(&self.header)?;
+                    let (status, cl) = parse_header(&self.header);
                     self.status = Some(status);
                     self.content_length = cl;
                     return self.feed_body(&rest);
@@ -186,21 +186,15 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Parse `HTTP/x.y CODE ...` and a Content-Length header out of a complete header block.
-fn parse_header(h: &[u8]) -> Result<(u16, Option<u64>), HttpError> {
+fn parse_header(h: &[u8]) -> (Option<u16>, Option<u64>) {
     let text = String::from_utf8_lossy(h);
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or("");
-    let bad = || HttpError::BadStatusLine(status_line.chars().take(80).collect());
     let mut parts = status_line.split_ascii_whitespace();
-    let version = parts.next().ok_or_else(bad)?;
-    if !version.starts_with("HTTP/") {
-        return Err(bad());
-    }
-    let code = parts.next().ok_or_else(bad)?;
-    if code.len() != 3 {
-        return Err(bad());
-    }
-    let status: u16 = code.parse().map_err(|_| bad())?;
+    let status = match (parts.next(), parts.next()) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/") && code.len() == 3 => code.parse().ok(),
+        _ => None,
+    };
     let mut cl = None;
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
@@ -209,7 +203,7 @@ fn parse_header(h: &[u8]) -> Result<(u16, Option<u64>), HttpError> {
             }
         }
     }
-    Ok((status, cl))
+    (status, cl)
 }
 
 /// keepalived's hex dump (genhash -v): `OFFS  xx xx xx xx xx xx xx xx - xx ... xx   ASCII`,
@@ -301,7 +295,7 @@ mod tests {
             for split in [1, 3, 7, 1000] {
                 let r = read_all(resp, split).unwrap();
                 assert_eq!(hex::encode(r.digest), *want, "split {split}");
-                assert_eq!(r.status, 200);
+                assert_eq!(r.status, Some(200));
             }
         }
     }
@@ -318,14 +312,11 @@ mod tests {
     #[test]
     fn status_and_cap() {
         let r = read_all(b"HTTP/1.0 404 Not Found\r\n\r\nnope", 5).unwrap();
-        assert_eq!(r.status, 404);
+        assert_eq!(r.status, Some(404));
         let mut rd = ResponseReader::new(10);
         assert!(rd.feed(b"HTTP/1.0 200 OK\r\n\r\n0123456789").is_ok());
         assert_eq!(rd.feed(b"x"), Err(HttpError::BodyTooLarge(10)));
-        assert!(matches!(
-            read_all(b"FTP 200 OK\r\n\r\n", 100),
-            Err(HttpError::BadStatusLine(_))
-        ));
+        assert_eq!(read_all(b"FTP 200 OK\r\n\r\n", 100).unwrap().status, None);
     }
 
     #[test]

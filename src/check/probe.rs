@@ -133,8 +133,27 @@ pub enum ProbeError {
     Tls(String),
 }
 
+/// Why a check failed (the server's fault, or the network's): a reason to log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("connect to {addr} failed: {msg}")]
+    Connect { addr: SocketAddr, msg: String },
+    #[error("connect to {addr} timed out after {after:?}")]
+    ConnectTimeout { addr: SocketAddr, after: Duration },
+    #[error("TLS handshake with {addr} failed: {msg}")]
+    Tls { addr: SocketAddr, msg: String },
+    #[error("sending the request failed: {0}")]
+    Send(String),
+    #[error("reading the response failed: {0}")]
+    Read(String),
+    #[error("no complete response within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+}
+
 /// Open the check's own socket: SO_MARK, bind address/port, non-blocking connect with timeout.
-pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, String>, ProbeError> {
+pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, ProbeError> {
     let sock_err = |source| ProbeError::Socket {
         addr: c.addr,
         source,
@@ -166,11 +185,14 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, String>, Probe
             let _ = s.set_nodelay(true);
             Ok(s)
         }
-        Ok(Err(e)) => Err(format!("connect to {} failed: {e}", c.addr)),
-        Err(_) => Err(format!(
-            "connect to {} timed out after {:?}",
-            c.addr, c.timeout
-        )),
+        Ok(Err(e)) => Err(FetchError::Connect {
+            addr: c.addr,
+            msg: e.to_string(),
+        }),
+        Err(_) => Err(FetchError::ConnectTimeout {
+            addr: c.addr,
+            after: c.timeout,
+        }),
     })
 }
 
@@ -179,7 +201,7 @@ pub async fn run(spec: &ProbeSpec) -> Outcome {
     let r = match spec {
         ProbeSpec::Tcp(c) => match connect(c).await {
             Ok(Ok(_)) => Ok(Outcome::Up { weight: None }),
-            Ok(Err(reason)) => Ok(Outcome::down(reason)),
+            Ok(Err(reason)) => Ok(Outcome::down(reason.to_string())),
             Err(e) => Err(e),
         },
         ProbeSpec::Http {
@@ -207,13 +229,22 @@ async fn run_http(
     for url in urls {
         let resp = match fetch(c, tls, proto, url, max_body, false).await? {
             Ok((resp, _)) => resp,
-            Err(reason) => return Ok(Outcome::down(reason)),
+            Err(reason) => return Ok(Outcome::down(format!("{}: {reason}", url.path))),
         };
-        if !url.status_ok(resp.status) {
-            return Ok(Outcome::down(format!(
-                "{}: HTTP status {} not accepted",
-                url.path, resp.status
-            )));
+        match resp.status {
+            Some(code) if url.status_ok(code) => {}
+            Some(code) => {
+                return Ok(Outcome::down(format!(
+                    "{}: HTTP status {code} not accepted",
+                    url.path
+                )));
+            }
+            None => {
+                return Ok(Outcome::down(format!(
+                    "{}: malformed HTTP status line",
+                    url.path
+                )));
+            }
         }
         if let Some(want) = url.digest {
             if want != resp.digest {
@@ -231,6 +262,7 @@ async fn run_http(
 
 /// Connect, send keepalived's request for `url` and read the response.
 /// Outer error: local problem; inner error: the server's fault (a reason to log).
+/// With `keep_body` the hashed body bytes are returned too (genhash -v).
 pub async fn fetch(
     c: &ConnectSpec,
     tls: Option<&TlsSpec>,
@@ -238,7 +270,7 @@ pub async fn fetch(
     url: &UrlSpec,
     max_body: u64,
     keep_body: bool,
-) -> Result<Result<(http::Response, Vec<u8>), String>, ProbeError> {
+) -> Result<Result<(http::Response, Vec<u8>), FetchError>, ProbeError> {
     let stream = match connect(c).await? {
         Ok(s) => s,
         Err(reason) => return Ok(Err(reason)),
@@ -261,17 +293,17 @@ pub async fn fetch(
                 let connector = tokio_rustls::TlsConnector::from(config);
                 match connector.connect(name, stream).await {
                     Ok(s) => exchange(s, &req, reader).await,
-                    Err(e) => Ok(Err(format!("TLS handshake with {} failed: {e}", c.addr))),
+                    Err(e) => Ok(Err(FetchError::Tls {
+                        addr: c.addr,
+                        msg: e.to_string(),
+                    })),
                 }
             }
         }
     };
     match timeout(c.timeout, exchange).await {
         Ok(r) => r,
-        Err(_) => Ok(Err(format!(
-            "{}: no complete response from {} within {:?}",
-            url.path, c.addr, c.timeout
-        ))),
+        Err(_) => Ok(Err(FetchError::Timeout(c.timeout))),
     }
 }
 
@@ -279,9 +311,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     req: &[u8],
     mut reader: ResponseReader,
-) -> Result<Result<(http::Response, Vec<u8>), String>, ProbeError> {
+) -> Result<Result<(http::Response, Vec<u8>), FetchError>, ProbeError> {
     if let Err(e) = s.write_all(req).await {
-        return Ok(Err(format!("sending the request failed: {e}")));
+        return Ok(Err(FetchError::Send(e.to_string())));
     }
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -290,18 +322,15 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(n) => match reader.feed(&buf[..n]) {
                 Ok(Progress::More) => {}
                 Ok(Progress::Done) => break,
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => return Ok(Err(e.into())),
             },
             // A TLS peer closing without close_notify still ends the body (as keepalived).
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Ok(Err(format!("reading the response failed: {e}"))),
+            Err(e) => return Ok(Err(FetchError::Read(e.to_string()))),
         }
     }
     let body = reader.body().to_vec();
-    Ok(reader
-        .finish()
-        .map(|r| (r, body))
-        .map_err(|e| e.to_string()))
+    Ok(reader.finish().map(|r| (r, body)).map_err(FetchError::from))
 }
 
 /// Accepts any certificate: keepalived's SSL_GET does not verify unless a CA is configured.
