@@ -200,3 +200,145 @@ pub fn simulate(
     }
     timeline
 }
+
+/// A backend process on loopback, killed on drop.
+pub struct Backend {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub stderr_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Backend {
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+    /// Stop the backend (connections are refused afterwards).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_ready(
+    mut child: std::process::Child,
+    dir: tempfile::TempDir,
+    stderr_path: std::path::PathBuf,
+    parse: impl Fn(&str) -> Option<u16>,
+) -> Backend {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("piped stdout");
+    let mut lines = std::io::BufReader::new(out).lines();
+    let port = loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(p) = parse(&l) {
+                    break p;
+                }
+            }
+            _ => panic!(
+                "backend did not start: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            ),
+        }
+    };
+    // Keep draining stdout so the backend never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Backend {
+        child,
+        port,
+        stderr_path,
+        _dir: dir,
+    }
+}
+
+/// tests/check_backend.py MODE [args]: prints READY PORT.
+pub fn backend(mode: &str, args: &[&str]) -> Backend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr_path = dir.path().join("stderr");
+    let child = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/check_backend.py"
+        ))
+        .arg(mode)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("python3 on PATH");
+    wait_ready(child, dir, stderr_path, |l| {
+        l.strip_prefix("READY ").and_then(|p| p.trim().parse().ok())
+    })
+}
+
+/// `python3 -m http.server` serving a directory containing `files`.
+pub fn http_server(files: &[(&str, &[u8])]) -> Backend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).expect("www");
+    for (name, content) in files {
+        std::fs::write(root.join(name), content).expect("write file");
+    }
+    let stderr_path = dir.path().join("stderr");
+    let child = std::process::Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "0",
+            "--directory",
+        ])
+        .arg(&root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("python3 on PATH");
+    wait_ready(child, dir, stderr_path, |l| {
+        // "Serving HTTP on 127.0.0.1 port 41337 (http://...) ..."
+        l.split(" port ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+    })
+}
+
+/// A self-signed certificate and key (PEM) made with openssl.
+pub fn self_signed(dir: &std::path::Path, cn: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    (cert, key)
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// A free loopback port with nothing listening (bound then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
