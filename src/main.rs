@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         return match cmd {
             Command::CheckConfig(r) => sub::check_config::main(r.args),
             Command::Ipvs(r) => sub::ipvs::main(r.args),
-            Command::Genhash(r) => sub::not_yet("genhash", r.args),
+            Command::Genhash(r) => sub::genhash::main(r.args),
             Command::Status(r) => sub::not_yet("status", r.args),
             Command::Reload(r) => sub::not_yet("reload", r.args),
             Command::Realserver(r) => sub::not_yet("realserver", r.args),

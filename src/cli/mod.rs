@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub mod check_config;
+pub mod genhash;
 pub mod ipvs;
 
 /// A sub-command that is reserved but not implemented yet.
