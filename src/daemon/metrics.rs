@@ -216,12 +216,14 @@ struct Inner {
 }
 
 /// Per-instance VRRP counters, as keepalived's stats dump shows them.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VrrpCounters {
     pub adverts_received: u64,
     pub adverts_sent: u64,
     pub become_master: u64,
     pub release_master: u64,
+    pub priority_zero_received: u64,
+    pub priority_zero_sent: u64,
     pub dropped: BTreeMap<String, u64>,
 }
 
@@ -332,8 +334,19 @@ impl Metrics {
             1.0,
         );
     }
-    /// A received packet dropped; `reason` is a short snake_case token (`bad_checksum`,
-    /// `ttl`, `version`, `vrid`, `auth`, `advert_interval`, `length`, ...).
+    /// A priority-0 advertisement received from the master, or sent by us.
+    pub fn vrrp_priority_zero(&self, instance: &str, sent: bool) {
+        let name = if sent {
+            "rampart_vrrp_priority_zero_sent_total"
+        } else {
+            "rampart_vrrp_priority_zero_received_total"
+        };
+        self.add(name, l1("instance", instance), 1.0);
+    }
+    /// A received packet dropped; `reason` is a short snake_case token. These map onto
+    /// keepalived's stats dump: `length`, `ttl`, `invalid_type`, `advert_interval`,
+    /// `addr_list`, `invalid_authtype`, `authtype_mismatch`, `auth_failure`; others
+    /// (`checksum`, `version`, `vrid`, ...) are exported as they are.
     pub fn vrrp_dropped(&self, instance: &str, reason: &str) {
         let labels = vec![
             ("instance", instance.to_string()),
@@ -378,6 +391,9 @@ impl Metrics {
             adverts_sent: self.get("rampart_vrrp_adverts_sent_total", &l) as u64,
             become_master: self.get("rampart_vrrp_become_master_total", &l) as u64,
             release_master: self.get("rampart_vrrp_release_master_total", &l) as u64,
+            priority_zero_received: self.get("rampart_vrrp_priority_zero_received_total", &l)
+                as u64,
+            priority_zero_sent: self.get("rampart_vrrp_priority_zero_sent_total", &l) as u64,
             dropped,
         }
     }
