@@ -101,8 +101,8 @@ fn main() -> ExitCode {
             Command::Genhash(r) => sub::genhash::main(r.args),
             Command::Status(r) => sub::not_yet("status", r.args),
             Command::Reload(r) => sub::not_yet("reload", r.args),
-            Command::Realserver(r) => sub::not_yet("realserver", r.args),
-            Command::Doctor(r) => sub::not_yet("doctor", r.args),
+            Command::Realserver(r) => sub::realserver::main(r.args),
+            Command::Doctor(r) => sub::doctor::main(r.args),
         };
     }
     if cli.config_test {
