@@ -1775,7 +1775,10 @@ impl Parser {
         let mut quorum_span = None;
         let mut protocol_span = None;
         for s in self.block(st) {
-            if self.checker_common(s, &mut defaults) {
+            // delay_loop and alpha are the virtual server's own (checker_common would take
+            // them as checker defaults).
+            let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
+            if !own && self.checker_common(s, &mut defaults) {
                 continue;
             }
             match s.kw.text.as_str() {
