@@ -27,7 +27,6 @@ global_defs {
     vrrp_version 3
     vrrp_mcast_group4 224.0.0.19
     vrrp_mcast_group6 ff02::13
-    vrrp_strict
     lvs_sync_daemon eth1 VI_1 id 7 maxlen 1400 port 8849 ttl 2 group 224.0.0.82
     lvs_flush
     lvs_timeouts tcp 900 tcpfin 30 udp 300
@@ -256,7 +255,7 @@ fn every_keyword_lands_in_its_field() {
     assert_eq!(g.vrrp_version, VrrpVersion::V3);
     assert_eq!(g.vrrp_mcast_group4.to_string(), "224.0.0.19");
     assert_eq!(g.vrrp_mcast_group6.to_string(), "ff02::13");
-    assert!(g.vrrp_strict && g.lvs_flush);
+    assert!(!g.vrrp_strict && g.lvs_flush);
     assert_eq!(
         g.lvs_sync_daemon,
         Some(LvsSyncDaemon {
