@@ -651,6 +651,30 @@ fn cases() -> Vec<Case> {
             5,
             "incompatible with auth_type AH",
         ),
+        c(
+            "vrrp_strict with authentication",
+            format!(
+                "global_defs {{\n    vrrp_strict\n}}\n{}",
+                inst("VI_1", "    authentication {\n        auth_pass x\n    }\n")
+            ),
+            E,
+            Semantic,
+            10,
+            5,
+            "not allowed with vrrp_strict",
+        ),
+        c(
+            "vrrp_strict with MASTER below 255",
+            format!(
+                "global_defs {{\n    vrrp_strict\n}}\n{}",
+                inst("VI_1", "    state MASTER\n")
+            ),
+            E,
+            Semantic,
+            10,
+            5,
+            "address owner",
+        ),
         // --- preprocessing
         c(
             "SEQ with bad arguments",

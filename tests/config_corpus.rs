@@ -187,6 +187,22 @@ fn samples_load_into_the_model() {
     let vs = &l.config.virtual_servers[0];
     assert_eq!(vs.key, rampart::config::VsKey::Group("VSG_1".into()));
     assert_eq!(vs.real_servers.len(), 2);
+    assert_eq!(vs.delay_loop, std::time::Duration::from_secs(6));
+    assert_eq!(vs.lb_algo, Some(rampart::config::Scheduler::Rr));
+    assert_eq!(vs.persistence_timeout, Some(50));
+    let http = &vs.real_servers[0].checkers[0];
+    assert_eq!(http.common.retry, Some(3));
+    assert_eq!(
+        http.common.connect_timeout,
+        Some(std::time::Duration::from_secs(3))
+    );
+    match &http.kind {
+        rampart::config::CheckerKind::Http(h) => {
+            assert_eq!(h.urls[0].path, "/testurl3/test.jsp");
+            assert!(h.urls[0].digest.is_some());
+        }
+        k => panic!("expected HTTP_GET, got {k:?}"),
+    }
 
     let l = load_file(
         &dir.join("keepalived.conf.vrrp.sync"),
