@@ -241,22 +241,27 @@ impl Lan {
                 }
                 Action::SendAdvert { packet, .. } => {
                     let port = self.routers[router].ports[instance].clone();
-                    let adv = ReceivedAdvert {
-                        src: port.addr,
-                        dst: ip(MCAST),
-                        ttl: 255,
-                        ah: None::<AhHeader>,
-                        vrrp: packet,
-                    };
-                    let json = serde_json::to_string(&adv).unwrap();
                     for (ri, r) in self.routers.iter().enumerate() {
                         if ri == router {
                             continue;
                         }
                         for (ii, p) in r.ports.iter().enumerate() {
-                            if p.segment == port.segment
-                                && r.node.instances()[ii].params().vrid == adv.vrrp.vrid
-                            {
+                            let receiver = r.node.instances()[ii].params();
+                            // Unicast peers get the advert addressed to them.
+                            let dst = if receiver.unicast_peers.is_empty() {
+                                ip(MCAST)
+                            } else {
+                                p.addr
+                            };
+                            let adv = ReceivedAdvert {
+                                src: port.addr,
+                                dst,
+                                ttl: 255,
+                                ah: None::<AhHeader>,
+                                vrrp: packet.clone(),
+                            };
+                            let json = serde_json::to_string(&adv).unwrap();
+                            if p.segment == port.segment && receiver.vrid == adv.vrrp.vrid {
                                 self.seq += 1;
                                 self.queue.insert((
                                     self.now + self.latency,
