@@ -302,3 +302,28 @@ fn group_notifies_are_emitted_in_order() {
         ]
     );
 }
+
+#[test]
+fn sync_group_shutdown_releases_everything_with_priority_zero() {
+    let mut lan = nat_pair();
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(secs(10.0));
+    let now = lan.base + lan.now;
+    let acts = lan.routers[0].node.step_all(&Input::Shutdown, now);
+    let zero_adverts = acts
+        .iter()
+        .filter(|a| {
+            matches!(a, NodeAction::Instance { action: rampart::vrrp::Action::SendAdvert { packet, .. }, .. } if packet.priority == 0)
+        })
+        .count();
+    assert_eq!(zero_adverts, 2);
+    let groups: Vec<(VrrpState, VrrpState)> = acts
+        .iter()
+        .filter_map(|a| match a {
+            NodeAction::Group { transition, .. } => Some((transition.from, transition.to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups, vec![(VrrpState::Master, VrrpState::Stop)]);
+}
