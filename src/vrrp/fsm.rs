@@ -357,7 +357,7 @@ pub const PRIORITY_OWNER: u8 = 255;
 
 /// One VRRP instance.
 ///
-/// All state changes go through [`Instance::change_state`]; inputs only update facts
+/// All state changes go through `Instance::change_state`; inputs only update facts
 /// (priority, faults, timers learnt from the master) and ask for transitions.
 #[derive(Debug, Clone)]
 pub struct Instance {

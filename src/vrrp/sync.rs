@@ -148,11 +148,12 @@ impl SyncGroupCore {
         out
     }
 
-    /// The group's state from its members': FAULT if any is at fault, MASTER if all are
-    /// MASTER, STOP once all stopped, INIT until all have started, else BACKUP.
+    /// The group's state from its members': STOP once any stopped, FAULT if any is at fault,
+    /// MASTER if all are MASTER, INIT until all have started, else BACKUP.
     fn update_state(&mut self, out: &mut Vec<SyncOutput>) {
         let st = &self.member_states;
-        let new = if st.iter().all(|s| *s == VrrpState::Stop) {
+        // Once a member stops, the group is stopping: no BACKUP detour while the others follow.
+        let new = if st.contains(&VrrpState::Stop) {
             VrrpState::Stop
         } else if self.fault || st.contains(&VrrpState::Fault) {
             VrrpState::Fault
