@@ -54,7 +54,11 @@ fn check_v4(name: &str, key: Option<&str>) -> Vec<rampart::vrrp::ReceivedAdvert>
                     "{name}: keepalived's ICV verifies"
                 );
                 assert_eq!(h.spi, u32::from(src), "SPI is the source address");
-                Some(AhParams { key: k, seq: h.seq })
+                Some(AhParams {
+                    key: k,
+                    seq: h.seq,
+                    unicast: false,
+                })
             }
             (None, None) => None,
             _ => panic!("{name}: AH expectation"),

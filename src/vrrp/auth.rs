@@ -23,6 +23,17 @@ pub enum Auth {
     Ah([u8; 8]),
 }
 
+impl Auth {
+    /// The VRRPv2 Auth Type field value.
+    pub fn wire_type(&self) -> u8 {
+        match self {
+            Auth::None => super::packet::auth_type::NONE,
+            Auth::Pass(_) => super::packet::auth_type::PASS,
+            Auth::Ah(_) => super::packet::auth_type::AH,
+        }
+    }
+}
+
 /// The 8-byte form of `auth_pass` (truncated, zero padded), as keepalived stores it.
 pub fn key_bytes(pass: &str) -> [u8; 8] {
     let mut k = [0u8; 8];

@@ -90,26 +90,31 @@ impl Node {
                 continue;
             };
             let actions = inst.step(input, now);
-            if let Some((gi, mi)) = self.membership[idx] {
-                for o in self.groups[gi].observe(mi, &actions) {
-                    match o {
-                        SyncOutput::ToMember { member, input } => {
-                            let name = &self.groups[gi].members()[member];
-                            if let Some(t) = self.instances.iter().position(|i| i.name() == name) {
-                                queue.push_back((t, input));
-                            }
-                        }
-                        SyncOutput::Notify(transition) => out.push(NodeAction::Group {
-                            group: gi,
-                            transition,
-                        }),
-                    }
-                }
-            }
+            let group_outputs = match self.membership[idx] {
+                Some((gi, mi)) => Some((gi, self.groups[gi].observe(mi, &actions))),
+                None => None,
+            };
             out.extend(actions.into_iter().map(|action| NodeAction::Instance {
                 instance: idx,
                 action,
             }));
+            let Some((gi, outputs)) = group_outputs else {
+                continue;
+            };
+            for o in outputs {
+                match o {
+                    SyncOutput::ToMember { member, input } => {
+                        let name = &self.groups[gi].members()[member];
+                        if let Some(t) = self.instances.iter().position(|i| i.name() == name) {
+                            queue.push_back((t, input));
+                        }
+                    }
+                    SyncOutput::Notify(transition) => out.push(NodeAction::Group {
+                        group: gi,
+                        transition,
+                    }),
+                }
+            }
         }
         out
     }

@@ -209,8 +209,8 @@ pub enum DropReason {
     OwnAdvert,
     /// Received in a state that does not process adverts (Init, Fault).
     NotListening,
-    /// An advert from an address not in `unicast_peer` when unicast peers are configured.
-    UnknownPeer,
+    /// Multicast destination while unicast peers are configured, or the reverse.
+    UnexpectedDestination,
 }
 
 impl DecodeError {
@@ -388,10 +388,27 @@ pub fn decode_vrrp(
 /// Minimum IPv4 header length.
 const IPV4_MIN_HEADER: usize = 20;
 
+/// How a socket's packets are to be decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// The instance uses `unicast_peer`s. As keepalived does, the TTL is then not required to
+    /// be 255 (unicast adverts may cross routers) and the AH ICV is computed with the TTL
+    /// zeroed.
+    pub unicast: bool,
+}
+
 /// Decode a whole IPv4 datagram as a raw IPv4 socket delivers it (header included): honours
 /// IHL, checks total length, protocol (112, or 51 with an AH header), TTL 255, then the VRRP
 /// message. For AH, the returned [`AhHeader::signed`] holds the bytes the ICV covers.
 pub fn decode_ipv4(datagram: &[u8]) -> Result<ReceivedAdvert, DecodeError> {
+    decode_ipv4_with(datagram, DecodeOptions::default())
+}
+
+/// [`decode_ipv4`] with options (unicast peers).
+pub fn decode_ipv4_with(
+    datagram: &[u8],
+    opts: DecodeOptions,
+) -> Result<ReceivedAdvert, DecodeError> {
     let d = datagram;
     if d.len() < IPV4_MIN_HEADER {
         return Err(DecodeError::TooShort {
@@ -421,7 +438,7 @@ pub fn decode_ipv4(datagram: &[u8]) -> Result<ReceivedAdvert, DecodeError> {
     if proto != IPPROTO_VRRP && proto != IPPROTO_AH {
         return Err(DecodeError::BadProtocol(proto));
     }
-    if ttl != VRRP_TTL {
+    if ttl != VRRP_TTL && !opts.unicast {
         return Err(DecodeError::BadTtl(ttl));
     }
     let (ah, vrrp_bytes) = if proto == IPPROTO_AH {
@@ -442,7 +459,7 @@ pub fn decode_ipv4(datagram: &[u8]) -> Result<ReceivedAdvert, DecodeError> {
         let mut icv = [0u8; AH_ICV_LEN];
         icv.copy_from_slice(&a[12..AH_HEADER_LEN]);
         let mut signed = d.to_vec();
-        zero_mutable_ipv4_fields(&mut signed);
+        zero_mutable_ipv4_fields(&mut signed, opts.unicast);
         signed[ihl + 12..ihl + AH_HEADER_LEN].fill(0);
         (
             Some(AhHeader {
@@ -468,8 +485,11 @@ pub fn decode_ipv4(datagram: &[u8]) -> Result<ReceivedAdvert, DecodeError> {
 
 /// Zero what keepalived treats as mutable in the IPv4 header before computing the AH ICV:
 /// TOS, flags + fragment offset, header checksum. keepalived does *not* zero the TTL (unlike
-/// RFC 4302 §3.3.3.1.1.1); it is 255 on every valid VRRP packet anyway.
-fn zero_mutable_ipv4_fields(datagram: &mut [u8]) {
+/// RFC 4302 §3.3.3.1.1.1) except with unicast peers, where it zeroes it too.
+fn zero_mutable_ipv4_fields(datagram: &mut [u8], unicast: bool) {
+    if unicast {
+        datagram[8] = 0;
+    }
     datagram[1] = 0;
     datagram[6] = 0;
     datagram[7] = 0;
@@ -565,6 +585,8 @@ pub struct AhParams<'a> {
     /// The HMAC key (keepalived: auth_pass, up to 8 bytes zero padded).
     pub key: &'a [u8],
     pub seq: u32,
+    /// Sent to unicast peers: the TTL is zeroed for the ICV (keepalived's rule).
+    pub unicast: bool,
 }
 
 /// keepalived's TOS for VRRP: IPTOS_PREC_INTERNETCONTROL.
@@ -601,7 +623,7 @@ pub fn encode_ipv4(
         d.extend_from_slice(&[0; AH_ICV_LEN]);
         d.extend_from_slice(&vrrp);
         let mut signed = d.clone();
-        zero_mutable_ipv4_fields(&mut signed);
+        zero_mutable_ipv4_fields(&mut signed, ah.unicast);
         let icv = super::auth::ah_icv(ah.key, &signed);
         d[IPV4_MIN_HEADER + 12..IPV4_MIN_HEADER + AH_HEADER_LEN].copy_from_slice(&icv);
     } else {
