@@ -741,7 +741,7 @@ impl Driver {
                 LogLevel::Info => tracing::info!(target: "vrrp", instance = %name, "{message}"),
                 LogLevel::Warn => tracing::warn!(target: "vrrp", instance = %name, "{message}"),
             },
-            Action::SyncWantMaster { .. } => {}
+            Action::SyncWantMaster { .. } | Action::SyncMemberFault { .. } => {}
         }
     }
 
@@ -780,7 +780,11 @@ impl Driver {
                 (IpAddr::V4(src), IpAddr::V4(d)) => {
                     w.ip_id = w.ip_id.wrapping_add(1);
                     let ah = match (auth, ah_seq) {
-                        (Auth::Ah(key), Some(seq)) => Some(AhParams { key, seq }),
+                        (Auth::Ah(key), Some(seq)) => Some(AhParams {
+                            key,
+                            seq,
+                            unicast: !d.is_multicast(),
+                        }),
                         _ => None,
                     };
                     let ip = Ipv4Params {
