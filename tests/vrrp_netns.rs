@@ -227,8 +227,14 @@ fn gratuitous_arp_updates_the_neighbours() {
     let (pid_a, _) = start_rampart(&mut p.lab, &a, "a", &conf(&[inst(150)], &[]));
     start_rampart(&mut p.lab, &b, "b", &conf(&[inst(100)], &[]));
     p.vip_at(&p.mac_a.clone(), "election");
-    // Put VIP -> a into the observer's neighbour table by talking to it.
-    let _ = p.lab.exec(&p.o, &["ping", "-c", "1", "-W", "1", VIP]);
+    // The observer has VIP -> a in its neighbour table, as after talking to it.
+    let mac_a = p.mac_a.clone();
+    p.lab.exec_ok(
+        &p.o,
+        &[
+            "ip", "neigh", "replace", VIP, "lladdr", &mac_a, "dev", "eth0", "nud", "stale",
+        ],
+    );
     assert_eq!(p.lab.neigh(&p.o, VIP), Some(p.mac_a.clone()));
     p.lab.signal(pid_a, "KILL");
     let _ = p.lab.wait_exit(pid_a, T);
