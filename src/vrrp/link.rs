@@ -30,6 +30,11 @@ pub enum LinkEvent {
         ifindex: u32,
         addr: IpAddr,
     },
+    /// An address appeared (an instance still waiting for a source address may use it).
+    AddrAdded {
+        ifindex: u32,
+        addr: IpAddr,
+    },
     /// Notifications were lost: re-read everything.
     Resync,
 }
@@ -95,7 +100,8 @@ pub fn parse_events(buf: &[u8]) -> Vec<LinkEvent> {
                             up: !deleted && flags_up(l.header.flags),
                         });
                     }
-                    RouteNetlinkMessage::DelAddress(a) => {
+                    RouteNetlinkMessage::DelAddress(a) | RouteNetlinkMessage::NewAddress(a) => {
+                        let added = matches!(msg.header.message_type, 20 /* RTM_NEWADDR */);
                         let addr = a.attributes.iter().find_map(|x| match x {
                             AddressAttribute::Local(ip) => Some(*ip),
                             _ => None,
@@ -107,9 +113,11 @@ pub fn parse_events(buf: &[u8]) -> Vec<LinkEvent> {
                             })
                         });
                         if let Some(addr) = addr {
-                            out.push(LinkEvent::AddrRemoved {
-                                ifindex: a.header.index,
-                                addr,
+                            let ifindex = a.header.index;
+                            out.push(if added {
+                                LinkEvent::AddrAdded { ifindex, addr }
+                            } else {
+                                LinkEvent::AddrRemoved { ifindex, addr }
                             });
                         }
                     }

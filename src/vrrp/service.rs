@@ -319,6 +319,12 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
                 } else {
                     packet::decode_ipv4(&p.data)
                 };
+                match &packet {
+                    Err(e) => {
+                        tracing::debug!(target: "vrrp", "from {} on {}: {e}", p.src, socket.spec.ifname)
+                    }
+                    Ok(a) => tracing::trace!(target: "vrrp", "from {} on {}: {:?}", p.src, socket.spec.ifname, a.vrrp),
+                }
                 if tx.send(DriverMsg::Packet { instance, packet }).is_err() {
                     return;
                 }
@@ -587,6 +593,23 @@ impl Driver {
                     let _ = tx.send(ExecMsg::AddrRemoved { ifindex, addr });
                 }
             }
+            DriverMsg::Link(LinkEvent::AddrAdded { .. }) => {
+                // Instances that started without a source address (IPv6 link-local still in
+                // DAD, interface not configured yet) pick one up now.
+                for idx in 0..self.cfg.instances.len() {
+                    if !self.wires[idx].src.is_unspecified() {
+                        continue;
+                    }
+                    let inst = &self.cfg.instances[idx];
+                    let v6 = node.instances()[idx].params().af == Af::V6;
+                    if let Some(addr) = local_address(inst, v6) {
+                        tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
+                        self.wires[idx].src = addr;
+                        let acts = node.step(idx, Input::LocalAddress { addr }, now);
+                        self.execute(node, acts, now).await;
+                    }
+                }
+            }
             DriverMsg::Link(LinkEvent::Resync) => {
                 let names: Vec<String> = self.link_state.keys().cloned().collect();
                 for name in names {
@@ -718,7 +741,7 @@ impl Driver {
                 LogLevel::Info => tracing::info!(target: "vrrp", instance = %name, "{message}"),
                 LogLevel::Warn => tracing::warn!(target: "vrrp", instance = %name, "{message}"),
             },
-            Action::SyncWantMaster { .. } => {}
+            Action::SyncWantMaster { .. } | Action::SyncMemberFault { .. } => {}
         }
     }
 
@@ -757,7 +780,11 @@ impl Driver {
                 (IpAddr::V4(src), IpAddr::V4(d)) => {
                     w.ip_id = w.ip_id.wrapping_add(1);
                     let ah = match (auth, ah_seq) {
-                        (Auth::Ah(key), Some(seq)) => Some(AhParams { key, seq }),
+                        (Auth::Ah(key), Some(seq)) => Some(AhParams {
+                            key,
+                            seq,
+                            unicast: !d.is_multicast(),
+                        }),
                         _ => None,
                     };
                     let ip = Ipv4Params {
