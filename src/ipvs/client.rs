@@ -205,6 +205,10 @@ impl<T: Transport> Client<T> {
         &self.transport
     }
 
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
     fn next_seq(&mut self) -> u32 {
         let s = self.seq;
         self.seq = self.seq.wrapping_add(1).max(1);
