@@ -7,7 +7,7 @@
 //!   reports only the last line's status).
 //! - `-h`/`-v` and option errors do not need the kernel.
 
-use crate::ipvs::client::{Client, IpvsError, NetlinkTransport};
+use crate::ipvs::client::{Client, IpvsError, NetlinkTransport, Transport};
 use crate::ipvs::codec::{Family, IpvsMessage, Proto};
 use crate::ipvs::format::{self, Format, ListEntry, Names};
 use crate::ipvs::ipvsadm::{self, Command, Invocation, Parsed, Resolver};
@@ -69,10 +69,42 @@ pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    execute(&mut client, &inv, out)
+    execute(&mut client, &inv, &mut std::io::stdin().lock(), out)
 }
 
-fn execute(client: &mut Client<NetlinkTransport>, inv: &Invocation, out: &mut dyn Write) -> u8 {
+/// Run one command line against an already connected client (tests use the fake kernel).
+pub fn run_with<T: Transport>(
+    client: &mut Client<T>,
+    args: &[String],
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> u8 {
+    if args.is_empty() {
+        return list_all(client, Format::default(), out);
+    }
+    match ipvsadm::parse(PROGRAM, args, &LibcResolver) {
+        Ok(Parsed::Help) => {
+            let _ = out.write_all(ipvsadm::usage(PROGRAM).as_bytes());
+            0
+        }
+        Ok(Parsed::Version) => {
+            let _ = out.write_all(ipvsadm::VERSION_LINE.as_bytes());
+            0
+        }
+        Ok(Parsed::Run(inv)) => execute(client, &inv, stdin, out),
+        Err(f) => {
+            eprintln!("{}", f.message);
+            f.code
+        }
+    }
+}
+
+fn execute<T: Transport>(
+    client: &mut Client<T>,
+    inv: &Invocation,
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> u8 {
     match inv.cmd {
         Command::List => {
             if inv.wants_connections() {
@@ -100,7 +132,7 @@ fn execute(client: &mut Client<NetlinkTransport>, inv: &Invocation, out: &mut dy
             }
         }
         Command::Save => list_all(client, inv.format, out),
-        Command::Restore => restore(client, std::io::stdin().lock(), out),
+        Command::Restore => restore(client, stdin, out),
         _ => match inv.mutation() {
             Some(m) => match client.execute_one(&m) {
                 Ok(()) => 0,
@@ -119,7 +151,7 @@ fn report(cmd: Command, e: &IpvsError) -> u8 {
     255
 }
 
-fn list_all(client: &mut Client<NetlinkTransport>, f: Format, out: &mut dyn Write) -> u8 {
+fn list_all<T: Transport>(client: &mut Client<T>, f: Format, out: &mut dyn Write) -> u8 {
     let version = if f.rule {
         None
     } else {
@@ -146,11 +178,7 @@ fn list_all(client: &mut Client<NetlinkTransport>, f: Format, out: &mut dyn Writ
     0
 }
 
-fn list_service(
-    client: &mut Client<NetlinkTransport>,
-    inv: &Invocation,
-    out: &mut dyn Write,
-) -> u8 {
+fn list_service<T: Transport>(client: &mut Client<T>, inv: &Invocation, out: &mut dyn Write) -> u8 {
     let key = inv.svc.key_attrs();
     let svc = match client.service(&key) {
         Ok(Some(s)) => s,
@@ -182,14 +210,14 @@ fn list_service(
 
 /// `-R`: every line of stdin is an ipvsadm command line. Mutations are collected and sent in
 /// pipelined batches; a listing line first flushes what is pending so output order matches.
-pub fn restore(
-    client: &mut Client<NetlinkTransport>,
-    input: impl BufRead,
+pub fn restore<T: Transport>(
+    client: &mut Client<T>,
+    input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> u8 {
     let mut pending: Vec<(usize, Command, IpvsMessage)> = Vec::new();
     let mut status = 0u8;
-    let flush = |client: &mut Client<NetlinkTransport>,
+    let flush = |client: &mut Client<T>,
                  pending: &mut Vec<(usize, Command, IpvsMessage)>,
                  status: &mut u8| {
         if pending.is_empty() {
@@ -244,7 +272,8 @@ pub fn restore(
             }
             Command::List | Command::Save => {
                 flush(client, &mut pending, &mut status);
-                let s = execute(client, &inv, out);
+                let mut no_input = std::io::empty();
+                let s = execute(client, &inv, &mut no_input, out);
                 if s != 0 {
                     status = s;
                 }
