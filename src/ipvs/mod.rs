@@ -3,3 +3,8 @@
 
 pub mod table;
 pub use table::{DesiredTable, KernelTable, Table};
+pub mod client;
+pub mod codec;
+pub mod consts;
+pub mod format;
+pub mod ipvsadm;
