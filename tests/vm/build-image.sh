@@ -155,6 +155,9 @@ printf 'root:x:0:\nnogroup:x:65534:\nkeepalived_script:x:999:\n' >"$ROOT/etc/gro
 printf 'passwd: files\ngroup: files\nhosts: files\nservices: files\nprotocols: files\n' >"$ROOT/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' >"$ROOT/etc/hosts"
 echo rampart-vm >"$ROOT/etc/hostname"
+# Modules that would create devices on load (dummy0, ifb0...) create none: scenarios name their own.
+mkdir -p "$ROOT/etc/modprobe.d"
+printf 'options dummy numdummies=0\noptions ifb numifbs=0\n' >"$ROOT/etc/modprobe.d/rampart-vm.conf"
 
 # Kernel modules: the closure (modules.dep) of everything under MODULE_DIRS.
 mods=()
