@@ -3,11 +3,13 @@
 
 usage: check_backend.py MODE [--host H] [--cert C --key K] [--delay S]
 Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
-Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls
+Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F);
+--cert/--key wrap any mode in TLS.
 """
 import argparse, socket, ssl, sys, threading, time
 
 BODY = b"hello\n"
+RAW_FILE = None
 OK = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + BODY
 
 
@@ -57,6 +59,9 @@ def handle(c, mode, delay):
             c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n\n\r\n0\r\n\r\n")
         elif mode == "garbage":
             c.sendall(b"garbage")
+        elif mode == "raw":
+            with open(RAW_FILE, "rb") as f:
+                c.sendall(f.read())
     except OSError:
         pass
     finally:
@@ -74,14 +79,17 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--delay", type=float, default=0.01)
+    ap.add_argument("--file", help="raw mode: the bytes to answer with")
     a = ap.parse_args()
+    global RAW_FILE
+    RAW_FILE = a.file
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.host, a.port))
     s.listen(128)
     ctx = None
-    if a.mode == "tls":
+    if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
     print("READY %d" % s.getsockname()[1], flush=True)

@@ -82,7 +82,8 @@ pub struct ResponseReader {
     max_body: u64,
     md5: Md5,
     keep_body: bool,
-    body: Vec<u8>,
+    /// The hashed body bytes, one entry per `feed` (genhash -v dumps each read separately).
+    body: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +114,15 @@ impl ResponseReader {
         self
     }
 
-    pub fn body(&self) -> &[u8] {
+    pub fn header_done(&self) -> bool {
+        self.status.is_some()
+    }
+
+    pub fn keeps_body(&self) -> bool {
+        self.keep_body
+    }
+
+    pub fn body_chunks(&self) -> &[Vec<u8>] {
         &self.body
     }
 
@@ -152,8 +161,8 @@ impl ResponseReader {
             return Err(HttpError::BodyTooLarge(self.max_body));
         }
         self.md5.update(chunk);
-        if self.keep_body {
-            self.body.extend_from_slice(chunk);
+        if self.keep_body && !chunk.is_empty() {
+            self.body.push(chunk.to_vec());
         }
         self.body_len += take as u64;
         match self.content_length {
@@ -195,15 +204,25 @@ fn parse_header(h: &[u8]) -> (Option<u16>, Option<u64>) {
         (Some(v), Some(code)) if v.starts_with("HTTP/") && code.len() == 3 => code.parse().ok(),
         _ => None,
     };
-    let mut cl = None;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                cl = value.trim().parse::<u64>().ok();
-            }
-        }
+    let _ = lines;
+    (status, content_length(h))
+}
+
+/// keepalived's Content-Length lookup, reproduced as observed with genhash 2.2.7: the first
+/// occurrence of the exact, case-sensitive text `Content-Length: ` anywhere in the header block
+/// (so `X-Content-Length: ` matches and `content-length: ` does not), then leading blanks, then
+/// digits that must run up to the end of the line; anything else means "no length".
+fn content_length(h: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"Content-Length: ";
+    let at = find(h, KEY)? + KEY.len();
+    let rest = &h[at..];
+    let line_end = rest.iter().position(|&b| b == b'\r').unwrap_or(rest.len());
+    let value = std::str::from_utf8(&rest[..line_end]).ok()?;
+    let value = value.trim_start_matches([' ', '\t']);
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    (status, cl)
+    value.parse().ok()
 }
 
 /// keepalived's hex dump (genhash -v): `OFFS  xx xx xx xx xx xx xx xx - xx ... xx   ASCII`,

@@ -270,7 +270,7 @@ pub async fn fetch(
     url: &UrlSpec,
     max_body: u64,
     keep_body: bool,
-) -> Result<Result<(http::Response, Vec<u8>), FetchError>, ProbeError> {
+) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
     let stream = match connect(c).await? {
         Ok(s) => s,
         Err(reason) => return Ok(Err(reason)),
@@ -311,11 +311,13 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     req: &[u8],
     mut reader: ResponseReader,
-) -> Result<Result<(http::Response, Vec<u8>), FetchError>, ProbeError> {
+) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
     if let Err(e) = s.write_all(req).await {
         return Ok(Err(FetchError::Send(e.to_string())));
     }
-    let mut buf = vec![0u8; 16 * 1024];
+    // genhash -v dumps every read separately; keepalived reads at most 4095 bytes at a time
+    // (a 4 KiB buffer kept NUL-terminated; observed with genhash 2.2.7).
+    let mut buf = vec![0u8; if reader.keeps_body() { 4095 } else { 16 * 1024 }];
     loop {
         match s.read(&mut buf).await {
             Ok(0) => break,
@@ -329,7 +331,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             Err(e) => return Ok(Err(FetchError::Read(e.to_string()))),
         }
     }
-    let body = reader.body().to_vec();
+    let body = reader.body_chunks().to_vec();
     Ok(reader.finish().map(|r| (r, body)).map_err(FetchError::from))
 }
 

@@ -194,7 +194,7 @@ const SEP_FINAL: &str =
 /// What genhash prints for one fetch: (stdout, stderr).
 pub fn render(
     args: &Args,
-    result: &Result<(http::Response, Vec<u8>), FetchError>,
+    result: &Result<(http::Response, Vec<Vec<u8>>), FetchError>,
     elapsed: Duration,
 ) -> (String, String) {
     let mut out = String::new();
@@ -213,14 +213,19 @@ pub fn render(
                 if !body.is_empty() {
                     out.push_str(SEP_BODY);
                     out.push('\n');
-                    out.push_str(&hexdump(body));
+                    for chunk in body {
+                        out.push_str(&hexdump(chunk));
+                    }
                 }
-                out.push('\n');
-                out.push_str(SEP_HASH);
-                out.push('\n');
-                out.push_str(&hexdump(&resp.digest));
-                out.push_str(SEP_FINAL);
-                out.push('\n');
+                if !args.ssl {
+                    out.push('\n');
+                    out.push_str(SEP_HASH);
+                    out.push('\n');
+                    out.push_str(&hexdump(&resp.digest));
+                    out.push_str(SEP_FINAL);
+                    out.push('\n');
+                }
+                // Over SSL genhash prints the bare digest right after the body dump.
                 out.push_str(&hex);
                 out.push('\n');
             } else {
@@ -233,7 +238,19 @@ pub fn render(
         }
         Err(FetchError::Timeout(_)) => out.push_str("Timeout WEB read\n"),
         Err(FetchError::Http(http::HttpError::NoData)) => {
-            err.push_str("no data received from remote webserver\n")
+            err.push_str("no data received from remote webserver\n");
+            if args.verbose {
+                // genhash still prints its (empty) buffers and the digest of nothing.
+                use md5::Digest;
+                let empty: [u8; 16] = md5::Md5::digest(b"").into();
+                out.push_str(SEP_HEADER);
+                out.push_str("\n\n");
+                out.push_str(SEP_HASH);
+                out.push('\n');
+                out.push_str(&hexdump(&empty));
+                out.push_str(SEP_FINAL);
+                out.push('\n');
+            }
         }
         Err(e) => err.push_str(&format!("{e}\n")),
     }
