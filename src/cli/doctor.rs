@@ -78,7 +78,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 eprint!("{}", d.render());
             }
             eprintln!(
-                "rampart doctor: {} does not load; fix it first (`rampart check-config -f {}`)",
+                "rampart doctor: {} does not load; fix it first (`rampart check-config {}`)",
                 path.display(),
                 path.display()
             );
