@@ -675,6 +675,18 @@ fn cases() -> Vec<Case> {
             5,
             "address owner",
         ),
+        c(
+            "unicast peers of two families",
+            inst(
+                "VI_1",
+                "    unicast_src_ip 10.0.0.2\n    unicast_peer {\n        10.0.0.3\n        2001:db8::3\n    }\n",
+            ),
+            E,
+            Semantic,
+            10,
+            9,
+            "same address family",
+        ),
         // --- preprocessing
         c(
             "SEQ with bad arguments",
