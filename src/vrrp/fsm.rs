@@ -352,6 +352,24 @@ pub struct Counters {
     pub drops: std::collections::BTreeMap<DropReason, u64>,
 }
 
+/// A snapshot of an instance for status pages and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub vrid: u8,
+    pub state: VrrpState,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// Master_Adver_Interval in use (ours, or the master's as learnt in v3 BACKUP).
+    pub master_adver_int: Centis,
+    /// The master as seen from BACKUP.
+    pub master: Option<IpAddr>,
+    pub master_priority: Option<u8>,
+    /// Why the instance is in FAULT, when it is.
+    pub fault: Option<String>,
+    pub counters: Counters,
+}
+
 /// The priority of an address owner.
 pub const PRIORITY_OWNER: u8 = 255;
 
@@ -435,6 +453,25 @@ impl Instance {
     pub fn master_adver_int(&self) -> Centis {
         self.master_adver_int
     }
+    pub fn status(&self) -> InstanceStatus {
+        InstanceStatus {
+            name: self.params.name.clone(),
+            vrid: self.params.vrid,
+            state: self.state,
+            base_priority: self.params.priority,
+            effective_priority: self.effective_priority(),
+            master_adver_int: self.master_adver_int,
+            master: self.master.map(|m| m.0),
+            master_priority: self.master.map(|m| m.1),
+            fault: if self.state == VrrpState::Fault {
+                self.fault_cause()
+            } else {
+                None
+            },
+            counters: self.counters.clone(),
+        }
+    }
+
     /// The master as last seen from BACKUP (address, priority).
     pub fn master(&self) -> Option<(IpAddr, u8)> {
         self.master
