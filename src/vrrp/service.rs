@@ -169,6 +169,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
     let mut vmacs_created = Vec::new();
+    let mut sysctl_undo = Vec::new();
     let mut vip_dev: Vec<String> = Vec::new();
     for inst in &cfg.instances {
         let v6 = node
@@ -184,6 +185,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
                     Ok(created) => {
                         if created {
                             vmacs_created.push(name.clone());
+                        }
+                        if !dry_run && !v6 {
+                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
                         }
                         vip_dev.push(name);
                     }
@@ -532,6 +536,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         for v in &vmacs_created {
             vmac::remove(&nl, v).await;
         }
+        vmac::restore_conf(&sysctl_undo);
         for t in notify_tasks {
             let _ = t.await;
         }
