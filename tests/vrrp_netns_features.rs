@@ -263,3 +263,50 @@ fn dry_run_elects_but_changes_nothing() {
         "dry run must not add the VIP"
     );
 }
+
+#[test]
+fn routes_rules_and_excluded_vips_follow_mastership() {
+    let Some((mut lab, a, _b, _o)) = lan("routes") else {
+        return;
+    };
+    let mut i = Inst::new("VI_X", "eth0", 56, 150, &["10.50.0.100/24"]).v3("0.2");
+    i.extra = concat!(
+        "  virtual_ipaddress_excluded {\n    10.50.0.101/24\n  }\n",
+        "  virtual_routes {\n    10.60.0.0/24 via 10.50.0.254 dev eth0\n  }\n",
+        "  virtual_rules {\n    from 10.50.0.100/32 table 100 priority 1000\n  }\n",
+    )
+    .into();
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    let route = |lab: &Lab| {
+        String::from_utf8_lossy(
+            &lab.exec(&a, &["ip", "route", "show", "10.60.0.0/24"])
+                .stdout,
+        )
+        .contains("via 10.50.0.254")
+    };
+    let rule = |lab: &Lab| {
+        String::from_utf8_lossy(&lab.exec(&a, &["ip", "rule", "show"]).stdout)
+            .contains("from 10.50.0.100 lookup 100")
+    };
+    let up = wait_for(T, || {
+        (lab.has_addr(&a, "eth0", "10.50.0.101") && route(&lab) && rule(&lab)).then_some(())
+    });
+    assert!(
+        up.is_some(),
+        "MASTER installs excluded VIPs, routes and rules (logs in {logs})"
+    );
+    // A route nobody configured must survive rampart's exit: only what it added goes.
+    lab.exec_ok(
+        &a,
+        &["ip", "route", "add", "10.61.0.0/24", "via", "10.50.0.254"],
+    );
+    lab.signal(pid, "TERM");
+    assert!(lab.wait_exit(pid, T));
+    assert!(!lab.has_addr(&a, "eth0", "10.50.0.101"));
+    assert!(!lab.has_addr(&a, "eth0", "10.50.0.100"));
+    assert!(!route(&lab), "virtual route removed");
+    assert!(!rule(&lab), "virtual rule removed");
+    let other = lab.exec_ok(&a, &["ip", "route", "show", "10.61.0.0/24"]);
+    assert!(other.contains("via"), "a route rampart did not add stays");
+}
