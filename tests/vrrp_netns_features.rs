@@ -310,3 +310,41 @@ fn routes_rules_and_excluded_vips_follow_mastership() {
     let other = lab.exec_ok(&a, &["ip", "route", "show", "10.61.0.0/24"]);
     assert!(other.contains("via"), "a route rampart did not add stays");
 }
+
+#[test]
+fn script_security_refuses_and_names_the_unsafe_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some((mut lab, a, _b, _o)) = lan("secure") else {
+        return;
+    };
+    let open_dir = lab.path("open");
+    std::fs::create_dir(&open_dir).unwrap();
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = open_dir.join("notify.sh");
+    let out = lab.path("ran");
+    std::fs::write(&script, format!("#!/bin/sh\ntouch {}\n", out.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut i = Inst::new("VI_S", "eth0", 57, 150, &["10.50.0.100/24"]).v3("0.2");
+    i.extra = format!("  notify_master {}\n", script.display());
+    let text = conf(&[i], &[]).replace(
+        "global_defs {\n",
+        "global_defs {\n  enable_script_security\n  script_user root\n",
+    );
+    let (_, log) = start_rampart(&mut lab, &a, "a", &text);
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", "10.50.0.100").then_some(())).is_some(),
+        "becomes MASTER (logs in {logs})"
+    );
+    let named = wait_for(T, || {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        (t.contains("writable by a non-root user") && t.contains(open_dir.to_str().unwrap()))
+            .then_some(())
+    });
+    assert!(
+        named.is_some(),
+        "the log names the unsafe directory (logs in {logs})"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!out.exists(), "an unsafe notify script must not run");
+}
