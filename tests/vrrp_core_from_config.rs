@@ -17,7 +17,6 @@ fn node_from(path: &Path, id: Option<&str>) -> Node {
         path,
         &LoadOptions {
             config_id: id.map(str::to_string),
-            ..Default::default()
         },
     )
     .unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));

@@ -3,8 +3,8 @@
 
 use rampart::vrrp::auth::{ah_icv, key_bytes};
 use rampart::vrrp::packet::{
-    AhParams, DecodeError, Ipv4Params, Version, auth_type, decode_ipv4, decode_ipv6, encode_ipv4,
-    encode_vrrp,
+    AhParams, DecodeError, DecodeOptions, Ipv4Params, Version, auth_type, decode_ipv4,
+    decode_ipv4_with, decode_ipv6, encode_ipv4, encode_vrrp,
 };
 use rampart::vrrp::time::Centis;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -39,9 +39,18 @@ fn ip4(a: &str) -> IpAddr {
 }
 
 fn check_v4(name: &str, key: Option<&str>) -> Vec<rampart::vrrp::ReceivedAdvert> {
+    check_v4_with(name, key, false)
+}
+
+fn check_v4_with(
+    name: &str,
+    key: Option<&str>,
+    unicast: bool,
+) -> Vec<rampart::vrrp::ReceivedAdvert> {
     let mut got = Vec::new();
     for frame in pcap_frames(name) {
-        let adv = decode_ipv4(&frame).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let adv = decode_ipv4_with(&frame, DecodeOptions { unicast })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let IpAddr::V4(src) = adv.src else { panic!() };
         let IpAddr::V4(dst) = adv.dst else { panic!() };
         let id = u16::from_be_bytes([frame[4], frame[5]]);
@@ -57,7 +66,7 @@ fn check_v4(name: &str, key: Option<&str>) -> Vec<rampart::vrrp::ReceivedAdvert>
                 Some(AhParams {
                     key: k,
                     seq: h.seq,
-                    unicast: false,
+                    unicast,
                 })
             }
             (None, None) => None,
@@ -201,4 +210,22 @@ fn damaged_golden_packets_are_refused_with_the_right_reason() {
         decode_ipv4(&bad),
         Err(DecodeError::BadChecksum { .. })
     ));
+}
+
+#[test]
+fn keepalived_v2_ah_unicast_zeroes_the_ttl_in_the_icv() {
+    let advs = check_v4_with("v2_ah_unicast.pcap", Some("unicastAH"), true);
+    assert_eq!(advs[0].dst, ip4("10.99.0.2"));
+    assert_eq!(advs[0].vrrp.vrid, 55);
+    // Verified as multicast (TTL kept), keepalived's unicast ICV does not match.
+    let frame = &pcap_frames("v2_ah_unicast.pcap")[0];
+    let h = decode_ipv4(frame).unwrap().ah.unwrap();
+    assert_ne!(ah_icv(&key_bytes("unicastAH"), &h.signed), h.icv);
+}
+
+#[test]
+fn keepalived_v3_unicast_checksum_uses_the_peer_address() {
+    let advs = check_v4_with("v3_unicast.pcap", None, true);
+    assert_eq!(advs[0].dst, ip4("10.99.0.2"));
+    assert_eq!((advs[0].vrrp.vrid, advs[0].vrrp.priority), (56, 140));
 }

@@ -93,7 +93,7 @@ proptest! {
     ) {
         let src = Ipv4Addr::from(s);
         let dst = Ipv4Addr::new(224, 0, 0, 18);
-        let params = ah.map(|(k, seq)| (k, seq));
+        let params = ah;
         let bytes = encode_ipv4(
             &p,
             &Ipv4Params { src, dst, id },

@@ -357,7 +357,7 @@ pub const PRIORITY_OWNER: u8 = 255;
 
 /// One VRRP instance.
 ///
-/// All state changes go through [`Instance::change_state`]; inputs only update facts
+/// All state changes go through `Instance::change_state`; inputs only update facts
 /// (priority, faults, timers learnt from the master) and ask for transitions.
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -376,7 +376,7 @@ pub struct Instance {
     /// keepalived's preempt_time: when a lower-priority master may be preempted.
     preempt_deadline: Option<Instant>,
     /// AH sequence number, shared by sending and anti-replay as keepalived does.
-    ah_seq: u32,
+    ah_seq: super::auth::AhCounter,
     /// Sync group member whose master down timer expired, waiting for the group.
     want_master: bool,
     /// The last VIP list mismatch logged (logged once per distinct list).
@@ -398,7 +398,7 @@ impl Instance {
             reported_own_fault: false,
             master_adver_int,
             preempt_deadline: None,
-            ah_seq: 0,
+            ah_seq: super::auth::AhCounter::default(),
             want_master: false,
             last_vip_mismatch: None,
             master: None,
@@ -580,32 +580,12 @@ impl Instance {
         if p.version != self.params.version {
             return Some(DropReason::VersionMismatch);
         }
-        if adv.ah.is_some() != matches!(self.params.auth, Auth::Ah(_)) {
-            return Some(DropReason::AuthTypeMismatch);
+        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq) {
+            return Some(e.drop_reason());
         }
-        if p.version == Version::V2 {
-            if p.auth_type != self.params.auth.wire_type() {
-                return Some(DropReason::AuthTypeMismatch);
-            }
-            match (&self.params.auth, &adv.ah) {
-                (Auth::Pass(k), _) if p.auth_data != *k => return Some(DropReason::AuthFailure),
-                (Auth::Ah(k), Some(ah)) => {
-                    if super::auth::ah_icv(k, &ah.signed) != ah.icv {
-                        return Some(DropReason::AuthFailure);
-                    }
-                    if IpAddr::V4(ah.spi.into()) != adv.src {
-                        return Some(DropReason::AuthFailure);
-                    }
-                    if ah.seq <= self.ah_seq {
-                        return Some(DropReason::AuthReplay);
-                    }
-                    self.ah_seq = ah.seq;
-                }
-                _ => {}
-            }
-            if p.advert_int != self.params.advert_int {
-                return Some(DropReason::AdvertIntervalMismatch);
-            }
+        // RFC 3768 §7.1: a VRRPv2 advert interval must match ours.
+        if p.version == Version::V2 && p.advert_int != self.params.advert_int {
+            return Some(DropReason::AdvertIntervalMismatch);
         }
         if adv.dst.is_multicast() != self.params.unicast_peers.is_empty() {
             return Some(DropReason::UnexpectedDestination);
@@ -719,7 +699,7 @@ impl Instance {
                     // A lower-priority master exists: keepalived resynchronises the AH
                     // sequence above the peer's and re-asserts itself at once.
                     if let Some(ah) = &adv.ah {
-                        self.ah_seq = self.ah_seq.max(ah.seq.saturating_add(1));
+                        self.ah_seq.move_past(ah.seq);
                     }
                     if !self.params.lower_prio_no_advert {
                         self.send_advert(ours, out);
@@ -847,9 +827,7 @@ impl Instance {
 
     fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
         let ah_seq = if matches!(self.params.auth, Auth::Ah(_)) {
-            // keepalived stops counting at 0xfffffffe (over 136 years at one advert a second).
-            self.ah_seq = self.ah_seq.saturating_add(1).min(0xffff_fffe);
-            Some(self.ah_seq)
+            Some(self.ah_seq.next_send())
         } else {
             None
         };

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Capture real keepalived (Debian 2.2.7) adverts as golden test vectors.
 # Runs keepalived inside a network namespace with a veth pair; tcpdump listens in the peer
-# namespace. Nothing touches the host's interfaces. Usage: sh capture.sh (as root).
+# namespace. Nothing touches the host's interfaces. Usage: sh capture.sh [CASE...] (as root);
+# without arguments every case is captured again.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 tag=$$
@@ -27,8 +28,11 @@ ip -n $A addr add 10.99.0.1/24 dev vA; ip -n $B addr add 10.99.0.2/24 dev vB
 ip -n $A addr add fe80::1/64 dev vA nodad; ip -n $B addr add fe80::2/64 dev vB nodad
 ip -n $A link set vA up; ip -n $B link set vB up
 
+wanted() { [ -z "$only" ] || case " $only " in *" $1 "*) return 0;; *) return 1;; esac; }
+only="$*"
 run_case() { # name, instance body
     name=$1; body=$2
+    wanted "$name" || return 0
     cat > "$work/$name.conf" <<CONF
 global_defs {
     router_id golden
@@ -88,4 +92,29 @@ run_case v3_ipv6 '    version 3
     advert_int 1
     virtual_ipaddress {
         2001:db8::54/64
+    }'
+run_case v2_ah_unicast '    virtual_router_id 55
+    priority 130
+    advert_int 1
+    unicast_src_ip 10.99.0.1
+    unicast_peer {
+        10.99.0.2
+    }
+    authentication {
+        auth_type AH
+        auth_pass unicastAH
+    }
+    virtual_ipaddress {
+        192.0.2.55/24
+    }'
+run_case v3_unicast '    version 3
+    virtual_router_id 56
+    priority 140
+    advert_int 1
+    unicast_src_ip 10.99.0.1
+    unicast_peer {
+        10.99.0.2
+    }
+    virtual_ipaddress {
+        192.0.2.56/24
     }'
