@@ -97,7 +97,7 @@ fn main() -> ExitCode {
     if let Some(cmd) = cli.command {
         return match cmd {
             Command::CheckConfig(r) => sub::check_config::main(r.args),
-            Command::Ipvs(r) => sub::not_yet("ipvs", r.args),
+            Command::Ipvs(r) => sub::ipvs::main(r.args),
             Command::Genhash(r) => sub::genhash::main(r.args),
             Command::Status(r) => sub::not_yet("status", r.args),
             Command::Reload(r) => sub::not_yet("reload", r.args),

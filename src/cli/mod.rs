@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 pub mod check_config;
 pub mod genhash;
+pub mod ipvs;
 
 /// A sub-command that is reserved but not implemented yet.
 pub fn not_yet(name: &str, _args: Vec<OsString>) -> ExitCode {
