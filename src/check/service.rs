@@ -71,7 +71,8 @@ pub async fn run_with_sink(
     sink.apply(&core.desired());
     let start = Instant::now();
     let actions = core.start(start.into_std());
-    shell.handle(actions, &core, &mut *sink);
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(ProbeId, Outcome)>();
     loop {
@@ -80,20 +81,32 @@ pub async fn run_with_sink(
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
             }
-            Some((id, outcome)) = rx.recv() => {
-                let spec = &specs[id.0];
-                // Failed attempts are logged at info (as keepalived does), successes at debug:
-                // a healthy pool stays quiet at 10,000 checks a second.
-                match &outcome {
-                    Outcome::Up { .. } => tracing::debug!(target: "check",
-                        "check-result probe={} kind={} target={} up=true detail=\"ok\"",
-                        id.0, spec.kind(), target_of(spec)),
-                    Outcome::Down { reason } => tracing::info!(target: "check",
-                        "check-result probe={} kind={} target={} up=false detail={:?}",
-                        id.0, spec.kind(), target_of(spec), reason),
+            Some(first) = rx.recv() => {
+                // Take every result already waiting, then update the table once: a storm of
+                // failures costs one reconciliation, not one per server.
+                let mut batch = vec![first];
+                while batch.len() < 4096 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
                 }
-                let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
-                shell.handle(actions, &core, &mut *sink);
+                for (id, outcome) in batch {
+                    let spec = &specs[id.0];
+                    // Failed attempts are logged at info (as keepalived does), successes at
+                    // debug: a healthy pool stays quiet at 10,000 checks a second.
+                    match &outcome {
+                        Outcome::Up { .. } => tracing::debug!(target: "check",
+                            "check-result probe={} kind={} target={} up=true detail=\"ok\"",
+                            id.0, spec.kind(), target_of(spec)),
+                        Outcome::Down { reason } => tracing::info!(target: "check",
+                            "check-result probe={} kind={} target={} up=false detail={:?}",
+                            id.0, spec.kind(), target_of(spec), reason),
+                    }
+                    let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
+                    shell.handle(actions);
+                }
+                shell.flush(&core, &mut *sink);
             }
             _ = sleep_until_opt(next) => {
                 let now = Instant::now();
@@ -115,7 +128,8 @@ pub async fn run_with_sink(
         }
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
-    shell.handle(actions, &core, &mut *sink);
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
     Ok(())
 }
 
@@ -141,7 +155,7 @@ struct Shell {
 }
 
 impl Shell {
-    fn handle(&mut self, actions: Vec<Action>, core: &Core, sink: &mut dyn TableSink) {
+    fn handle(&mut self, actions: Vec<Action>) {
         for a in actions {
             match a {
                 Action::Schedule { probe, at } => {
@@ -154,6 +168,10 @@ impl Shell {
                 Action::TableChanged => self.table_dirty = true,
             }
         }
+    }
+
+    /// Hand the desired table to the sink if it changed.
+    fn flush(&mut self, core: &Core, sink: &mut dyn TableSink) {
         if std::mem::take(&mut self.table_dirty) {
             sink.apply(&core.desired());
         }
