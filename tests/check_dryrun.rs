@@ -323,6 +323,9 @@ fn warmup_spreads_first_checks_over_the_warmup_window() {
     let min = *firsts.iter().min().unwrap();
     let max = *firsts.iter().max().unwrap();
     assert!(max <= Duration::from_millis(1500 + 300), "{firsts:?}");
-    assert!(max - min >= Duration::from_millis(300), "not spread: {firsts:?}");
+    assert!(
+        max - min >= Duration::from_millis(300),
+        "not spread: {firsts:?}"
+    );
     d.terminate();
 }
