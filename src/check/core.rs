@@ -149,7 +149,7 @@ impl Core {
                 let mut start_up = true;
                 for ch in &rs.checkers {
                     let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
-                    match probe_spec(vs, rs, ch, vs_port) {
+                    match probe_spec(vs, rs, ch, vs_port, cfg.global.script_user.as_ref()) {
                         Ok((spec, timing)) => {
                             let key = (spec, timing, alpha);
                             let id = *index.entry(key.clone()).or_insert_with(|| {
@@ -544,6 +544,7 @@ pub fn probe_spec(
     rs: &RealServer,
     ch: &crate::config::model::Checker,
     vs_port: Option<u16>,
+    script_user: Option<&crate::config::model::RunAs>,
 ) -> Result<(ProbeSpec, Timing), CoreError> {
     let c = &ch.common;
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
@@ -606,7 +607,12 @@ pub fn probe_spec(
         }
         CheckerKind::Misc(m) => ProbeSpec::Misc(MiscSpec {
             argv: m.misc_path.argv.clone(),
-            user: m.user.as_ref().map(|u| (u.user.clone(), u.group.clone())),
+            // MISC_CHECK runs as its own `user`, else global_defs' script_user.
+            user: m
+                .user
+                .as_ref()
+                .or(script_user)
+                .map(|u| (u.user.clone(), u.group.clone())),
             timeout: m.misc_timeout.unwrap_or(delay_loop),
             dynamic: m.misc_dynamic,
         }),
