@@ -422,3 +422,16 @@ fn usage_and_configuration_errors_exit_2() {
     let out = ns.doctor_raw(&["-f", "/nonexistent/keepalived.conf"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_dr_or_tun_real_server_port_that_the_kernel_ignores() {
+    let Some(ns) = Netns::director() else { return };
+    let tun = NAT_DIRECTOR.replace("lb_kind NAT", "lb_kind TUN");
+    let (_, ids, _) = ns.doctor(
+        &tun.replace("real_server 10.0.2.11 80", "real_server 10.0.2.11 8080"),
+        &[],
+    );
+    assert_eq!(besides_ipvs(&ids), ["realserver-port-ignored"]);
+    let (_, ids, _) = ns.doctor(&tun, &[]);
+    assert_eq!(besides_ipvs(&ids), Vec::<&str>::new());
+}

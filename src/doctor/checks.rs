@@ -29,6 +29,7 @@ pub const CHECK_IDS: &[&str] = &[
     "vrrp-strict-no-accept",
     "vrrp-strict-vmac-xmit-base",
     "nopreempt-master",
+    "realserver-port-ignored",
 ];
 
 /// Run every check; findings come sorted by severity (errors first), then by id.
@@ -42,6 +43,7 @@ pub fn run(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
     out.extend(interface_missing(cfg, facts));
     out.extend(vip_elsewhere(cfg, facts));
     out.extend(vrrp_strict(cfg));
+    out.extend(realserver_port_ignored(cfg));
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
     out
 }
@@ -726,6 +728,51 @@ pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
     out
 }
 
+/// In DR and TUN mode the kernel forwards to the port the client used and ignores the real
+/// server's port (seed 003: `ipvsadm-save` showed ports 10 and 11 turned into 80). A different
+/// port in the configuration is at best misleading, and its health check probes a port that
+/// receives no traffic.
+pub fn realserver_port_ignored(cfg: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for vs in &cfg.virtual_servers {
+        let VsKey::Addr { port: vport, .. } = vs.key else {
+            continue;
+        };
+        for rs in &vs.real_servers {
+            let kind = rs.lb_kind.unwrap_or(vs.lb_kind);
+            let mode = match kind {
+                ForwardMethod::Dr => "DR",
+                ForwardMethod::Tun => "TUN",
+                ForwardMethod::Nat => continue,
+            };
+            let Some(rport) = rs.port.filter(|p| *p != vport) else {
+                continue;
+            };
+            out.push(
+                Finding::new(
+                    "realserver-port-ignored",
+                    Severity::Warning,
+                    format!(
+                        "real_server {} {rport} of virtual_server {} uses {mode}, which cannot change \
+                         the port: clients' packets arrive at {}:{vport}, and a health check on port \
+                         {rport} tests a service that receives no traffic",
+                        rs.addr,
+                        vs_label(&vs.key),
+                        rs.addr
+                    ),
+                    format!(
+                        "write `real_server {} {vport}` (the service must listen on {vport} on the \
+                         real server), or use lb_kind NAT to map {vport} to {rport}",
+                        rs.addr
+                    ),
+                )
+                .at(&rs.span),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::facts::Interface;
@@ -1126,6 +1173,19 @@ mod tests {
         cfg.instances[0].nopreempt = true;
         cfg.instances[0].initial_state = InitialState::Master;
         assert_eq!(ids(&vrrp_strict(&cfg)), ["nopreempt-master"]);
+    }
+
+    #[test]
+    fn dr_and_tun_real_server_ports_must_match() {
+        let mut cfg = nat_director();
+        cfg.virtual_servers[0].real_servers[0].port = Some(8080);
+        assert!(realserver_port_ignored(&cfg).is_empty(), "NAT maps ports");
+        cfg.virtual_servers[0].lb_kind = ForwardMethod::Tun;
+        let fs = realserver_port_ignored(&cfg);
+        assert_eq!(ids(&fs), ["realserver-port-ignored"]);
+        assert!(fs[0].fix.contains("real_server 10.0.2.11 80"));
+        cfg.virtual_servers[0].real_servers[0].lb_kind = Some(ForwardMethod::Nat);
+        assert!(realserver_port_ignored(&cfg).is_empty());
     }
 
     #[test]
