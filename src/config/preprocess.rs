@@ -149,6 +149,9 @@ pub struct Preprocessed {
     /// Files in the order they were first read.
     pub file_order: Vec<Arc<str>>,
     pub diags: Vec<Diagnostic>,
+    /// A limit was hit and the token stream is incomplete: later stages would only report
+    /// consequences (unclosed blocks, missing keywords).
+    pub aborted: bool,
 }
 
 struct PendingDef {
@@ -205,6 +208,7 @@ pub fn preprocess(
         sources: pre.sources,
         file_order: pre.file_order,
         diags: pre.diags,
+        aborted: pre.aborted,
     }
 }
 

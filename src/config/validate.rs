@@ -152,6 +152,42 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 .with_help("use `state BACKUP` (the highest priority still becomes master)"),
             );
         }
+        // vrrp_strict: what keepalived refuses (it "resets" and `keepalived -t` exits 5).
+        if cfg.global.vrrp_strict {
+            let strict = |d: &mut Vec<Diagnostic>, at: Option<Span>, what: &str| {
+                d.push(
+                    Diagnostic::error(
+                        DiagClass::Semantic,
+                        Some(at.unwrap_or_else(|| i.span.clone())),
+                        format!(
+                            "vrrp_instance `{}`: {what} is not allowed with vrrp_strict",
+                            i.name
+                        ),
+                    )
+                    .with_help("remove it, or remove vrrp_strict from global_defs"),
+                );
+            };
+            if i.initial_state == InitialState::Master && i.priority != 255 {
+                strict(
+                    d,
+                    sp.and_then(|s| s.state.clone()),
+                    "state MASTER without priority 255 (address owner)",
+                );
+            }
+            if i.authentication.is_some() {
+                strict(
+                    d,
+                    sp.and_then(|s| s.authentication.clone()),
+                    "authentication",
+                );
+            }
+            if !i.preempt_delay.is_zero() {
+                strict(d, sp.and_then(|s| s.preempt_delay.clone()), "preempt_delay");
+            }
+            if !i.unicast_peer.is_empty() {
+                strict(d, sp.and_then(|s| s.unicast_peer.clone()), "unicast_peer");
+            }
+        }
         // nopreempt needs BACKUP.
         if i.nopreempt && i.initial_state == InitialState::Master {
             let at = sp
