@@ -303,6 +303,14 @@ pub fn plan_setup(
     if vips.is_empty() {
         return Err(RealserverError::NoVip);
     }
+    // A VIP given twice is one VIP.
+    let mut unique: Vec<IpAddr> = Vec::with_capacity(vips.len());
+    for v in vips {
+        if !unique.contains(v) {
+            unique.push(*v);
+        }
+    }
+    let vips = unique.as_slice();
     let dev = match mode {
         Mode::Dr => LOOPBACK_DEV,
         Mode::Tun => TUNNEL_DEV,
@@ -1232,6 +1240,16 @@ mod tests {
             .map(Change::command)
             .collect();
         assert_eq!(cmds, ["ip addr add 2001:db8::64/128 dev lo"]);
+    }
+
+    #[test]
+    fn a_vip_given_twice_is_added_once() {
+        let plan = plan_setup(Mode::Dr, &[v4("10.0.0.100"), v4("10.0.0.100")], &host()).unwrap();
+        let adds = plan
+            .iter()
+            .filter(|c| matches!(c, Change::AddAddr { .. }))
+            .count();
+        assert_eq!(adds, 1);
     }
 
     #[test]
