@@ -33,6 +33,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `rampart ipvs ARGS` or `ipvsadm ARGS` (a link named ipvsadm): run it; anything else: None.
+pub fn fast_dispatch(mut argv: Vec<OsString>) -> Option<ExitCode> {
+    let called_as_ipvsadm = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "ipvsadm");
+    if called_as_ipvsadm {
+        argv.remove(0);
+        return Some(main(argv));
+    }
+    if argv.get(1).is_some_and(|a| a == "ipvs") {
+        return Some(main(argv.split_off(2)));
+    }
+    None
+}
+
 fn connect() -> Result<Client<NetlinkTransport>, u8> {
     Client::connect().map_err(|e| {
         match e {
