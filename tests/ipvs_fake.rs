@@ -573,3 +573,82 @@ fn reconcile_command_converges_in_six_then_zero() {
     let (code, _) = run(&mut c, "--reconcile /dev/null");
     assert_eq!(code, 0);
 }
+
+const PROC_IP_VS: &str = "\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  0A000001:0050 rr 
+  -> C0A80102:1F90      Masq    3      0          0         
+  -> C0A80101:0050      Masq    1      0          0         
+UDP  [2001:0db8:0000:0000:0000:0000:0000:0001]:0035 wlc persistent 60 00000040
+  -> [2001:0db8:0000:0000:0000:0000:0000:0010]:0035      Route   0      0          0         
+FWM  00000007 sh persistent 360 FFFFFF00
+  -> 0A010101:0000      Tunnel  2      0          0         
+";
+
+fn proc_text() -> Option<String> {
+    Some(PROC_IP_VS.to_string())
+}
+
+/// Listing through /proc/net/ip_vs prints what the netlink-only listing prints, without a
+/// destination dump per service (except where the file lacks what -S needs: tunnels).
+#[test]
+fn listing_from_proc_matches_netlink() {
+    let mut c = client();
+    let setup = "\
+-A -t 10.0.0.1:80 -s rr
+-a -t 10.0.0.1:80 -r 192.168.1.2:8080 -m -w 3
+-a -t 10.0.0.1:80 -r 192.168.1.1:80 -m -w 1
+-A -u [2001:db8::1]:53 -s wlc -p 60 -M 64
+-a -u [2001:db8::1]:53 -r [2001:db8::10]:53 -g -w 0
+-A -f 7 -s sh -p -M 255.255.255.0
+-a -f 7 -r 10.1.1.1:0 -i -w 2
+";
+    assert_eq!(run_stdin(&mut c, "-R", setup).0, 0);
+    for args in ["-Ln", "-S -n", "-Ln --nosort", "-L -n --persistent-conn"] {
+        let (code, plain) = run(&mut c, args);
+        assert_eq!(code, 0);
+        c.transport_mut().clear_seen();
+        let argv: Vec<String> = args.split_whitespace().map(String::from).collect();
+        let mut out = Vec::new();
+        let code = rampart::cli::ipvs::run_with_proc(
+            &mut c,
+            &argv,
+            &mut std::io::empty(),
+            &mut out,
+            proc_text,
+        );
+        assert_eq!(code, 0);
+        assert_eq!(String::from_utf8(out).expect("utf8"), plain, "{args}");
+        let dest_dumps = c.transport().count(Cmd::GetDest);
+        // -S: the tunnel service needs netlink; --persistent-conn: every service does.
+        let want = match args {
+            "-S -n" => 1,
+            "-L -n --persistent-conn" => 3,
+            _ => 0,
+        };
+        assert_eq!(dest_dumps, want, "{args}");
+    }
+}
+
+#[test]
+fn proc_parse_is_total() {
+    use rampart::ipvs::procfs::{ProcKey, parse};
+    let p = parse(PROC_IP_VS);
+    assert_eq!(p.len(), 3);
+    assert_eq!(p[2].key, ProcKey::Fwmark(7));
+    assert_eq!(p[0].dests.len(), 2);
+    assert!(p.iter().all(|s| s.complete));
+    // Garbage never panics; an unreadable destination marks its service incomplete.
+    let bad =
+        "TCP  0A000001:0050 rr\n  -> zz:0050 Masq 1 0 0\nFWM xyz\n  -> 0A000001:0000 Route 1 0 0\n";
+    let p = parse(bad);
+    assert_eq!(p.len(), 1);
+    assert!(!p[0].complete);
+    for cut in 0..PROC_IP_VS.len() {
+        if PROC_IP_VS.is_char_boundary(cut) {
+            let _ = parse(&PROC_IP_VS[..cut]);
+        }
+    }
+}

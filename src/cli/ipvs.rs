@@ -12,6 +12,7 @@ use crate::ipvs::codec::{Family, IpvsMessage, Proto};
 use crate::ipvs::convert::table_from_dump;
 use crate::ipvs::format::{self, Format, ListEntry, Names};
 use crate::ipvs::ipvsadm::{self, Command, Invocation, Parsed, Resolver};
+use crate::ipvs::procfs;
 use crate::ipvs::reconcile::{apply, reconcile};
 use crate::ipvs::table::DesiredTable;
 use std::collections::BTreeSet;
@@ -79,7 +80,7 @@ pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
             Ok(c) => c,
             Err(code) => return code,
         };
-        return list_all(&mut client, Format::default(), out);
+        return list_all(&mut client, Format::default(), out, read_proc_ip_vs);
     }
     let inv = match ipvsadm::parse(PROGRAM, args, &LibcResolver) {
         Ok(Parsed::Help) => {
@@ -100,15 +101,33 @@ pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    execute(&mut client, &inv, &mut std::io::stdin().lock(), out)
+    execute(
+        &mut client,
+        &inv,
+        &mut std::io::stdin().lock(),
+        out,
+        read_proc_ip_vs,
+    )
 }
 
-/// Run one command line against an already connected client (tests use the fake kernel).
+/// Run one command line against an already connected client (tests use the fake kernel),
+/// with netlink as the only source.
 pub fn run_with<T: Transport>(
     client: &mut Client<T>,
     args: &[String],
     stdin: &mut dyn BufRead,
     out: &mut dyn Write,
+) -> u8 {
+    run_with_proc(client, args, stdin, out, no_proc)
+}
+
+/// [`run_with`] with a stand-in for `/proc/net/ip_vs`.
+pub fn run_with_proc<T: Transport>(
+    client: &mut Client<T>,
+    args: &[String],
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+    proc: ProcRead,
 ) -> u8 {
     if args.first().map(String::as_str) == Some("--reconcile") {
         return match reconcile_args(args) {
@@ -117,7 +136,7 @@ pub fn run_with<T: Transport>(
         };
     }
     if args.is_empty() {
-        return list_all(client, Format::default(), out);
+        return list_all(client, Format::default(), out, proc);
     }
     match ipvsadm::parse(PROGRAM, args, &LibcResolver) {
         Ok(Parsed::Help) => {
@@ -128,7 +147,7 @@ pub fn run_with<T: Transport>(
             let _ = out.write_all(ipvsadm::VERSION_LINE.as_bytes());
             0
         }
-        Ok(Parsed::Run(inv)) => execute(client, &inv, stdin, out),
+        Ok(Parsed::Run(inv)) => execute(client, &inv, stdin, out, proc),
         Err(f) => {
             eprintln!("{}", f.message);
             f.code
@@ -136,11 +155,23 @@ pub fn run_with<T: Transport>(
     }
 }
 
+/// Where `/proc/net/ip_vs` comes from (None: not available, use netlink only).
+pub type ProcRead = fn() -> Option<String>;
+
+fn read_proc_ip_vs() -> Option<String> {
+    std::fs::read_to_string("/proc/net/ip_vs").ok()
+}
+
+fn no_proc() -> Option<String> {
+    None
+}
+
 fn execute<T: Transport>(
     client: &mut Client<T>,
     inv: &Invocation,
     stdin: &mut dyn BufRead,
     out: &mut dyn Write,
+    proc: ProcRead,
 ) -> u8 {
     match inv.cmd {
         Command::List => {
@@ -165,11 +196,11 @@ fn execute<T: Transport>(
                     Err(e) => report(inv.cmd, &e),
                 }
             } else {
-                list_all(client, inv.format, out)
+                list_all(client, inv.format, out, proc)
             }
         }
-        Command::Save => list_all(client, inv.format, out),
-        Command::Restore => restore(client, stdin, out),
+        Command::Save => list_all(client, inv.format, out, proc),
+        Command::Restore => restore(client, stdin, out, proc),
         _ => match inv.mutation() {
             Some(m) => match client.execute_one(&m) {
                 Ok(()) => 0,
@@ -188,7 +219,12 @@ fn report(cmd: Command, e: &IpvsError) -> u8 {
     255
 }
 
-fn list_all<T: Transport>(client: &mut Client<T>, f: Format, out: &mut dyn Write) -> u8 {
+fn list_all<T: Transport>(
+    client: &mut Client<T>,
+    f: Format,
+    out: &mut dyn Write,
+    proc: ProcRead,
+) -> u8 {
     let version = if f.rule {
         None
     } else {
@@ -197,14 +233,29 @@ fn list_all<T: Transport>(client: &mut Client<T>, f: Format, out: &mut dyn Write
             Err(e) => return report(Command::List, &e),
         }
     };
-    let table = match client.table() {
-        Ok(t) => t,
-        Err(e) => return report(if f.rule { Command::Save } else { Command::List }, &e),
+    let cmd = if f.rule { Command::Save } else { Command::List };
+    let services = match client.services() {
+        Ok(s) => s,
+        Err(e) => return report(cmd, &e),
     };
-    let entries: Vec<ListEntry> = table
-        .into_iter()
-        .map(|(svc, dests)| ListEntry { svc, dests })
-        .collect();
+    // Destinations of the whole table from one read of /proc/net/ip_vs when the format needs
+    // nothing the file lacks; netlink (one dump per service) for the rest.
+    let plain = !(f.stats || f.rate || f.thresholds || f.persistent_conn || f.tun_info);
+    let from_proc = match plain.then(proc).flatten() {
+        Some(text) => procfs::merge_listing(&services, procfs::parse(&text), f.rule),
+        None => vec![None; services.len()],
+    };
+    let mut entries: Vec<ListEntry> = Vec::with_capacity(services.len());
+    for (svc, dests) in services.into_iter().zip(from_proc) {
+        let dests = match dests {
+            Some(d) => d,
+            None => match client.dests(&svc) {
+                Ok(d) => d,
+                Err(e) => return report(cmd, &e),
+            },
+        };
+        entries.push(ListEntry { svc, dests });
+    }
     let names: &dyn Names = if f.numeric {
         &format::NumericNames
     } else {
@@ -258,6 +309,7 @@ pub fn restore<T: Transport>(
     client: &mut Client<T>,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
+    proc: ProcRead,
 ) -> u8 {
     let mut pending = Pending::default();
     let mut status = 0u8;
@@ -315,7 +367,7 @@ pub fn restore<T: Transport>(
             Command::List | Command::Save => {
                 flush(client, &mut pending, &mut status);
                 let mut no_input = std::io::empty();
-                let s = execute(client, &inv, &mut no_input, out);
+                let s = execute(client, &inv, &mut no_input, out, proc);
                 if s != 0 {
                     status = s;
                 }

@@ -11,4 +11,5 @@ pub mod desired;
 pub mod fake;
 pub mod format;
 pub mod ipvsadm;
+pub mod procfs;
 pub mod reconcile;
