@@ -652,3 +652,24 @@ fn proc_parse_is_total() {
         }
     }
 }
+
+#[test]
+fn sync_reads_plans_and_applies() {
+    use rampart::ipvs::reconcile::sync;
+    let mut c = client();
+    let mut desired = DesiredTable::default();
+    desired
+        .services
+        .insert(tcp("10.0.0.1", 80), entry("rr", &[("192.168.0.1", 80, 1)]));
+    let out = sync(&mut c, &desired, &BTreeSet::new(), false).expect("sync");
+    assert_eq!(out.len(), 2);
+    assert!(
+        sync(&mut c, &desired, &BTreeSet::new(), false)
+            .expect("sync")
+            .is_empty()
+    );
+    run(&mut c, "-A -t 10.9.9.9:80");
+    let out = sync(&mut c, &desired, &BTreeSet::new(), true).expect("flush sync");
+    assert_eq!(out[0].op, IpvsOp::Flush);
+    assert_eq!(kernel_table(&mut c), desired);
+}

@@ -325,3 +325,24 @@ impl OpSink for DryRun {
         Ok(out)
     }
 }
+
+/// Read the kernel table, plan and apply in one call: what the daemon does on start
+/// (`flush` = `lvs_flush`), after a reload and after health changes. Returns the outcomes
+/// (empty when the kernel already matches).
+pub fn sync<T: Transport>(
+    client: &mut Client<T>,
+    desired: &DesiredTable,
+    previously_managed: &BTreeSet<ServiceKey>,
+    flush: bool,
+) -> Result<Vec<OpOutcome>, IpvsError> {
+    let ops = if flush {
+        reconcile_flush(desired)
+    } else {
+        let kernel = super::convert::table_from_dump(&client.table()?);
+        reconcile(desired, &kernel, previously_managed)
+    };
+    if ops.is_empty() {
+        return Ok(Vec::new());
+    }
+    apply(client, &ops)
+}
