@@ -147,6 +147,35 @@ fn log_event(ev: &Event) {
         Event::Reload { ok: false, .. } => {
             tracing::error!(target: "reload", "reload refused: the new configuration has errors; nothing changed")
         }
+        Event::RealServer {
+            virtual_server,
+            real_server,
+            up,
+            reason,
+        } => {
+            let (vs, rs) = (
+                crate::alert::message::fmt_endpoint(virtual_server),
+                crate::alert::message::fmt_endpoint(real_server),
+            );
+            if *up {
+                tracing::info!(target: "check", %vs, %rs, "real server {rs} of {vs} is UP: {reason}")
+            } else {
+                tracing::warn!(target: "check", %vs, %rs, "real server {rs} of {vs} is DOWN: {reason}")
+            }
+        }
+        Event::Quorum {
+            virtual_server,
+            gained,
+            alive_weight,
+            quorum,
+        } => {
+            let vs = crate::alert::message::fmt_endpoint(virtual_server);
+            if *gained {
+                tracing::info!(target: "check", %vs, "virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})")
+            } else {
+                tracing::warn!(target: "check", %vs, "virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})")
+            }
+        }
         other => {
             tracing::debug!(target: "event", "{}", serde_json::to_string(other).unwrap_or_default())
         }
