@@ -100,6 +100,10 @@ pub fn analyse(
     let id = opts.config_id.clone().unwrap_or_else(default_config_id);
     let pre = preprocess::preprocess(name, text, &id, fs, limits);
     let mut diags = pre.diags;
+    if pre.aborted {
+        attach_sources(&mut diags, &pre.sources, &pre.file_order);
+        return (Config::default(), Diagnostics(diags));
+    }
     let stmts = tree::build(pre.tokens, limits.max_block_depth, &mut diags);
     let mut p = parser::Parser::default();
     let cfg = p.config(&stmts);

@@ -1000,9 +1000,9 @@ impl Parser {
                     }
                 }
                 "virtual_router_id" => {
+                    have_vrid = true;
                     let r = self.one(s, v::int, "an integer from 1 to 255");
                     if let Some(n) = r {
-                        have_vrid = true;
                         if !(1..=255).contains(&n) {
                             self.error_help(
                                 DiagClass::Semantic,
@@ -1055,10 +1055,14 @@ impl Parser {
                 }
                 "preempt_delay" => {
                     if let Some(t) = self.timer(s) {
-                        i.preempt_delay = t
+                        i.preempt_delay = t;
+                        spans.preempt_delay = Some(s.span().clone());
                     }
                 }
-                "authentication" => i.authentication = self.authentication(s),
+                "authentication" => {
+                    i.authentication = self.authentication(s);
+                    spans.authentication = Some(s.span().clone());
+                }
                 "virtual_ipaddress" => {
                     for x in self.block(s) {
                         if let Some(a) = self.vip(x, false) {
@@ -1098,6 +1102,7 @@ impl Parser {
                 "unicast_src_ip" => i.unicast_src_ip = self.one(s, v::ip, "an IP address"),
                 "mcast_src_ip" => i.mcast_src_ip = self.one(s, v::ip, "an IP address"),
                 "unicast_peer" => {
+                    spans.unicast_peer = Some(s.span().clone());
                     let block = self.block(s);
                     if block.is_empty() {
                         self.warn(
@@ -1775,7 +1780,10 @@ impl Parser {
         let mut quorum_span = None;
         let mut protocol_span = None;
         for s in self.block(st) {
-            if self.checker_common(s, &mut defaults) {
+            // delay_loop and alpha are the virtual server's own (checker_common would take
+            // them as checker defaults).
+            let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
+            if !own && self.checker_common(s, &mut defaults) {
                 continue;
             }
             match s.kw.text.as_str() {
@@ -2276,6 +2284,9 @@ fn parse_table(s: &str) -> Option<u32> {
 #[derive(Debug, Default, Clone)]
 pub struct InstanceSpans {
     pub state: Option<Span>,
+    pub authentication: Option<Span>,
+    pub preempt_delay: Option<Span>,
+    pub unicast_peer: Option<Span>,
     pub vrid: Option<Span>,
     pub advert_int: Option<Span>,
     pub nopreempt: Option<Span>,

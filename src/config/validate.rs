@@ -152,6 +152,42 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 .with_help("use `state BACKUP` (the highest priority still becomes master)"),
             );
         }
+        // vrrp_strict: what keepalived refuses (it "resets" and `keepalived -t` exits 5).
+        if cfg.global.vrrp_strict {
+            let strict = |d: &mut Vec<Diagnostic>, at: Option<Span>, what: &str| {
+                d.push(
+                    Diagnostic::error(
+                        DiagClass::Semantic,
+                        Some(at.unwrap_or_else(|| i.span.clone())),
+                        format!(
+                            "vrrp_instance `{}`: {what} is not allowed with vrrp_strict",
+                            i.name
+                        ),
+                    )
+                    .with_help("remove it, or remove vrrp_strict from global_defs"),
+                );
+            };
+            if i.initial_state == InitialState::Master && i.priority != 255 {
+                strict(
+                    d,
+                    sp.and_then(|s| s.state.clone()),
+                    "state MASTER without priority 255 (address owner)",
+                );
+            }
+            if i.authentication.is_some() {
+                strict(
+                    d,
+                    sp.and_then(|s| s.authentication.clone()),
+                    "authentication",
+                );
+            }
+            if !i.preempt_delay.is_zero() {
+                strict(d, sp.and_then(|s| s.preempt_delay.clone()), "preempt_delay");
+            }
+            if !i.unicast_peer.is_empty() {
+                strict(d, sp.and_then(|s| s.unicast_peer.clone()), "unicast_peer");
+            }
+        }
         // nopreempt needs BACKUP.
         if i.nopreempt && i.initial_state == InitialState::Master {
             let at = sp
@@ -169,6 +205,28 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
         for t in &i.track_script {
             if !scripts.contains_key(t.name.as_str()) {
                 unknown_script(d, &t.name, &t.span, &scripts);
+            }
+        }
+        // Unicast peers and the source address must share one family.
+        let fam = i
+            .unicast_src_ip
+            .map(|a| a.is_ipv4())
+            .or_else(|| i.unicast_peer.first().map(|p| p.addr.is_ipv4()));
+        if let Some(v4) = fam {
+            if let Some(p) = i.unicast_peer.iter().find(|p| p.addr.is_ipv4() != v4) {
+                err(
+                    d,
+                    DiagClass::Semantic,
+                    &p.span,
+                    format!(
+                        "unicast_peer {} is not of the same address family as {}",
+                        p.addr,
+                        i.unicast_src_ip
+                            .map_or("the other peers".to_string(), |a| format!(
+                                "unicast_src_ip {a}"
+                            ))
+                    ),
+                );
             }
         }
         if i.virtual_ipaddress.is_empty() {
@@ -273,8 +331,22 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-        if let VsKey::Addr { addr, .. } = &vs.key {
+        if let VsKey::Addr { addr, port } = &vs.key {
             for rs in &vs.real_servers {
+                let kind = rs.lb_kind.unwrap_or(vs.lb_kind);
+                if kind != ForwardMethod::Nat
+                    && let Some(p) = rs.port
+                    && p != *port
+                {
+                    d.push(Diagnostic::warning(
+                        DiagClass::Semantic,
+                        Some(rs.span.clone()),
+                        format!(
+                            "real_server port {p} differs from the virtual server port {port}, but {} cannot translate ports: clients reach port {port}",
+                            if kind == ForwardMethod::Dr { "DR" } else { "TUN" }
+                        ),
+                    ));
+                }
                 if rs.addr.is_ipv4() != addr.is_ipv4() && vs.lb_kind != ForwardMethod::Tun {
                     err(
                         d,

@@ -3,3 +3,12 @@
 
 pub mod table;
 pub use table::{DesiredTable, KernelTable, Table};
+pub mod client;
+pub mod codec;
+pub mod consts;
+pub mod convert;
+pub mod desired;
+pub mod fake;
+pub mod format;
+pub mod ipvsadm;
+pub mod reconcile;

@@ -43,13 +43,20 @@
 //! With a [`Node`], the shell calls [`Node::step`] (one instance) or [`Node::step_all`] and
 //! gets [`NodeAction`]s, already including everything the sync groups decided.
 
+pub mod addr;
 pub mod auth;
 pub mod fsm;
+pub mod garp;
+pub mod link;
+pub mod net;
 pub mod node;
+pub mod notify;
 pub mod packet;
+pub mod script;
 pub mod service;
 pub mod sync;
 pub mod time;
+pub mod vmac;
 
 pub use auth::Auth;
 pub use fsm::{
