@@ -16,7 +16,7 @@
 //! everything slower goes to the per-instance executor, which keeps the order the core chose
 //! (advert first, then VIPs, then gratuitous ARPs).
 
-use super::addr::{Netlink, Owned};
+use super::addr::{Netlink, Owned, Wanted};
 use super::fsm::{Action, Counters, Input, LogLevel, TimerKind, Transition, VrrpState};
 use super::garp::GarpSender;
 use super::link::LinkEvent;
@@ -159,16 +159,13 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             .first()
             .map(|i| i.interface.clone())
             .unwrap_or_default();
-        nl.install(
-            "static",
-            &dev,
-            &cfg.static_ipaddress,
-            &[],
-            &cfg.static_routes,
-            &cfg.static_rules,
-            &mut static_owned,
-        )
-        .await;
+        let wanted = Wanted {
+            vips: &cfg.static_ipaddress,
+            excluded: &[],
+            routes: &cfg.static_routes,
+            rules: &cfg.static_rules,
+        };
+        nl.install("static", &dev, wanted, &mut static_owned).await;
     }
 
     // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
@@ -915,16 +912,13 @@ async fn executor(
     while let Some(msg) = rx.recv().await {
         match msg {
             ExecMsg::AddVips => {
-                nl.install(
-                    &name,
-                    &vip_dev,
-                    &inst.virtual_ipaddress,
-                    &inst.virtual_ipaddress_excluded,
-                    &inst.virtual_routes,
-                    &inst.virtual_rules,
-                    &mut owned,
-                )
-                .await;
+                let wanted = Wanted {
+                    vips: &inst.virtual_ipaddress,
+                    excluded: &inst.virtual_ipaddress_excluded,
+                    routes: &inst.virtual_routes,
+                    rules: &inst.virtual_rules,
+                };
+                nl.install(&name, &vip_dev, wanted, &mut owned).await;
                 tracing::info!(target: "vrrp", instance = %name, "VIPs added on {vip_dev}");
             }
             ExecMsg::DelVips => {
