@@ -24,6 +24,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+/// Most checks running at once.
+pub const MAX_IN_FLIGHT: usize = 4096;
+
 pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let seed = rand::random::<u64>();
     let sink: Box<dyn TableSink> = if ctx.opts.dry_run {
@@ -75,8 +78,15 @@ pub async fn run_with_sink(
     shell.flush(&core, &mut *sink);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(ProbeId, Outcome)>();
+    // Checks in flight; at MAX_IN_FLIGHT due checks wait for running ones to finish (a
+    // backstop against storms, e.g. every check of a dead network timing out at once).
+    let mut in_flight = 0usize;
     loop {
-        let next = shell.heap.peek().map(|Reverse((at, _))| *at);
+        let next = if in_flight >= MAX_IN_FLIGHT {
+            None
+        } else {
+            shell.heap.peek().map(|Reverse((at, _))| *at)
+        };
         tokio::select! {
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
@@ -91,6 +101,7 @@ pub async fn run_with_sink(
                         Err(_) => break,
                     }
                 }
+                in_flight -= batch.len().min(in_flight);
                 for (id, outcome) in batch {
                     let spec = &specs[id.0];
                     // Failed attempts are logged at info (as keepalived does), successes at
@@ -111,8 +122,9 @@ pub async fn run_with_sink(
             _ = sleep_until_opt(next) => {
                 let now = Instant::now();
                 while let Some(Reverse((at, id))) = shell.heap.peek().copied() {
-                    if at > now { break; }
+                    if at > now || in_flight >= MAX_IN_FLIGHT { break; }
                     shell.heap.pop();
+                    in_flight += 1;
                     let spec = specs[id].clone();
                     let tx = tx.clone();
                     tokio::spawn(async move {
