@@ -36,6 +36,8 @@ struct Args {
 struct JsonReport<'a> {
     ok: bool,
     config: String,
+    /// The ids of every check that ran, so automation can tell "passed" from "not checked".
+    checks: &'a [&'a str],
     findings: &'a [Finding],
     notes: &'a [String],
 }
@@ -110,6 +112,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         let report = JsonReport {
             ok: problems == 0,
             config: path.display().to_string(),
+            checks: doctor::checks::CHECK_IDS,
             findings: &findings,
             notes: &facts.notes,
         };
