@@ -315,9 +315,13 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
     let mut blocked = Vec::new();
     let mut policy = Vec::new();
     for chain in &rules.chains {
-        if chain.table.ends_with("nat") {
+        // VRRP is local traffic: it never traverses a forward hook, and NAT chains do not drop.
+        if chain.table.ends_with("nat") || chain.hook.as_deref() == Some("forward") {
             continue;
         }
+        // A user chain may be reached from anywhere (FORWARD included): only rules that name
+        // VRRP count there.
+        let user_chain = chain.hook.is_none();
         let mut accepted = false;
         let mut dropped = false;
         for r in rules.rules_in(chain) {
@@ -334,7 +338,8 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
                     || matches!(r.daddr, Match::Not(_)));
             if r.verdict.blocks()
                 && covers_vrrp
-                && (explicit(r) || catch_all(r) || matches!(r.proto, Match::Not(_)))
+                && (explicit(r)
+                    || (!user_chain && (catch_all(r) || matches!(r.proto, Match::Not(_)))))
             {
                 blocked.push(rule_evidence(r));
                 dropped = true;
@@ -1007,6 +1012,19 @@ mod tests {
             f.iptables = Some(format!("*filter\n:INPUT ACCEPT [0:0]\n{rule}\nCOMMIT\n"));
             assert_eq!(run(&cfg, &f), vec![], "{rule}");
         }
+        // Forwarded traffic is not VRRP; a user chain's catch-all may only see forwarded
+        // traffic (Docker's chains).
+        for rules in [
+            ":FORWARD ACCEPT [0:0]\n-A FORWARD -j DROP",
+            ":DOCKER-USER - [0:0]\n-A DOCKER-USER -j DROP",
+        ] {
+            let mut f = healthy();
+            f.iptables = Some(format!("*filter\n{rules}\nCOMMIT\n"));
+            assert_eq!(run(&cfg, &f), vec![], "{rules}");
+        }
+        let mut f = healthy();
+        f.iptables = Some("*filter\n:MYCHAIN - [0:0]\n-A MYCHAIN -p vrrp -j DROP\nCOMMIT\n".into());
+        assert_eq!(ids(&run(&cfg, &f)), ["vrrp-blocked"]);
         // An accept for VRRP before the catch-all drop makes it fine.
         let mut f = healthy();
         f.iptables = Some(
