@@ -289,3 +289,43 @@ virtual_server 10.0.0.2 443 {{
     let st = d.child.wait().unwrap();
     assert!(st.success(), "exit status {st}\n{}", d.dump());
 }
+
+#[test]
+fn warmup_spreads_first_checks_over_the_warmup_window() {
+    // Eight alpha real servers on ports nobody listens on: every first check fails (logged at
+    // info with its time) and, being DOWN already, is not retried for a delay_loop.
+    let mut servers = String::new();
+    for _ in 0..8 {
+        servers.push_str(&format!(
+            "    real_server 127.0.0.1 {} {{\n        TCP_CHECK {{\n            connect_timeout 1\n            warmup 1.5\n        }}\n    }}\n",
+            closed_port()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!("virtual_server 10.0.0.1 80 {{\n    delay_loop 30\n    alpha\n{servers}}}\n"),
+    )
+    .unwrap();
+    let mut d = Daemon::start(&conf);
+    let w = Duration::from_secs(10);
+    d.wait_for("check", &["starting"], w);
+    let start = d.seen.last().map(|(at, _, _)| *at).unwrap();
+    let mut firsts = Vec::new();
+    for _ in 0..8 {
+        d.wait_for("check", &["check-result", "up=false"], w);
+        firsts.push(d.seen.last().unwrap().0 - start);
+        // wait_for returns the first match in history too; consume it.
+        let last = d.seen.pop().unwrap();
+        d.seen.push((last.0, "consumed".into(), last.2));
+    }
+    let min = *firsts.iter().min().unwrap();
+    let max = *firsts.iter().max().unwrap();
+    assert!(max <= Duration::from_millis(1500 + 300), "{firsts:?}");
+    assert!(
+        max - min >= Duration::from_millis(300),
+        "not spread: {firsts:?}"
+    );
+    d.terminate();
+}

@@ -675,6 +675,18 @@ fn cases() -> Vec<Case> {
             5,
             "address owner",
         ),
+        c(
+            "unicast peers of two families",
+            inst(
+                "VI_1",
+                "    unicast_src_ip 10.0.0.2\n    unicast_peer {\n        10.0.0.3\n        2001:db8::3\n    }\n",
+            ),
+            E,
+            Semantic,
+            10,
+            9,
+            "same address family",
+        ),
         // --- preprocessing
         c(
             "SEQ with bad arguments",
@@ -876,4 +888,33 @@ fn errors_render_with_caret_and_help() {
          \x20         ^\n    \
          = help: expected MASTER or BACKUP (upper case)\n"
     );
+}
+
+/// A keyword keepalived knows is never called "unknown", in any block.
+#[test]
+fn keepalived_keywords_are_never_unknown() {
+    use rampart::config::keywords::KEEPALIVED_ALL;
+    let wrappers: [(&str, fn(&str) -> String); 5] = [
+        ("top", |k| format!("{k}\n")),
+        ("global_defs", |k| format!("global_defs {{\n    {k}\n}}\n")),
+        ("vrrp_instance", |k| inst("VI_1", &format!("    {k}\n"))),
+        ("virtual_server", |k| vs(&format!("    {k}\n"))),
+        ("real_server", |k| {
+            vs(&format!(
+                "    real_server 10.0.1.1 80 {{\n        {k}\n    }}\n"
+            ))
+        }),
+    ];
+    let mut bad = Vec::new();
+    for k in KEEPALIVED_ALL {
+        for (ctx, wrap) in &wrappers {
+            let d = run(&wrap(k));
+            for x in &d.0 {
+                if x.class == UnknownKeyword && x.message.starts_with("unknown keyword") {
+                    bad.push(format!("{k} in {ctx}: {}", x.message));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -763,3 +763,29 @@ fn sync_member_asks_the_group_before_becoming_master() {
     assert!(acts.contains(&Action::AddVips));
     assert_eq!(t.inst.state(), Master);
 }
+
+#[test]
+fn status_snapshot() {
+    let mut p = params("vi", 100);
+    p.track_interfaces = vec![tracked("eth1", 0)];
+    let mut t = T::backup(p);
+    let adv = advert_from(t.inst.params(), "10.0.0.2", 200);
+    t.at(1000, rx(adv));
+    let s = t.inst.status();
+    assert_eq!(
+        (s.state, s.master, s.master_priority),
+        (Backup, Some(ip("10.0.0.2")), Some(200))
+    );
+    assert_eq!(s.counters.adverts_received, 1);
+    t.at(
+        2000,
+        Input::TrackInterface {
+            name: "eth1".into(),
+            up: false,
+        },
+    );
+    let s = t.inst.status();
+    assert_eq!(s.state, Fault);
+    assert_eq!(s.fault.as_deref(), Some("track_interface eth1 failed"));
+    assert_eq!(s.master, None);
+}

@@ -15,7 +15,7 @@
 
 use super::core::{Action, Core, Input, ProbeId};
 use super::probe::{self, Outcome, ProbeSpec};
-use super::sink::{DryRunSink, TableSink};
+use super::sink::{DryRunSink, KernelSink, TableSink};
 use crate::config::Config;
 use crate::daemon::EngineCtx;
 use std::cmp::Reverse;
@@ -25,13 +25,20 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
-    if !ctx.opts.dry_run {
-        // The kernel reconciler is wired in by the IPVS module; until then nothing is
-        // programmed and the operations are only logged.
-        tracing::warn!(target: "check", "IPVS reconciler not wired yet: logging IPVS operations only (as --dry-run)");
-    }
     let seed = rand::random::<u64>();
-    run_with_sink(cfg, ctx, Box::new(DryRunSink::default()), seed).await
+    let sink: Box<dyn TableSink> = if ctx.opts.dry_run {
+        Box::new(DryRunSink::default())
+    } else {
+        let mut client = crate::ipvs::client::Client::connect().map_err(|e| {
+            anyhow::anyhow!("cannot talk to IPVS (use --dry-run to only log the operations): {e}")
+        })?;
+        let dump = client
+            .table()
+            .map_err(|e| anyhow::anyhow!("cannot read the IPVS table: {e}"))?;
+        let kernel = crate::ipvs::convert::table_from_dump(&dump);
+        Box::new(KernelSink::new(client, kernel, cfg.global.lvs_flush))
+    };
+    run_with_sink(cfg, ctx, sink, seed).await
 }
 
 /// Run the checkers, feeding every desired-table change to `sink`.
@@ -64,7 +71,8 @@ pub async fn run_with_sink(
     sink.apply(&core.desired());
     let start = Instant::now();
     let actions = core.start(start.into_std());
-    shell.handle(actions, &core, &mut *sink);
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(ProbeId, Outcome)>();
     loop {
@@ -73,13 +81,32 @@ pub async fn run_with_sink(
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
             }
-            Some((id, outcome)) = rx.recv() => {
-                let spec = &specs[id.0];
-                tracing::debug!(target: "check", "check-result probe={} kind={} target={} up={} detail={:?}",
-                    id.0, spec.kind(), target_of(spec), matches!(outcome, Outcome::Up{..}),
-                    match &outcome { Outcome::Up{..} => "ok", Outcome::Down{reason} => reason.as_str() });
-                let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
-                shell.handle(actions, &core, &mut *sink);
+            Some(first) = rx.recv() => {
+                // Take every result already waiting, then update the table once: a storm of
+                // failures costs one reconciliation, not one per server.
+                let mut batch = vec![first];
+                while batch.len() < 4096 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                for (id, outcome) in batch {
+                    let spec = &specs[id.0];
+                    // Failed attempts are logged at info (as keepalived does), successes at
+                    // debug: a healthy pool stays quiet at 10,000 checks a second.
+                    match &outcome {
+                        Outcome::Up { .. } => tracing::debug!(target: "check",
+                            "check-result probe={} kind={} target={} up=true detail=\"ok\"",
+                            id.0, spec.kind(), target_of(spec)),
+                        Outcome::Down { reason } => tracing::info!(target: "check",
+                            "check-result probe={} kind={} target={} up=false detail={:?}",
+                            id.0, spec.kind(), target_of(spec), reason),
+                    }
+                    let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
+                    shell.handle(actions);
+                }
+                shell.flush(&core, &mut *sink);
             }
             _ = sleep_until_opt(next) => {
                 let now = Instant::now();
@@ -101,7 +128,8 @@ pub async fn run_with_sink(
         }
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
-    shell.handle(actions, &core, &mut *sink);
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
     Ok(())
 }
 
@@ -127,7 +155,7 @@ struct Shell {
 }
 
 impl Shell {
-    fn handle(&mut self, actions: Vec<Action>, core: &Core, sink: &mut dyn TableSink) {
+    fn handle(&mut self, actions: Vec<Action>) {
         for a in actions {
             match a {
                 Action::Schedule { probe, at } => {
@@ -140,6 +168,10 @@ impl Shell {
                 Action::TableChanged => self.table_dirty = true,
             }
         }
+    }
+
+    /// Hand the desired table to the sink if it changed.
+    fn flush(&mut self, core: &Core, sink: &mut dyn TableSink) {
         if std::mem::take(&mut self.table_dirty) {
             sink.apply(&core.desired());
         }

@@ -207,6 +207,28 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 unknown_script(d, &t.name, &t.span, &scripts);
             }
         }
+        // Unicast peers and the source address must share one family.
+        let fam = i
+            .unicast_src_ip
+            .map(|a| a.is_ipv4())
+            .or_else(|| i.unicast_peer.first().map(|p| p.addr.is_ipv4()));
+        if let Some(v4) = fam {
+            if let Some(p) = i.unicast_peer.iter().find(|p| p.addr.is_ipv4() != v4) {
+                err(
+                    d,
+                    DiagClass::Semantic,
+                    &p.span,
+                    format!(
+                        "unicast_peer {} is not of the same address family as {}",
+                        p.addr,
+                        i.unicast_src_ip
+                            .map_or("the other peers".to_string(), |a| format!(
+                                "unicast_src_ip {a}"
+                            ))
+                    ),
+                );
+            }
+        }
         if i.virtual_ipaddress.is_empty() {
             d.push(Diagnostic::warning(
                 DiagClass::Missing,
@@ -309,8 +331,22 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-        if let VsKey::Addr { addr, .. } = &vs.key {
+        if let VsKey::Addr { addr, port } = &vs.key {
             for rs in &vs.real_servers {
+                let kind = rs.lb_kind.unwrap_or(vs.lb_kind);
+                if kind != ForwardMethod::Nat
+                    && let Some(p) = rs.port
+                    && p != *port
+                {
+                    d.push(Diagnostic::warning(
+                        DiagClass::Semantic,
+                        Some(rs.span.clone()),
+                        format!(
+                            "real_server port {p} differs from the virtual server port {port}, but {} cannot translate ports: clients reach port {port}",
+                            if kind == ForwardMethod::Dr { "DR" } else { "TUN" }
+                        ),
+                    ));
+                }
                 if rs.addr.is_ipv4() != addr.is_ipv4() && vs.lb_kind != ForwardMethod::Tun {
                     err(
                         d,

@@ -873,4 +873,30 @@ mod tests {
         assert_eq!(parse_listen(":9100").unwrap().to_string(), "0.0.0.0:9100");
         assert!(parse_listen("localhost").is_err());
     }
+
+    fn unescape(v: &str) -> String {
+        let mut out = String::new();
+        let mut it = v.chars();
+        while let Some(c) = it.next() {
+            if c == '\\' {
+                match it.next() {
+                    Some('n') => out.push('\n'),
+                    Some(o) => out.push(o),
+                    None => out.push('\\'),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_values_round_trip(v in "\\PC{0,40}|[\\\\\"\n a-z]{0,20}") {
+            let e = escape(&v);
+            proptest::prop_assert!(!e.contains('\n'));
+            proptest::prop_assert_eq!(unescape(&e), v);
+        }
+    }
 }

@@ -876,6 +876,42 @@ pub fn write_json_dump(s: &StatusSnapshot, path: &Path) -> std::io::Result<()> {
     write_file(path, &(text + "\n"))
 }
 
+/// keepalived's signal dumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    /// SIGUSR1 → /tmp/keepalived.data
+    Data,
+    /// SIGUSR2 → /tmp/keepalived.stats
+    Stats,
+    /// SIGRTMIN+2 → /tmp/keepalived.json
+    Json,
+}
+
+impl DumpKind {
+    pub fn path(self) -> &'static Path {
+        Path::new(match self {
+            DumpKind::Data => KEEPALIVED_DATA_FILE,
+            DumpKind::Stats => KEEPALIVED_STATS_FILE,
+            DumpKind::Json => KEEPALIVED_JSON_FILE,
+        })
+    }
+}
+
+/// Write one of keepalived's dumps to its usual path, logging the outcome (for the signal
+/// handlers).
+pub fn write_dump(kind: DumpKind, s: &StatusSnapshot) {
+    let path = kind.path();
+    let res = match kind {
+        DumpKind::Data => write_data_dump(s, path),
+        DumpKind::Stats => write_stats_dump(s, path),
+        DumpKind::Json => write_json_dump(s, path),
+    };
+    match res {
+        Ok(()) => tracing::info!(target: "status", "wrote {}", path.display()),
+        Err(e) => tracing::error!(target: "status", "cannot write {}: {e}", path.display()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

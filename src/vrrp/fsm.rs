@@ -352,6 +352,24 @@ pub struct Counters {
     pub drops: std::collections::BTreeMap<DropReason, u64>,
 }
 
+/// A snapshot of an instance for status pages and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub vrid: u8,
+    pub state: VrrpState,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// Master_Adver_Interval in use (ours, or the master's as learnt in v3 BACKUP).
+    pub master_adver_int: Centis,
+    /// The master as seen from BACKUP.
+    pub master: Option<IpAddr>,
+    pub master_priority: Option<u8>,
+    /// Why the instance is in FAULT, when it is.
+    pub fault: Option<String>,
+    pub counters: Counters,
+}
+
 /// The priority of an address owner.
 pub const PRIORITY_OWNER: u8 = 255;
 
@@ -376,7 +394,7 @@ pub struct Instance {
     /// keepalived's preempt_time: when a lower-priority master may be preempted.
     preempt_deadline: Option<Instant>,
     /// AH sequence number, shared by sending and anti-replay as keepalived does.
-    ah_seq: u32,
+    ah_seq: super::auth::AhCounter,
     /// Sync group member whose master down timer expired, waiting for the group.
     want_master: bool,
     /// The last VIP list mismatch logged (logged once per distinct list).
@@ -398,7 +416,7 @@ impl Instance {
             reported_own_fault: false,
             master_adver_int,
             preempt_deadline: None,
-            ah_seq: 0,
+            ah_seq: super::auth::AhCounter::default(),
             want_master: false,
             last_vip_mismatch: None,
             master: None,
@@ -435,6 +453,25 @@ impl Instance {
     pub fn master_adver_int(&self) -> Centis {
         self.master_adver_int
     }
+    pub fn status(&self) -> InstanceStatus {
+        InstanceStatus {
+            name: self.params.name.clone(),
+            vrid: self.params.vrid,
+            state: self.state,
+            base_priority: self.params.priority,
+            effective_priority: self.effective_priority(),
+            master_adver_int: self.master_adver_int,
+            master: self.master.map(|m| m.0),
+            master_priority: self.master.map(|m| m.1),
+            fault: if self.state == VrrpState::Fault {
+                self.fault_cause()
+            } else {
+                None
+            },
+            counters: self.counters.clone(),
+        }
+    }
+
     /// The master as last seen from BACKUP (address, priority).
     pub fn master(&self) -> Option<(IpAddr, u8)> {
         self.master
@@ -580,32 +617,12 @@ impl Instance {
         if p.version != self.params.version {
             return Some(DropReason::VersionMismatch);
         }
-        if adv.ah.is_some() != matches!(self.params.auth, Auth::Ah(_)) {
-            return Some(DropReason::AuthTypeMismatch);
+        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq) {
+            return Some(e.drop_reason());
         }
-        if p.version == Version::V2 {
-            if p.auth_type != self.params.auth.wire_type() {
-                return Some(DropReason::AuthTypeMismatch);
-            }
-            match (&self.params.auth, &adv.ah) {
-                (Auth::Pass(k), _) if p.auth_data != *k => return Some(DropReason::AuthFailure),
-                (Auth::Ah(k), Some(ah)) => {
-                    if super::auth::ah_icv(k, &ah.signed) != ah.icv {
-                        return Some(DropReason::AuthFailure);
-                    }
-                    if IpAddr::V4(ah.spi.into()) != adv.src {
-                        return Some(DropReason::AuthFailure);
-                    }
-                    if ah.seq <= self.ah_seq {
-                        return Some(DropReason::AuthReplay);
-                    }
-                    self.ah_seq = ah.seq;
-                }
-                _ => {}
-            }
-            if p.advert_int != self.params.advert_int {
-                return Some(DropReason::AdvertIntervalMismatch);
-            }
+        // RFC 3768 §7.1: a VRRPv2 advert interval must match ours.
+        if p.version == Version::V2 && p.advert_int != self.params.advert_int {
+            return Some(DropReason::AdvertIntervalMismatch);
         }
         if adv.dst.is_multicast() != self.params.unicast_peers.is_empty() {
             return Some(DropReason::UnexpectedDestination);
@@ -719,7 +736,7 @@ impl Instance {
                     // A lower-priority master exists: keepalived resynchronises the AH
                     // sequence above the peer's and re-asserts itself at once.
                     if let Some(ah) = &adv.ah {
-                        self.ah_seq = self.ah_seq.max(ah.seq.saturating_add(1));
+                        self.ah_seq.move_past(ah.seq);
                     }
                     if !self.params.lower_prio_no_advert {
                         self.send_advert(ours, out);
@@ -847,9 +864,7 @@ impl Instance {
 
     fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
         let ah_seq = if matches!(self.params.auth, Auth::Ah(_)) {
-            // keepalived stops counting at 0xfffffffe (over 136 years at one advert a second).
-            self.ah_seq = self.ah_seq.saturating_add(1).min(0xffff_fffe);
-            Some(self.ah_seq)
+            Some(self.ah_seq.next_send())
         } else {
             None
         };

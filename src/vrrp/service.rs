@@ -144,6 +144,10 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         enforce_security: cfg.global.enable_script_security,
     };
 
+    if policy.enforce_security {
+        check_script_security(&cfg);
+    }
+
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
     if !cfg.static_ipaddress.is_empty()
@@ -169,6 +173,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
     let mut vmacs_created = Vec::new();
+    let mut sysctl_undo = Vec::new();
     let mut vip_dev: Vec<String> = Vec::new();
     for inst in &cfg.instances {
         let v6 = node
@@ -184,6 +189,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
                     Ok(created) => {
                         if created {
                             vmacs_created.push(name.clone());
+                        }
+                        if !dry_run && !v6 {
+                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
                         }
                         vip_dev.push(name);
                     }
@@ -532,6 +540,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         for v in &vmacs_created {
             vmac::remove(&nl, v).await;
         }
+        vmac::restore_conf(&sysctl_undo);
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -542,8 +551,56 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     for t in script_tasks {
         t.abort();
     }
+    for i in node.instances() {
+        let c = i.counters();
+        tracing::info!(
+            target: "vrrp",
+            "VRRP instance {}: {} adverts sent, {} received, became master {} time(s), drops {:?}",
+            i.name(),
+            c.adverts_sent,
+            c.adverts_received,
+            c.became_master,
+            c.drops
+        );
+    }
     tracing::info!(target: "vrrp", "VRRP engine stopped");
     Ok(())
+}
+
+/// With `enable_script_security`, say at startup which configured scripts will be refused
+/// (they are refused again, with the same message, each time they would run).
+fn check_script_security(cfg: &Config) {
+    let mut cmds: Vec<&crate::config::Command> = Vec::new();
+    for n in cfg
+        .instances
+        .iter()
+        .map(|i| &i.notify)
+        .chain(cfg.sync_groups.iter().map(|g| &g.notify))
+    {
+        cmds.extend(
+            [&n.master, &n.backup, &n.fault, &n.stop, &n.notify]
+                .into_iter()
+                .flatten(),
+        );
+    }
+    cmds.extend(cfg.vrrp_scripts.iter().map(|s| &s.script));
+    for c in cmds {
+        let Some(prog) = c.argv.first() else { continue };
+        match super::notify::resolve_program(&c.raw, prog) {
+            Ok(path) => {
+                if let Some(bad) = super::notify::unsafe_path(&path) {
+                    tracing::error!(
+                        target: "vrrp",
+                        "{}: script {} will not be run: {} is writable by a non-root user (enable_script_security)",
+                        c.span,
+                        c.raw,
+                        bad.display()
+                    );
+                }
+            }
+            Err(e) => tracing::error!(target: "vrrp", "{}: {e}", c.span),
+        }
+    }
 }
 
 struct Driver {

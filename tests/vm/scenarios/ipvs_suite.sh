@@ -214,8 +214,18 @@ lab_nat() {
     ip netns exec b ipvsadm -Lnc | grep -q '172.30.0.10:.*172.30.0.20:80 *172.30.0.30:80'
     # Counters after real traffic, printed by both tools. The kernel folds its per-CPU counters into
     # what it reports every 2 s (the rate estimator), so wait for them to show.
-    wait_until 5 sh -c "ip netns exec b ipvsadm -Ln --stats | grep -Eq '^TCP +172.30.0.20:80 +2 '"
-    ip netns exec b ipvsadm -Ln --stats >"$W/lab.stats.ipvsadm"
+    # Late packets (FIN, ACK) may be folded in later still: wait until two reads 2.2 s apart agree.
+    wait_until 10 sh -c "ip netns exec b ipvsadm -Ln --stats | grep -Eq '^TCP +172.30.0.20:80 +2 '"
+    local tries=0
+    ip netns exec b ipvsadm -Ln --stats >"$W/lab.stats.prev"
+    while :; do
+        sleep 2.2
+        ip netns exec b ipvsadm -Ln --stats >"$W/lab.stats.ipvsadm"
+        cmp -s "$W/lab.stats.prev" "$W/lab.stats.ipvsadm" && break
+        cp "$W/lab.stats.ipvsadm" "$W/lab.stats.prev"
+        tries=$((tries + 1))
+        [ $tries -lt 5 ] || { echo "counters never settled"; return 1; }
+    done
     ip netns exec b rampart ipvs -Ln --stats >"$W/lab.stats.rampart"
     cat "$W/lab.stats.ipvsadm"
     expect_same "rampart ipvs -Ln --stats after traffic" "$W/lab.stats.ipvsadm" "$W/lab.stats.rampart"
