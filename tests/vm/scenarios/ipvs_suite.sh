@@ -36,8 +36,9 @@ skip_without_rampart_ipvs() {
 
 # Readbacks compared in both directions (what `rampart ipvs` must print like ipvsadm), and extra ones only
 # the real ipvsadm does on rampart's tables (-S does not save thresholds; --tun-info shows tunnel options).
+# A case adds its own readbacks with "? ARGS" lines; CASE_R / CASE_F hold the current case's lists.
 READBACKS=("-Ln" "-S -n" "-Ln --stats" "-Ln --rate" "-Ln --timeout" "-Ln --daemon")
-FORWARD_READBACKS=("${READBACKS[@]}" "-Ln --thresholds" "-Ln --tun-info" "-Ln --exact --stats")
+FORWARD_ONLY_READBACKS=("-Ln --thresholds" "-Ln --tun-info" "-Ln --exact --stats")
 
 reset_kernel() {
     ipvsadm -C
@@ -85,7 +86,9 @@ while IFS= read -r line; do
             name=${line#== }
             echo "$name" >>"$W/cases/list"
             : >"$W/cases/$name.lines"
+            : >"$W/cases/$name.reads"
             ;;
+        '? '*) echo "${line#? }" >>"$W/cases/$name.reads" ;;
         *) echo "$line" >>"$W/cases/$name.lines" ;;
     esac
 done <"$CASES"
@@ -94,10 +97,10 @@ reverse_case() {
     local name=$1 d=$W/run/$1
     skip_without_rampart_ipvs
     local ok=0 i
-    for i in "${!READBACKS[@]}"; do
-        expect_same "'rampart ipvs ${READBACKS[$i]}' (expected: ipvsadm's)" "$d/by-ipvsadm/$i" "$d/rampart-prints/$i" || ok=1
+    for i in "${!CASE_R[@]}"; do
+        expect_same "'rampart ipvs ${CASE_R[$i]}' (expected: ipvsadm's)" "$d/by-ipvsadm/$i" "$d/rampart-prints/$i" || ok=1
     done
-    [ $ok = 0 ] && echo "ok: ${#READBACKS[@]} readbacks identical"
+    [ $ok = 0 ] && echo "ok: ${#CASE_R[@]} readbacks identical"
     return $ok
 }
 
@@ -113,15 +116,15 @@ forward_case() {
         END { exit bad }'; then
         ok=1
     fi
-    for i in "${!FORWARD_READBACKS[@]}"; do
-        expect_same "'ipvsadm ${FORWARD_READBACKS[$i]}' of the table made by rampart ipvs (expected: made by ipvsadm)" \
+    for i in "${!CASE_F[@]}"; do
+        expect_same "'ipvsadm ${CASE_F[$i]}' of the table made by rampart ipvs (expected: made by ipvsadm)" \
             "$d/by-ipvsadm/$i" "$d/by-rampart/$i" || ok=1
     done
     if ! cmp -s "$d/ipvsadm.log.out" "$d/rampart.log.out"; then
         echo "note: messages differ (--- ipvsadm, +++ rampart ipvs):"
         diff -u "$d/ipvsadm.log.out" "$d/rampart.log.out" | sed 's/^/    /' || true
     fi
-    [ $ok = 0 ] && echo "ok: $(wc -l <"$d/ipvsadm.log") operations, ${#FORWARD_READBACKS[@]} readbacks identical"
+    [ $ok = 0 ] && echo "ok: $(wc -l <"$d/ipvsadm.log") operations, ${#CASE_F[@]} readbacks identical"
     return $ok
 }
 
@@ -129,14 +132,17 @@ if echo "forward: reverse:" | grep -Eq "$SECTIONS"; then
     while IFS= read -r name; do
         d=$W/run/$name
         mkdir -p "$d"
+        mapfile -t case_reads <"$W/cases/$name.reads"
+        CASE_R=("${READBACKS[@]}" "${case_reads[@]}")
+        CASE_F=("${CASE_R[@]}" "${FORWARD_ONLY_READBACKS[@]}")
         if [ $RAMPART_IPVS = yes ]; then
             reset_kernel
             apply ipvsadm "$W/cases/$name.lines" "$d/ipvsadm.log"
-            readback ipvsadm "$d/by-ipvsadm" "${FORWARD_READBACKS[@]}"
-            readback "rampart ipvs" "$d/rampart-prints"
+            readback ipvsadm "$d/by-ipvsadm" "${CASE_F[@]}"
+            readback "rampart ipvs" "$d/rampart-prints" "${CASE_R[@]}"
             reset_kernel
             apply "rampart ipvs" "$W/cases/$name.lines" "$d/rampart.log"
-            readback ipvsadm "$d/by-rampart" "${FORWARD_READBACKS[@]}"
+            readback ipvsadm "$d/by-rampart" "${CASE_F[@]}"
         fi
         echo "reverse:$name" | grep -Eq "$SECTIONS" && section "reverse:$name" reverse_case "$name"
         echo "forward:$name" | grep -Eq "$SECTIONS" && section "forward:$name" forward_case "$name"
