@@ -5,6 +5,7 @@
 #   restore        ipvsadm-save files restored by `rampart ipvs -R` (and rampart's -S restored by ipvsadm)
 #   lab-nat        seed 000's three-namespace lab through a NAT service programmed by rampart
 #   lab-nat-masquerade   the same lab, seed 000's second variant (conntrack + MASQUERADE)
+#   traffic-dr-fwmark, traffic-tun   real traffic through the other two forwarding methods
 #   reconcile      the reconciler against extra/missing/changed entries and a foreign service
 # Files: /files/ipvs_cases.txt (the cases), optional env SECTIONS (regex of sections to run).
 . /usr/local/lib/vm/lib.sh
@@ -255,6 +256,49 @@ lab_nat_masquerade() {
     echo "ok: client reached the real server through rampart's NAT service with MASQUERADE"
 }
 echo lab-nat-masquerade | grep -Eq "$SECTIONS" && section lab-nat-masquerade lab_nat_masquerade
+
+# --------------------------------------------------------------------------- direct routing, tunnelling
+# Real traffic through the two other forwarding methods, programmed by rampart: a fwmark service (marks
+# set by iptables' mangle table, multiport) with a direct-routing destination, and an IPIP tunnel.
+# Namespaces x (client 10.10.0.10), y (director 10.10.0.20, VIPs), z (real server 10.10.0.30) on br1.
+traffic_setup() {
+    [ ! -e /run/netns/y ] || return 0
+    ns_on_bridge br1 x xx 10.10.0.10/24
+    ns_on_bridge br1 y yy 10.10.0.20/24
+    ns_on_bridge br1 z zz 10.10.0.30/24
+    http_server z 80 "hello from z"
+    http_server z 8080 "hello from z on 8080"
+}
+traffic_dr_fwmark() {
+    skip_without_rampart_ipvs
+    traffic_setup
+    ip -n y addr add 10.10.0.100/32 dev yy
+    dr_real_server z 10.10.0.100
+    ip netns exec y iptables -t mangle -A PREROUTING -d 10.10.0.100 -p tcp -m multiport --dports 80,8080 \
+        -j MARK --set-mark 7
+    ip netns exec y rampart ipvs -A -f 7 -s rr
+    ip netns exec y rampart ipvs -a -f 7 -r 10.10.0.30:0 -g
+    http_get x 10.10.0.100 80 | grep -q '^hello from z$'
+    http_get x 10.10.0.100 8080 | grep -q '^hello from z on 8080$'
+    ip netns exec y ipvsadm -Lnc | grep -q '10.10.0.100:8080 *10.10.0.30:8080'
+    ip netns exec y ipvsadm -Lnc | sed 's/^/    /'
+    echo "ok: fwmark service with a direct-routing destination carried both ports"
+}
+echo traffic-dr-fwmark | grep -Eq "$SECTIONS" && section traffic-dr-fwmark traffic_dr_fwmark
+
+traffic_tun() {
+    skip_without_rampart_ipvs
+    traffic_setup
+    ip -n y addr add 10.10.0.101/32 dev yy
+    tun_real_server z 10.10.0.101
+    ip netns exec y rampart ipvs -A -t 10.10.0.101:80 -s wlc
+    ip netns exec y rampart ipvs -a -t 10.10.0.101:80 -r 10.10.0.30:80 -i
+    http_get x 10.10.0.101 80 | grep -q '^hello from z$'
+    ip netns exec y ipvsadm -Lnc | grep -q '10.10.0.101:80 *10.10.0.30:80'
+    ip netns exec y ipvsadm -Lnc | sed 's/^/    /'
+    echo "ok: IPIP-tunnelled destination answered the client directly"
+}
+echo traffic-tun | grep -Eq "$SECTIONS" && section traffic-tun traffic_tun
 
 # ------------------------------------------------------------------------------------------- reconcile
 # Contract with the ipvs branch (see tests/vm/README.md): `rampart ipvs --reconcile FILE` makes the services
