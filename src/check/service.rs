@@ -1,11 +1,213 @@
-//! The engine's I/O shell: runs until `ctx.shutdown` becomes true.
+//! The checker engine's I/O shell.
+//!
+//! ```text
+//!   timer heap (one for all probes) ──due──▶ spawn probe task (socket/TLS/script, budgeted)
+//!        ▲                                              │ (ProbeId, Outcome)
+//!        │ Schedule                                     ▼
+//!   Core::step (pure) ◀──────────────────────── results channel
+//!        │ Emit / RunScript / TableChanged
+//!        ▼
+//!   events channel, script runner, TableSink (IPVS reconciler or dry-run log)
+//! ```
+//!
+//! One task owns the core and the timer heap; each running check is a lightweight task, so
+//! thousands of checks a second need neither a thread per check nor per-check timers.
 
+use super::core::{Action, Core, Input, ProbeId};
+use super::probe::{self, Outcome, ProbeSpec};
+use super::sink::{DryRunSink, KernelSink, TableSink};
 use crate::config::Config;
 use crate::daemon::EngineCtx;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-pub async fn run(cfg: Arc<Config>, mut ctx: EngineCtx) -> anyhow::Result<()> {
-    let _ = cfg;
-    let _ = ctx.shutdown.wait_for(|s| *s).await;
+pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
+    let seed = rand::random::<u64>();
+    let sink: Box<dyn TableSink> = if ctx.opts.dry_run {
+        Box::new(DryRunSink::default())
+    } else {
+        let mut client = crate::ipvs::client::Client::connect().map_err(|e| {
+            anyhow::anyhow!("cannot talk to IPVS (use --dry-run to only log the operations): {e}")
+        })?;
+        let dump = client
+            .table()
+            .map_err(|e| anyhow::anyhow!("cannot read the IPVS table: {e}"))?;
+        let kernel = crate::ipvs::convert::table_from_dump(&dump);
+        Box::new(KernelSink::new(client, kernel, cfg.global.lvs_flush))
+    };
+    run_with_sink(cfg, ctx, sink, seed).await
+}
+
+/// Run the checkers, feeding every desired-table change to `sink`.
+pub async fn run_with_sink(
+    cfg: Arc<Config>,
+    mut ctx: EngineCtx,
+    mut sink: Box<dyn TableSink>,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let (mut core, errors) = Core::new(&cfg, seed);
+    for e in &errors {
+        tracing::error!(target: "check", "checker not started: {e}");
+    }
+    let specs: Vec<Arc<ProbeSpec>> = (0..core.probe_count())
+        .map(|i| Arc::new(core.probe_spec(ProbeId(i)).clone()))
+        .collect();
+    tracing::info!(target: "check", "starting {} checks ({} after merging identical ones)",
+        cfg.virtual_servers.iter().flat_map(|v| &v.real_servers).map(|r| r.checkers.len()).sum::<usize>(),
+        specs.len());
+    let mut shell = Shell {
+        heap: BinaryHeap::new(),
+        events: ctx.events.clone(),
+        table_dirty: false,
+        script_user: cfg
+            .global
+            .script_user
+            .as_ref()
+            .map(|u| (u.user.clone(), u.group.clone())),
+    };
+    sink.apply(&core.desired());
+    let start = Instant::now();
+    let actions = core.start(start.into_std());
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(ProbeId, Outcome)>();
+    loop {
+        let next = shell.heap.peek().map(|Reverse((at, _))| *at);
+        tokio::select! {
+            r = ctx.shutdown.changed() => {
+                if r.is_err() || *ctx.shutdown.borrow() { break; }
+            }
+            Some(first) = rx.recv() => {
+                // Take every result already waiting, then update the table once: a storm of
+                // failures costs one reconciliation, not one per server.
+                let mut batch = vec![first];
+                while batch.len() < 4096 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                for (id, outcome) in batch {
+                    let spec = &specs[id.0];
+                    // Failed attempts are logged at info (as keepalived does), successes at
+                    // debug: a healthy pool stays quiet at 10,000 checks a second.
+                    match &outcome {
+                        Outcome::Up { .. } => tracing::debug!(target: "check",
+                            "check-result probe={} kind={} target={} up=true detail=\"ok\"",
+                            id.0, spec.kind(), target_of(spec)),
+                        Outcome::Down { reason } => tracing::info!(target: "check",
+                            "check-result probe={} kind={} target={} up=false detail={:?}",
+                            id.0, spec.kind(), target_of(spec), reason),
+                    }
+                    let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
+                    shell.handle(actions);
+                }
+                shell.flush(&core, &mut *sink);
+            }
+            _ = sleep_until_opt(next) => {
+                let now = Instant::now();
+                while let Some(Reverse((at, id))) = shell.heap.peek().copied() {
+                    if at > now { break; }
+                    shell.heap.pop();
+                    let spec = specs[id].clone();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let budget = spec.budget();
+                        let outcome = match tokio::time::timeout(budget, probe::run(&spec)).await {
+                            Ok(o) => o,
+                            Err(_) => Outcome::Down { reason: format!("check exceeded its time budget of {budget:?}") },
+                        };
+                        let _ = tx.send((ProbeId(id), outcome));
+                    });
+                }
+            }
+        }
+    }
+    let actions = core.step(Input::Shutdown, Instant::now().into_std());
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
     Ok(())
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn target_of(spec: &ProbeSpec) -> String {
+    match spec {
+        ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
+        ProbeSpec::Misc(m) => m.argv.join(" "),
+    }
+}
+
+struct Shell {
+    heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    events: mpsc::UnboundedSender<crate::events::Event>,
+    table_dirty: bool,
+    script_user: Option<(String, Option<String>)>,
+}
+
+impl Shell {
+    fn handle(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Schedule { probe, at } => {
+                    self.heap.push(Reverse((Instant::from_std(at), probe.0)))
+                }
+                Action::Emit(ev) => {
+                    let _ = self.events.send(ev);
+                }
+                Action::RunScript { command, why } => self.run_script(command, why),
+                Action::TableChanged => self.table_dirty = true,
+            }
+        }
+    }
+
+    /// Hand the desired table to the sink if it changed.
+    fn flush(&mut self, core: &Core, sink: &mut dyn TableSink) {
+        if std::mem::take(&mut self.table_dirty) {
+            sink.apply(&core.desired());
+        }
+    }
+
+    fn run_script(&self, command: crate::config::model::Command, why: String) {
+        let user = self.script_user.clone();
+        tracing::info!(target: "check", "running {:?} ({why})", command.raw);
+        tokio::spawn(async move {
+            let Some((prog, args)) = command.argv.split_first() else {
+                return;
+            };
+            let mut cmd = tokio::process::Command::new(prog);
+            cmd.args(args)
+                .stdin(std::process::Stdio::null())
+                .process_group(0);
+            if let Some((u, g)) = &user {
+                if let Ok(Some(pw)) = nix::unistd::User::from_name(u) {
+                    let gid = g
+                        .as_deref()
+                        .and_then(|g| nix::unistd::Group::from_name(g).ok().flatten())
+                        .map(|g| g.gid)
+                        .unwrap_or(pw.gid);
+                    cmd.uid(pw.uid.as_raw()).gid(gid.as_raw());
+                }
+            }
+            match cmd.spawn() {
+                Ok(mut child) => {
+                    if let Ok(st) = child.wait().await {
+                        if !st.success() {
+                            tracing::warn!(target: "check", "{:?} exited with {st}", command.raw);
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(target: "check", "cannot run {:?}: {e}", command.raw),
+            }
+        });
+    }
 }

@@ -6,12 +6,22 @@
 //! Nothing is "patched and run on" as keepalived does.
 
 pub mod diag;
+pub mod keywords;
+pub mod lexer;
 pub mod model;
+pub mod parser;
+pub mod preprocess;
+pub mod tree;
+pub mod validate;
+pub mod values;
 
 pub use diag::{DiagClass, Diagnostic, Diagnostics, Severity, Span};
 pub use model::*;
+pub use preprocess::{Limits, MemFs, RealFs, SourceFs};
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Options that change how a file is read.
 #[derive(Debug, Clone, Default)]
@@ -27,13 +37,111 @@ pub struct Loaded {
     pub warnings: Diagnostics,
 }
 
+/// keepalived's default config id: the host name up to the first dot.
+pub fn default_config_id() -> String {
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    host.split('.').next().unwrap_or_default().to_string()
+}
+
 /// Load, preprocess, parse and validate a configuration file.
 /// `Err` carries every diagnostic (errors and warnings) in source order.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
-    let _ = (path, opts);
-    Err(Diagnostics(vec![Diagnostic::error(
-        DiagClass::Syntax,
-        None,
-        "config front end not implemented yet",
-    )]))
+    let fs = RealFs::default();
+    let name = path.to_string_lossy();
+    let text = match fs.read(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(Diagnostics(vec![Diagnostic::error(
+                DiagClass::Include,
+                None,
+                format!("cannot read {name}: {e}"),
+            )]));
+        }
+    };
+    load_with(&name, &text, opts, &fs, &Limits::default())
+}
+
+/// Load a configuration given as text; `name` is used in diagnostics, and includes are
+/// resolved relative to its directory on the real file system.
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    load_with(name, text, opts, &RealFs::default(), &Limits::default())
+}
+
+/// The whole front end with an explicit file system and limits (tests, fuzzing).
+pub fn load_with(
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+    fs: &dyn SourceFs,
+    limits: &Limits,
+) -> Result<Loaded, Diagnostics> {
+    let (cfg, diags) = analyse(name, text, opts, fs, limits);
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(Loaded {
+            config: cfg,
+            warnings: diags,
+        })
+    }
+}
+
+/// Run every stage and return the model (possibly partial) with all diagnostics, sorted in
+/// source order and with their source lines attached.
+pub fn analyse(
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+    fs: &dyn SourceFs,
+    limits: &Limits,
+) -> (Config, Diagnostics) {
+    let id = opts.config_id.clone().unwrap_or_else(default_config_id);
+    let pre = preprocess::preprocess(name, text, &id, fs, limits);
+    let mut diags = pre.diags;
+    if pre.aborted {
+        attach_sources(&mut diags, &pre.sources, &pre.file_order);
+        return (Config::default(), Diagnostics(diags));
+    }
+    let stmts = tree::build(pre.tokens, limits.max_block_depth, &mut diags);
+    let mut p = parser::Parser::default();
+    let cfg = p.config(&stmts);
+    drop(stmts);
+    diags.append(&mut p.diags);
+    validate::validate(
+        &cfg,
+        &validate::Extra {
+            instance_spans: &p.instance_spans,
+            member_spans: &p.member_spans,
+        },
+        &mut diags,
+    );
+    attach_sources(&mut diags, &pre.sources, &pre.file_order);
+    // A line expanded many times (~SEQ) reports the same problem once.
+    diags.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+    (cfg, Diagnostics(diags))
+}
+
+fn attach_sources(
+    diags: &mut [Diagnostic],
+    sources: &HashMap<Arc<str>, Arc<str>>,
+    order: &[Arc<str>],
+) {
+    let rank = |f: &Arc<str>| order.iter().position(|o| o == f).unwrap_or(usize::MAX);
+    diags.sort_by_key(|d| match &d.span {
+        Some(s) => (rank(&s.file), s.line, s.col),
+        None => (0, 0, 0),
+    });
+    for d in diags.iter_mut() {
+        if let Some(s) = &d.span
+            && let Some(text) = sources.get(&s.file)
+            && s.line > 0
+        {
+            d.source_line = text
+                .split('\n')
+                .nth(s.line as usize - 1)
+                .map(|l| l.trim_end_matches('\r').to_string());
+        }
+    }
 }

@@ -706,7 +706,7 @@ pub enum CheckerKind {
     Misc(MiscCheck),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum HttpProtocol {
     /// `GET path HTTP/1.0` (keepalived's default).
     V1_0,

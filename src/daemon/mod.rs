@@ -3,7 +3,11 @@
 //! Engines are started as tasks that each receive an [`EngineCtx`]: the options, a sender for
 //! [`Event`]s (consumed by alerts, notify fifos, status and metrics) and a shutdown signal.
 
+pub mod control;
+pub mod metrics;
 pub mod opts;
+pub mod reload;
+pub mod status;
 pub use opts::DaemonOpts;
 
 use crate::config::{self, Config, LoadOptions};

@@ -1,0 +1,621 @@
+//! The pure checker core: keepalived's check timing, real-server liveness, quorum with
+//! hysteresis and sorry server, and the desired IPVS table that follows from them.
+//!
+//! No clock and no randomness in here: `now` comes with every input, probe results arrive as
+//! inputs, and warmup jitter comes from an injected seed. The shell executes the actions.
+//!
+//! Timing (keepalived 2.2, check_*.c epilogues): a check runs every `delay_loop`. While the
+//! checker is UP, a failure is retried after `delay_before_retry`; after `retry` retries (that
+//! is, `retry`+1 consecutive failures) the checker goes DOWN and the next check is a
+//! `delay_loop` later. While DOWN, one success brings it UP. `alpha` starts a checker DOWN.
+//! `warmup` delays the first check by a random time in [0, warmup].
+
+use super::probe::{ConnectSpec, MiscSpec, Outcome, ProbeSpec, TlsSpec, UrlSpec};
+use crate::config::model::{
+    CheckerKind, Command, Config, ForwardMethod, RealServer, VirtualServer, VsKey,
+};
+use crate::events::{Endpoint, Event};
+use crate::ipvs::table::{
+    DesiredTable, DestKey, DestSettings, ServiceEntry, ServiceKey, ServiceSettings,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Index of a (deduplicated) probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeId(pub usize);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timing {
+    pub delay_loop: Duration,
+    /// Retries after a failure while UP; DOWN after `retry`+1 consecutive failures.
+    pub retry: u32,
+    pub delay_before_retry: Duration,
+    pub warmup: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A probe finished.
+    Result { probe: ProbeId, outcome: Outcome },
+    /// The daemon is stopping: run omega scripts, empty the table.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Run `probe` at `at` (each probe has at most one pending run).
+    Schedule {
+        probe: ProbeId,
+        at: Instant,
+    },
+    Emit(Event),
+    /// notify_up/notify_down/quorum_up/quorum_down.
+    RunScript {
+        command: Command,
+        why: String,
+    },
+    /// `desired()` changed.
+    TableChanged,
+}
+
+/// Configuration problems found while building the core (the checker is skipped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    #[error("{at}: {what}: no port to check (set connect_port)")]
+    NoPort { at: String, what: &'static str },
+}
+
+#[derive(Debug, Clone)]
+struct ProbeState {
+    spec: ProbeSpec,
+    timing: Timing,
+    up: bool,
+    retry_it: u32,
+    /// misc_dynamic weight from the last success.
+    weight: Option<u32>,
+    last_reason: String,
+    /// (virtual server, real server) pairs this probe feeds.
+    feeds: Vec<(usize, usize)>,
+}
+
+#[derive(Debug, Clone)]
+struct RsState {
+    dest: DestKey,
+    endpoint: Endpoint,
+    weight: u32,
+    inhibit: bool,
+    forward: ForwardMethod,
+    uthreshold: u32,
+    lthreshold: u32,
+    notify_up: Option<Command>,
+    notify_down: Option<Command>,
+    probes: Vec<ProbeId>,
+    alive: bool,
+    /// Effective weight while alive (configured, or misc_dynamic).
+    eff_weight: u32,
+}
+
+#[derive(Debug, Clone)]
+struct VsState {
+    endpoint: Endpoint,
+    services: Vec<(ServiceKey, ServiceSettings)>,
+    rs: Vec<RsState>,
+    quorum: u32,
+    hysteresis: u32,
+    quorum_up_cmd: Option<Command>,
+    quorum_down_cmd: Option<Command>,
+    omega: bool,
+    sorry: Option<(DestKey, DestSettings)>,
+    sorry_inhibit: bool,
+    quorum_up: bool,
+}
+
+/// The whole checker state.
+#[derive(Debug, Clone)]
+pub struct Core {
+    probes: Vec<ProbeState>,
+    vss: Vec<VsState>,
+    seed: u64,
+    shut_down: bool,
+}
+
+/// splitmix64: a tiny deterministic generator for warmup jitter.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl Core {
+    /// Build the core from a configuration. Checkers that cannot run are reported and skipped.
+    pub fn new(cfg: &Config, seed: u64) -> (Core, Vec<CoreError>) {
+        let mut errors = Vec::new();
+        let mut probes: Vec<ProbeState> = Vec::new();
+        let mut index: HashMap<(ProbeSpec, Timing, bool), ProbeId> = HashMap::new();
+        let mut vss = Vec::new();
+        for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
+            let services = service_entries(cfg, vs);
+            let vs_port = match &vs.key {
+                VsKey::Addr { port, .. } => Some(*port),
+                _ => None,
+            };
+            let vs_endpoint = vs_endpoint(vs);
+            let mut rss = Vec::new();
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                let mut ids = Vec::new();
+                let mut start_up = true;
+                for ch in &rs.checkers {
+                    let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
+                    match probe_spec(vs, rs, ch, vs_port, cfg.global.script_user.as_ref()) {
+                        Ok((spec, timing)) => {
+                            let key = (spec, timing, alpha);
+                            let id = *index.entry(key.clone()).or_insert_with(|| {
+                                probes.push(ProbeState {
+                                    spec: key.0.clone(),
+                                    timing,
+                                    up: !alpha,
+                                    retry_it: 0,
+                                    weight: None,
+                                    last_reason: String::new(),
+                                    feeds: Vec::new(),
+                                });
+                                ProbeId(probes.len() - 1)
+                            });
+                            probes[id.0].feeds.push((vi, ri));
+                            start_up &= probes[id.0].up;
+                            ids.push(id);
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+                let port = rs.port.or(vs_port).unwrap_or(0);
+                rss.push(RsState {
+                    dest: DestKey {
+                        addr: rs.addr,
+                        port,
+                    },
+                    endpoint: Endpoint {
+                        addr: Some(rs.addr),
+                        port: Some(port),
+                        fwmark: None,
+                        protocol: vs_endpoint.protocol,
+                        group: None,
+                    },
+                    weight: rs.weight,
+                    inhibit: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
+                    forward: rs.lb_kind.unwrap_or(vs.lb_kind),
+                    uthreshold: rs.uthreshold,
+                    lthreshold: rs.lthreshold,
+                    notify_up: rs.notify_up.clone(),
+                    notify_down: rs.notify_down.clone(),
+                    probes: ids,
+                    alive: start_up,
+                    eff_weight: rs.weight,
+                });
+            }
+            let sorry = vs.sorry_server.as_ref().map(|s| {
+                (
+                    DestKey {
+                        addr: s.addr,
+                        port: s.port.or(vs_port).unwrap_or(0),
+                    },
+                    DestSettings {
+                        forward: s.lb_kind.unwrap_or(vs.lb_kind),
+                        weight: 1,
+                        upper_threshold: 0,
+                        lower_threshold: 0,
+                    },
+                )
+            });
+            let mut v = VsState {
+                endpoint: vs_endpoint,
+                services,
+                rs: rss,
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+                quorum_up_cmd: vs.quorum_up.clone(),
+                quorum_down_cmd: vs.quorum_down.clone(),
+                omega: vs.omega,
+                sorry,
+                sorry_inhibit: vs.sorry_server_inhibit,
+                quorum_up: true,
+            };
+            // The initial quorum state is taken as is, without running scripts.
+            v.quorum_up = v.alive_weight() >= v.quorum as u64;
+            vss.push(v);
+        }
+        (
+            Core {
+                probes,
+                vss,
+                seed,
+                shut_down: false,
+            },
+            errors,
+        )
+    }
+
+    pub fn probe_count(&self) -> usize {
+        self.probes.len()
+    }
+
+    pub fn probe_spec(&self, id: ProbeId) -> &ProbeSpec {
+        &self.probes[id.0].spec
+    }
+
+    /// Whether a probe's checker is UP.
+    pub fn probe_up(&self, id: ProbeId) -> bool {
+        self.probes[id.0].up
+    }
+
+    /// The first checks: immediately, or spread over `warmup` by the seeded jitter.
+    pub fn start(&self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (i, p) in self.probes.iter().enumerate() {
+            let delay = match p.timing.warmup {
+                Some(w) if !w.is_zero() => {
+                    let r = mix(self.seed ^ mix(i as u64));
+                    let ms = w.as_millis() as u64;
+                    Duration::from_millis(r % (ms + 1))
+                }
+                _ => Duration::ZERO,
+            };
+            out.push(Action::Schedule {
+                probe: ProbeId(i),
+                at: now + delay,
+            });
+        }
+        out
+    }
+
+    /// The one transition point.
+    pub fn step(&mut self, input: Input, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.shut_down {
+            return out;
+        }
+        match input {
+            Input::Result { probe, outcome } => {
+                let Some(p) = self.probes.get_mut(probe.0) else {
+                    return out;
+                };
+                let was = (p.up, p.weight);
+                let next = match &outcome {
+                    Outcome::Up { weight } => {
+                        p.retry_it = 0;
+                        p.up = true;
+                        p.weight = *weight;
+                        p.last_reason = "check succeeded".into();
+                        p.timing.delay_loop
+                    }
+                    Outcome::Down { reason } => {
+                        p.last_reason = reason.clone();
+                        if p.up && p.retry_it < p.timing.retry {
+                            p.retry_it += 1;
+                            p.timing.delay_before_retry
+                        } else {
+                            p.retry_it = 0;
+                            p.up = false;
+                            p.timing.delay_loop
+                        }
+                    }
+                };
+                out.push(Action::Schedule {
+                    probe,
+                    at: now + next,
+                });
+                if was != (p.up, p.weight) {
+                    let feeds = p.feeds.clone();
+                    for (vi, ri) in feeds {
+                        self.update_rs(vi, ri, &mut out);
+                    }
+                }
+            }
+            Input::Shutdown => {
+                self.shut_down = true;
+                for v in &self.vss {
+                    if !v.omega {
+                        continue;
+                    }
+                    for r in v.rs.iter().filter(|r| r.alive) {
+                        if let Some(c) = &r.notify_down {
+                            out.push(Action::RunScript {
+                                command: c.clone(),
+                                why: format!("omega: shutting down, {:?} removed", r.dest),
+                            });
+                        }
+                    }
+                    if v.quorum_up {
+                        if let Some(c) = &v.quorum_down_cmd {
+                            out.push(Action::RunScript {
+                                command: c.clone(),
+                                why: "omega: shutting down".into(),
+                            });
+                        }
+                    }
+                }
+                out.push(Action::TableChanged);
+            }
+        }
+        out
+    }
+
+    fn update_rs(&mut self, vi: usize, ri: usize, out: &mut Vec<Action>) {
+        let probes = &self.probes;
+        let v = &mut self.vss[vi];
+        let r = &mut v.rs[ri];
+        let alive = r.probes.iter().all(|id| probes[id.0].up);
+        let weight = r
+            .probes
+            .iter()
+            .filter_map(|id| probes[id.0].weight)
+            .next_back()
+            .unwrap_or(r.weight);
+        let mut changed = false;
+        if weight != r.eff_weight {
+            r.eff_weight = weight;
+            changed = true;
+        }
+        if alive != r.alive {
+            r.alive = alive;
+            changed = true;
+            let reason = if alive {
+                "all checkers succeeded".to_string()
+            } else {
+                r.probes
+                    .iter()
+                    .map(|id| &probes[id.0])
+                    .find(|p| !p.up)
+                    .map(|p| format!("{}: {}", p.spec.kind(), p.last_reason))
+                    .unwrap_or_default()
+            };
+            out.push(Action::Emit(Event::RealServer {
+                virtual_server: v.endpoint.clone(),
+                real_server: r.endpoint.clone(),
+                up: alive,
+                reason: reason.clone(),
+            }));
+            let cmd = if alive { &r.notify_up } else { &r.notify_down };
+            if let Some(c) = cmd {
+                out.push(Action::RunScript {
+                    command: c.clone(),
+                    why: reason,
+                });
+            }
+        }
+        if changed {
+            out.push(Action::TableChanged);
+            self.update_quorum(vi, out);
+        }
+    }
+
+    fn update_quorum(&mut self, vi: usize, out: &mut Vec<Action>) {
+        let v = &mut self.vss[vi];
+        let w = v.alive_weight();
+        let gain_at = v.quorum as u64 + v.hysteresis as u64;
+        let lose_below = (v.quorum as u64).saturating_sub(v.hysteresis as u64);
+        let flip = if !v.quorum_up && w >= gain_at {
+            Some(true)
+        } else if v.quorum_up && (w == 0 || w < lose_below) {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(gained) = flip else { return };
+        v.quorum_up = gained;
+        out.push(Action::Emit(Event::Quorum {
+            virtual_server: v.endpoint.clone(),
+            gained,
+            alive_weight: w,
+            quorum: v.quorum,
+        }));
+        let cmd = if gained {
+            &v.quorum_up_cmd
+        } else {
+            &v.quorum_down_cmd
+        };
+        if let Some(c) = cmd {
+            out.push(Action::RunScript {
+                command: c.clone(),
+                why: format!(
+                    "quorum {} (alive weight {w}, quorum {}, hysteresis {})",
+                    if gained { "gained" } else { "lost" },
+                    v.quorum,
+                    v.hysteresis
+                ),
+            });
+        }
+        if v.sorry.is_some() {
+            out.push(Action::TableChanged);
+        }
+    }
+
+    /// The IPVS table the current health state calls for.
+    pub fn desired(&self) -> DesiredTable {
+        let mut t = DesiredTable::default();
+        if self.shut_down {
+            return t;
+        }
+        for v in &self.vss {
+            let mut dests = std::collections::BTreeMap::new();
+            let sorry_active = !v.quorum_up && v.sorry.is_some();
+            for r in &v.rs {
+                let weight = if r.alive && !sorry_active {
+                    Some(r.eff_weight)
+                } else if r.inhibit {
+                    Some(0)
+                } else {
+                    None
+                };
+                if let Some(weight) = weight {
+                    dests.insert(
+                        r.dest,
+                        DestSettings {
+                            forward: r.forward,
+                            weight,
+                            upper_threshold: r.uthreshold,
+                            lower_threshold: r.lthreshold,
+                        },
+                    );
+                }
+            }
+            if let Some((k, s)) = &v.sorry {
+                if sorry_active {
+                    dests.insert(*k, *s);
+                } else if v.sorry_inhibit {
+                    dests.insert(*k, DestSettings { weight: 0, ..*s });
+                }
+            }
+            for (key, settings) in &v.services {
+                t.services.insert(
+                    *key,
+                    ServiceEntry {
+                        settings: settings.clone(),
+                        dests: dests.clone(),
+                    },
+                );
+            }
+        }
+        t
+    }
+}
+
+impl VsState {
+    fn alive_weight(&self) -> u64 {
+        self.rs
+            .iter()
+            .filter(|r| r.alive)
+            .map(|r| r.eff_weight as u64)
+            .sum()
+    }
+}
+
+fn proto_name(p: crate::config::model::Protocol) -> &'static str {
+    use crate::config::model::Protocol;
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    }
+}
+
+fn vs_endpoint(vs: &VirtualServer) -> Endpoint {
+    let protocol = proto_name(vs.protocol);
+    match &vs.key {
+        VsKey::Addr { addr, port } => Endpoint {
+            addr: Some(*addr),
+            port: Some(*port),
+            fwmark: None,
+            protocol,
+            group: None,
+        },
+        VsKey::Fwmark(m) => Endpoint {
+            addr: None,
+            port: None,
+            fwmark: Some(*m),
+            protocol,
+            group: None,
+        },
+        VsKey::Group(g) => Endpoint {
+            addr: None,
+            port: None,
+            fwmark: None,
+            protocol,
+            group: Some(g.clone()),
+        },
+    }
+}
+
+/// The kernel services a virtual server stands for, with their settings (the IPVS module's
+/// canonical conversion: groups expand, fwmark services take the real servers' family).
+pub fn service_entries(cfg: &Config, vs: &VirtualServer) -> Vec<(ServiceKey, ServiceSettings)> {
+    let (keys, base) = crate::ipvs::desired::desired_service(vs, cfg);
+    keys.iter()
+        .map(|k| (*k, crate::ipvs::desired::settings_for_key(vs, &base, k)))
+        .collect()
+}
+
+/// Resolve one configured checker into what to run and when.
+pub fn probe_spec(
+    vs: &VirtualServer,
+    rs: &RealServer,
+    ch: &crate::config::model::Checker,
+    vs_port: Option<u16>,
+    script_user: Option<&crate::config::model::RunAs>,
+) -> Result<(ProbeSpec, Timing), CoreError> {
+    let c = &ch.common;
+    let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
+    let is_misc = matches!(ch.kind, CheckerKind::Misc(_));
+    let timing = Timing {
+        delay_loop,
+        retry: c.retry.unwrap_or(if is_misc { 0 } else { 1 }),
+        delay_before_retry: c
+            .delay_before_retry
+            .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_DELAY_BEFORE_RETRY),
+        warmup: c.warmup,
+    };
+    let at = || format!("{}:{}: real_server {}", ch.span.file, ch.span.line, rs.addr);
+    let connect = |what: &'static str| -> Result<ConnectSpec, CoreError> {
+        let port = c
+            .connect_port
+            .or(rs.port)
+            .or(vs_port)
+            .ok_or_else(|| CoreError::NoPort { at: at(), what })?;
+        Ok(ConnectSpec {
+            addr: SocketAddr::new(c.connect_ip.unwrap_or(rs.addr), port),
+            bind_ip: c.bindto,
+            bind_port: c.bind_port,
+            fwmark: c.fwmark,
+            timeout: c
+                .connect_timeout
+                .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
+        })
+    };
+    let spec = match &ch.kind {
+        CheckerKind::Tcp => ProbeSpec::Tcp(connect("TCP_CHECK")?),
+        CheckerKind::Http(h) | CheckerKind::Ssl(h) => {
+            let tls = matches!(ch.kind, CheckerKind::Ssl(_));
+            let conn = connect(if tls { "SSL_GET" } else { "HTTP_GET" })?;
+            let vhost = h.virtualhost.clone().or(vs.virtualhost.clone());
+            let urls = h
+                .urls
+                .iter()
+                .map(|u| UrlSpec {
+                    path: u.path.clone(),
+                    host: super::http::host_header(
+                        u.virtualhost.as_deref().or(vhost.as_deref()),
+                        conn.addr.ip(),
+                        conn.addr.port(),
+                    ),
+                    digest: u.digest,
+                    status: u.status_code.iter().map(|r| (r.first, r.last)).collect(),
+                })
+                .collect();
+            ProbeSpec::Http {
+                connect: conn,
+                tls: tls.then(|| TlsSpec {
+                    sni: if h.enable_sni { vhost.clone() } else { None },
+                    ca_file: None,
+                }),
+                proto: h.http_protocol,
+                urls,
+                max_body: h.max_body.unwrap_or(super::probe::DEFAULT_MAX_BODY),
+            }
+        }
+        CheckerKind::Misc(m) => ProbeSpec::Misc(MiscSpec {
+            argv: m.misc_path.argv.clone(),
+            // MISC_CHECK runs as its own `user`, else global_defs' script_user.
+            user: m
+                .user
+                .as_ref()
+                .or(script_user)
+                .map(|u| (u.user.clone(), u.group.clone())),
+            timeout: m.misc_timeout.unwrap_or(delay_loop),
+            dynamic: m.misc_dynamic,
+        }),
+    };
+    Ok((spec, timing))
+}

@@ -1,0 +1,419 @@
+//! What one check does, as data (`ProbeSpec`, resolved from the configuration, hashable so that
+//! identical checks of the same endpoint run once) and the I/O that executes it.
+
+use super::http::{self, Progress, ResponseReader};
+use crate::config::model::HttpProtocol;
+use socket2::{Domain, Protocol as SockProto, Socket, Type};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::timeout;
+
+/// Default cap on body bytes read by HTTP_GET/SSL_GET.
+pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+
+/// Where and how a check connects (every check opens its own socket).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectSpec {
+    /// connect_ip/connect_port, defaulting to the real server's address and port.
+    pub addr: SocketAddr,
+    pub bind_ip: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+    /// SO_MARK.
+    pub fwmark: Option<u32>,
+    /// connect_timeout: bounds the connect, and separately each url's request/response.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UrlSpec {
+    pub path: String,
+    pub host: String,
+    pub digest: Option<[u8; 16]>,
+    /// Inclusive ranges; empty = 200..=299.
+    pub status: Vec<(u16, u16)>,
+}
+
+impl UrlSpec {
+    pub fn status_ok(&self, code: u16) -> bool {
+        if self.status.is_empty() {
+            (200..=299).contains(&code)
+        } else {
+            self.status.iter().any(|&(a, b)| (a..=b).contains(&code))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TlsSpec {
+    /// SNI name; None sends no SNI.
+    pub sni: Option<String>,
+    /// Verify the server certificate against this CA bundle (PEM); None: no verification,
+    /// as keepalived.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MiscSpec {
+    pub argv: Vec<String>,
+    pub user: Option<(String, Option<String>)>,
+    pub timeout: Duration,
+    pub dynamic: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProbeSpec {
+    Tcp(ConnectSpec),
+    Http {
+        connect: ConnectSpec,
+        tls: Option<TlsSpec>,
+        proto: HttpProtocol,
+        urls: Vec<UrlSpec>,
+        max_body: u64,
+    },
+    Misc(MiscSpec),
+}
+
+impl ProbeSpec {
+    /// The longest a check may take before the shell abandons it (a safety net: every step
+    /// already has its own timeout).
+    pub fn budget(&self) -> Duration {
+        let slack = Duration::from_millis(500);
+        match self {
+            ProbeSpec::Tcp(c) => c.timeout + slack,
+            ProbeSpec::Http { connect, urls, .. } => {
+                connect.timeout * (2 * urls.len().max(1) as u32) + slack
+            }
+            ProbeSpec::Misc(m) => m.timeout + Duration::from_secs(2),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeSpec::Tcp(_) => "TCP_CHECK",
+            ProbeSpec::Http { tls: None, .. } => "HTTP_GET",
+            ProbeSpec::Http { tls: Some(_), .. } => "SSL_GET",
+            ProbeSpec::Misc(_) => "MISC_CHECK",
+        }
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed; `weight` is set by a misc_dynamic script (exit code − 2).
+    Up {
+        weight: Option<u32>,
+    },
+    Down {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    fn down(reason: impl Into<String>) -> Outcome {
+        Outcome::Down {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Errors of the checker's local I/O (socket setup, TLS configuration, spawning scripts).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("socket setup for {addr}: {source}")]
+    Socket {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+}
+
+/// Why a check failed (the server's fault, or the network's): a reason to log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("connect to {addr} failed: {msg}")]
+    Connect { addr: SocketAddr, msg: String },
+    #[error("connect to {addr} timed out after {after:?}")]
+    ConnectTimeout { addr: SocketAddr, after: Duration },
+    #[error("TLS handshake with {addr} failed: {msg}")]
+    Tls { addr: SocketAddr, msg: String },
+    #[error("sending the request failed: {0}")]
+    Send(String),
+    #[error("reading the response failed: {0}")]
+    Read(String),
+    #[error("no complete response within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+}
+
+/// Open the check's own socket: SO_MARK, bind address/port, non-blocking connect with timeout.
+pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, ProbeError> {
+    let sock_err = |source| ProbeError::Socket {
+        addr: c.addr,
+        source,
+    };
+    let sock = Socket::new(
+        Domain::for_address(c.addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(SockProto::TCP),
+    )
+    .map_err(sock_err)?;
+    if let Some(mark) = c.fwmark {
+        sock.set_mark(mark).map_err(sock_err)?;
+    }
+    if c.bind_ip.is_some() || c.bind_port.is_some() {
+        let ip = c.bind_ip.unwrap_or(match c.addr {
+            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        });
+        if c.bind_port.is_some() {
+            sock.set_reuse_address(true).map_err(sock_err)?;
+        }
+        sock.bind(&SocketAddr::new(ip, c.bind_port.unwrap_or(0)).into())
+            .map_err(sock_err)?;
+    }
+    let std_stream: std::net::TcpStream = sock.into();
+    let ts = TcpSocket::from_std_stream(std_stream);
+    Ok(match timeout(c.timeout, ts.connect(c.addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(FetchError::Connect {
+            addr: c.addr,
+            msg: e.to_string(),
+        }),
+        Err(_) => Err(FetchError::ConnectTimeout {
+            addr: c.addr,
+            after: c.timeout,
+        }),
+    })
+}
+
+/// Run one check to completion.
+pub async fn run(spec: &ProbeSpec) -> Outcome {
+    let r = match spec {
+        ProbeSpec::Tcp(c) => match connect(c).await {
+            Ok(Ok(_)) => Ok(Outcome::Up { weight: None }),
+            Ok(Err(reason)) => Ok(Outcome::down(reason.to_string())),
+            Err(e) => Err(e),
+        },
+        ProbeSpec::Http {
+            connect: c,
+            tls,
+            proto,
+            urls,
+            max_body,
+        } => run_http(c, tls.as_ref(), *proto, urls, *max_body).await,
+        ProbeSpec::Misc(m) => Ok(super::misc::run(m).await),
+    };
+    r.unwrap_or_else(|e| {
+        tracing::error!(target: "check", "{} check cannot run: {e}", spec.kind());
+        Outcome::down(format!("local error: {e}"))
+    })
+}
+
+async fn run_http(
+    c: &ConnectSpec,
+    tls: Option<&TlsSpec>,
+    proto: HttpProtocol,
+    urls: &[UrlSpec],
+    max_body: u64,
+) -> Result<Outcome, ProbeError> {
+    for url in urls {
+        let resp = match fetch(c, tls, proto, url, max_body, false).await? {
+            Ok((resp, _)) => resp,
+            Err(reason) => return Ok(Outcome::down(format!("{}: {reason}", url.path))),
+        };
+        match resp.status {
+            Some(code) if url.status_ok(code) => {}
+            Some(code) => {
+                return Ok(Outcome::down(format!(
+                    "{}: HTTP status {code} not accepted",
+                    url.path
+                )));
+            }
+            None => {
+                return Ok(Outcome::down(format!(
+                    "{}: malformed HTTP status line",
+                    url.path
+                )));
+            }
+        }
+        if let Some(want) = url.digest {
+            if want != resp.digest {
+                return Ok(Outcome::down(format!(
+                    "{}: MD5 digest {} differs from the expected {}",
+                    url.path,
+                    hex::encode(resp.digest),
+                    hex::encode(want)
+                )));
+            }
+        }
+    }
+    Ok(Outcome::Up { weight: None })
+}
+
+/// Connect, send keepalived's request for `url` and read the response.
+/// Outer error: local problem; inner error: the server's fault (a reason to log).
+/// With `keep_body` the hashed body bytes are returned too (genhash -v).
+pub async fn fetch(
+    c: &ConnectSpec,
+    tls: Option<&TlsSpec>,
+    proto: HttpProtocol,
+    url: &UrlSpec,
+    max_body: u64,
+    keep_body: bool,
+) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
+    let stream = match connect(c).await? {
+        Ok(s) => s,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let req = http::build_request(&url.path, &url.host, proto);
+    let mut reader = ResponseReader::new(max_body);
+    if keep_body {
+        reader = reader.keep_body();
+    }
+    let exchange = async {
+        match tls {
+            None => exchange(stream, &req, reader).await,
+            Some(t) => {
+                let config = tls_config(t)?;
+                let name = match &t.sni {
+                    Some(n) => rustls::pki_types::ServerName::try_from(n.clone())
+                        .map_err(|e| ProbeError::Tls(format!("bad SNI name {n:?}: {e}")))?,
+                    None => rustls::pki_types::ServerName::IpAddress(c.addr.ip().into()),
+                };
+                let connector = tokio_rustls::TlsConnector::from(config);
+                match connector.connect(name, stream).await {
+                    Ok(s) => exchange(s, &req, reader).await,
+                    Err(e) => Ok(Err(FetchError::Tls {
+                        addr: c.addr,
+                        msg: e.to_string(),
+                    })),
+                }
+            }
+        }
+    };
+    match timeout(c.timeout, exchange).await {
+        Ok(r) => r,
+        Err(_) => Ok(Err(FetchError::Timeout(c.timeout))),
+    }
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    req: &[u8],
+    mut reader: ResponseReader,
+) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
+    if let Err(e) = s.write_all(req).await {
+        return Ok(Err(FetchError::Send(e.to_string())));
+    }
+    // genhash -v dumps every read separately; keepalived reads at most 4095 bytes at a time
+    // (a 4 KiB buffer kept NUL-terminated; observed with genhash 2.2.7).
+    let mut buf = vec![0u8; if reader.keeps_body() { 4095 } else { 16 * 1024 }];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => match reader.feed(&buf[..n]) {
+                Ok(Progress::More) => {}
+                Ok(Progress::Done) => break,
+                Err(e) => return Ok(Err(e.into())),
+            },
+            // A TLS peer closing without close_notify still ends the body (as keepalived).
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Ok(Err(FetchError::Read(e.to_string()))),
+        }
+    }
+    let body = reader.body_chunks().to_vec();
+    Ok(reader.finish().map(|r| (r, body)).map_err(FetchError::from))
+}
+
+/// Accepts any certificate: keepalived's SSL_GET does not verify unless a CA is configured.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(t: &TlsSpec) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
+    static NO_VERIFY: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProbeError::Tls(e.to_string()))?;
+    match &t.ca_file {
+        None => {
+            if let Some(c) = NO_VERIFY.get() {
+                return Ok(c.clone());
+            }
+            let c = Arc::new(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+                    .with_no_client_auth(),
+            );
+            Ok(NO_VERIFY.get_or_init(|| c).clone())
+        }
+        Some(path) => {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| ProbeError::Tls(format!("{}: {e}", path.display())))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| ProbeError::Tls(format!("{}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ProbeError::Tls(format!("{}: {e}", path.display())))?;
+            }
+            Ok(Arc::new(
+                builder.with_root_certificates(roots).with_no_client_auth(),
+            ))
+        }
+    }
+}

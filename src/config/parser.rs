@@ -1,0 +1,2293 @@
+//! Typed parsing: statement tree → [`Config`]. Every keyword is either implemented,
+//! recognised as keepalived's but unsupported (a warning), or unknown (an error with a
+//! "did you mean"). Values of the wrong form are errors naming the expected form.
+
+use super::diag::{DiagClass, Diagnostic, Span};
+use super::keywords as kw;
+use super::lexer::Token;
+use super::model::*;
+use super::tree::Stmt;
+use super::values as v;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Parser context: the diagnostics collected so far. No globals.
+#[derive(Default)]
+pub struct Parser {
+    pub diags: Vec<Diagnostic>,
+    /// Per instance (in order): where state, VRID, advert_int, nopreempt were written.
+    pub instance_spans: Vec<(String, InstanceSpans)>,
+    /// Per sync group (in order): the span of each member name.
+    pub member_spans: Vec<(String, Vec<Span>)>,
+}
+
+/// Levenshtein distance, bounded work (keywords are short).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let sub = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest known keyword, if it is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let d = edit_distance(&lower, &k.to_ascii_lowercase());
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, k));
+        }
+    }
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    best.filter(|(d, _)| *d <= limit).map(|(_, k)| k)
+}
+
+fn join(toks: &[Token]) -> String {
+    let mut s = String::new();
+    for (i, t) in toks.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&t.text);
+    }
+    s
+}
+
+/// Split a command string shell-like: whitespace separates, single quotes group.
+pub fn split_command(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut in_single = false;
+    for c in s.chars() {
+        if in_single {
+            if c == '\'' {
+                in_single = false;
+            } else {
+                cur.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\'' => {
+                in_single = true;
+                in_word = true;
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// The position right after a statement's last token, for "missing value" messages.
+fn after(st: &Stmt) -> Span {
+    let last = st.args.last().unwrap_or(&st.kw);
+    let mut s = last.span.clone();
+    let width = last.text.chars().count() as u32 + if last.quoted { 2 } else { 0 };
+    s.col += width + 1;
+    s
+}
+
+impl Parser {
+    pub fn error(&mut self, class: DiagClass, span: &Span, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(class, Some(span.clone()), msg));
+    }
+    pub fn error_help(
+        &mut self,
+        class: DiagClass,
+        span: &Span,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::error(class, Some(span.clone()), msg).with_help(help));
+    }
+    pub fn warn(&mut self, class: DiagClass, span: &Span, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::warning(class, Some(span.clone()), msg));
+    }
+
+    /// A keyword this context does not implement: unsupported (warning) or unknown (error).
+    fn other(&mut self, st: &Stmt, context: &str, known: &[&str], unsupported: &[&str]) {
+        let word = st.kw.text.as_str();
+        if unsupported.contains(&word) || kw::is_unsupported_anywhere(word) {
+            self.warn(
+                DiagClass::Unsupported,
+                st.span(),
+                format!("`{word}` is not supported by rampart yet; ignored"),
+            );
+            return;
+        }
+        if kw::is_keepalived(word) {
+            if kw::is_implemented_somewhere(word) {
+                self.error(
+                    DiagClass::UnknownKeyword,
+                    st.span(),
+                    format!("`{word}` is not valid in {context}"),
+                );
+            } else {
+                self.warn(
+                    DiagClass::Unsupported,
+                    st.span(),
+                    format!("`{word}` (in {context}) is not supported by rampart yet; ignored"),
+                );
+            }
+            return;
+        }
+        let msg = format!("unknown keyword `{word}` in {context}");
+        match did_you_mean(word, known.iter().chain(unsupported.iter()).copied()) {
+            Some(s) => self.error_help(
+                DiagClass::UnknownKeyword,
+                st.span(),
+                msg,
+                format!("did you mean `{s}`?"),
+            ),
+            None => self.error(DiagClass::UnknownKeyword, st.span(), msg),
+        }
+    }
+
+    /// Report a block given to a keyword that takes none.
+    fn no_block(&mut self, st: &Stmt) {
+        if let Some(b) = &st.block {
+            self.error(
+                DiagClass::Syntax,
+                &b.open,
+                format!("`{}` does not take a block", st.kw.text),
+            );
+        }
+    }
+
+    fn max_args(&mut self, st: &Stmt, n: usize, form: &str) {
+        if st.args.len() > n {
+            self.error_help(
+                DiagClass::BadValue,
+                &st.args[n].span,
+                format!(
+                    "unexpected extra value `{}` for `{}`",
+                    st.args[n].text, st.kw.text
+                ),
+                format!("expected {form}"),
+            );
+        }
+    }
+
+    fn arg<'s>(&mut self, st: &'s Stmt, i: usize, form: &str) -> Option<&'s Token> {
+        match st.args.get(i) {
+            Some(t) => Some(t),
+            None => {
+                self.error_help(
+                    DiagClass::Missing,
+                    &after(st),
+                    format!("`{}` needs a value", st.kw.text),
+                    format!("expected {form}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn bad(&mut self, tok: &Token, what: &str, form: &str) {
+        self.error_help(
+            DiagClass::BadValue,
+            &tok.span,
+            format!("invalid {what} `{}`", tok.text),
+            format!("expected {form}"),
+        );
+    }
+
+    /// Parse the single value of `KEYWORD VALUE`.
+    fn one<T>(&mut self, st: &Stmt, f: impl Fn(&str) -> Option<T>, form: &str) -> Option<T> {
+        self.no_block(st);
+        let tok = self.arg(st, 0, form)?;
+        let r = f(&tok.text);
+        if r.is_none() {
+            let what = format!("value for `{}`", st.kw.text);
+            self.bad(tok, &what, form);
+        } else {
+            self.max_args(st, 1, form);
+        }
+        r
+    }
+
+    fn tok_val<T>(
+        &mut self,
+        tok: &Token,
+        f: impl Fn(&str) -> Option<T>,
+        what: &str,
+        form: &str,
+    ) -> Option<T> {
+        let r = f(&tok.text);
+        if r.is_none() {
+            self.bad(tok, what, form);
+        }
+        r
+    }
+
+    fn string(&mut self, st: &Stmt) -> Option<String> {
+        self.one(st, |s| Some(s.to_string()), "a string")
+    }
+
+    fn timer(&mut self, st: &Stmt) -> Option<Duration> {
+        self.one(st, v::timer, "a time in seconds, e.g. 3 or 0.5")
+    }
+
+    fn u32_in(&mut self, st: &Stmt, lo: u64, hi: u64) -> Option<u32> {
+        let form = format!("an integer from {lo} to {hi}");
+        self.one(st, |s| v::uint_in(s, lo, hi).map(|x| x as u32), &form)
+    }
+
+    /// `KEYWORD` alone (on) or `KEYWORD <BOOL>`.
+    fn flag(&mut self, st: &Stmt) -> bool {
+        self.no_block(st);
+        match st.args.first() {
+            None => true,
+            Some(t) => {
+                self.max_args(st, 1, "on|off|true|false|yes|no");
+                match v::boolean(&t.text) {
+                    Some(b) => b,
+                    None => {
+                        self.bad(t, "boolean", "on|off|true|false|yes|no");
+                        true
+                    }
+                }
+            }
+        }
+    }
+
+    /// A command whose arguments are all the remaining tokens (vrrp_script `script`,
+    /// `misc_path`, quorum_up/down).
+    fn command_all(&mut self, st: &Stmt) -> Option<Command> {
+        self.no_block(st);
+        self.arg(st, 0, "a command")?;
+        let raw = join(&st.args);
+        let argv = if st.args.len() == 1 {
+            split_command(&st.args[0].text)
+        } else {
+            st.args
+                .iter()
+                .flat_map(|t| {
+                    if t.quoted {
+                        split_command(&t.text)
+                    } else {
+                        vec![t.text.clone()]
+                    }
+                })
+                .collect()
+        };
+        if argv.is_empty() {
+            self.error(DiagClass::Missing, &st.args[0].span, "empty command");
+            return None;
+        }
+        Some(Command {
+            raw,
+            argv,
+            span: st.args[0].span.clone(),
+        })
+    }
+
+    /// A notify script: `KEYWORD "SCRIPT ARGS" [USER [GROUP]]`, keepalived's syntax.
+    fn notify_command(&mut self, st: &Stmt) -> Option<Command> {
+        self.no_block(st);
+        let t = self.arg(st, 0, "a script path, quoted if it has arguments")?;
+        if st.args.len() > 1 {
+            self.warn(
+                DiagClass::Unsupported,
+                &st.args[1].span,
+                format!(
+                    "running `{}` as user `{}` is not supported by rampart yet; it runs as script_user (quote the script if `{}` was meant as an argument)",
+                    st.kw.text, st.args[1].text, st.args[1].text
+                ),
+            );
+        }
+        let argv = split_command(&t.text);
+        if argv.is_empty() {
+            self.error(DiagClass::Missing, &t.span, "empty command");
+            return None;
+        }
+        Some(Command {
+            raw: t.text.clone(),
+            argv,
+            span: t.span.clone(),
+        })
+    }
+
+    fn run_as(&mut self, st: &Stmt) -> Option<RunAs> {
+        self.no_block(st);
+        let u = self.arg(st, 0, "USER [GROUP]")?;
+        self.max_args(st, 2, "USER [GROUP]");
+        Some(RunAs {
+            user: u.text.clone(),
+            group: st.args.get(1).map(|g| g.text.clone()),
+        })
+    }
+
+    fn block<'s>(&mut self, st: &'s Stmt) -> &'s [Stmt] {
+        match &st.block {
+            Some(b) => &b.stmts,
+            None => {
+                self.error(
+                    DiagClass::Missing,
+                    &after(st),
+                    format!("`{}` needs a `{{ ... }}` block", st.kw.text),
+                );
+                &[]
+            }
+        }
+    }
+
+    /// Items of a list block (`group { a b }`, `notification_email { ... }`).
+    fn list<'s>(&mut self, st: &'s Stmt) -> Vec<&'s Token> {
+        let mut out = Vec::new();
+        for s in self.block(st) {
+            if let Some(b) = &s.block {
+                self.error(
+                    DiagClass::Syntax,
+                    &b.open,
+                    format!("unexpected block inside `{}`", st.kw.text),
+                );
+            }
+            out.extend(s.words());
+        }
+        out
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // top level
+    // -----------------------------------------------------------------------------------------
+
+    pub fn config(&mut self, stmts: &[Stmt]) -> Config {
+        let mut cfg = Config::default();
+        for st in stmts {
+            match st.kw.text.as_str() {
+                "global_defs" => {
+                    if cfg.global.span.is_some() {
+                        // keepalived merges repeated global_defs blocks; so do we.
+                    }
+                    let mut g = std::mem::take(&mut cfg.global);
+                    self.global_defs(st, &mut g);
+                    cfg.global = g;
+                }
+                "vrrp_script" => {
+                    if let Some(s) = self.vrrp_script(st) {
+                        cfg.vrrp_scripts.push(s)
+                    }
+                }
+                "vrrp_sync_group" => {
+                    if let Some(g) = self.sync_group(st) {
+                        cfg.sync_groups.push(g)
+                    }
+                }
+                "vrrp_instance" => {
+                    if let Some(i) = self.vrrp_instance(st) {
+                        cfg.instances.push(i)
+                    }
+                }
+                "static_ipaddress" => {
+                    let block = self.block(st);
+                    for s in block {
+                        if let Some(a) = self.vip(s, true) {
+                            cfg.static_ipaddress.push(a)
+                        }
+                    }
+                }
+                "static_routes" => {
+                    for s in self.block(st) {
+                        if let Some(r) = self.route(s) {
+                            cfg.static_routes.push(r)
+                        }
+                    }
+                }
+                "static_rules" => {
+                    for s in self.block(st) {
+                        if let Some(r) = self.rule(s) {
+                            cfg.static_rules.push(r)
+                        }
+                    }
+                }
+                "virtual_server_group" => {
+                    if let Some(g) = self.vs_group(st) {
+                        cfg.virtual_server_groups.push(g)
+                    }
+                }
+                "virtual_server" => {
+                    if let Some(vs) = self.virtual_server(st) {
+                        cfg.virtual_servers.push(vs)
+                    }
+                }
+                _ => self.other(st, "the top level", kw::TOP, kw::TOP_UNSUPPORTED),
+            }
+        }
+        cfg
+    }
+
+    fn name(&mut self, st: &Stmt) -> Option<String> {
+        let t = self.arg(st, 0, "a name")?;
+        self.max_args(st, 1, "a name");
+        Some(t.text.clone())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // global_defs
+    // -----------------------------------------------------------------------------------------
+
+    fn global_defs(&mut self, st: &Stmt, g: &mut GlobalDefs) {
+        if g.span.is_none() {
+            g.span = Some(st.span().clone());
+        }
+        self.max_args(st, 0, "`global_defs {`");
+        for s in self.block(st) {
+            match s.kw.text.as_str() {
+                "notification_email" => {
+                    for t in self.list(s) {
+                        g.notification_email.push(t.text.clone());
+                    }
+                }
+                "notification_email_from" => g.notification_email_from = self.string(s),
+                "smtp_server" => {
+                    self.no_block(s);
+                    let Some(h) = self.arg(s, 0, "HOST [PORT]") else {
+                        continue;
+                    };
+                    let host = h.text.clone();
+                    let port = match s.args.get(1) {
+                        Some(p) => self.tok_val(p, v::port, "port", "a port number 0-65535"),
+                        None => Some(25),
+                    };
+                    self.max_args(s, 2, "HOST [PORT]");
+                    if let Some(port) = port {
+                        g.smtp_server = Some(SmtpServer { host, port });
+                    }
+                }
+                "smtp_helo_name" => g.smtp_helo_name = self.string(s),
+                "smtp_connect_timeout" => {
+                    if let Some(t) = self.timer(s) {
+                        g.smtp_connect_timeout = t
+                    }
+                }
+                "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
+                "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(self.flag(s)),
+                "smtp_alert_checker" => g.smtp_alert_checker = Some(self.flag(s)),
+                "router_id" | "lvs_id" => g.router_id = self.string(s),
+                "enable_script_security" => g.enable_script_security = self.flag(s),
+                "script_user" => g.script_user = self.run_as(s),
+                "vrrp_garp_master_delay" => {
+                    if let Some(t) = self.timer(s) {
+                        g.vrrp_garp_master_delay = t
+                    }
+                }
+                "vrrp_garp_master_repeat" => {
+                    if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
+                        g.vrrp_garp_master_repeat = n
+                    }
+                }
+                "vrrp_garp_master_refresh" => {
+                    g.vrrp_garp_master_refresh = self.timer(s).filter(|d| !d.is_zero())
+                }
+                "vrrp_garp_master_refresh_repeat" => {
+                    if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
+                        g.vrrp_garp_master_refresh_repeat = n
+                    }
+                }
+                "vrrp_version" => {
+                    if let Some(n) = self.one(s, |x| v::uint_in(x, 2, 3), "2 or 3") {
+                        g.vrrp_version = if n == 2 {
+                            VrrpVersion::V2
+                        } else {
+                            VrrpVersion::V3
+                        };
+                    }
+                }
+                "vrrp_mcast_group4" => {
+                    if let Some(a) = self.one(s, v::ipv4, "an IPv4 multicast address") {
+                        if !a.is_multicast() {
+                            self.bad(
+                                &s.args[0],
+                                "IPv4 multicast group",
+                                "an address in 224.0.0.0/4",
+                            );
+                        } else {
+                            g.vrrp_mcast_group4 = a
+                        }
+                    }
+                }
+                "vrrp_mcast_group6" => {
+                    if let Some(a) = self.one(s, v::ipv6, "an IPv6 multicast address") {
+                        if !a.is_multicast() {
+                            self.bad(&s.args[0], "IPv6 multicast group", "an address in ff00::/8");
+                        } else {
+                            g.vrrp_mcast_group6 = a
+                        }
+                    }
+                }
+                "vrrp_strict" => g.vrrp_strict = self.flag(s),
+                "lvs_flush" => g.lvs_flush = self.flag(s),
+                "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
+                "lvs_timeouts" => g.lvs_timeouts = self.lvs_timeouts(s),
+                "notify_fifo" => g.notify_fifo = self.fifo(s),
+                "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.fifo(s),
+                "lvs_notify_fifo" => g.lvs_notify_fifo = self.fifo(s),
+                "notify_fifo_script" | "vrrp_notify_fifo_script" | "lvs_notify_fifo_script" => {
+                    let cmd = self.notify_command(s);
+                    let target = match s.kw.text.as_str() {
+                        "notify_fifo_script" => &mut g.notify_fifo,
+                        "vrrp_notify_fifo_script" => &mut g.vrrp_notify_fifo,
+                        _ => &mut g.lvs_notify_fifo,
+                    };
+                    match target {
+                        Some(f) => f.script = cmd,
+                        None => self.error(
+                            DiagClass::Semantic,
+                            s.span(),
+                            format!(
+                                "`{}` without its fifo (put `{} PATH` first)",
+                                s.kw.text,
+                                s.kw.text.trim_end_matches("_script")
+                            ),
+                        ),
+                    }
+                }
+                "lvs_sync_daemon_interface" => {
+                    self.warn(
+                        DiagClass::Deprecated,
+                        s.span(),
+                        "`lvs_sync_daemon_interface` is obsolete; use `lvs_sync_daemon INTERFACE INSTANCE` (ignored)",
+                    );
+                }
+                _ => self.other(s, "global_defs", kw::GLOBAL, kw::GLOBAL_UNSUPPORTED),
+            }
+        }
+    }
+
+    fn fifo(&mut self, st: &Stmt) -> Option<NotifyFifo> {
+        self.no_block(st);
+        let p = self.arg(st, 0, "PATH [username [groupname]]")?;
+        Some(NotifyFifo {
+            path: p.text.clone(),
+            script: None,
+        })
+    }
+
+    fn lvs_sync_daemon(&mut self, st: &Stmt) -> Option<LvsSyncDaemon> {
+        let form = "INTERFACE [inst] VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group ADDR]";
+        self.no_block(st);
+        let ifname = self.arg(st, 0, form)?.text.clone();
+        let mut d = LvsSyncDaemon {
+            interface: ifname,
+            instance: String::new(),
+            id: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        };
+        let mut i = 1;
+        let a = &st.args;
+        while i < a.len() {
+            let key = a[i].text.as_str();
+            let val = a.get(i + 1);
+            match (key, val) {
+                ("inst", Some(x)) => d.instance = x.text.clone(),
+                ("id", Some(x)) => {
+                    d.id = self.tok_val(
+                        x,
+                        |s| v::uint_in(s, 0, 255).map(|n| n as u8),
+                        "sync id",
+                        "0-255",
+                    )
+                }
+                ("maxlen", Some(x)) => {
+                    d.maxlen = self.tok_val(
+                        x,
+                        |s| v::uint_in(s, 1, 65507).map(|n| n as u16),
+                        "maxlen",
+                        "1-65507",
+                    )
+                }
+                ("port", Some(x)) => {
+                    d.port = self.tok_val(
+                        x,
+                        |s| v::uint_in(s, 1, 65535).map(|n| n as u16),
+                        "port",
+                        "1-65535",
+                    )
+                }
+                ("ttl", Some(x)) => {
+                    d.ttl = self.tok_val(
+                        x,
+                        |s| v::uint_in(s, 1, 255).map(|n| n as u8),
+                        "ttl",
+                        "1-255",
+                    )
+                }
+                ("group", Some(x)) => {
+                    d.group = self.tok_val(x, v::ip, "group address", "an IP address")
+                }
+                ("inst" | "id" | "maxlen" | "port" | "ttl" | "group", None) => {
+                    self.error_help(
+                        DiagClass::Missing,
+                        &a[i].span,
+                        format!("`{key}` needs a value"),
+                        format!("expected {form}"),
+                    );
+                    return None;
+                }
+                _ if i == 1 && d.instance.is_empty() => {
+                    d.instance = a[i].text.clone();
+                    i += 1;
+                    continue;
+                }
+                _ => {
+                    self.bad(&a[i], "lvs_sync_daemon option", form);
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        if d.instance.is_empty() {
+            self.warn(
+                DiagClass::Unsupported,
+                st.span(),
+                "lvs_sync_daemon without a VRRP instance (both sync daemons always running) is not supported by rampart yet",
+            );
+        }
+        Some(d)
+    }
+
+    fn lvs_timeouts(&mut self, st: &Stmt) -> Option<LvsTimeouts> {
+        let form = "[tcp SECS] [tcpfin SECS] [udp SECS]";
+        self.no_block(st);
+        let mut t = LvsTimeouts::default();
+        let a = &st.args;
+        if a.is_empty() {
+            self.error_help(
+                DiagClass::Missing,
+                &after(st),
+                "`lvs_timeouts` needs at least one timeout",
+                format!("expected {form}"),
+            );
+            return None;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            let Some(val) = a.get(i + 1) else {
+                self.error_help(
+                    DiagClass::Missing,
+                    &a[i].span,
+                    format!("`{}` needs a value", a[i].text),
+                    format!("expected {form}"),
+                );
+                return None;
+            };
+            let n = self.tok_val(
+                val,
+                |s| v::uint_in(s, 1, 86400 * 365).map(|x| x as u32),
+                "timeout",
+                "seconds (a positive integer)",
+            );
+            match a[i].text.as_str() {
+                "tcp" => t.tcp = n,
+                "tcpfin" => t.tcpfin = n,
+                "udp" => t.udp = n,
+                _ => {
+                    self.bad(&a[i], "lvs_timeouts protocol", form);
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(t)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // VRRP
+    // -----------------------------------------------------------------------------------------
+
+    fn weight_opt(&mut self, toks: &[Token], form: &str) -> (Option<i32>, bool) {
+        // `weight N [reverse]`
+        let mut weight = None;
+        let mut reverse = false;
+        let mut i = 0;
+        while i < toks.len() {
+            match toks[i].text.as_str() {
+                "weight" => match toks.get(i + 1) {
+                    Some(n) => {
+                        weight = self.tok_val(
+                            n,
+                            |s| v::int_in(s, -253, 253).map(|x| x as i32),
+                            "weight",
+                            "an integer from -253 to 253",
+                        );
+                        i += 2;
+                    }
+                    None => {
+                        self.error_help(
+                            DiagClass::Missing,
+                            &toks[i].span,
+                            "`weight` needs a value",
+                            "expected an integer from -253 to 253",
+                        );
+                        i += 1;
+                    }
+                },
+                "reverse" if weight.is_some() => {
+                    reverse = true;
+                    i += 1;
+                }
+                _ => {
+                    self.bad(&toks[i], "option", form);
+                    i += 1;
+                }
+            }
+        }
+        (weight, reverse)
+    }
+
+    fn vrrp_script(&mut self, st: &Stmt) -> Option<VrrpScript> {
+        let name = self.name(st)?;
+        let mut script = None;
+        let mut s = VrrpScript {
+            name,
+            script: Command {
+                raw: String::new(),
+                argv: Vec::new(),
+                span: st.span().clone(),
+            },
+            interval: Duration::from_secs(1),
+            timeout: None,
+            weight: 0,
+            weight_reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            init_fail: false,
+            span: st.span().clone(),
+        };
+        for x in self.block(st) {
+            match x.kw.text.as_str() {
+                "script" => script = self.command_all(x),
+                "interval" => {
+                    if let Some(t) = self.timer(x) {
+                        s.interval = t
+                    }
+                }
+                "timeout" => s.timeout = self.timer(x),
+                "weight" => {
+                    self.no_block(x);
+                    let (w, r) = self.weight_opt(
+                        std::iter::once(&x.kw)
+                            .chain(x.args.iter())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .as_slice(),
+                        "weight N [reverse]",
+                    );
+                    if x.args.is_empty() {
+                        continue;
+                    }
+                    if let Some(w) = w {
+                        s.weight = w;
+                        s.weight_reverse = r;
+                    }
+                }
+                "rise" => {
+                    if let Some(n) = self.u32_in(x, 1, 1_000_000) {
+                        s.rise = n
+                    }
+                }
+                "fall" => {
+                    if let Some(n) = self.u32_in(x, 1, 1_000_000) {
+                        s.fall = n
+                    }
+                }
+                "user" => s.user = self.run_as(x),
+                "init_fail" => s.init_fail = self.flag(x),
+                _ => self.other(
+                    x,
+                    "vrrp_script",
+                    kw::VRRP_SCRIPT,
+                    kw::VRRP_SCRIPT_UNSUPPORTED,
+                ),
+            }
+        }
+        match script {
+            Some(c) => s.script = c,
+            None => {
+                self.error(
+                    DiagClass::Missing,
+                    st.span(),
+                    format!("vrrp_script `{}` has no `script`", s.name),
+                );
+                return None;
+            }
+        }
+        Some(s)
+    }
+
+    fn track_list<T>(&mut self, st: &Stmt, mk: impl Fn(String, Option<i32>, Span) -> T) -> Vec<T> {
+        let mut out = Vec::new();
+        for s in self.block(st) {
+            self.no_block(s);
+            let (w, _rev) = self.weight_opt(&s.args, "NAME [weight N [reverse]]");
+            out.push(mk(s.kw.text.clone(), w, s.span().clone()));
+        }
+        out
+    }
+
+    fn notify(&mut self, s: &Stmt, n: &mut NotifyScripts) -> bool {
+        let slot = match s.kw.text.as_str() {
+            "notify_master" => &mut n.master,
+            "notify_backup" => &mut n.backup,
+            "notify_fault" => &mut n.fault,
+            "notify_stop" => &mut n.stop,
+            "notify" => &mut n.notify,
+            _ => return false,
+        };
+        let c = self.notify_command(s);
+        *slot = c;
+        true
+    }
+
+    fn sync_group(&mut self, st: &Stmt) -> Option<SyncGroup> {
+        let name = self.name(st)?;
+        let mut g = SyncGroup {
+            name,
+            members: Vec::new(),
+            notify: NotifyScripts::default(),
+            smtp_alert: None,
+            track_interface: Vec::new(),
+            track_script: Vec::new(),
+            span: st.span().clone(),
+        };
+        let mut member_spans: Vec<Span> = Vec::new();
+        for s in self.block(st) {
+            if self.notify(s, &mut g.notify) {
+                continue;
+            }
+            match s.kw.text.as_str() {
+                "group" => {
+                    for t in self.list(s) {
+                        if let Some(i) = g.members.iter().position(|m| *m == t.text) {
+                            self.error(
+                                DiagClass::Duplicate,
+                                &t.span,
+                                format!(
+                                    "instance `{}` listed twice in sync group `{}` (first at line {})",
+                                    t.text, g.name, member_spans[i].line
+                                ),
+                            );
+                            continue;
+                        }
+                        g.members.push(t.text.clone());
+                        member_spans.push(t.span.clone());
+                    }
+                }
+                "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
+                "track_interface" => {
+                    g.track_interface = self.track_list(s, |name, weight, span| TrackInterface {
+                        name,
+                        weight,
+                        span,
+                    })
+                }
+                "track_script" => {
+                    g.track_script =
+                        self.track_list(s, |name, weight, span| TrackScript { name, weight, span })
+                }
+                _ => self.other(
+                    s,
+                    "vrrp_sync_group",
+                    kw::SYNC_GROUP,
+                    kw::SYNC_GROUP_UNSUPPORTED,
+                ),
+            }
+        }
+        if g.members.is_empty() {
+            self.error(
+                DiagClass::Missing,
+                st.span(),
+                format!(
+                    "vrrp_sync_group `{}` has no `group {{ ... }}` members",
+                    g.name
+                ),
+            );
+        }
+        self.member_spans.push((g.name.clone(), member_spans));
+        Some(g)
+    }
+
+    fn vrrp_instance(&mut self, st: &Stmt) -> Option<VrrpInstance> {
+        let name = self.name(st)?;
+        let mut i = VrrpInstance {
+            name,
+            initial_state: InitialState::Backup,
+            interface: String::new(),
+            virtual_router_id: 0,
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: None,
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            authentication: None,
+            virtual_ipaddress: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            track_interface: Vec::new(),
+            track_script: Vec::new(),
+            unicast_src_ip: None,
+            unicast_peer: Vec::new(),
+            mcast_src_ip: None,
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            notify: NotifyScripts::default(),
+            smtp_alert: None,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            accept: None,
+            dont_track_primary: false,
+            span: st.span().clone(),
+        };
+        let mut spans = InstanceSpans::default();
+        let mut have_vrid = false;
+        for s in self.block(st) {
+            if self.notify(s, &mut i.notify) {
+                continue;
+            }
+            match s.kw.text.as_str() {
+                "state" => {
+                    let r = self.one(
+                        s,
+                        |x| match x {
+                            "MASTER" => Some(InitialState::Master),
+                            "BACKUP" => Some(InitialState::Backup),
+                            _ => None,
+                        },
+                        "MASTER or BACKUP (upper case)",
+                    );
+                    if let Some(r) = r {
+                        i.initial_state = r;
+                        spans.state = Some(s.span().clone());
+                    }
+                }
+                "interface" => {
+                    if let Some(n) = self.string(s) {
+                        i.interface = n
+                    }
+                }
+                "virtual_router_id" => {
+                    have_vrid = true;
+                    let r = self.one(s, v::int, "an integer from 1 to 255");
+                    if let Some(n) = r {
+                        if !(1..=255).contains(&n) {
+                            self.error_help(
+                                DiagClass::Semantic,
+                                &s.args[0].span,
+                                format!("virtual_router_id {n} is out of range"),
+                                "expected an integer from 1 to 255",
+                            );
+                        } else {
+                            i.virtual_router_id = n as u8;
+                        }
+                        spans.vrid = Some(s.args[0].span.clone());
+                    }
+                }
+                "priority" => {
+                    if let Some(n) = self.one(s, v::int, "an integer from 1 to 255") {
+                        if !(1..=255).contains(&n) {
+                            self.error_help(
+                                DiagClass::Semantic,
+                                &s.args[0].span,
+                                format!("priority {n} is out of range"),
+                                "expected an integer from 1 to 255 (255 only for the address owner)",
+                            );
+                        } else {
+                            i.priority = n as u8;
+                        }
+                    }
+                }
+                "advert_int" => {
+                    if let Some(t) = self.timer(s) {
+                        if t.is_zero() || t > Duration::from_secs(255) {
+                            self.bad(&s.args[0], "advert_int", "a time from 0.01 to 255 seconds");
+                        } else {
+                            i.advert_int = t;
+                            spans.advert_int = Some(s.args[0].span.clone());
+                        }
+                    }
+                }
+                "version" => {
+                    if let Some(n) = self.one(s, |x| v::uint_in(x, 2, 3), "2 or 3") {
+                        i.version = Some(if n == 2 { VrrpVersion::V2 } else { VrrpVersion::V3 });
+                    }
+                }
+                "nopreempt" => {
+                    i.nopreempt = self.flag(s);
+                    spans.nopreempt = Some(s.span().clone());
+                }
+                "preempt" => {
+                    self.no_block(s);
+                    i.nopreempt = false;
+                }
+                "preempt_delay" => {
+                    if let Some(t) = self.timer(s) {
+                        i.preempt_delay = t;
+                        spans.preempt_delay = Some(s.span().clone());
+                    }
+                }
+                "authentication" => {
+                    i.authentication = self.authentication(s);
+                    spans.authentication = Some(s.span().clone());
+                }
+                "virtual_ipaddress" => {
+                    for x in self.block(s) {
+                        if let Some(a) = self.vip(x, false) {
+                            i.virtual_ipaddress.push(a)
+                        }
+                    }
+                }
+                "virtual_ipaddress_excluded" => {
+                    for x in self.block(s) {
+                        if let Some(a) = self.vip(x, false) {
+                            i.virtual_ipaddress_excluded.push(a)
+                        }
+                    }
+                }
+                "virtual_routes" => {
+                    for x in self.block(s) {
+                        if let Some(r) = self.route(x) {
+                            i.virtual_routes.push(r)
+                        }
+                    }
+                }
+                "virtual_rules" => {
+                    for x in self.block(s) {
+                        if let Some(r) = self.rule(x) {
+                            i.virtual_rules.push(r)
+                        }
+                    }
+                }
+                "track_interface" => {
+                    let mut t = self.track_list(s, |name, weight, span| TrackInterface { name, weight, span });
+                    i.track_interface.append(&mut t)
+                }
+                "track_script" => {
+                    let mut t = self.track_list(s, |name, weight, span| TrackScript { name, weight, span });
+                    i.track_script.append(&mut t)
+                }
+                "unicast_src_ip" => i.unicast_src_ip = self.one(s, v::ip, "an IP address"),
+                "mcast_src_ip" => i.mcast_src_ip = self.one(s, v::ip, "an IP address"),
+                "unicast_peer" => {
+                    spans.unicast_peer = Some(s.span().clone());
+                    let block = self.block(s);
+                    if block.is_empty() {
+                        self.warn(
+                            DiagClass::Semantic,
+                            s.span(),
+                            "empty `unicast_peer` block: keepalived silently falls back to multicast",
+                        );
+                    }
+                    for x in block {
+                        self.no_block(x);
+                        let Some(a) = self.tok_val(&x.kw, v::ip, "unicast peer address", "an IP address") else {
+                            continue;
+                        };
+                        let mut k = 0;
+                        while k < x.args.len() {
+                            match (x.args[k].text.as_str(), x.args.get(k + 1)) {
+                                ("min_ttl" | "max_ttl", Some(n)) => {
+                                    self.tok_val(n, |s| v::uint_in(s, 0, 255), "ttl", "0-255");
+                                    self.warn(DiagClass::Unsupported, &x.args[k].span, format!("`{}` is not supported by rampart yet; ignored", x.args[k].text));
+                                    k += 2;
+                                }
+                                _ => {
+                                    self.bad(&x.args[k], "unicast_peer option", "ADDR [min_ttl N] [max_ttl N]");
+                                    k += 1;
+                                }
+                            }
+                        }
+                        i.unicast_peer.push(UnicastPeer {
+                            addr: a,
+                            span: x.span().clone(),
+                        });
+                    }
+                }
+                "garp_master_delay" => i.garp_master_delay = self.timer(s),
+                "garp_master_repeat" => i.garp_master_repeat = self.u32_in(s, 1, u32::MAX as u64),
+                "garp_master_refresh" => i.garp_master_refresh = self.timer(s),
+                "garp_master_refresh_repeat" => {
+                    i.garp_master_refresh_repeat = self.u32_in(s, 1, u32::MAX as u64)
+                }
+                "smtp_alert" => i.smtp_alert = Some(self.flag(s)),
+                "use_vmac" => {
+                    self.no_block(s);
+                    self.max_args(s, 1, "[NAME]");
+                    i.use_vmac = Some(s.args.first().map(|t| t.text.clone()));
+                }
+                "vmac_xmit_base" => i.vmac_xmit_base = self.flag(s),
+                "accept" => {
+                    self.no_block(s);
+                    i.accept = Some(true)
+                }
+                "no_accept" => {
+                    self.no_block(s);
+                    i.accept = Some(false)
+                }
+                "dont_track_primary" => i.dont_track_primary = self.flag(s),
+                "lvs_sync_daemon_interface" => self.warn(
+                    DiagClass::Deprecated,
+                    s.span(),
+                    "`lvs_sync_daemon_interface` is obsolete; use `lvs_sync_daemon INTERFACE INSTANCE` in global_defs (ignored)",
+                ),
+                _ => self.other(s, "vrrp_instance", kw::INSTANCE, kw::INSTANCE_UNSUPPORTED),
+            }
+        }
+        if i.interface.is_empty() {
+            self.error(
+                DiagClass::Missing,
+                st.span(),
+                format!("vrrp_instance `{}` has no `interface`", i.name),
+            );
+        }
+        if !have_vrid {
+            self.error(
+                DiagClass::Missing,
+                st.span(),
+                format!("vrrp_instance `{}` has no `virtual_router_id`", i.name),
+            );
+        }
+        self.instance_spans.push((i.name.clone(), spans));
+        Some(i)
+    }
+
+    fn authentication(&mut self, st: &Stmt) -> Option<Authentication> {
+        let mut ty = None;
+        let mut pass = None;
+        for s in self.block(st) {
+            match s.kw.text.as_str() {
+                "auth_type" => {
+                    ty = self.one(
+                        s,
+                        |x| match x {
+                            "PASS" => Some(AuthType::Pass),
+                            "AH" => Some(AuthType::Ah),
+                            _ => None,
+                        },
+                        "PASS or AH",
+                    )
+                }
+                "auth_pass" => {
+                    if let Some(p) = self.string(s) {
+                        if p.len() > 8 {
+                            self.warn(
+                                DiagClass::BadValue,
+                                &s.args[0].span,
+                                "auth_pass is longer than 8 characters; only the first 8 are used (as keepalived does)",
+                            );
+                        }
+                        pass = Some(p);
+                    }
+                }
+                _ => self.other(s, "authentication", &["auth_type", "auth_pass"], &[]),
+            }
+        }
+        match (ty, pass) {
+            (Some(auth_type), Some(auth_pass)) => Some(Authentication {
+                auth_type,
+                auth_pass,
+            }),
+            (Some(_), None) => {
+                self.error(
+                    DiagClass::Missing,
+                    st.span(),
+                    "authentication without `auth_pass`",
+                );
+                None
+            }
+            (None, Some(auth_pass)) => Some(Authentication {
+                auth_type: AuthType::Pass,
+                auth_pass,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// `ADDR[/LEN] [dev IF] [brd ADDR] [scope S] [label L] [peer ADDR[/LEN]] [-nodad]
+    /// [no_track] [preferred_lft N] ...`.
+    fn vip(&mut self, st: &Stmt, is_static: bool) -> Option<VirtualIp> {
+        self.no_block(st);
+        let form = "ADDR[/LEN] [dev IF] [brd ADDR] [scope SCOPE] [label LABEL] [peer ADDR[/LEN]] [-nodad] [no_track] [preferred_lft N]";
+        let Some((addr, len)) = v::addr_prefix(&st.kw.text) else {
+            self.error_help(
+                DiagClass::BadValue,
+                st.span(),
+                format!("invalid address `{}`", st.kw.text),
+                format!("expected {form}"),
+            );
+            return None;
+        };
+        let mut a = VirtualIp {
+            addr,
+            prefix_len: len.unwrap_or(if addr.is_ipv4() { 32 } else { 128 }),
+            dev: None,
+            brd: None,
+            scope: None,
+            label: None,
+            peer: None,
+            nodad: false,
+            no_track: false,
+            preferred_lft: None,
+            span: st.span().clone(),
+        };
+        let args = &st.args;
+        let mut k = 0;
+        while k < args.len() {
+            let key = args[k].text.as_str();
+            let val = args.get(k + 1);
+            let needs_val = matches!(
+                key,
+                "dev" | "brd" | "broadcast" | "scope" | "label" | "peer" | "preferred_lft"
+            );
+            if needs_val && val.is_none() {
+                self.error_help(
+                    DiagClass::Missing,
+                    &args[k].span,
+                    format!("`{key}` needs a value"),
+                    format!("expected {form}"),
+                );
+                return None;
+            }
+            match key {
+                "dev" => a.dev = val.map(|t| t.text.clone()),
+                "brd" | "broadcast" => {
+                    let t = val?;
+                    if t.text == "+" || t.text == "-" {
+                        self.warn(
+                            DiagClass::Unsupported,
+                            &t.span,
+                            format!("`brd {}` is not supported by rampart yet; ignored", t.text),
+                        );
+                    } else {
+                        a.brd = self.tok_val(t, v::ipv4, "broadcast address", "an IPv4 address");
+                    }
+                }
+                "scope" => {
+                    let t = val?;
+                    a.scope = self.tok_val(
+                        t,
+                        parse_scope,
+                        "scope",
+                        "global, site, link, host, nowhere or 0-255",
+                    );
+                }
+                "label" => a.label = val.map(|t| t.text.clone()),
+                "peer" => {
+                    let t = val?;
+                    a.peer = self.tok_val(t, v::prefix, "peer address", "ADDR[/LEN]");
+                }
+                "preferred_lft" => {
+                    let t = val?;
+                    a.preferred_lft = if t.text == "forever" {
+                        None
+                    } else {
+                        self.tok_val(
+                            t,
+                            |s| v::uint(s).and_then(|x| u32::try_from(x).ok()),
+                            "preferred_lft",
+                            "seconds or `forever`",
+                        )
+                    };
+                }
+                "-nodad" => {
+                    a.nodad = true;
+                    k += 1;
+                    continue;
+                }
+                "no_track" => {
+                    a.no_track = true;
+                    k += 1;
+                    continue;
+                }
+                "home" | "mngtmpaddr" | "noprefixroute" | "autojoin" => {
+                    self.warn(
+                        DiagClass::Unsupported,
+                        &args[k].span,
+                        format!("address option `{key}` is not supported by rampart yet; ignored"),
+                    );
+                    k += 1;
+                    continue;
+                }
+                "track_group" => {
+                    self.warn(
+                        DiagClass::Unsupported,
+                        &args[k].span,
+                        "address option `track_group` is not supported by rampart yet; ignored",
+                    );
+                    k += 2;
+                    continue;
+                }
+                _ => {
+                    self.bad(&args[k], "address option", form);
+                    return None;
+                }
+            }
+            k += 2;
+        }
+        if is_static && a.dev.is_none() {
+            // keepalived's default_interface; fine to leave to the engine.
+        }
+        Some(a)
+    }
+
+    fn route(&mut self, st: &Stmt) -> Option<VirtualRoute> {
+        self.no_block(st);
+        let form = "[src ADDR] [TYPE] DST[/LEN]|default [via|gw ADDR [or ADDR]] [dev IF] [scope S] [table N] [metric N] [no_track]";
+        let toks: Vec<&Token> = st.words().collect();
+        let mut r = VirtualRoute {
+            route_type: RouteType::Unicast,
+            dst: IpPrefix {
+                addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                len: 0,
+            },
+            src: None,
+            via: None,
+            via_alt: None,
+            dev: None,
+            scope: None,
+            table: None,
+            metric: None,
+            no_track: false,
+            span: st.span().clone(),
+        };
+        let mut have_dst = false;
+        let mut k = 0;
+        while k < toks.len() {
+            let t = toks[k];
+            let key = t.text.as_str();
+            let val = toks.get(k + 1).copied();
+            let with_val = |p: &mut Parser| -> Option<&Token> {
+                if val.is_none() {
+                    p.error_help(
+                        DiagClass::Missing,
+                        &t.span,
+                        format!("`{key}` needs a value"),
+                        format!("expected {form}"),
+                    );
+                }
+                val
+            };
+            match key {
+                "src" => {
+                    let x = with_val(self)?;
+                    r.src = Some(self.tok_val(x, v::ip, "source address", "an IP address")?);
+                }
+                "via" | "gw" => {
+                    let x = with_val(self)?;
+                    r.via = Some(self.tok_val(x, v::ip, "gateway address", "an IP address")?);
+                }
+                "or" => {
+                    let x = with_val(self)?;
+                    r.via_alt = Some(self.tok_val(x, v::ip, "gateway address", "an IP address")?);
+                }
+                "dev" => r.dev = Some(with_val(self)?.text.clone()),
+                "scope" => {
+                    let x = with_val(self)?;
+                    r.scope = Some(self.tok_val(
+                        x,
+                        parse_scope,
+                        "scope",
+                        "global, site, link, host, nowhere or 0-255",
+                    )?);
+                }
+                "table" => {
+                    let x = with_val(self)?;
+                    r.table = Some(self.tok_val(
+                        x,
+                        parse_table,
+                        "table",
+                        "a table number or main/local/default",
+                    )?);
+                }
+                "metric" | "preference" | "priority" => {
+                    let x = with_val(self)?;
+                    r.metric = Some(self.tok_val(
+                        x,
+                        |s| v::uint(s).and_then(|n| u32::try_from(n).ok()),
+                        "metric",
+                        "a non-negative integer",
+                    )?);
+                }
+                "no_track" => {
+                    r.no_track = true;
+                    k += 1;
+                    continue;
+                }
+                "blackhole" | "unreachable" | "prohibit" | "throw" if !have_dst => {
+                    r.route_type = match key {
+                        "blackhole" => RouteType::Blackhole,
+                        "unreachable" => RouteType::Unreachable,
+                        "prohibit" => RouteType::Prohibit,
+                        _ => RouteType::Throw,
+                    };
+                    k += 1;
+                    continue;
+                }
+                "to" if !have_dst => {
+                    k += 1;
+                    continue;
+                }
+                "default" if !have_dst => {
+                    have_dst = true;
+                    k += 1;
+                    continue;
+                }
+                "proto" | "protocol" | "realms" | "mtu" | "advmss" | "rtt" | "rttvar"
+                | "reordering" | "window" | "cwnd" | "ssthresh" | "initcwnd" | "initrwnd"
+                | "features" | "quickack" | "congctl" | "rto_min" | "hoplimit"
+                | "fastopen_no_cookie" | "tos" | "dsfield" | "pref" | "nexthop" | "weight"
+                | "lock" | "expires" | "ttl-propagate" | "encap" => {
+                    self.warn(
+                        DiagClass::Unsupported,
+                        &t.span,
+                        format!("route option `{key}` is not supported by rampart yet; ignored"),
+                    );
+                    k += if val.is_some() { 2 } else { 1 };
+                    continue;
+                }
+                "onlink" | "pervasive" => {
+                    self.warn(
+                        DiagClass::Unsupported,
+                        &t.span,
+                        format!("route option `{key}` is not supported by rampart yet; ignored"),
+                    );
+                    k += 1;
+                    continue;
+                }
+                _ if !have_dst => {
+                    match v::prefix(key) {
+                        Some(p) => {
+                            r.dst = p;
+                            have_dst = true;
+                        }
+                        None => {
+                            self.error_help(
+                                DiagClass::BadValue,
+                                &t.span,
+                                format!("invalid route destination `{key}`"),
+                                format!("expected {form}"),
+                            );
+                            return None;
+                        }
+                    }
+                    k += 1;
+                    continue;
+                }
+                _ => {
+                    self.bad(t, "route option", form);
+                    return None;
+                }
+            }
+            k += 2;
+        }
+        if !have_dst {
+            self.error_help(
+                DiagClass::Missing,
+                st.span(),
+                "route without a destination",
+                format!("expected {form}"),
+            );
+            return None;
+        }
+        if let (Some(via), true) = (r.via, r.dst.len > 0 || r.dst.addr.is_ipv6())
+            && via.is_ipv4() != r.dst.addr.is_ipv4()
+            && toks.iter().all(|t| t.text != "default")
+        {
+            self.error(
+                DiagClass::Semantic,
+                st.span(),
+                "route gateway and destination are of different address families",
+            );
+        }
+        Some(r)
+    }
+
+    fn rule(&mut self, st: &Stmt) -> Option<VirtualRule> {
+        self.no_block(st);
+        let form = "[from PREFIX|all] [to PREFIX|all] [table N] [priority N] [fwmark N[/MASK]] [iif IF] [oif IF] [no_track]";
+        let toks: Vec<&Token> = st.words().collect();
+        let mut r = VirtualRule {
+            from: None,
+            to: None,
+            table: None,
+            priority: None,
+            fwmark: None,
+            iif: None,
+            oif: None,
+            no_track: false,
+            span: st.span().clone(),
+        };
+        let mut k = 0;
+        while k < toks.len() {
+            let t = toks[k];
+            let key = t.text.as_str();
+            if key == "no_track" {
+                r.no_track = true;
+                k += 1;
+                continue;
+            }
+            if matches!(key, "not" | "l3mdev") {
+                self.warn(
+                    DiagClass::Unsupported,
+                    &t.span,
+                    format!("rule option `{key}` is not supported by rampart yet; ignored"),
+                );
+                k += 1;
+                continue;
+            }
+            let Some(x) = toks.get(k + 1).copied() else {
+                self.error_help(
+                    DiagClass::Missing,
+                    &t.span,
+                    format!("`{key}` needs a value"),
+                    format!("expected {form}"),
+                );
+                return None;
+            };
+            let prefix_or_all = |s: &str| -> Option<Option<IpPrefix>> {
+                if s == "all" {
+                    Some(None)
+                } else {
+                    v::prefix(s).map(Some)
+                }
+            };
+            match key {
+                "from" => {
+                    r.from = self.tok_val(x, prefix_or_all, "rule source", "ADDR[/LEN] or all")?
+                }
+                "to" => {
+                    r.to =
+                        self.tok_val(x, prefix_or_all, "rule destination", "ADDR[/LEN] or all")?
+                }
+                "table" | "lookup" => {
+                    r.table = Some(self.tok_val(
+                        x,
+                        parse_table,
+                        "table",
+                        "a table number or main/local/default",
+                    )?)
+                }
+                "preference" | "priority" | "pref" => {
+                    r.priority = Some(self.tok_val(
+                        x,
+                        |s| v::uint(s).and_then(|n| u32::try_from(n).ok()),
+                        "rule priority",
+                        "a non-negative integer",
+                    )?)
+                }
+                "fwmark" => {
+                    r.fwmark = Some(self.tok_val(x, v::fwmark_mask, "fwmark", "N[/MASK]")?)
+                }
+                "iif" => r.iif = Some(x.text.clone()),
+                "oif" => r.oif = Some(x.text.clone()),
+                "tos"
+                | "dsfield"
+                | "realms"
+                | "goto"
+                | "suppress_prefixlength"
+                | "suppress_ifgroup"
+                | "uidrange"
+                | "sport"
+                | "dport"
+                | "ipproto"
+                | "protocol"
+                | "tun_id" => {
+                    self.warn(
+                        DiagClass::Unsupported,
+                        &t.span,
+                        format!("rule option `{key}` is not supported by rampart yet; ignored"),
+                    );
+                }
+                _ => {
+                    self.bad(t, "rule option", form);
+                    return None;
+                }
+            }
+            k += 2;
+        }
+        if r.priority.is_none() {
+            self.warn(
+                DiagClass::Missing,
+                st.span(),
+                "rule without a `priority`: the kernel picks one, which is probably not what you want",
+            );
+        }
+        if let (Some(f), Some(t)) = (r.from, r.to)
+            && f.addr.is_ipv4() != t.addr.is_ipv4()
+        {
+            self.error(
+                DiagClass::Semantic,
+                st.span(),
+                "rule `from` and `to` are of different address families",
+            );
+        }
+        Some(r)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // LVS
+    // -----------------------------------------------------------------------------------------
+
+    fn vs_group(&mut self, st: &Stmt) -> Option<VirtualServerGroup> {
+        let name = self.name(st)?;
+        let mut g = VirtualServerGroup {
+            name,
+            members: Vec::new(),
+            span: st.span().clone(),
+        };
+        for s in self.block(st) {
+            self.no_block(s);
+            if s.kw.text == "fwmark" {
+                if let Some(m) = self.one(
+                    s,
+                    |x| {
+                        v::uint_any(x)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .filter(|n| *n > 0)
+                    },
+                    "a firewall mark 1-4294967295",
+                ) {
+                    g.members.push(VsgMember::Fwmark {
+                        mark: m,
+                        span: s.span().clone(),
+                    });
+                }
+                continue;
+            }
+            let Some((first, last)) = v::ip_range(&s.kw.text) else {
+                if v::uint(&s.kw.text).is_none() && !s.kw.text.contains(['.', ':']) {
+                    self.other(s, "virtual_server_group", &["fwmark"], &[]);
+                } else {
+                    self.bad(
+                        &s.kw,
+                        "address range",
+                        "IP PORT, a.b.c.d-e PORT or fwmark N",
+                    );
+                }
+                continue;
+            };
+            let Some(pt) = self.arg(s, 0, "a port number") else {
+                continue;
+            };
+            let Some(port) = self.tok_val(pt, v::port, "port", "a port number 0-65535") else {
+                continue;
+            };
+            self.max_args(s, 1, "IP PORT");
+            g.members.push(VsgMember::Range {
+                first,
+                last,
+                port,
+                span: s.span().clone(),
+            });
+        }
+        Some(g)
+    }
+
+    fn virtual_server(&mut self, st: &Stmt) -> Option<VirtualServer> {
+        let form = "IP PORT, fwmark N or group NAME";
+        let first = self.arg(st, 0, form)?;
+        let key = match first.text.as_str() {
+            "fwmark" => {
+                let t = self.arg(st, 1, "a firewall mark")?;
+                let m = self.tok_val(
+                    t,
+                    |x| {
+                        v::uint_any(x)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .filter(|n| *n > 0)
+                    },
+                    "firewall mark",
+                    "an integer 1-4294967295",
+                )?;
+                self.max_args(st, 2, "fwmark N");
+                VsKey::Fwmark(m)
+            }
+            "group" => {
+                let t = self.arg(st, 1, "a virtual_server_group name")?;
+                self.max_args(st, 2, "group NAME");
+                VsKey::Group(t.text.clone())
+            }
+            _ => {
+                // `IP PORT`, or keepalived's `IP:PORT`-less forms only.
+                let addr = self.tok_val(first, v::ip, "virtual server address", form)?;
+                let t = self.arg(st, 1, "a port number")?;
+                let port = self.tok_val(t, v::port, "port", "a port number 0-65535")?;
+                self.max_args(st, 2, "IP PORT");
+                VsKey::Addr { addr, port }
+            }
+        };
+        let mut vs = VirtualServer {
+            key,
+            delay_loop: Duration::from_secs(60),
+            lb_algo: None,
+            sched_flags: Vec::new(),
+            lb_kind: ForwardMethod::Nat,
+            persistence_timeout: None,
+            persistence_granularity: None,
+            protocol: Protocol::Tcp,
+            ops: false,
+            sorry_server: None,
+            sorry_server_inhibit: false,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: None,
+            quorum_down: None,
+            alpha: false,
+            omega: false,
+            ha_suspend: false,
+            virtualhost: None,
+            inhibit_on_failure: false,
+            smtp_alert: None,
+            real_servers: Vec::new(),
+            span: st.span().clone(),
+        };
+        // Checker defaults written at the virtual server level (inherited by every checker).
+        let mut defaults = CheckerCommon::default();
+        let mut sorry_kind = None;
+        let mut quorum_span = None;
+        let mut protocol_span = None;
+        for s in self.block(st) {
+            // delay_loop and alpha are the virtual server's own (checker_common would take
+            // them as checker defaults).
+            let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
+            if !own && self.checker_common(s, &mut defaults) {
+                continue;
+            }
+            match s.kw.text.as_str() {
+                "delay_loop" => {
+                    if let Some(t) = self.timer(s) {
+                        vs.delay_loop = t
+                    }
+                }
+                "lb_algo" | "lvs_sched" => {
+                    vs.lb_algo = self.one(
+                        s,
+                        Scheduler::from_name,
+                        "one of rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos",
+                    )
+                }
+                "lb_kind" | "lvs_method" => {
+                    vs.lb_kind = self
+                        .one(s, fwd_method, "NAT, DR or TUN")
+                        .unwrap_or(vs.lb_kind)
+                }
+                "persistence_timeout" => {
+                    self.no_block(s);
+                    vs.persistence_timeout = match s.args.first() {
+                        None => Some(360),
+                        Some(_) => self.one(
+                            s,
+                            |x| v::uint_in(x, 1, u32::MAX as u64).map(|n| n as u32),
+                            "seconds (a positive integer)",
+                        ),
+                    }
+                }
+                "persistence_granularity" => {
+                    vs.persistence_granularity = self.one(
+                        s,
+                        v::netmask_len,
+                        "a netmask such as 255.255.255.0, or a prefix length",
+                    )
+                }
+                "protocol" => {
+                    protocol_span = Some(s.span().clone());
+                    vs.protocol = self
+                        .one(
+                            s,
+                            |x| match x {
+                                "TCP" => Some(Protocol::Tcp),
+                                "UDP" => Some(Protocol::Udp),
+                                "SCTP" => Some(Protocol::Sctp),
+                                _ => None,
+                            },
+                            "TCP, UDP or SCTP",
+                        )
+                        .unwrap_or(vs.protocol)
+                }
+                "ops" => vs.ops = self.flag(s),
+                "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" | "flag-1" | "flag-2"
+                | "flag-3" => {
+                    self.no_block(s);
+                    vs.sched_flags.push(s.kw.text.clone())
+                }
+                "sorry_server" => {
+                    self.no_block(s);
+                    let Some(a) = self.arg(s, 0, "IP [PORT]") else {
+                        continue;
+                    };
+                    let Some(addr) =
+                        self.tok_val(a, v::ip, "sorry server address", "an IP address")
+                    else {
+                        continue;
+                    };
+                    let port = match s.args.get(1) {
+                        Some(p) => {
+                            match self.tok_val(p, v::port, "port", "a port number 0-65535") {
+                                Some(p) => Some(p),
+                                None => continue,
+                            }
+                        }
+                        None => None,
+                    };
+                    self.max_args(s, 2, "IP [PORT]");
+                    if let Some(prev) = &vs.sorry_server {
+                        self.error(
+                            DiagClass::Duplicate,
+                            s.span(),
+                            format!(
+                                "sorry_server given twice (first at line {})",
+                                prev.span.line
+                            ),
+                        );
+                        continue;
+                    }
+                    vs.sorry_server = Some(SorryServer {
+                        addr,
+                        port,
+                        lb_kind: None,
+                        span: s.span().clone(),
+                    });
+                }
+                "sorry_server_lvs_method" => sorry_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
+                "quorum" => {
+                    if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
+                        vs.quorum = n;
+                        quorum_span = Some(s.args[0].span.clone());
+                    }
+                }
+                "hysteresis" => {
+                    if let Some(n) = self.u32_in(s, 0, u32::MAX as u64) {
+                        vs.hysteresis = n
+                    }
+                }
+                "quorum_up" => vs.quorum_up = self.notify_command(s),
+                "quorum_down" => vs.quorum_down = self.notify_command(s),
+                "alpha" => vs.alpha = self.flag(s),
+                "omega" => vs.omega = self.flag(s),
+                "ha_suspend" => vs.ha_suspend = self.flag(s),
+                "virtualhost" => vs.virtualhost = self.string(s),
+                "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
+                "smtp_alert" => vs.smtp_alert = Some(self.flag(s)),
+                "real_server" => {
+                    if let Some(rs) = self.real_server(s, &vs) {
+                        if let Some(prev) = vs
+                            .real_servers
+                            .iter()
+                            .find(|r| r.addr == rs.addr && r.port == rs.port)
+                        {
+                            self.error(
+                                DiagClass::Duplicate,
+                                s.span(),
+                                format!(
+                                    "real_server {} {} given twice in this virtual_server (first at line {})",
+                                    rs.addr,
+                                    rs.port.map_or(String::new(), |p| p.to_string()),
+                                    prev.span.line
+                                ),
+                            );
+                            continue;
+                        }
+                        vs.real_servers.push(rs)
+                    }
+                }
+                _ => self.other(s, "virtual_server", kw::VS, kw::VS_UNSUPPORTED),
+            }
+        }
+        if let Some(ss) = &mut vs.sorry_server {
+            ss.lb_kind = sorry_kind;
+        }
+        if let (VsKey::Fwmark(m), Some(span)) = (&vs.key, &protocol_span) {
+            // keepalived rejects this too (`keepalived -t` exits 5): a fwmark service matches
+            // packets of every protocol the mark was set on.
+            self.error_help(
+                DiagClass::Semantic,
+                span,
+                format!("`protocol` has no effect on the fwmark {m} virtual server"),
+                "remove it; the firewall rule that sets the mark decides the protocol",
+            );
+        }
+        // Inherit checker defaults: real server level over virtual server level.
+        for rs in &mut vs.real_servers {
+            for c in &mut rs.checkers {
+                inherit(&mut c.common, &defaults);
+            }
+        }
+        if let Some(span) = quorum_span {
+            let total = vs.total_weight();
+            if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
+                self.warn(
+                    DiagClass::Semantic,
+                    &span,
+                    format!(
+                        "quorum {} is above the total weight {total} of the real servers: the virtual server can never be up",
+                        vs.quorum
+                    ),
+                );
+            }
+        }
+        Some(vs)
+    }
+
+    fn real_server(&mut self, st: &Stmt, vs: &VirtualServer) -> Option<RealServer> {
+        let a = self.arg(st, 0, "IP [PORT]")?;
+        let addr = self.tok_val(a, v::ip, "real server address", "an IP address")?;
+        let port = match st.args.get(1) {
+            Some(p) => Some(self.tok_val(p, v::port, "port", "a port number 0-65535")?),
+            None => {
+                if matches!(vs.key, VsKey::Addr { .. }) {
+                    self.error_help(
+                        DiagClass::Missing,
+                        &after(st),
+                        "real_server needs a port",
+                        "expected real_server IP PORT",
+                    );
+                    return None;
+                }
+                None
+            }
+        };
+        self.max_args(st, 2, "IP [PORT]");
+        let mut rs = RealServer {
+            addr,
+            port,
+            weight: 1,
+            inhibit_on_failure: None,
+            lb_kind: None,
+            notify_up: None,
+            notify_down: None,
+            uthreshold: 0,
+            lthreshold: 0,
+            smtp_alert: None,
+            alpha: None,
+            delay_loop: None,
+            checkers: Vec::new(),
+            span: st.span().clone(),
+        };
+        let mut defaults = CheckerCommon::default();
+        let Some(block) = &st.block else {
+            return Some(rs);
+        };
+        for s in &block.stmts {
+            if self.checker_common(s, &mut defaults) {
+                continue;
+            }
+            match s.kw.text.as_str() {
+                "weight" => {
+                    if let Some(w) = self.u32_in(s, 0, 65535) {
+                        rs.weight = w
+                    }
+                }
+                "inhibit_on_failure" => rs.inhibit_on_failure = Some(self.flag(s)),
+                "lvs_method" => rs.lb_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "notify_up" => rs.notify_up = self.notify_command(s),
+                "notify_down" => rs.notify_down = self.notify_command(s),
+                "uthreshold" => {
+                    if let Some(n) = self.u32_in(s, 0, u32::MAX as u64) {
+                        rs.uthreshold = n
+                    }
+                }
+                "lthreshold" => {
+                    if let Some(n) = self.u32_in(s, 0, u32::MAX as u64) {
+                        rs.lthreshold = n
+                    }
+                }
+                "smtp_alert" => rs.smtp_alert = Some(self.flag(s)),
+                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" => {
+                    if let Some(c) = self.checker(s) {
+                        rs.checkers.push(c)
+                    }
+                }
+                _ => self.other(s, "real_server", kw::RS, kw::RS_UNSUPPORTED),
+            }
+        }
+        rs.alpha = defaults.alpha;
+        rs.delay_loop = defaults.delay_loop;
+        for c in &mut rs.checkers {
+            inherit(&mut c.common, &defaults);
+        }
+        Some(rs)
+    }
+
+    /// Options shared by every checker (and inheritable from real_server / virtual_server).
+    fn checker_common(&mut self, s: &Stmt, c: &mut CheckerCommon) -> bool {
+        match s.kw.text.as_str() {
+            "connect_ip" => c.connect_ip = self.one(s, v::ip, "an IP address"),
+            "connect_port" => c.connect_port = self.one(s, v::port, "a port number 0-65535"),
+            "bindto" => c.bindto = self.one(s, v::ip, "an IP address"),
+            "bind_port" => c.bind_port = self.one(s, v::port, "a port number 0-65535"),
+            "connect_timeout" => c.connect_timeout = self.timer(s),
+            "retry" => c.retry = self.u32_in(s, 0, u32::MAX as u64),
+            "nb_get_retry" => {
+                self.warn(
+                    DiagClass::Deprecated,
+                    s.span(),
+                    "`nb_get_retry` is deprecated; use `retry`",
+                );
+                c.retry = self.u32_in(s, 0, u32::MAX as u64)
+            }
+            "delay_before_retry" => c.delay_before_retry = self.timer(s),
+            "warmup" => c.warmup = self.timer(s),
+            "fwmark" => {
+                c.fwmark = self.one(
+                    s,
+                    |x| v::uint_any(x).and_then(|n| u32::try_from(n).ok()),
+                    "a firewall mark",
+                )
+            }
+            "delay_loop" => c.delay_loop = self.timer(s),
+            "alpha" => c.alpha = Some(self.flag(s)),
+            _ => return false,
+        }
+        true
+    }
+
+    fn checker(&mut self, st: &Stmt) -> Option<Checker> {
+        let mut common = CheckerCommon::default();
+        let kind_name = st.kw.text.as_str();
+        self.max_args(st, 0, &format!("`{kind_name} {{`"));
+        let mut http = HttpCheck {
+            urls: Vec::new(),
+            http_protocol: HttpProtocol::V1_0,
+            virtualhost: None,
+            enable_sni: false,
+            max_body: None,
+        };
+        let mut misc_path = None;
+        let mut misc = MiscCheck {
+            misc_path: Command {
+                raw: String::new(),
+                argv: Vec::new(),
+                span: st.span().clone(),
+            },
+            misc_timeout: None,
+            misc_dynamic: false,
+            user: None,
+        };
+        let is_http = matches!(kind_name, "HTTP_GET" | "SSL_GET");
+        let (known, unsupported): (&[&str], &[&str]) = match kind_name {
+            "TCP_CHECK" => (kw::CHECK_COMMON, &[]),
+            "MISC_CHECK" => (kw::MISC_CHECK, &[]),
+            _ => (kw::HTTP_CHECK, kw::HTTP_CHECK_UNSUPPORTED),
+        };
+        let block: &[Stmt] = match &st.block {
+            Some(b) => &b.stmts,
+            None if kind_name == "TCP_CHECK" => &[],
+            None => self.block(st),
+        };
+        for s in block {
+            if self.checker_common(s, &mut common) {
+                continue;
+            }
+            match (s.kw.text.as_str(), is_http, kind_name == "MISC_CHECK") {
+                ("url", true, _) => {
+                    if let Some(u) = self.url(s) {
+                        http.urls.push(u)
+                    }
+                }
+                ("http_protocol", true, _) => {
+                    if let Some(p) = self.one(
+                        s,
+                        |x| match x {
+                            "1.0" => Some(HttpProtocol::V1_0),
+                            "1.0C" | "1.0c" => Some(HttpProtocol::V1_0C),
+                            "1.1" => Some(HttpProtocol::V1_1),
+                            _ => None,
+                        },
+                        "1.0, 1.0C or 1.1",
+                    ) {
+                        http.http_protocol = p
+                    }
+                }
+                ("virtualhost", true, _) => http.virtualhost = self.string(s),
+                ("enable_sni", true, _) if kind_name == "SSL_GET" => http.enable_sni = self.flag(s),
+                ("max_body" | "max_body_len", true, _) => {
+                    http.max_body = self.one(s, v::uint, "a number of bytes")
+                }
+                ("misc_path", _, true) => misc_path = self.command_all(s),
+                ("misc_timeout", _, true) => misc.misc_timeout = self.timer(s),
+                ("misc_dynamic", _, true) => misc.misc_dynamic = self.flag(s),
+                ("user", _, true) => misc.user = self.run_as(s),
+                _ => self.other(s, kind_name, known, unsupported),
+            }
+        }
+        let kind = match kind_name {
+            "TCP_CHECK" => CheckerKind::Tcp,
+            "HTTP_GET" | "SSL_GET" => {
+                if http.urls.is_empty() {
+                    self.error(
+                        DiagClass::Missing,
+                        st.span(),
+                        format!("{kind_name} has no `url {{ path ... }}`"),
+                    );
+                    return None;
+                }
+                if kind_name == "HTTP_GET" {
+                    CheckerKind::Http(http)
+                } else {
+                    CheckerKind::Ssl(http)
+                }
+            }
+            _ => {
+                match misc_path {
+                    Some(c) => misc.misc_path = c,
+                    None => {
+                        self.error(
+                            DiagClass::Missing,
+                            st.span(),
+                            "MISC_CHECK has no `misc_path`",
+                        );
+                        return None;
+                    }
+                }
+                CheckerKind::Misc(misc)
+            }
+        };
+        Some(Checker {
+            kind,
+            common,
+            span: st.span().clone(),
+        })
+    }
+
+    fn url(&mut self, st: &Stmt) -> Option<UrlCheck> {
+        let mut u = UrlCheck {
+            path: String::new(),
+            digest: None,
+            status_code: Vec::new(),
+            virtualhost: None,
+            span: st.span().clone(),
+        };
+        let mut have_path = false;
+        for s in self.block(st) {
+            match s.kw.text.as_str() {
+                "path" => {
+                    if let Some(p) = self.string(s) {
+                        u.path = p;
+                        have_path = true;
+                    }
+                }
+                "digest" => {
+                    if let Some(d) = self.one(
+                        s,
+                        v::digest,
+                        "an MD5 digest: 32 hex digits (as printed by genhash)",
+                    ) {
+                        u.digest = Some(d)
+                    }
+                }
+                "status_code" => {
+                    self.no_block(s);
+                    if s.args.is_empty() {
+                        self.arg(s, 0, "a status code or range, e.g. 200 or 200-299");
+                    }
+                    for t in &s.args {
+                        if let Some(r) = self.tok_val(
+                            t,
+                            v::status_range,
+                            "status code",
+                            "a status code or range from 100 to 599, e.g. 200 or 200-299",
+                        ) {
+                            u.status_code.push(r)
+                        }
+                    }
+                }
+                "virtualhost" => u.virtualhost = self.string(s),
+                _ => self.other(s, "url", kw::URL, kw::URL_UNSUPPORTED),
+            }
+        }
+        if !have_path {
+            self.error(DiagClass::Missing, st.span(), "url without a `path`");
+            return None;
+        }
+        Some(u)
+    }
+}
+
+fn inherit(c: &mut CheckerCommon, d: &CheckerCommon) {
+    c.connect_ip = c.connect_ip.or(d.connect_ip);
+    c.connect_port = c.connect_port.or(d.connect_port);
+    c.bindto = c.bindto.or(d.bindto);
+    c.bind_port = c.bind_port.or(d.bind_port);
+    c.connect_timeout = c.connect_timeout.or(d.connect_timeout);
+    c.retry = c.retry.or(d.retry);
+    c.delay_before_retry = c.delay_before_retry.or(d.delay_before_retry);
+    c.warmup = c.warmup.or(d.warmup);
+    c.fwmark = c.fwmark.or(d.fwmark);
+    c.delay_loop = c.delay_loop.or(d.delay_loop);
+    c.alpha = c.alpha.or(d.alpha);
+}
+
+fn fwd_method(s: &str) -> Option<ForwardMethod> {
+    match s {
+        "NAT" => Some(ForwardMethod::Nat),
+        "DR" => Some(ForwardMethod::Dr),
+        "TUN" => Some(ForwardMethod::Tun),
+        _ => None,
+    }
+}
+
+fn parse_scope(s: &str) -> Option<Scope> {
+    Some(match s {
+        "global" => Scope::Global,
+        "site" => Scope::Site,
+        "link" => Scope::Link,
+        "host" => Scope::Host,
+        "nowhere" => Scope::Nowhere,
+        _ => Scope::Other(v::uint_in(s, 0, 255)? as u8),
+    })
+}
+
+fn parse_table(s: &str) -> Option<u32> {
+    match s {
+        "default" => Some(253),
+        "main" => Some(254),
+        "local" => Some(255),
+        _ => v::uint_any(s).and_then(|n| u32::try_from(n).ok()),
+    }
+}
+
+/// Where things were written, for validation messages (the model keeps only block spans).
+#[derive(Debug, Default, Clone)]
+pub struct InstanceSpans {
+    pub state: Option<Span>,
+    pub authentication: Option<Span>,
+    pub preempt_delay: Option<Span>,
+    pub unicast_peer: Option<Span>,
+    pub vrid: Option<Span>,
+    pub advert_int: Option<Span>,
+    pub nopreempt: Option<Span>,
+}

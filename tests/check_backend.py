@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Purpose-built HTTP backends for the checker tests (loopback only).
+
+usage: check_backend.py MODE [--host H] [--cert C --key K] [--delay S]
+Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
+Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F);
+--cert/--key wrap any mode in TLS.
+"""
+import argparse, socket, ssl, sys, threading, time
+
+BODY = b"hello\n"
+RAW_FILE = None
+OK = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + BODY
+
+
+def read_request(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def handle(c, mode, delay):
+    try:
+        if mode == "hang":
+            read_request(c)
+            time.sleep(3600)
+            return
+        if mode == "keepalive":
+            # HTTP/1.1 with Content-Length; the connection stays open for more requests.
+            while read_request(c) is not None:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n")
+            return
+        if read_request(c) is None:
+            return
+        if mode in ("ok", "tls"):
+            c.sendall(OK)
+        elif mode == "status500":
+            c.sendall(b"HTTP/1.0 500 Internal Server Error\r\n\r\n" + BODY)
+        elif mode == "slow":
+            for b in OK:
+                c.sendall(bytes([b]))
+                time.sleep(delay)
+        elif mode == "huge":
+            c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+            block = b"\0" * 65536
+            sent = 0
+            try:
+                while sent < (1 << 30):
+                    c.sendall(block)
+                    sent += len(block)
+            finally:
+                sys.stderr.write("SENT %d\n" % sent)
+                sys.stderr.flush()
+        elif mode == "chunked":
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n\n\r\n0\r\n\r\n")
+        elif mode == "garbage":
+            c.sendall(b"garbage")
+        elif mode == "raw":
+            with open(RAW_FILE, "rb") as f:
+                c.sendall(f.read())
+    except OSError:
+        pass
+    finally:
+        try:
+            c.close()
+        except OSError:
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--delay", type=float, default=0.01)
+    ap.add_argument("--file", help="raw mode: the bytes to answer with")
+    a = ap.parse_args()
+    global RAW_FILE
+    RAW_FILE = a.file
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.host, a.port))
+    s.listen(128)
+    ctx = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+    print("READY %d" % s.getsockname()[1], flush=True)
+    while True:
+        c, _ = s.accept()
+        if ctx is not None:
+            try:
+                c = ctx.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                sys.stderr.write("TLS: %s\n" % e)
+                c.close()
+                continue
+        threading.Thread(target=handle, args=(c, a.mode, a.delay), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

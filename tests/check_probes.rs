@@ -1,0 +1,338 @@
+//! Checkers against real servers on loopback: python3 -m http.server, purpose-built python
+//! backends (tests/check_backend.py), TLS with a self-signed certificate, MISC_CHECK scripts.
+
+mod check_support;
+use check_support::*;
+
+use rampart::check::probe::{self, ConnectSpec, MiscSpec, Outcome, ProbeSpec, TlsSpec, UrlSpec};
+use rampart::config::model::HttpProtocol;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn conn(port: u16, timeout_ms: u64) -> ConnectSpec {
+    ConnectSpec {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        bind_ip: None,
+        bind_port: None,
+        fwmark: None,
+        timeout: Duration::from_millis(timeout_ms),
+    }
+}
+
+fn get(port: u16, path: &str, digest: Option<&str>, timeout_ms: u64) -> ProbeSpec {
+    http_spec(conn(port, timeout_ms), None, path, digest, vec![])
+}
+
+fn http_spec(
+    c: ConnectSpec,
+    tls: Option<TlsSpec>,
+    path: &str,
+    digest: Option<&str>,
+    status: Vec<(u16, u16)>,
+) -> ProbeSpec {
+    ProbeSpec::Http {
+        urls: vec![UrlSpec {
+            path: path.into(),
+            host: format!("127.0.0.1:{}", c.addr.port()),
+            digest: digest.map(|d| {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&hex::decode(d).unwrap());
+                a
+            }),
+            status,
+        }],
+        connect: c,
+        tls,
+        proto: HttpProtocol::V1_0,
+        max_body: probe::DEFAULT_MAX_BODY,
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn run(spec: &ProbeSpec) -> Outcome {
+    rt().block_on(probe::run(spec))
+}
+
+fn down_reason(o: Outcome) -> String {
+    match o {
+        Outcome::Down { reason } => reason,
+        Outcome::Up { .. } => panic!("expected DOWN, got UP"),
+    }
+}
+
+const HELLO_MD5: &str = "b1946ac92492d2347c6235b4d2611184";
+
+#[test]
+fn http_server_up_with_digest_and_down_on_wrong_digest() {
+    let page = b"<html>rampart</html>\n";
+    let b = http_server(&[("index.html", page)]);
+    let good = md5_hex(page);
+    assert_eq!(
+        run(&get(b.port, "/index.html", Some(&good), 3000)),
+        Outcome::Up { weight: None }
+    );
+    let r = down_reason(run(&get(b.port, "/index.html", Some(HELLO_MD5), 3000)));
+    assert!(r.contains("digest"), "{r}");
+    // 404 is outside the default 200-299.
+    let r = down_reason(run(&get(b.port, "/missing", None, 3000)));
+    assert!(r.contains("status 404"), "{r}");
+}
+
+#[test]
+fn wrong_status_and_configured_status_codes() {
+    let b = backend("status500", &[]);
+    let r = down_reason(run(&get(b.port, "/", None, 3000)));
+    assert!(r.contains("status 500"), "{r}");
+    let accept_500 = http_spec(
+        conn(b.port, 3000),
+        None,
+        "/",
+        Some(HELLO_MD5),
+        vec![(500, 503)],
+    );
+    assert_eq!(run(&accept_500), Outcome::Up { weight: None });
+}
+
+#[test]
+fn server_that_never_answers_times_out() {
+    let b = backend("hang", &[]);
+    let t = Instant::now();
+    let r = down_reason(run(&get(b.port, "/", None, 400)));
+    let took = t.elapsed();
+    assert!(r.contains("no complete response"), "{r}");
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn slow_byte_by_byte_server_within_and_beyond_the_timeout() {
+    // ~51 bytes at 10 ms each: about half a second.
+    let b = backend("slow", &["--delay", "0.01"]);
+    assert_eq!(
+        run(&get(b.port, "/", Some(HELLO_MD5), 5000)),
+        Outcome::Up { weight: None }
+    );
+    let r = down_reason(run(&get(b.port, "/", Some(HELLO_MD5), 150)));
+    assert!(r.contains("no complete response"), "{r}");
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn one_gib_body_is_capped_down_and_memory_stays_flat() {
+    let b = backend("huge", &[]);
+    let before = rss_kib();
+    let r = down_reason(run(&get(b.port, "/", None, 10_000)));
+    let after = rss_kib();
+    assert!(r.contains("exceeds the read limit of 1048576 bytes"), "{r}");
+    assert!(
+        after < before + 32 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    // The checker stopped reading early: the backend could not push anywhere near 1 GiB.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let sent = loop {
+        if let Some(n) = b
+            .stderr()
+            .lines()
+            .find_map(|l| l.strip_prefix("SENT ").and_then(|n| n.parse::<u64>().ok()))
+        {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "backend did not report");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(sent < 64 << 20, "backend sent {sent} bytes");
+}
+
+#[test]
+fn connection_refused() {
+    let r = down_reason(run(&get(closed_port(), "/", None, 1000)));
+    assert!(r.contains("refused"), "{r}");
+    let r = down_reason(run(&ProbeSpec::Tcp(conn(closed_port(), 1000))));
+    assert!(r.contains("refused"), "{r}");
+}
+
+#[test]
+fn tcp_check_up_with_source_address_and_fwmark() {
+    let b = backend("ok", &[]);
+    let mut c = conn(b.port, 1000);
+    c.bind_ip = Some("127.0.0.5".parse().unwrap());
+    c.fwmark = Some(7);
+    assert_eq!(run(&ProbeSpec::Tcp(c)), Outcome::Up { weight: None });
+}
+
+#[test]
+fn chunked_response_digest_is_over_the_raw_chunked_bytes() {
+    let b = backend("chunked", &[]);
+    let raw = b"5\r\nhello\r\n1\r\n\n\r\n0\r\n\r\n";
+    assert_eq!(
+        run(&get(b.port, "/", Some(&md5_hex(raw)), 3000)),
+        Outcome::Up { weight: None }
+    );
+    assert!(matches!(
+        run(&get(b.port, "/", Some(HELLO_MD5), 3000)),
+        Outcome::Down { .. }
+    ));
+}
+
+#[test]
+fn http11_keepalive_server_is_read_up_to_content_length() {
+    let b = backend("keepalive", &[]);
+    let t = Instant::now();
+    let mut spec = get(b.port, "/", Some(HELLO_MD5), 3000);
+    if let ProbeSpec::Http { proto, .. } = &mut spec {
+        *proto = HttpProtocol::V1_1;
+    }
+    assert_eq!(run(&spec), Outcome::Up { weight: None });
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "did not wait for close"
+    );
+}
+
+#[test]
+fn ssl_get_with_self_signed_certificate_and_sni() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "backend.test");
+    let b = backend(
+        "tls",
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    for sni in [None, Some("backend.test".to_string())] {
+        let spec = http_spec(
+            conn(b.port, 3000),
+            Some(TlsSpec { sni, ca_file: None }),
+            "/",
+            Some(HELLO_MD5),
+            vec![],
+        );
+        assert_eq!(run(&spec), Outcome::Up { weight: None });
+    }
+    // Plain HTTP against the TLS port fails.
+    assert!(matches!(
+        run(&get(b.port, "/", None, 1000)),
+        Outcome::Down { .. }
+    ));
+}
+
+#[test]
+fn ssl_get_verifies_against_a_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, leaf, key) = ca_signed(dir.path(), "backend.test");
+    let b = backend(
+        "ok",
+        &[
+            "--cert",
+            leaf.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let spec = |sni: &str, ca_file: Option<std::path::PathBuf>| {
+        http_spec(
+            conn(b.port, 3000),
+            Some(TlsSpec {
+                sni: Some(sni.into()),
+                ca_file,
+            }),
+            "/",
+            Some(HELLO_MD5),
+            vec![],
+        )
+    };
+    assert_eq!(
+        run(&spec("backend.test", Some(ca.clone()))),
+        Outcome::Up { weight: None }
+    );
+    let r = down_reason(run(&spec("other.test", Some(ca))));
+    assert!(r.contains("TLS handshake"), "{r}");
+    // A CA that did not sign the server's certificate.
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _, _) = ca_signed(other.path(), "backend.test");
+    let r = down_reason(run(&spec("backend.test", Some(other_ca))));
+    assert!(r.contains("TLS handshake"), "{r}");
+    // Without a CA nothing is verified (keepalived's behaviour).
+    assert_eq!(run(&spec("other.test", None)), Outcome::Up { weight: None });
+}
+
+fn misc(script: &str, timeout_ms: u64, dynamic: bool) -> ProbeSpec {
+    ProbeSpec::Misc(MiscSpec {
+        argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        user: None,
+        timeout: Duration::from_millis(timeout_ms),
+        dynamic,
+    })
+}
+
+#[test]
+fn misc_check_exit_codes_dynamic_weight_and_user() {
+    assert_eq!(
+        run(&misc("exit 0", 2000, false)),
+        Outcome::Up { weight: None }
+    );
+    assert!(matches!(
+        run(&misc("exit 1", 2000, false)),
+        Outcome::Down { .. }
+    ));
+    assert_eq!(
+        run(&misc("exit 12", 2000, true)),
+        Outcome::Up { weight: Some(10) }
+    );
+    assert!(matches!(
+        run(&misc("exit 1", 2000, true)),
+        Outcome::Down { .. }
+    ));
+    let as_nobody = ProbeSpec::Misc(MiscSpec {
+        argv: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "test $(id -u) = $(id -u nobody)".into(),
+        ],
+        user: Some(("nobody".into(), None)),
+        timeout: Duration::from_secs(2),
+        dynamic: false,
+    });
+    assert_eq!(run(&as_nobody), Outcome::Up { weight: None });
+}
+
+#[test]
+fn misc_check_timeout_kills_the_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "sleep 30 & echo $! > {p}; sleep 30 & echo $! >> {p}; wait",
+        p = pids.display()
+    );
+    let t = Instant::now();
+    let r = down_reason(run(&misc(&script, 300, false)));
+    assert!(r.contains("timed out"), "{r}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    for pid in std::fs::read_to_string(&pids).unwrap().split_whitespace() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie awaiting its (killed) parent's reaper.
+        assert!(
+            stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z"),
+            "child {pid} survived: {stat}"
+        );
+    }
+}
