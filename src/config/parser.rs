@@ -381,11 +381,17 @@ impl Parser {
     pub fn config(&mut self, stmts: &[Stmt]) -> Config {
         let mut cfg = Config::default();
         for st in stmts {
+            self.top(st, &mut cfg);
+        }
+        cfg
+    }
+
+    /// One top-level statement into the configuration.
+    pub fn top(&mut self, st: &Stmt, cfg: &mut Config) {
+        {
             match st.kw.text.as_str() {
                 "global_defs" => {
-                    if cfg.global.span.is_some() {
-                        // keepalived merges repeated global_defs blocks; so do we.
-                    }
+                    // keepalived merges repeated global_defs blocks; so do we.
                     let mut g = std::mem::take(&mut cfg.global);
                     self.global_defs(st, &mut g);
                     cfg.global = g;
@@ -440,7 +446,6 @@ impl Parser {
                 _ => self.other(st, "the top level", kw::TOP, kw::TOP_UNSUPPORTED),
             }
         }
-        cfg
     }
 
     fn name(&mut self, st: &Stmt) -> Option<String> {

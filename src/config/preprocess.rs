@@ -143,6 +143,7 @@ impl Limits {
 
 /// The output of preprocessing.
 pub struct Preprocessed {
+    /// The tokens (empty when they were streamed to a sink by [`preprocess_into`]).
     pub tokens: Vec<Token>,
     /// Source text by file name, for caret rendering.
     pub sources: HashMap<Arc<str>, Arc<str>>,
@@ -165,7 +166,11 @@ struct Pre<'a> {
     limits: Limits,
     defs: HashMap<String, String>,
     diags: Vec<Diagnostic>,
-    tokens: Vec<Token>,
+    /// Where tokens go, as they are produced (so no whole-file token vector is needed).
+    sink: &'a mut dyn FnMut(Token),
+    /// One line's tokens, reused.
+    line_buf: Vec<Token>,
+    token_count: usize,
     sources: HashMap<Arc<str>, Arc<str>>,
     file_order: Vec<Arc<str>>,
     /// The include chain, for cycle detection and messages.
@@ -186,13 +191,30 @@ pub fn preprocess(
     fs: &dyn SourceFs,
     limits: &Limits,
 ) -> Preprocessed {
+    let mut tokens = Vec::new();
+    let mut p = preprocess_into(name, text, config_id, fs, limits, &mut |t| tokens.push(t));
+    p.tokens = tokens;
+    p
+}
+
+/// Like [`preprocess`], handing every token to `sink` as soon as it is produced.
+pub fn preprocess_into(
+    name: &str,
+    text: &str,
+    config_id: &str,
+    fs: &dyn SourceFs,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Token),
+) -> Preprocessed {
     let mut pre = Pre {
         fs,
         config_id: config_id.to_string(),
         limits: limits.clone(),
         defs: HashMap::new(),
         diags: Vec::new(),
-        tokens: Vec::new(),
+        sink,
+        line_buf: Vec::new(),
+        token_count: 0,
         sources: HashMap::new(),
         file_order: Vec::new(),
         stack: Vec::new(),
@@ -204,7 +226,7 @@ pub fn preprocess(
     let canon = fs.canonical(&path);
     pre.file(&path, canon, Arc::from(name), text.to_string());
     Preprocessed {
-        tokens: pre.tokens,
+        tokens: Vec::new(),
         sources: pre.sources,
         file_order: pre.file_order,
         diags: pre.diags,
@@ -544,7 +566,7 @@ impl Pre<'_> {
                 true,
             );
         }
-        if self.tokens.len() > self.limits.max_tokens {
+        if self.token_count > self.limits.max_tokens {
             self.abort(
                 file,
                 lineno,
@@ -553,15 +575,15 @@ impl Pre<'_> {
             );
             return None;
         }
-        if let Some(e) = lexer::lex_line(
-            &work.text,
-            work.cols.as_deref(),
-            file,
-            lineno,
-            &mut self.tokens,
-        ) {
+        let mut buf = std::mem::take(&mut self.line_buf);
+        if let Some(e) = lexer::lex_line(&work.text, work.cols.as_deref(), file, lineno, &mut buf) {
             self.error(DiagClass::Syntax, file, lineno, e.col, e.message);
         }
+        self.token_count += buf.len();
+        for t in buf.drain(..) {
+            (self.sink)(t);
+        }
+        self.line_buf = buf;
         None
     }
 
