@@ -376,19 +376,29 @@ impl Pre<'_> {
             let dir = path.parent().unwrap_or(Path::new(""));
             dir.join(pattern).to_string_lossy().into_owned()
         };
-        let matches = match self.fs.glob(&full) {
-            Ok(m) => m,
-            Err(e) => {
-                self.error(
-                    DiagClass::Include,
-                    file,
-                    line,
-                    col,
-                    format!("bad include pattern `{pattern}`: {e}"),
-                );
-                return;
+        // csh-style `{a,b}` alternatives, as keepalived's glob() offers.
+        let mut matches = Vec::new();
+        for pat in brace_expand(&full, 256) {
+            match self.fs.glob(&pat) {
+                Ok(m) => {
+                    for p in m {
+                        if !matches.contains(&p) {
+                            matches.push(p);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.error(
+                        DiagClass::Include,
+                        file,
+                        line,
+                        col,
+                        format!("bad include pattern `{pattern}`: {e}"),
+                    );
+                    return;
+                }
             }
-        };
+        }
         if matches.is_empty() {
             self.diags.push(Diagnostic::warning(
                 DiagClass::Include,
@@ -843,6 +853,54 @@ impl Pre<'_> {
     }
 }
 
+/// Expand csh-style `{a,b,c}` alternatives (nested allowed) into at most `max` patterns;
+/// unbalanced braces are left as written.
+pub fn brace_expand(pat: &str, max: usize) -> Vec<String> {
+    let bytes = pat.as_bytes();
+    // Bounded recursion: each group is one level.
+    if bytes.iter().filter(|b| **b == b'{').count() > 32 {
+        return vec![pat.to_string()];
+    }
+    let Some(open) = bytes.iter().position(|b| *b == b'{') else {
+        return vec![pat.to_string()];
+    };
+    let mut level = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, b) in bytes.iter().enumerate().skip(open) {
+        match b {
+            b'{' => level += 1,
+            b'}' => {
+                level -= 1;
+                if level == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if level == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![pat.to_string()];
+    };
+    let (pre, post) = (&pat[..open], &pat[close + 1..]);
+    let mut bounds = vec![open];
+    bounds.extend(commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let alt = &pat[w[0] + 1..w[1]];
+        for e in brace_expand(&format!("{pre}{alt}{post}"), max) {
+            if out.len() >= max {
+                return out;
+            }
+            out.push(e);
+        }
+    }
+    out
+}
+
 /// `include`, `includer`, ... followed by whitespace: the arguments.
 fn include_args(line: &str) -> Option<&str> {
     for kw in [
@@ -1119,6 +1177,20 @@ mod tests {
             &Limits::small(),
         );
         assert_eq!(p.diags.len(), 1, "{:?}", p.diags);
+    }
+
+    #[test]
+    fn brace_alternatives() {
+        assert_eq!(
+            brace_expand("a/{b,c}.conf", 10),
+            vec!["a/b.conf", "a/c.conf"]
+        );
+        assert_eq!(
+            brace_expand("{foo/{,cat,dog},bar}", 10),
+            vec!["foo/", "foo/cat", "foo/dog", "bar"]
+        );
+        assert_eq!(brace_expand("a{b", 10), vec!["a{b"]);
+        assert_eq!(brace_expand("{a,b}{c,d}{e,f}", 3).len(), 3);
     }
 
     #[test]
