@@ -283,7 +283,11 @@ impl Pre<'_> {
     }
 
     fn file(&mut self, path: &Path, canon: PathBuf, name: Arc<str>, text: String) {
-        let text: Arc<str> = Arc::from(text);
+        // Editors on other systems may write a byte-order mark; it is not part of a keyword.
+        let text: Arc<str> = match text.strip_prefix('\u{feff}') {
+            Some(t) => Arc::from(t),
+            None => Arc::from(text),
+        };
         if self.sources.insert(name.clone(), text.clone()).is_none() {
             self.file_order.push(name.clone());
         }
@@ -1177,6 +1181,11 @@ mod tests {
             &Limits::small(),
         );
         assert_eq!(p.diags.len(), 1, "{:?}", p.diags);
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        assert_eq!(words("\u{feff}a b\n", "x"), vec!["a", "b", ";"]);
     }
 
     #[test]
