@@ -722,7 +722,8 @@ impl Instance {
         if p.version != self.params.version {
             return Some(DropReason::VersionMismatch);
         }
-        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq) {
+        let unicast = !self.params.unicast_peers.is_empty();
+        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq, unicast) {
             return Some(e.drop_reason());
         }
         // RFC 3768 §7.1: a VRRPv2 advert interval must match ours.
