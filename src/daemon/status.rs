@@ -900,7 +900,12 @@ impl DumpKind {
 /// Write one of keepalived's dumps to its usual path, logging the outcome (for the signal
 /// handlers).
 pub fn write_dump(kind: DumpKind, s: &StatusSnapshot) {
-    let path = kind.path();
+    write_dump_in(kind, s, Path::new("/tmp"));
+}
+
+/// Write a dump under `dir` with keepalived's file name (`keepalived.data`, ...).
+pub fn write_dump_in(kind: DumpKind, s: &StatusSnapshot, dir: &Path) {
+    let path = &dir.join(kind.path().file_name().unwrap_or_default());
     let res = match kind {
         DumpKind::Data => write_data_dump(s, path),
         DumpKind::Stats => write_stats_dump(s, path),
@@ -910,6 +915,36 @@ pub fn write_dump(kind: DumpKind, s: &StatusSnapshot) {
         Ok(()) => tracing::info!(target: "status", "wrote {}", path.display()),
         Err(e) => tracing::error!(target: "status", "cannot write {}: {e}", path.display()),
     }
+}
+
+/// Install the handlers for keepalived's dump signals (SIGUSR1 data, SIGUSR2 stats,
+/// SIGRTMIN+2 JSON) and serve them until `shutdown` turns true; dumps go to `dir` (`/tmp`
+/// as keepalived). Fails only when a handler cannot be installed.
+pub fn spawn_dump_signals(
+    board: std::sync::Arc<StatusBoard>,
+    metrics: Option<std::sync::Arc<Metrics>>,
+    dir: std::path::PathBuf,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut json = signal(SignalKind::from_raw(libc::SIGRTMIN() + 2))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let kind = tokio::select! {
+                _ = usr1.recv() => DumpKind::Data,
+                _ = usr2.recv() => DumpKind::Stats,
+                _ = json.recv() => DumpKind::Json,
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() { return; }
+                    continue;
+                }
+            };
+            let snap = board.snapshot(metrics.as_deref());
+            write_dump_in(kind, &snap, &dir);
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 #                    set to "none" to boot without one)
 #   VM_DIR           cache directory (default <target>/vm); see build-image.sh
 #   VM_KEEP          keep the per-run directory (initrd, console log) for debugging
+#   VM_STREAM        also stream the scenario's output to stderr while the VM runs
 #
 # Output: the scenario's stdout+stderr (byte for byte) on stdout. Exit status: the scenario's own, or
 #   124 when the VM hit the time limit, 125 when the harness failed (no end marker: the console log is
@@ -105,6 +106,11 @@ cat "$VM_DIR/base.cpio" "$RUN/run.cpio" >"$RUN/initrd"
 for attempt in 1 2; do
     : >"$RUN/out.log"
     set +e
+    # VM_STREAM=1: also show the scenario's output on stderr while it runs (the demo's live view).
+    if [[ -n ${VM_STREAM:-} ]]; then
+        tail -F -n +1 "$RUN/out.log" 2>/dev/null | sed -u '/@@VM-BEGIN@@/d; /@@VM-END rc=/d' >&2 &
+        STREAM_PID=$!
+    fi
     timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 \
         -nodefaults -display none -no-reboot -nic none \
         -kernel "$VM_DIR/kernel/vmlinuz" -initrd "$RUN/initrd" \
@@ -112,6 +118,7 @@ for attempt in 1 2; do
         -serial "file:$RUN/console.log" -serial "file:$RUN/out.log" \
         </dev/null >"$RUN/qemu.log" 2>&1
     qemu_rc=$?
+    [[ -n ${STREAM_PID:-} ]] && { sleep 0.3; pkill -P "$STREAM_PID" 2>/dev/null; kill "$STREAM_PID" 2>/dev/null; }
     set -e
     if [[ $attempt == 1 && $qemu_rc != 124 && $qemu_rc != 137 ]] && ! grep -q '@@VM-BEGIN@@' "$RUN/out.log"; then
         echo "run-vm: the VM died before the scenario started; retrying once. Console:" >&2
