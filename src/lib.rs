@@ -7,6 +7,7 @@
 //! - [`ipvs`]: generic-netlink IPVS client, reconciler, ipvsadm-compatible CLI.
 //! - [`alert`]: SMTP and log alerts, notify fifos.
 //! - [`daemon`]: wiring, reload, signals, status.
+//! - [`doctor`]: checks a director against its configuration (`rampart doctor`).
 //! - [`events`]: what happened, shared between producers and consumers.
 
 pub mod alert;
@@ -14,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod events;
 pub mod ipvs;
 pub mod vrrp;

@@ -99,10 +99,10 @@ fn main() -> ExitCode {
             Command::CheckConfig(r) => sub::check_config::main(r.args),
             Command::Ipvs(r) => sub::ipvs::main(r.args),
             Command::Genhash(r) => sub::genhash::main(r.args),
-            Command::Status(r) => sub::not_yet("status", r.args),
-            Command::Reload(r) => sub::not_yet("reload", r.args),
-            Command::Realserver(r) => sub::not_yet("realserver", r.args),
-            Command::Doctor(r) => sub::not_yet("doctor", r.args),
+            Command::Realserver(r) => sub::realserver::main(r.args),
+            Command::Doctor(r) => sub::doctor::main(r.args),
+            Command::Status(r) => sub::status::main(r.args),
+            Command::Reload(r) => sub::reload::main(r.args),
         };
     }
     if cli.config_test {

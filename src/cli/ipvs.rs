@@ -9,8 +9,12 @@
 
 use crate::ipvs::client::{Client, IpvsError, NetlinkTransport, Transport};
 use crate::ipvs::codec::{Family, IpvsMessage, Proto};
+use crate::ipvs::convert::table_from_dump;
 use crate::ipvs::format::{self, Format, ListEntry, Names};
 use crate::ipvs::ipvsadm::{self, Command, Invocation, Parsed, Resolver};
+use crate::ipvs::reconcile::{apply, reconcile};
+use crate::ipvs::table::DesiredTable;
+use std::collections::BTreeSet;
 use std::ffi::{CStr, CString, OsString};
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr};
@@ -43,6 +47,17 @@ fn connect() -> Result<Client<NetlinkTransport>, u8> {
 
 /// Run one ipvsadm command line; returns the exit status.
 pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
+    if args.first().map(String::as_str) == Some("--reconcile") {
+        let desired = match reconcile_args(args) {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+        let mut client = match connect() {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        return reconcile_cmd(&mut client, &desired.0, desired.1, out);
+    }
     if args.is_empty() {
         let mut client = match connect() {
             Ok(c) => c,
@@ -79,6 +94,12 @@ pub fn run_with<T: Transport>(
     stdin: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> u8 {
+    if args.first().map(String::as_str) == Some("--reconcile") {
+        return match reconcile_args(args) {
+            Ok((desired, dry)) => reconcile_cmd(client, &desired, dry, out),
+            Err(code) => code,
+        };
+    }
     if args.is_empty() {
         return list_all(client, Format::default(), out);
     }
@@ -453,6 +474,98 @@ impl Resolver for LibcResolver {
                 return None;
             }
             Some(u16::from_be((*se).s_port as u16))
+        }
+    }
+}
+
+/// `--reconcile FILE [--dry-run]`: the desired table from FILE (ipvsadm-save format).
+fn reconcile_args(args: &[String]) -> Result<(DesiredTable, bool), u8> {
+    let mut file = None;
+    let mut dry = false;
+    for a in &args[1..] {
+        match a.as_str() {
+            "--dry-run" | "-n" => dry = true,
+            f if file.is_none() => file = Some(f.to_string()),
+            other => {
+                eprintln!("{PROGRAM} --reconcile: unexpected argument {other}");
+                return Err(2);
+            }
+        }
+    }
+    let Some(file) = file else {
+        eprintln!(
+            "usage: {PROGRAM} --reconcile FILE [--dry-run]  (FILE in ipvsadm-save format, - for stdin)"
+        );
+        return Err(2);
+    };
+    let text = if file == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+            eprintln!("{PROGRAM} --reconcile: reading stdin: {e}");
+            return Err(2);
+        }
+        s
+    } else {
+        match std::fs::read_to_string(&file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{PROGRAM} --reconcile: cannot read {file}: {e}");
+                return Err(2);
+            }
+        }
+    };
+    match ipvsadm::table_from_save(&text, &LibcResolver) {
+        Ok(t) => Ok((t, dry)),
+        Err(e) => {
+            eprintln!("{PROGRAM} --reconcile: {file}: {e}");
+            Err(2)
+        }
+    }
+}
+
+/// Make the services in `desired` exactly so, leave all others alone; print each operation
+/// (JSON, one per line) and `operations: N`, the number of requests sent.
+fn reconcile_cmd<T: Transport>(
+    client: &mut Client<T>,
+    desired: &DesiredTable,
+    dry: bool,
+    out: &mut dyn Write,
+) -> u8 {
+    let kernel = match client.table() {
+        Ok(t) => table_from_dump(&t),
+        Err(e) => {
+            eprintln!("{PROGRAM} --reconcile: reading the kernel table: {e}");
+            return 1;
+        }
+    };
+    let ops = reconcile(desired, &kernel, &BTreeSet::new());
+    for op in &ops {
+        let _ = writeln!(out, "{}", serde_json::to_string(op).unwrap_or_default());
+    }
+    if dry {
+        let _ = writeln!(out, "operations: 0 (dry run, {} planned)", ops.len());
+        return 0;
+    }
+    match apply(client, &ops) {
+        Ok(outcomes) => {
+            let sent = outcomes.len() + outcomes.iter().filter(|o| o.retried_as.is_some()).count();
+            let mut status = 0;
+            for o in &outcomes {
+                if let Err(errno) = o.result {
+                    eprintln!(
+                        "{PROGRAM} --reconcile: {}: {}",
+                        serde_json::to_string(&o.op).unwrap_or_default(),
+                        std::io::Error::from_raw_os_error(errno)
+                    );
+                    status = 1;
+                }
+            }
+            let _ = writeln!(out, "operations: {sent}");
+            status
+        }
+        Err(e) => {
+            eprintln!("{PROGRAM} --reconcile: {e}");
+            1
         }
     }
 }

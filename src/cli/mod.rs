@@ -6,8 +6,12 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub mod check_config;
+pub mod doctor;
 pub mod genhash;
 pub mod ipvs;
+pub mod realserver;
+pub mod reload;
+pub mod status;
 
 /// A sub-command that is reserved but not implemented yet.
 pub fn not_yet(name: &str, _args: Vec<OsString>) -> ExitCode {

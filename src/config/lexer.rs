@@ -54,14 +54,89 @@ pub fn identity_cols(line: &str) -> Vec<u32> {
 /// The byte index where a comment starts (outside double quotes), if any.
 pub fn comment_start(line: &str) -> Option<usize> {
     let mut in_quote = false;
+    let mut escaped = false;
     for (i, b) in line.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
         match b {
+            b'\\' if in_quote => escaped = true,
             b'"' => in_quote = !in_quote,
             b'#' | b'!' if !in_quote => return Some(i),
             _ => {}
         }
     }
     None
+}
+
+/// Decode one escape inside a quoted string (`rest` starts after the backslash): keepalived's
+/// `\a \b \E \f \n \r \t \v \nnn \xXX \cC`, and `\C` for any other C. Returns the
+/// number of bytes consumed.
+fn unescape(rest: &[u8], out: &mut Vec<u8>) -> usize {
+    let Some(&c) = rest.first() else { return 0 };
+    let simple = match c {
+        b'a' => Some(7),
+        b'b' => Some(8),
+        b'E' => Some(27),
+        b'f' => Some(12),
+        b'n' => Some(b'\n'),
+        b'r' => Some(b'\r'),
+        b't' => Some(b'\t'),
+        b'v' => Some(11),
+        _ => None,
+    };
+    if let Some(b) = simple {
+        out.push(b);
+        return 1;
+    }
+    match c {
+        b'0'..=b'7' => {
+            let n = rest
+                .iter()
+                .take(3)
+                .take_while(|d| (b'0'..=b'7').contains(*d))
+                .count();
+            let v = rest[..n]
+                .iter()
+                .fold(0u32, |a, d| a * 8 + u32::from(d - b'0'));
+            out.push((v & 0xff) as u8);
+            n
+        }
+        b'x' => {
+            let n = rest[1..]
+                .iter()
+                .take(2)
+                .take_while(|d| d.is_ascii_hexdigit())
+                .count();
+            if n == 0 {
+                out.push(b'x');
+                return 1;
+            }
+            let v = rest[1..=n].iter().fold(0u8, |a, d| {
+                a.wrapping_mul(16)
+                    .wrapping_add((*d as char).to_digit(16).unwrap_or(0) as u8)
+            });
+            out.push(v);
+            1 + n
+        }
+        b'c' if rest.len() > 1 && rest[1] != b'\n' => {
+            out.push(rest[1].to_ascii_uppercase() ^ 0x40);
+            2
+        }
+        _ => {
+            // Any other character stands for itself (`\"`, `\\`); keep UTF-8 sequences whole.
+            let len = match c {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf7 => 4,
+                _ => 1,
+            }
+            .min(rest.len());
+            out.extend_from_slice(&rest[..len]);
+            len
+        }
+    }
 }
 
 /// The problem a line can have at lexing time.
@@ -135,52 +210,62 @@ pub fn lex_line(
                 line_has_tokens = true;
                 i += 1;
             }
-            b'"' => {
+            _ => {
+                // A word; `"..."` parts anywhere in it are quoted (spaces and braces kept,
+                // escapes decoded, quote characters removed): `ab" c "d` is `ab c d`.
                 let start = i;
-                let rest = &line[i + 1..];
-                match rest.find('"') {
-                    Some(end) => {
-                        out.push(Token {
-                            kind: TokKind::Word,
-                            text: rest[..end].to_string(),
-                            quoted: true,
-                            span: span(start),
-                        });
-                        i = start + 1 + end + 1;
+                let mut quoted = false;
+                let mut text: Vec<u8> = Vec::new();
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    if matches!(
+                        b,
+                        b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c' | b'{' | b'}'
+                    ) {
+                        break;
                     }
-                    None => {
+                    if b != b'"' {
+                        text.push(b);
+                        i += 1;
+                        continue;
+                    }
+                    quoted = true;
+                    let open = i;
+                    i += 1;
+                    let mut closed = false;
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        match bytes[i] {
+                            b'"' => {
+                                closed = true;
+                                i += 1;
+                                break;
+                            }
+                            b'\\' if i + 1 < bytes.len() && bytes[i + 1] != b'\n' => {
+                                i += 1 + unescape(&bytes[i + 1..], &mut text);
+                            }
+                            c => {
+                                text.push(c);
+                                i += 1;
+                            }
+                        }
+                    }
+                    if !closed {
                         if err.is_none() {
                             err = Some(LexError {
-                                col: col_of(start),
+                                col: col_of(open),
                                 message: "unterminated quoted string".into(),
                             });
                         }
-                        out.push(Token {
-                            kind: TokKind::Word,
-                            text: rest.trim_end_matches('\n').to_string(),
-                            quoted: true,
-                            span: span(start),
-                        });
-                        i = bytes.len();
+                        break;
                     }
                 }
-                line_has_tokens = true;
-            }
-            _ => {
-                let start = i;
-                while i < bytes.len()
-                    && !matches!(
-                        bytes[i],
-                        b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c' | b'{' | b'}'
-                    )
-                {
-                    i += 1;
-                }
-                // Never split inside a multi-byte character: the stop bytes are all ASCII.
                 out.push(Token {
                     kind: TokKind::Word,
-                    text: line[start..i].to_string(),
-                    quoted: false,
+                    text: match String::from_utf8(text) {
+                        Ok(t) => t,
+                        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                    },
+                    quoted,
                     span: span(start),
                 });
                 line_has_tokens = true;
@@ -232,6 +317,26 @@ mod tests {
         assert_eq!(
             words(r#""a#b" c"#),
             vec![("a#b".into(), 1), ("c".into(), 7)]
+        );
+    }
+
+    #[test]
+    fn quotes_inside_words_and_escapes() {
+        assert_eq!(
+            words(r#"abcd" efg h jkl "mnop x"#),
+            vec![("abcd efg h jkl mnop".into(), 1), ("x".into(), 23)]
+        );
+        assert_eq!(
+            words(r#""a\"b\\c\x41\101\t""#),
+            vec![("a\"b\\cAA\t".into(), 1)]
+        );
+        assert_eq!(
+            words(r#""{ } # !" y"#),
+            vec![("{ } # !".into(), 1), ("y".into(), 11)]
+        );
+        assert_eq!(
+            words(r##""a\"#b" z"##),
+            vec![("a\"#b".into(), 1), ("z".into(), 9)]
         );
     }
 

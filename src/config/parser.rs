@@ -141,6 +141,22 @@ impl Parser {
             );
             return;
         }
+        if kw::is_keepalived(word) {
+            if kw::is_implemented_somewhere(word) {
+                self.error(
+                    DiagClass::UnknownKeyword,
+                    st.span(),
+                    format!("`{word}` is not valid in {context}"),
+                );
+            } else {
+                self.warn(
+                    DiagClass::Unsupported,
+                    st.span(),
+                    format!("`{word}` (in {context}) is not supported by rampart yet; ignored"),
+                );
+            }
+            return;
+        }
         let msg = format!("unknown keyword `{word}` in {context}");
         match did_you_mean(word, known.iter().chain(unsupported.iter()).copied()) {
             Some(s) => self.error_help(
@@ -984,9 +1000,9 @@ impl Parser {
                     }
                 }
                 "virtual_router_id" => {
+                    have_vrid = true;
                     let r = self.one(s, v::int, "an integer from 1 to 255");
                     if let Some(n) = r {
-                        have_vrid = true;
                         if !(1..=255).contains(&n) {
                             self.error_help(
                                 DiagClass::Semantic,
@@ -1039,10 +1055,14 @@ impl Parser {
                 }
                 "preempt_delay" => {
                     if let Some(t) = self.timer(s) {
-                        i.preempt_delay = t
+                        i.preempt_delay = t;
+                        spans.preempt_delay = Some(s.span().clone());
                     }
                 }
-                "authentication" => i.authentication = self.authentication(s),
+                "authentication" => {
+                    i.authentication = self.authentication(s);
+                    spans.authentication = Some(s.span().clone());
+                }
                 "virtual_ipaddress" => {
                     for x in self.block(s) {
                         if let Some(a) = self.vip(x, false) {
@@ -1082,6 +1102,7 @@ impl Parser {
                 "unicast_src_ip" => i.unicast_src_ip = self.one(s, v::ip, "an IP address"),
                 "mcast_src_ip" => i.mcast_src_ip = self.one(s, v::ip, "an IP address"),
                 "unicast_peer" => {
+                    spans.unicast_peer = Some(s.span().clone());
                     let block = self.block(s);
                     if block.is_empty() {
                         self.warn(
@@ -1617,6 +1638,13 @@ impl Parser {
             }
             k += 2;
         }
+        if r.priority.is_none() {
+            self.warn(
+                DiagClass::Missing,
+                st.span(),
+                "rule without a `priority`: the kernel picks one, which is probably not what you want",
+            );
+        }
         if let (Some(f), Some(t)) = (r.from, r.to)
             && f.addr.is_ipv4() != t.addr.is_ipv4()
         {
@@ -1750,8 +1778,14 @@ impl Parser {
         let mut defaults = CheckerCommon::default();
         let mut sorry_kind = None;
         let mut quorum_span = None;
+        let mut protocol_span = None;
+        let mut rs_seen: std::collections::HashMap<(IpAddr, Option<u16>), u32> =
+            std::collections::HashMap::new();
         for s in self.block(st) {
-            if self.checker_common(s, &mut defaults) {
+            // delay_loop and alpha are the virtual server's own (checker_common would take
+            // them as checker defaults).
+            let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
+            if !own && self.checker_common(s, &mut defaults) {
                 continue;
             }
             match s.kw.text.as_str() {
@@ -1791,6 +1825,7 @@ impl Parser {
                     )
                 }
                 "protocol" => {
+                    protocol_span = Some(s.span().clone());
                     vs.protocol = self
                         .one(
                             s,
@@ -1871,11 +1906,7 @@ impl Parser {
                 "smtp_alert" => vs.smtp_alert = Some(self.flag(s)),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s, &vs) {
-                        if let Some(prev) = vs
-                            .real_servers
-                            .iter()
-                            .find(|r| r.addr == rs.addr && r.port == rs.port)
-                        {
+                        if let Some(first_line) = rs_seen.get(&(rs.addr, rs.port)) {
                             self.error(
                                 DiagClass::Duplicate,
                                 s.span(),
@@ -1883,11 +1914,12 @@ impl Parser {
                                     "real_server {} {} given twice in this virtual_server (first at line {})",
                                     rs.addr,
                                     rs.port.map_or(String::new(), |p| p.to_string()),
-                                    prev.span.line
+                                    first_line
                                 ),
                             );
                             continue;
                         }
+                        rs_seen.insert((rs.addr, rs.port), rs.span.line);
                         vs.real_servers.push(rs)
                     }
                 }
@@ -1896,6 +1928,16 @@ impl Parser {
         }
         if let Some(ss) = &mut vs.sorry_server {
             ss.lb_kind = sorry_kind;
+        }
+        if let (VsKey::Fwmark(m), Some(span)) = (&vs.key, &protocol_span) {
+            // keepalived rejects this too (`keepalived -t` exits 5): a fwmark service matches
+            // packets of every protocol the mark was set on.
+            self.error_help(
+                DiagClass::Semantic,
+                span,
+                format!("`protocol` has no effect on the fwmark {m} virtual server"),
+                "remove it; the firewall rule that sets the mark decides the protocol",
+            );
         }
         // Inherit checker defaults: real server level over virtual server level.
         for rs in &mut vs.real_servers {
@@ -2241,6 +2283,9 @@ fn parse_table(s: &str) -> Option<u32> {
 #[derive(Debug, Default, Clone)]
 pub struct InstanceSpans {
     pub state: Option<Span>,
+    pub authentication: Option<Span>,
+    pub preempt_delay: Option<Span>,
+    pub unicast_peer: Option<Span>,
     pub vrid: Option<Span>,
     pub advert_int: Option<Span>,
     pub nopreempt: Option<Span>,

@@ -149,6 +149,9 @@ pub struct Preprocessed {
     /// Files in the order they were first read.
     pub file_order: Vec<Arc<str>>,
     pub diags: Vec<Diagnostic>,
+    /// A limit was hit and the token stream is incomplete: later stages would only report
+    /// consequences (unclosed blocks, missing keywords).
+    pub aborted: bool,
 }
 
 struct PendingDef {
@@ -205,6 +208,7 @@ pub fn preprocess(
         sources: pre.sources,
         file_order: pre.file_order,
         diags: pre.diags,
+        aborted: pre.aborted,
     }
 }
 
@@ -606,12 +610,26 @@ impl Pre<'_> {
         let mut out_cols = Vec::with_capacity(text.len());
         let mut i = 0;
         let mut copied = 0;
+        let mut in_quote = false;
+        let mut escaped = false;
         while i < bytes.len() {
-            if bytes[i] != b'$' {
+            let b = bytes[i];
+            if escaped {
+                escaped = false;
                 i += 1;
                 continue;
             }
-            let (name, args, end) = if bytes.get(i + 1) == Some(&b'{') {
+            match b {
+                b'\\' if in_quote => escaped = true,
+                b'"' => in_quote = !in_quote,
+                _ => {}
+            }
+            if b != b'$' {
+                i += 1;
+                continue;
+            }
+            let braced = bytes.get(i + 1) == Some(&b'{');
+            let (name, args, end) = if braced {
                 match text[i + 2..].find('}') {
                     Some(close) => {
                         let inner = &text[i + 2..i + 2 + close];
@@ -650,6 +668,28 @@ impl Pre<'_> {
                 _ => self.defs.get(name).cloned(),
             };
             let Some(value) = value else {
+                let col = cols.get(i).copied().unwrap_or(1);
+                if name == "_RANDOM" {
+                    self.diags.push(Diagnostic::warning(
+                        DiagClass::Unsupported,
+                        Some(Span::new(file.clone(), lineno, col)),
+                        "`${_RANDOM}` is not supported by rampart yet (a configuration should not depend on chance); left as written",
+                    ));
+                } else if braced
+                    && !in_quote
+                    && name.bytes().next().is_some_and(is_name_start)
+                    && name.bytes().all(is_name_char)
+                {
+                    // Outside quotes the braces of an undefined `${NAME}` would become block
+                    // braces; say what is wrong instead of a confusing block error.
+                    self.error(
+                        DiagClass::Preprocess,
+                        file,
+                        lineno,
+                        col,
+                        format!("`${{{name}}}` is not defined (define it with `${name}=VALUE` before this line)"),
+                    );
+                }
                 i = end;
                 continue;
             };
@@ -965,9 +1005,13 @@ mod tests {
     #[test]
     fn undefined_names_stay() {
         assert_eq!(
-            words("a $HOME ${X}y\n", "x"),
-            vec!["a", "$HOME", "$", "{", "X", "}", "y", ";"]
+            words("a $HOME \"${X}y\"\n", "x"),
+            vec!["a", "$HOME", "${X}y", ";"]
         );
+        let fs = MemFs::default();
+        let p = preprocess("t", "a ${X}\n", "id", &fs, &Limits::default());
+        assert_eq!(p.diags.len(), 1);
+        assert!(p.diags[0].message.contains("`${X}` is not defined"));
     }
 
     #[test]

@@ -59,13 +59,12 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
         }
     }
 
-    let spans_of = |name: &str| {
-        extra
-            .instance_spans
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| s)
-    };
+    let instance_spans: HashMap<&str, &InstanceSpans> = extra
+        .instance_spans
+        .iter()
+        .map(|(n, s)| (n.as_str(), s))
+        .collect();
+    let spans_of = |name: &str| instance_spans.get(name).copied();
 
     // VRID per interface and family.
     let mut vrids: HashMap<(&str, Family, u8), &VrrpInstance> = HashMap::new();
@@ -131,6 +130,63 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 ),
             );
         }
+        // keepalived clears MASTER with AH (and `keepalived -t` exits 5).
+        if i.initial_state == InitialState::Master
+            && i.authentication
+                .as_ref()
+                .is_some_and(|a| a.auth_type == AuthType::Ah)
+        {
+            let at = sp
+                .and_then(|s| s.state.clone())
+                .unwrap_or_else(|| i.span.clone());
+            d.push(
+                Diagnostic::error(
+                    DiagClass::Semantic,
+                    Some(at),
+                    format!(
+                        "vrrp_instance `{}`: state MASTER is incompatible with auth_type AH",
+                        i.name
+                    ),
+                )
+                .with_help("use `state BACKUP` (the highest priority still becomes master)"),
+            );
+        }
+        // vrrp_strict: what keepalived refuses (it "resets" and `keepalived -t` exits 5).
+        if cfg.global.vrrp_strict {
+            let strict = |d: &mut Vec<Diagnostic>, at: Option<Span>, what: &str| {
+                d.push(
+                    Diagnostic::error(
+                        DiagClass::Semantic,
+                        Some(at.unwrap_or_else(|| i.span.clone())),
+                        format!(
+                            "vrrp_instance `{}`: {what} is not allowed with vrrp_strict",
+                            i.name
+                        ),
+                    )
+                    .with_help("remove it, or remove vrrp_strict from global_defs"),
+                );
+            };
+            if i.initial_state == InitialState::Master && i.priority != 255 {
+                strict(
+                    d,
+                    sp.and_then(|s| s.state.clone()),
+                    "state MASTER without priority 255 (address owner)",
+                );
+            }
+            if i.authentication.is_some() {
+                strict(
+                    d,
+                    sp.and_then(|s| s.authentication.clone()),
+                    "authentication",
+                );
+            }
+            if !i.preempt_delay.is_zero() {
+                strict(d, sp.and_then(|s| s.preempt_delay.clone()), "preempt_delay");
+            }
+            if !i.unicast_peer.is_empty() {
+                strict(d, sp.and_then(|s| s.unicast_peer.clone()), "unicast_peer");
+            }
+        }
         // nopreempt needs BACKUP.
         if i.nopreempt && i.initial_state == InitialState::Master {
             let at = sp
@@ -150,6 +206,28 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 unknown_script(d, &t.name, &t.span, &scripts);
             }
         }
+        // Unicast peers and the source address must share one family.
+        let fam = i
+            .unicast_src_ip
+            .map(|a| a.is_ipv4())
+            .or_else(|| i.unicast_peer.first().map(|p| p.addr.is_ipv4()));
+        if let Some(v4) = fam {
+            if let Some(p) = i.unicast_peer.iter().find(|p| p.addr.is_ipv4() != v4) {
+                err(
+                    d,
+                    DiagClass::Semantic,
+                    &p.span,
+                    format!(
+                        "unicast_peer {} is not of the same address family as {}",
+                        p.addr,
+                        i.unicast_src_ip
+                            .map_or("the other peers".to_string(), |a| format!(
+                                "unicast_src_ip {a}"
+                            ))
+                    ),
+                );
+            }
+        }
         if i.virtual_ipaddress.is_empty() {
             d.push(Diagnostic::warning(
                 DiagClass::Missing,
@@ -160,14 +238,14 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
     }
 
     // Sync groups.
+    let member_spans: HashMap<&str, &[Span]> = extra
+        .member_spans
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_slice()))
+        .collect();
     let mut member_of: HashMap<&str, (&str, &Span)> = HashMap::new();
     for g in &cfg.sync_groups {
-        let spans = extra
-            .member_spans
-            .iter()
-            .find(|(n, _)| *n == g.name)
-            .map(|(_, s)| s.as_slice())
-            .unwrap_or(&[]);
+        let spans = member_spans.get(g.name.as_str()).copied().unwrap_or(&[]);
         for (k, m) in g.members.iter().enumerate() {
             let at = spans.get(k).unwrap_or(&g.span);
             if !instances.contains_key(m.as_str()) {
@@ -252,8 +330,22 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-        if let VsKey::Addr { addr, .. } = &vs.key {
+        if let VsKey::Addr { addr, port } = &vs.key {
             for rs in &vs.real_servers {
+                let kind = rs.lb_kind.unwrap_or(vs.lb_kind);
+                if kind != ForwardMethod::Nat
+                    && let Some(p) = rs.port
+                    && p != *port
+                {
+                    d.push(Diagnostic::warning(
+                        DiagClass::Semantic,
+                        Some(rs.span.clone()),
+                        format!(
+                            "real_server port {p} differs from the virtual server port {port}, but {} cannot translate ports: clients reach port {port}",
+                            if kind == ForwardMethod::Dr { "DR" } else { "TUN" }
+                        ),
+                    ));
+                }
                 if rs.addr.is_ipv4() != addr.is_ipv4() && vs.lb_kind != ForwardMethod::Tun {
                     err(
                         d,

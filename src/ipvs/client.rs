@@ -8,7 +8,8 @@
 //! one destination dump per service, all on the same socket with no family lookup in between
 //! (ipvsadm opens a socket and resolves the family again for every one of them). A netlink socket
 //! runs one dump at a time (a second dump request while one is running gets EBUSY), so the
-//! per-service dumps are spread over a few sockets to keep several in flight.
+//! per-service dumps run one after another on the one socket: each costs one `sendmsg` and two
+//! `recvmsg` (the data, then NLMSG_DONE, which the kernel only produces once the data is read).
 //!
 //! The socket lives behind [`Transport`] so tests can assert the frames sent and replay golden
 //! replies.
@@ -82,6 +83,8 @@ const RECV_CAPACITY: usize = 1 << 20;
 const MAX_BATCH_BYTES: usize = 96 * 1024;
 /// Receive buffer asked for (SO_RCVBUFFORCE as root, else capped by rmem_max).
 const WANT_RCVBUF: usize = 8 << 20;
+/// Seconds a read may wait for the kernel before the request is reported as failed.
+const RECV_TIMEOUT_SECS: libc::time_t = 30;
 /// Kernel memory charged per queued ACK skb (truesize), rounded up.
 const ACK_TRUESIZE: usize = 1280;
 
@@ -112,6 +115,21 @@ impl NetlinkTransport {
         } == 0;
         if !forced {
             let _ = socket.set_rx_buf_sz(WANT_RCVBUF);
+        }
+        // A kernel that never answers must not hang rampart: give up on a read after a while.
+        let timeout = libc::timeval {
+            tv_sec: RECV_TIMEOUT_SECS,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt with a valid fd and a pointer to a live timeval of the given size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &timeout as *const libc::timeval as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            );
         }
         let rcvbuf = socket.get_rx_buf_sz().unwrap_or(212_992);
         let batch_limit = (rcvbuf / 2 / ACK_TRUESIZE).clamp(16, 4096);

@@ -1,11 +1,1016 @@
-//! The engine's I/O shell: runs until `ctx.shutdown` becomes true.
+//! The VRRP engine's I/O shell: runs until `ctx.shutdown` becomes true.
+//!
+//! ```text
+//!  socket readers (one per interface/family/protocol) ──┐ decoded packets, by VRID
+//!  link watch (rtnetlink multicast) ────────────────────┤ link up/down, VIP removed, resync
+//!  vrrp_script runners ─────────────────────────────────┤ script ok/failed
+//!                                                       ▼
+//!                       driver: owns the pure core (Node), the timers and the send sockets
+//!                       │  steps the core, sends adverts at once, logs transitions, events
+//!                       ▼
+//!      one executor per instance: VIPs/routes/rules (rtnetlink), GARP/NA, in order
+//!      one notifier per instance and per sync group: notify scripts, one at a time
+//! ```
+//!
+//! Adverts are sent by the driver itself so a slow netlink call or script never delays them;
+//! everything slower goes to the per-instance executor, which keeps the order the core chose
+//! (advert first, then VIPs, then gratuitous ARPs).
 
-use crate::config::Config;
+use super::addr::{Netlink, Owned, Wanted};
+use super::fsm::{Action, Counters, Input, LogLevel, TimerKind, Transition, VrrpState};
+use super::garp::GarpSender;
+use super::link::LinkEvent;
+use super::net::{IPPROTO_AH, IPPROTO_VRRP, SocketSpec, VrrpSocket};
+use super::node::{Node, NodeAction};
+use super::notify::{NOTIFY_TIMEOUT, Notifier, NotifyKind, ScriptPolicy};
+use super::packet::{self, Af, AhParams, Ipv4Params};
+use super::script::ScriptStatus;
+use super::sync::GroupTransition;
+use super::{Auth, vmac};
+use crate::config::{Config, VrrpInstance};
 use crate::daemon::EngineCtx;
-use std::sync::Arc;
+use crate::events::Event;
+use anyhow::Context;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
-pub async fn run(cfg: Arc<Config>, mut ctx: EngineCtx) -> anyhow::Result<()> {
-    let _ = cfg;
-    let _ = ctx.shutdown.wait_for(|s| *s).await;
+/// How long shutdown may take to send priority-0 adverts, release VIPs and run stop scripts
+/// (the daemon allows [`crate::daemon::SHUTDOWN_BUDGET`] in all).
+const RELEASE_BUDGET: Duration = Duration::from_secs(3);
+
+/// What status and metrics read about the VRRP engine.
+#[derive(Debug, Default)]
+pub struct VrrpStats {
+    pub instances: RwLock<Vec<InstanceStatus>>,
+    /// Packets for a VRID no instance on that interface owns.
+    pub unknown_vrid: AtomicU64,
+    pub recv_errors: AtomicU64,
+    pub send_errors: AtomicU64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub state: VrrpState,
+    /// The effective priority at the last transition.
+    pub priority: u8,
+    pub counters: Counters,
+}
+
+static STATS: OnceLock<Arc<VrrpStats>> = OnceLock::new();
+
+/// The engine's counters (one per process: `run`'s signature is fixed by the daemon).
+pub fn stats() -> Arc<VrrpStats> {
+    STATS.get_or_init(|| Arc::new(VrrpStats::default())).clone()
+}
+
+/// Inputs to the driver from the other tasks.
+enum DriverMsg {
+    Packet {
+        instance: usize,
+        packet: Result<packet::ReceivedAdvert, packet::DecodeError>,
+    },
+    Link(LinkEvent),
+    Script(ScriptStatus),
+}
+
+/// Work for an instance's executor.
+#[derive(Debug)]
+enum ExecMsg {
+    AddVips,
+    DelVips,
+    Garp { repeat: u32 },
+    AddrRemoved { ifindex: u32, addr: IpAddr },
+    Resync,
+}
+
+/// Where an instance sends from and to.
+struct Wire {
+    socket: Arc<VrrpSocket>,
+    src: IpAddr,
+    dsts: Vec<IpAddr>,
+    ip_id: u16,
+    send_failing: bool,
+}
+
+/// Key of a socket: (interface, IPv6?, IP protocol).
+type SockKey = (String, bool, u8);
+
+fn local_address(inst: &VrrpInstance, v6: bool) -> Option<IpAddr> {
+    if let Some(a) = inst.unicast_src_ip.or(inst.mcast_src_ip) {
+        return Some(a);
+    }
+    let vips: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
+    if v6 {
+        super::net::link_local_v6(&inst.interface).map(IpAddr::V6)
+    } else {
+        super::net::primary_v4(&inst.interface, &vips).map(IpAddr::V4)
+    }
+}
+
+fn transition_reason(t: &Transition) -> String {
+    use super::fsm::TransitionReason as R;
+    match &t.reason {
+        R::Startup => "startup".into(),
+        R::AddressOwner => "address owner (priority 255)".into(),
+        R::ConfiguredMaster => "configured state MASTER".into(),
+        R::MasterDown => "master down timer expired".into(),
+        R::HigherPriorityAdvert { from, priority } => {
+            format!("advert from {from} with priority {priority}")
+        }
+        R::Fault { cause } => format!("fault: {cause}"),
+        R::FaultCleared => "faults cleared".into(),
+        R::SyncGroup => "sync group".into(),
+        R::Shutdown => "shutdown".into(),
+    }
+}
+
+pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
+    if cfg.instances.is_empty() {
+        let mut sd = ctx.shutdown.clone();
+        let _ = sd.wait_for(|s| *s).await;
+        return Ok(());
+    }
+    let dry_run = ctx.opts.dry_run;
+    let nl = Netlink::open(dry_run).context("VRRP: rtnetlink")?;
+    let mut node = Node::from_config(&cfg).context("VRRP: building instances")?;
+    let stats = stats();
+    let policy = ScriptPolicy {
+        user: cfg.global.script_user.clone(),
+        enforce_security: cfg.global.enable_script_security,
+    };
+
+    if policy.enforce_security {
+        check_script_security(&cfg);
+    }
+
+    // Static addresses, routes and rules: present whatever the VRRP state.
+    let mut static_owned = Owned::default();
+    if !cfg.static_ipaddress.is_empty()
+        || !cfg.static_routes.is_empty()
+        || !cfg.static_rules.is_empty()
+    {
+        let dev = cfg
+            .instances
+            .first()
+            .map(|i| i.interface.clone())
+            .unwrap_or_default();
+        let wanted = Wanted {
+            vips: &cfg.static_ipaddress,
+            excluded: &[],
+            routes: &cfg.static_routes,
+            rules: &cfg.static_rules,
+        };
+        nl.install("static", &dev, wanted, &mut static_owned).await;
+    }
+
+    // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
+    let mut vmacs_created = Vec::new();
+    let mut sysctl_undo = Vec::new();
+    let mut vip_dev: Vec<String> = Vec::new();
+    for inst in &cfg.instances {
+        let v6 = node
+            .instances()
+            .get(vip_dev.len())
+            .is_some_and(|i| i.params().af == Af::V6);
+        match &inst.use_vmac {
+            Some(name) => {
+                let name = name
+                    .clone()
+                    .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6));
+                match vmac::ensure(&nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
+                    Ok(created) => {
+                        if created {
+                            vmacs_created.push(name.clone());
+                        }
+                        if !dry_run && !v6 {
+                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
+                        }
+                        vip_dev.push(name);
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "vrrp", instance = %inst.name, "{e}; VIPs go on {}", inst.interface);
+                        vip_dev.push(inst.interface.clone());
+                    }
+                }
+            }
+            None => vip_dev.push(inst.interface.clone()),
+        }
+    }
+
+    // Sockets: one per (interface, family, protocol), shared by the instances on it.
+    let mut sockets: HashMap<SockKey, Arc<VrrpSocket>> = HashMap::new();
+    let mut by_vrid: HashMap<(String, bool, u8), usize> = HashMap::new();
+    let mut wires = Vec::new();
+    for (idx, inst) in cfg.instances.iter().enumerate() {
+        let core = &node.instances()[idx];
+        let v6 = core.params().af == Af::V6;
+        let proto = if matches!(core.auth(), Auth::Ah(_)) {
+            IPPROTO_AH
+        } else {
+            IPPROTO_VRRP
+        };
+        let group: IpAddr = if v6 {
+            IpAddr::V6(cfg.global.vrrp_mcast_group6)
+        } else {
+            IpAddr::V4(cfg.global.vrrp_mcast_group4)
+        };
+        let key = (inst.interface.clone(), v6, proto);
+        let socket = match sockets.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(
+                    VrrpSocket::open(SocketSpec {
+                        ifname: inst.interface.clone(),
+                        protocol: proto,
+                        group: Some(group),
+                        family_v6: v6,
+                        header_included: !v6,
+                    })
+                    .with_context(|| format!("VRRP instance {} ({})", inst.name, inst.span))?,
+                );
+                sockets.insert(key, s.clone());
+                s
+            }
+        };
+        by_vrid.insert((inst.interface.clone(), v6, inst.virtual_router_id), idx);
+        let src = local_address(inst, v6).unwrap_or_else(|| {
+            tracing::error!(
+                target: "vrrp",
+                instance = %inst.name,
+                "interface {} has no {} address to send adverts from",
+                inst.interface,
+                if v6 { "link-local IPv6" } else { "IPv4" }
+            );
+            if v6 {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            }
+        });
+        let dsts = if inst.unicast_peer.is_empty() {
+            vec![group]
+        } else {
+            inst.unicast_peer.iter().map(|p| p.addr).collect()
+        };
+        wires.push(Wire {
+            socket,
+            src,
+            dsts,
+            ip_id: (idx as u16).wrapping_mul(4099),
+            send_failing: false,
+        });
+    }
+    *stats.instances.write().unwrap_or_else(|e| e.into_inner()) = node
+        .instances()
+        .iter()
+        .map(|i| InstanceStatus {
+            name: i.name().to_string(),
+            state: i.state(),
+            priority: i.params().priority,
+            counters: i.counters().clone(),
+        })
+        .collect();
+
+    let (drv_tx, mut drv_rx) = mpsc::unbounded_channel::<DriverMsg>();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // Socket readers.
+    let by_vrid = Arc::new(by_vrid);
+    for socket in sockets.values() {
+        let (socket, tx, by_vrid, stats) = (
+            socket.clone(),
+            drv_tx.clone(),
+            by_vrid.clone(),
+            stats.clone(),
+        );
+        tasks.spawn(async move {
+            let v6 = socket.spec.family_v6;
+            let group6 = socket.spec.group;
+            loop {
+                let p = match socket.recv().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        stats.recv_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(target: "vrrp", "{e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Some(vrid) = super::net::peek_vrid(&p.data, v6) else {
+                    stats.recv_errors.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let Some(&instance) = by_vrid.get(&(socket.spec.ifname.clone(), v6, vrid)) else {
+                    stats.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let packet = if v6 {
+                    let src = match p.src {
+                        IpAddr::V6(s) => s,
+                        IpAddr::V4(s) => s.to_ipv6_mapped(),
+                    };
+                    let dst = match p.dst.or(group6) {
+                        Some(IpAddr::V6(d)) => d,
+                        _ => Ipv6Addr::UNSPECIFIED,
+                    };
+                    // No hop limit reported means we cannot vouch for 255: let the decoder
+                    // reject it as 0.
+                    packet::decode_ipv6(&p.data, src, dst, p.hop_limit.unwrap_or(0))
+                } else {
+                    packet::decode_ipv4(&p.data)
+                };
+                match &packet {
+                    Err(e) => {
+                        tracing::debug!(target: "vrrp", "from {} on {}: {e}", p.src, socket.spec.ifname)
+                    }
+                    Ok(a) => tracing::trace!(target: "vrrp", "from {} on {}: {:?}", p.src, socket.spec.ifname, a.vrrp),
+                }
+                if tx.send(DriverMsg::Packet { instance, packet }).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    // Link and address watch.
+    let (link_tx, mut link_rx) = mpsc::unbounded_channel();
+    let _link_task = super::link::spawn(link_tx).context("VRRP: link watch")?;
+    {
+        let tx = drv_tx.clone();
+        tasks.spawn(async move {
+            while let Some(ev) = link_rx.recv().await {
+                if tx.send(DriverMsg::Link(ev)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    // vrrp_scripts that someone tracks.
+    let (script_tx, mut script_rx) = mpsc::unbounded_channel();
+    let mut script_tasks = Vec::new();
+    for s in &cfg.vrrp_scripts {
+        let tracked = cfg
+            .instances
+            .iter()
+            .any(|i| i.track_script.iter().any(|t| t.name == s.name))
+            || cfg
+                .sync_groups
+                .iter()
+                .any(|g| g.track_script.iter().any(|t| t.name == s.name));
+        if tracked {
+            script_tasks.push(super::script::spawn(
+                s.clone(),
+                policy.clone(),
+                script_tx.clone(),
+                ctx.shutdown.clone(),
+            ));
+        }
+    }
+    drop(script_tx);
+    {
+        let tx = drv_tx.clone();
+        tasks.spawn(async move {
+            while let Some(s) = script_rx.recv().await {
+                if tx.send(DriverMsg::Script(s)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(drv_tx);
+
+    // Executors and notifiers.
+    let mut exec_txs = Vec::new();
+    let mut exec_tasks = Vec::new();
+    let mut notifiers: Vec<Option<Notifier>> = Vec::new();
+    let mut notify_tasks = Vec::new();
+    for (idx, inst) in cfg.instances.iter().enumerate() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        exec_txs.push(tx);
+        exec_tasks.push(tokio::spawn(executor(
+            inst.clone(),
+            vip_dev[idx].clone(),
+            nl.clone(),
+            rx,
+        )));
+        match Notifier::spawn(
+            inst.notify.clone(),
+            NotifyKind::Instance,
+            inst.name.clone(),
+            policy.clone(),
+            NOTIFY_TIMEOUT,
+        ) {
+            Some((n, t)) => {
+                notifiers.push(Some(n));
+                notify_tasks.push(t);
+            }
+            None => notifiers.push(None),
+        }
+    }
+    let mut group_notifiers: Vec<Option<Notifier>> = Vec::new();
+    for g in &cfg.sync_groups {
+        match Notifier::spawn(
+            g.notify.clone(),
+            NotifyKind::Group,
+            g.name.clone(),
+            policy.clone(),
+            NOTIFY_TIMEOUT,
+        ) {
+            Some((n, t)) => {
+                group_notifiers.push(Some(n));
+                notify_tasks.push(t);
+            }
+            None => group_notifiers.push(None),
+        }
+    }
+
+    let mut drv = Driver {
+        cfg: cfg.clone(),
+        ctx: ctx.clone(),
+        wires,
+        exec_txs,
+        notifiers,
+        group_notifiers,
+        timers: TimerQueue::default(),
+        link_state: HashMap::new(),
+        priorities: node
+            .instances()
+            .iter()
+            .map(|i| i.params().priority)
+            .collect(),
+        stats: stats.clone(),
+    };
+
+    // Startup: source address, link state, tracked interfaces, then Startup.
+    let now = Instant::now();
+    for (idx, inst) in cfg.instances.iter().enumerate() {
+        let addr = drv.wires[idx].src;
+        let acts = node.step(idx, Input::LocalAddress { addr }, now);
+        drv.execute(&node, acts, now).await;
+        let up = super::link::link_up(&inst.interface).unwrap_or(false);
+        drv.link_state.insert(inst.interface.clone(), up);
+        let acts = node.step(idx, Input::LinkChanged { up }, now);
+        drv.execute(&node, acts, now).await;
+        let tracked: Vec<String> = node.instances()[idx]
+            .params()
+            .track_interfaces
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        for name in tracked {
+            let up = super::link::link_up(&name).unwrap_or(false);
+            drv.link_state.insert(name.clone(), up);
+            if !up {
+                let acts = node.step(idx, Input::TrackInterface { name, up }, now);
+                drv.execute(&node, acts, now).await;
+            }
+        }
+    }
+    let acts = node.step_all(&Input::Startup, now);
+    drv.execute(&node, acts, now).await;
+    tracing::info!(
+        target: "vrrp",
+        "VRRP engine started: {} instance(s), {} sync group(s){}",
+        cfg.instances.len(),
+        cfg.sync_groups.len(),
+        if dry_run { ", dry run (no address changes)" } else { "" }
+    );
+
+    // Main loop.
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let next = drv.timers.next();
+        tokio::select! {
+            biased;
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+            _ = async {
+                match next {
+                    Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let now = Instant::now();
+                while let Some((idx, timer)) = drv.timers.pop_due(now) {
+                    let acts = node.step(idx, Input::TimerExpired { timer }, now);
+                    drv.execute(&node, acts, now).await;
+                }
+            }
+            msg = drv_rx.recv() => {
+                let Some(msg) = msg else { break };
+                let now = Instant::now();
+                drv.handle(&mut node, msg, now).await;
+            }
+        }
+    }
+
+    // Shutdown: priority-0 adverts now, then VIPs released, within a bounded time.
+    let now = Instant::now();
+    let acts = node.step_all(&Input::Shutdown, now);
+    drv.execute(&node, acts, now).await;
+    tasks.abort_all();
+    let Driver {
+        exec_txs,
+        notifiers,
+        group_notifiers,
+        ..
+    } = drv;
+    drop(exec_txs);
+    drop(notifiers);
+    drop(group_notifiers);
+    let release = async {
+        for t in exec_tasks {
+            let _ = t.await;
+        }
+        nl.release("static", &mut static_owned).await;
+        for v in &vmacs_created {
+            vmac::remove(&nl, v).await;
+        }
+        vmac::restore_conf(&sysctl_undo);
+        for t in notify_tasks {
+            let _ = t.await;
+        }
+    };
+    if tokio::time::timeout(RELEASE_BUDGET, release).await.is_err() {
+        tracing::error!(target: "vrrp", "VIP release and stop scripts did not finish within {RELEASE_BUDGET:?}");
+    }
+    for t in script_tasks {
+        t.abort();
+    }
+    for i in node.instances() {
+        let c = i.counters();
+        tracing::info!(
+            target: "vrrp",
+            "VRRP instance {}: {} adverts sent, {} received, became master {} time(s), drops {:?}",
+            i.name(),
+            c.adverts_sent,
+            c.adverts_received,
+            c.became_master,
+            c.drops
+        );
+    }
+    tracing::info!(target: "vrrp", "VRRP engine stopped");
     Ok(())
+}
+
+/// With `enable_script_security`, say at startup which configured scripts will be refused
+/// (they are refused again, with the same message, each time they would run).
+fn check_script_security(cfg: &Config) {
+    let mut cmds: Vec<&crate::config::Command> = Vec::new();
+    for n in cfg
+        .instances
+        .iter()
+        .map(|i| &i.notify)
+        .chain(cfg.sync_groups.iter().map(|g| &g.notify))
+    {
+        cmds.extend(
+            [&n.master, &n.backup, &n.fault, &n.stop, &n.notify]
+                .into_iter()
+                .flatten(),
+        );
+    }
+    cmds.extend(cfg.vrrp_scripts.iter().map(|s| &s.script));
+    for c in cmds {
+        let Some(prog) = c.argv.first() else { continue };
+        match super::notify::resolve_program(&c.raw, prog) {
+            Ok(path) => {
+                if let Some(bad) = super::notify::unsafe_path(&path) {
+                    tracing::error!(
+                        target: "vrrp",
+                        "{}: script {} will not be run: {} is writable by a non-root user (enable_script_security)",
+                        c.span,
+                        c.raw,
+                        bad.display()
+                    );
+                }
+            }
+            Err(e) => tracing::error!(target: "vrrp", "{}: {e}", c.span),
+        }
+    }
+}
+
+/// The instances' timers: at most one pending expiry per (instance, kind); re-arming
+/// replaces it, as the core's `ArmTimer` contract says.
+#[derive(Debug, Default)]
+struct TimerQueue {
+    queue: BTreeSet<(Instant, usize, TimerKind)>,
+    deadlines: HashMap<(usize, TimerKind), Instant>,
+}
+
+impl TimerQueue {
+    fn arm(&mut self, idx: usize, timer: TimerKind, at: Instant) {
+        if let Some(old) = self.deadlines.insert((idx, timer), at) {
+            self.queue.remove(&(old, idx, timer));
+        }
+        self.queue.insert((at, idx, timer));
+    }
+
+    fn disarm(&mut self, idx: usize, timer: TimerKind) {
+        if let Some(old) = self.deadlines.remove(&(idx, timer)) {
+            self.queue.remove(&(old, idx, timer));
+        }
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.queue.first().map(|t| t.0)
+    }
+
+    /// The earliest timer due at `now`, removed from the queue.
+    fn pop_due(&mut self, now: Instant) -> Option<(usize, TimerKind)> {
+        let &(t, idx, timer) = self.queue.first()?;
+        if t > now {
+            return None;
+        }
+        self.queue.pop_first();
+        self.deadlines.remove(&(idx, timer));
+        Some((idx, timer))
+    }
+}
+
+struct Driver {
+    cfg: Arc<Config>,
+    ctx: EngineCtx,
+    wires: Vec<Wire>,
+    exec_txs: Vec<mpsc::UnboundedSender<ExecMsg>>,
+    notifiers: Vec<Option<Notifier>>,
+    group_notifiers: Vec<Option<Notifier>>,
+    timers: TimerQueue,
+    /// Last known up/down per interface name (the watch repeats itself a lot).
+    link_state: HashMap<String, bool>,
+    priorities: Vec<u8>,
+    stats: Arc<VrrpStats>,
+}
+
+impl Driver {
+    async fn handle(&mut self, node: &mut Node, msg: DriverMsg, now: Instant) {
+        match msg {
+            DriverMsg::Packet { instance, packet } => {
+                let acts = node.step(instance, Input::AdvertReceived { packet }, now);
+                self.execute(node, acts, now).await;
+            }
+            DriverMsg::Script(s) => {
+                for idx in 0..node.instances().len() {
+                    let tracks = node.instances()[idx]
+                        .params()
+                        .track_scripts
+                        .iter()
+                        .any(|t| t.name == s.name);
+                    if tracks {
+                        let input = Input::TrackScript {
+                            name: s.name.clone(),
+                            ok: s.ok,
+                        };
+                        let acts = node.step(idx, input, now);
+                        self.execute(node, acts, now).await;
+                    }
+                }
+            }
+            DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
+                self.link_changed(node, &ifname, up, now).await;
+            }
+            DriverMsg::Link(LinkEvent::AddrRemoved { ifindex, addr }) => {
+                for tx in &self.exec_txs {
+                    let _ = tx.send(ExecMsg::AddrRemoved { ifindex, addr });
+                }
+            }
+            DriverMsg::Link(LinkEvent::AddrAdded { .. }) => {
+                // Instances that started without a source address (IPv6 link-local still in
+                // DAD, interface not configured yet) pick one up now.
+                for idx in 0..self.cfg.instances.len() {
+                    if !self.wires[idx].src.is_unspecified() {
+                        continue;
+                    }
+                    let inst = &self.cfg.instances[idx];
+                    let v6 = node.instances()[idx].params().af == Af::V6;
+                    if let Some(addr) = local_address(inst, v6) {
+                        tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
+                        self.wires[idx].src = addr;
+                        let acts = node.step(idx, Input::LocalAddress { addr }, now);
+                        self.execute(node, acts, now).await;
+                    }
+                }
+            }
+            DriverMsg::Link(LinkEvent::Resync) => {
+                let names: Vec<String> = self.link_state.keys().cloned().collect();
+                for name in names {
+                    let up = super::link::link_up(&name).unwrap_or(false);
+                    self.link_changed(node, &name, up, now).await;
+                }
+                for tx in &self.exec_txs {
+                    let _ = tx.send(ExecMsg::Resync);
+                }
+            }
+        }
+    }
+
+    async fn link_changed(&mut self, node: &mut Node, ifname: &str, up: bool, now: Instant) {
+        match self.link_state.get(ifname) {
+            Some(&old) if old == up => return,
+            None => return, // not an interface we care about
+            _ => {}
+        }
+        self.link_state.insert(ifname.to_string(), up);
+        tracing::info!(target: "vrrp", "interface {ifname} is {}", if up { "up" } else { "down" });
+        for idx in 0..self.cfg.instances.len() {
+            if self.cfg.instances[idx].interface == ifname {
+                let acts = node.step(idx, Input::LinkChanged { up }, now);
+                self.execute(node, acts, now).await;
+            }
+            let tracks = node.instances()[idx]
+                .params()
+                .track_interfaces
+                .iter()
+                .any(|t| t.name == ifname);
+            if tracks {
+                let input = Input::TrackInterface {
+                    name: ifname.to_string(),
+                    up,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
+            }
+        }
+    }
+
+    async fn execute(&mut self, node: &Node, actions: Vec<NodeAction>, now: Instant) {
+        let mut touched = Vec::new();
+        for a in actions {
+            match a {
+                NodeAction::Instance { instance, action } => {
+                    if !touched.contains(&instance) {
+                        touched.push(instance);
+                    }
+                    self.instance_action(node, instance, action, now).await;
+                }
+                NodeAction::Group { group, transition } => self.group_transition(group, transition),
+            }
+        }
+        if !touched.is_empty() {
+            let mut st = self
+                .stats
+                .instances
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            for idx in touched {
+                if let (Some(s), Some(i)) = (st.get_mut(idx), node.instances().get(idx)) {
+                    s.state = i.state();
+                    s.priority = self.priorities[idx];
+                    s.counters = i.counters().clone();
+                }
+            }
+        }
+    }
+
+    async fn instance_action(&mut self, node: &Node, idx: usize, action: Action, now: Instant) {
+        let name = &self.cfg.instances[idx].name;
+        match action {
+            Action::SendAdvert { packet, ah_seq } => {
+                let auth = node.instances()[idx].auth().clone();
+                self.send_advert(idx, &packet, ah_seq, &auth).await;
+            }
+            Action::AddVips => {
+                let _ = self.exec_txs[idx].send(ExecMsg::AddVips);
+            }
+            Action::DelVips => {
+                let _ = self.exec_txs[idx].send(ExecMsg::DelVips);
+            }
+            Action::SendGratuitous { repeat } => {
+                let _ = self.exec_txs[idx].send(ExecMsg::Garp { repeat });
+            }
+            Action::ArmTimer { timer, after } => self.timers.arm(idx, timer, now + after),
+            Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
+            Action::Notify(t) => {
+                self.priorities[idx] = t.priority;
+                let reason = transition_reason(&t);
+                tracing::info!(
+                    target: "vrrp",
+                    "VRRP instance {}: {} -> {} ({reason}), priority {}",
+                    t.instance,
+                    t.from.name().as_str(),
+                    t.to.name().as_str(),
+                    t.priority
+                );
+                let _ = self.ctx.events.send(Event::VrrpInstance {
+                    instance: t.instance.clone(),
+                    from: t.from.name(),
+                    to: t.to.name(),
+                    priority: t.priority,
+                    reason,
+                });
+                if let Some(n) = &self.notifiers[idx] {
+                    n.notify(t.to.name(), t.priority);
+                }
+            }
+            Action::CountDrop { reason } => {
+                tracing::debug!(target: "vrrp", instance = %name, "dropped advert: {reason:?}");
+            }
+            Action::Log { level, message } => match level {
+                LogLevel::Info => tracing::info!(target: "vrrp", instance = %name, "{message}"),
+                LogLevel::Warn => tracing::warn!(target: "vrrp", instance = %name, "{message}"),
+            },
+            Action::SyncWantMaster { .. } | Action::SyncMemberFault { .. } => {}
+        }
+    }
+
+    fn group_transition(&mut self, group: usize, t: GroupTransition) {
+        tracing::info!(
+            target: "vrrp",
+            "VRRP sync group {}: {} -> {} ({})",
+            t.group,
+            t.from.name().as_str(),
+            t.to.name().as_str(),
+            t.reason
+        );
+        let _ = self.ctx.events.send(Event::VrrpSyncGroup {
+            group: t.group.clone(),
+            from: t.from.name(),
+            to: t.to.name(),
+            reason: t.reason.clone(),
+        });
+        if let Some(Some(n)) = self.group_notifiers.get(group) {
+            n.notify(t.to.name(), 0);
+        }
+    }
+
+    async fn send_advert(
+        &mut self,
+        idx: usize,
+        p: &packet::VrrpPacket,
+        ah_seq: Option<u32>,
+        auth: &Auth,
+    ) {
+        let name = self.cfg.instances[idx].name.clone();
+        let w = &mut self.wires[idx];
+        let mut ok = true;
+        for &dst in &w.dsts {
+            let (bytes, src) = match (w.src, dst) {
+                (IpAddr::V4(src), IpAddr::V4(d)) => {
+                    w.ip_id = w.ip_id.wrapping_add(1);
+                    let ah = match (auth, ah_seq) {
+                        (Auth::Ah(key), Some(seq)) => Some(AhParams {
+                            key,
+                            seq,
+                            unicast: !d.is_multicast(),
+                        }),
+                        _ => None,
+                    };
+                    let ip = Ipv4Params {
+                        src,
+                        dst: d,
+                        id: w.ip_id,
+                    };
+                    (packet::encode_ipv4(p, &ip, ah), None)
+                }
+                (src, dst) => (packet::encode_vrrp(p, src, dst), Some(src)),
+            };
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(target: "vrrp", instance = %name, "cannot encode advert: {e}");
+                    ok = false;
+                    continue;
+                }
+            };
+            if let Err(e) = w.socket.send(&bytes, src, dst).await {
+                self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                ok = false;
+                if !w.send_failing {
+                    tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                }
+            }
+        }
+        if ok && w.send_failing {
+            tracing::info!(target: "vrrp", instance = %name, "sending adverts works again");
+        }
+        w.send_failing = !ok;
+    }
+}
+
+/// Carries out one instance's address and GARP work, in order.
+async fn executor(
+    inst: VrrpInstance,
+    vip_dev: String,
+    nl: Netlink,
+    mut rx: mpsc::UnboundedReceiver<ExecMsg>,
+) {
+    let mut owned = Owned::default();
+    let mut garp: Option<GarpSender> = None;
+    let vmac_mac = inst.use_vmac.as_ref().map(|_| {
+        vmac::vmac_address(
+            inst.virtual_router_id,
+            inst.virtual_ipaddress
+                .first()
+                .is_some_and(|v| v.addr.is_ipv6()),
+        )
+    });
+    let name = inst.name.clone();
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            ExecMsg::AddVips => {
+                let wanted = Wanted {
+                    vips: &inst.virtual_ipaddress,
+                    excluded: &inst.virtual_ipaddress_excluded,
+                    routes: &inst.virtual_routes,
+                    rules: &inst.virtual_rules,
+                };
+                nl.install(&name, &vip_dev, wanted, &mut owned).await;
+                tracing::info!(target: "vrrp", instance = %name, "VIPs added on {vip_dev}");
+            }
+            ExecMsg::DelVips => {
+                if !owned.is_empty() {
+                    nl.release(&name, &mut owned).await;
+                    tracing::info!(target: "vrrp", instance = %name, "VIPs removed");
+                }
+            }
+            ExecMsg::Garp { repeat } => {
+                if nl.dry_run {
+                    tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
+                    continue;
+                }
+                if garp.is_none() {
+                    match GarpSender::open(&vip_dev, vmac_mac) {
+                        Ok(g) => garp = Some(g),
+                        Err(e) => {
+                            tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                            continue;
+                        }
+                    }
+                }
+                let Some(g) = &garp else { continue };
+                let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
+                let ll = super::net::link_local_v6(&vip_dev)
+                    .or_else(|| super::net::link_local_v6(&inst.interface));
+                for _ in 0..repeat.max(1) {
+                    if let Err(e) = g.announce(&addrs, ll) {
+                        tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                        break;
+                    }
+                }
+            }
+            ExecMsg::AddrRemoved { ifindex, addr } => {
+                let found = owned
+                    .addrs
+                    .iter()
+                    .find(|(k, _)| k.ifindex == ifindex && k.addr == addr)
+                    .cloned();
+                if let Some((k, v)) = found {
+                    tracing::warn!(target: "vrrp", instance = %name, "VIP {k} was removed behind our back; putting it back");
+                    if let Err(e) = nl.add_addr(&k, &v).await {
+                        tracing::error!(target: "vrrp", instance = %name, "{e}");
+                    }
+                }
+            }
+            ExecMsg::Resync => {
+                for (k, v) in owned.addrs.clone() {
+                    if let Err(e) = nl.add_addr(&k, &v).await {
+                        tracing::error!(target: "vrrp", instance = %name, "{e}");
+                    }
+                }
+            }
+        }
+    }
+    // Channel closed (shutdown): whatever is still installed goes.
+    if !owned.is_empty() {
+        nl.release(&name, &mut owned).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rearming_replaces_and_disarm_cancels() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut q = TimerQueue::default();
+        q.arm(0, TimerKind::Advert, t0 + s);
+        q.arm(1, TimerKind::MasterDown, t0 + 3 * s);
+        q.arm(0, TimerKind::Advert, t0 + 2 * s); // replaces the first
+        assert_eq!(q.next(), Some(t0 + 2 * s));
+        assert_eq!(q.pop_due(t0 + s), None);
+        assert_eq!(q.pop_due(t0 + 2 * s), Some((0, TimerKind::Advert)));
+        assert_eq!(q.pop_due(t0 + 2 * s), None);
+        q.disarm(1, TimerKind::MasterDown);
+        assert_eq!(q.next(), None);
+        assert_eq!(q.pop_due(t0 + 10 * s), None);
+    }
+
+    #[test]
+    fn same_instant_timers_all_fire() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::default();
+        q.arm(2, TimerKind::GarpDelay, t0);
+        q.arm(1, TimerKind::Advert, t0);
+        let mut fired = Vec::new();
+        while let Some(x) = q.pop_due(t0) {
+            fired.push(x);
+        }
+        assert_eq!(fired.len(), 2);
+    }
 }

@@ -1,0 +1,505 @@
+//! Reload planning: what changes between the running configuration and a new one.
+//!
+//! A reload is applied as a diff so that nothing unchanged is disturbed. VRRP instances are
+//! matched by (virtual_router_id, family, interface) — not by name — because that triple is
+//! what peers on the wire know the router by: a renamed instance with the same triple keeps
+//! its state (no pass through BACKUP, no GARP burst, no notify). Virtual servers are matched by
+//! their key, real servers by address and port.
+//!
+//! This module is pure: it compares two [`Config`]s and describes the changes. The daemon
+//! turns the plan into engine inputs; `rampart reload --plan` prints it.
+
+use crate::config::model::{Config, Family, VirtualIp, VrrpInstance, VsKey};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// How the wire identifies a virtual router.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RouterKey {
+    pub vrid: u8,
+    pub family: Family,
+    pub interface: String,
+}
+
+impl RouterKey {
+    pub fn of(i: &VrrpInstance) -> RouterKey {
+        RouterKey {
+            vrid: i.virtual_router_id,
+            family: i.family(),
+            interface: i.interface.clone(),
+        }
+    }
+}
+
+impl fmt::Display for RouterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fam = match self.family {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        };
+        write!(f, "VRID {} {} on {}", self.vrid, fam, self.interface)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum InstanceChange {
+    /// A new virtual router: starts in INIT like at daemon start.
+    Added { name: String, key: RouterKey },
+    /// The virtual router is gone: it sends priority 0 if MASTER and releases its VIPs.
+    Removed { name: String, key: RouterKey },
+    /// Same virtual router; its state is kept. Lists what changes underneath it.
+    Kept {
+        old_name: String,
+        name: String,
+        key: RouterKey,
+        vips_added: Vec<String>,
+        vips_removed: Vec<String>,
+        /// Settings that changed (priority, advert_int, ...), as "field: old -> new".
+        settings: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum RealServerChange {
+    Added {
+        vs: String,
+        rs: String,
+    },
+    /// With inhibit_on_failure the real server is drained (weight 0) before removal.
+    Removed {
+        vs: String,
+        rs: String,
+        drain_first: bool,
+    },
+    /// Settings changed; health state is kept.
+    Changed {
+        vs: String,
+        rs: String,
+        settings: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum VirtualServerChange {
+    Added { vs: String },
+    Removed { vs: String },
+    Changed { vs: String, settings: Vec<String> },
+}
+
+/// Everything a reload would change. Empty means the reload is a no-op.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadPlan {
+    pub instances: Vec<InstanceChange>,
+    pub virtual_servers: Vec<VirtualServerChange>,
+    pub real_servers: Vec<RealServerChange>,
+}
+
+impl ReloadPlan {
+    pub fn is_empty(&self) -> bool {
+        self.instances
+            .iter()
+            .all(|c| matches!(c, InstanceChange::Kept { vips_added, vips_removed, settings, old_name, name, .. }
+                if vips_added.is_empty() && vips_removed.is_empty() && settings.is_empty() && old_name == name))
+            && self.virtual_servers.is_empty()
+            && self.real_servers.is_empty()
+    }
+}
+
+/// The text form of a VIP for plans and logs: `ADDR/LEN dev IF`.
+fn vip_text(v: &VirtualIp, default_dev: &str) -> String {
+    format!(
+        "{}/{} dev {}",
+        v.addr,
+        v.prefix_len,
+        v.dev.as_deref().unwrap_or(default_dev)
+    )
+}
+
+/// A stable textual key for a virtual server, as keepalived prints it in logs.
+pub fn vs_text(key: &VsKey, protocol: crate::config::model::Protocol) -> String {
+    let proto = match protocol {
+        crate::config::model::Protocol::Tcp => "tcp",
+        crate::config::model::Protocol::Udp => "udp",
+        crate::config::model::Protocol::Sctp => "sctp",
+    };
+    match key {
+        VsKey::Addr { addr, port } => format!("[{addr}]:{proto}:{port}"),
+        VsKey::Fwmark(m) => format!("FWM {m}"),
+        VsKey::Group(g) => format!("group {g}"),
+    }
+}
+
+fn rs_text(addr: &IpAddr, port: Option<u16>) -> String {
+    match port {
+        Some(p) => format!("[{addr}]:{p}"),
+        None => format!("[{addr}]"),
+    }
+}
+
+/// Compare one field, recording "name: old -> new" when it differs.
+macro_rules! cmp_field {
+    ($out:ident, $old:expr, $new:expr, $name:literal) => {
+        if $old != $new {
+            $out.push(format!("{}: {:?} -> {:?}", $name, $old, $new));
+        }
+    };
+}
+
+fn instance_settings(o: &VrrpInstance, n: &VrrpInstance) -> Vec<String> {
+    let mut s = Vec::new();
+    cmp_field!(s, o.priority, n.priority, "priority");
+    cmp_field!(s, o.advert_int, n.advert_int, "advert_int");
+    cmp_field!(s, o.version, n.version, "version");
+    cmp_field!(s, o.nopreempt, n.nopreempt, "nopreempt");
+    cmp_field!(s, o.preempt_delay, n.preempt_delay, "preempt_delay");
+    cmp_field!(s, o.authentication, n.authentication, "authentication");
+    cmp_field!(s, o.track_interface, n.track_interface, "track_interface");
+    cmp_field!(s, o.track_script, n.track_script, "track_script");
+    cmp_field!(s, o.unicast_src_ip, n.unicast_src_ip, "unicast_src_ip");
+    cmp_field!(s, o.unicast_peer, n.unicast_peer, "unicast_peer");
+    cmp_field!(s, o.virtual_routes, n.virtual_routes, "virtual_routes");
+    cmp_field!(s, o.virtual_rules, n.virtual_rules, "virtual_rules");
+    cmp_field!(s, o.notify, n.notify, "notify");
+    cmp_field!(s, o.use_vmac, n.use_vmac, "use_vmac");
+    s
+}
+
+fn vip_set(i: &VrrpInstance) -> Vec<String> {
+    i.virtual_ipaddress
+        .iter()
+        .chain(i.virtual_ipaddress_excluded.iter())
+        .map(|v| vip_text(v, &i.interface))
+        .collect()
+}
+
+/// Compute the reload plan from the running configuration to the new one.
+pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
+    let mut out = ReloadPlan::default();
+
+    let old_by_key: BTreeMap<RouterKey, &VrrpInstance> = old
+        .instances
+        .iter()
+        .map(|i| (RouterKey::of(i), i))
+        .collect();
+    let new_by_key: BTreeMap<RouterKey, &VrrpInstance> = new
+        .instances
+        .iter()
+        .map(|i| (RouterKey::of(i), i))
+        .collect();
+    for (key, n) in &new_by_key {
+        match old_by_key.get(key) {
+            None => out.instances.push(InstanceChange::Added {
+                name: n.name.clone(),
+                key: key.clone(),
+            }),
+            Some(o) => {
+                let (ov, nv) = (vip_set(o), vip_set(n));
+                out.instances.push(InstanceChange::Kept {
+                    old_name: o.name.clone(),
+                    name: n.name.clone(),
+                    key: key.clone(),
+                    vips_added: nv.iter().filter(|v| !ov.contains(v)).cloned().collect(),
+                    vips_removed: ov.iter().filter(|v| !nv.contains(v)).cloned().collect(),
+                    settings: instance_settings(o, n),
+                });
+            }
+        }
+    }
+    for (key, o) in &old_by_key {
+        if !new_by_key.contains_key(key) {
+            out.instances.push(InstanceChange::Removed {
+                name: o.name.clone(),
+                key: key.clone(),
+            });
+        }
+    }
+
+    let old_vs: BTreeMap<String, _> = old
+        .virtual_servers
+        .iter()
+        .map(|v| (vs_text(&v.key, v.protocol), v))
+        .collect();
+    let new_vs: BTreeMap<String, _> = new
+        .virtual_servers
+        .iter()
+        .map(|v| (vs_text(&v.key, v.protocol), v))
+        .collect();
+    for (name, n) in &new_vs {
+        let Some(o) = old_vs.get(name) else {
+            out.virtual_servers
+                .push(VirtualServerChange::Added { vs: name.clone() });
+            for rs in &n.real_servers {
+                out.real_servers.push(RealServerChange::Added {
+                    vs: name.clone(),
+                    rs: rs_text(&rs.addr, rs.port),
+                });
+            }
+            continue;
+        };
+        let mut s = Vec::new();
+        cmp_field!(s, o.lb_algo, n.lb_algo, "lb_algo");
+        cmp_field!(s, o.lb_kind, n.lb_kind, "lb_kind");
+        cmp_field!(
+            s,
+            o.persistence_timeout,
+            n.persistence_timeout,
+            "persistence_timeout"
+        );
+        cmp_field!(
+            s,
+            o.persistence_granularity,
+            n.persistence_granularity,
+            "persistence_granularity"
+        );
+        cmp_field!(s, o.delay_loop, n.delay_loop, "delay_loop");
+        cmp_field!(s, o.quorum, n.quorum, "quorum");
+        cmp_field!(s, o.hysteresis, n.hysteresis, "hysteresis");
+        cmp_field!(s, o.sorry_server, n.sorry_server, "sorry_server");
+        if !s.is_empty() {
+            out.virtual_servers.push(VirtualServerChange::Changed {
+                vs: name.clone(),
+                settings: s,
+            });
+        }
+        let key = |r: &crate::config::model::RealServer| (r.addr, r.port);
+        let o_rs: BTreeMap<_, _> = o.real_servers.iter().map(|r| (key(r), r)).collect();
+        let n_rs: BTreeMap<_, _> = n.real_servers.iter().map(|r| (key(r), r)).collect();
+        for (k, nr) in &n_rs {
+            match o_rs.get(k) {
+                None => out.real_servers.push(RealServerChange::Added {
+                    vs: name.clone(),
+                    rs: rs_text(&k.0, k.1),
+                }),
+                Some(or) => {
+                    let mut s = Vec::new();
+                    cmp_field!(s, or.weight, nr.weight, "weight");
+                    cmp_field!(
+                        s,
+                        or.inhibit_on_failure,
+                        nr.inhibit_on_failure,
+                        "inhibit_on_failure"
+                    );
+                    cmp_field!(s, or.lb_kind, nr.lb_kind, "lb_kind");
+                    cmp_field!(s, or.uthreshold, nr.uthreshold, "uthreshold");
+                    cmp_field!(s, or.lthreshold, nr.lthreshold, "lthreshold");
+                    cmp_field!(s, or.checkers, nr.checkers, "checkers");
+                    if !s.is_empty() {
+                        out.real_servers.push(RealServerChange::Changed {
+                            vs: name.clone(),
+                            rs: rs_text(&k.0, k.1),
+                            settings: s,
+                        });
+                    }
+                }
+            }
+        }
+        for (k, or) in &o_rs {
+            if !n_rs.contains_key(k) {
+                out.real_servers.push(RealServerChange::Removed {
+                    vs: name.clone(),
+                    rs: rs_text(&k.0, k.1),
+                    drain_first: or.inhibit_on_failure.unwrap_or(o.inhibit_on_failure),
+                });
+            }
+        }
+    }
+    for name in old_vs.keys() {
+        if !new_vs.contains_key(name) {
+            out.virtual_servers
+                .push(VirtualServerChange::Removed { vs: name.clone() });
+        }
+    }
+    out
+}
+
+impl fmt::Display for ReloadPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(f, "no changes");
+        }
+        for c in &self.instances {
+            match c {
+                InstanceChange::Added { name, key } => {
+                    writeln!(f, "+ vrrp_instance {name} ({key}): new, starts in INIT")?
+                }
+                InstanceChange::Removed { name, key } => writeln!(
+                    f,
+                    "- vrrp_instance {name} ({key}): removed, priority 0 if MASTER, VIPs released"
+                )?,
+                InstanceChange::Kept {
+                    old_name,
+                    name,
+                    key,
+                    vips_added,
+                    vips_removed,
+                    settings,
+                } => {
+                    if vips_added.is_empty()
+                        && vips_removed.is_empty()
+                        && settings.is_empty()
+                        && old_name == name
+                    {
+                        continue;
+                    }
+                    writeln!(f, "~ vrrp_instance {name} ({key}): state kept")?;
+                    if old_name != name {
+                        writeln!(f, "    renamed from {old_name}")?;
+                    }
+                    for v in vips_added {
+                        writeln!(f, "    + vip {v}")?;
+                    }
+                    for v in vips_removed {
+                        writeln!(f, "    - vip {v}")?;
+                    }
+                    for s in settings {
+                        writeln!(f, "    ~ {s}")?;
+                    }
+                }
+            }
+        }
+        for c in &self.virtual_servers {
+            match c {
+                VirtualServerChange::Added { vs } => writeln!(f, "+ virtual_server {vs}")?,
+                VirtualServerChange::Removed { vs } => writeln!(f, "- virtual_server {vs}")?,
+                VirtualServerChange::Changed { vs, settings } => {
+                    writeln!(f, "~ virtual_server {vs}")?;
+                    for s in settings {
+                        writeln!(f, "    ~ {s}")?;
+                    }
+                }
+            }
+        }
+        for c in &self.real_servers {
+            match c {
+                RealServerChange::Added { vs, rs } => writeln!(f, "+ real_server {rs} in {vs}")?,
+                RealServerChange::Removed {
+                    vs,
+                    rs,
+                    drain_first,
+                } => writeln!(
+                    f,
+                    "- real_server {rs} in {vs}{}",
+                    if *drain_first {
+                        " (drained to weight 0 first)"
+                    } else {
+                        ""
+                    }
+                )?,
+                RealServerChange::Changed { vs, rs, settings } => {
+                    writeln!(f, "~ real_server {rs} in {vs}: health state kept")?;
+                    for s in settings {
+                        writeln!(f, "    ~ {s}")?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::*;
+    use std::time::Duration;
+
+    fn vip(a: &str) -> VirtualIp {
+        VirtualIp {
+            addr: a.parse().unwrap(),
+            prefix_len: 32,
+            dev: None,
+            brd: None,
+            scope: None,
+            label: None,
+            peer: None,
+            nodad: false,
+            no_track: false,
+            preferred_lft: None,
+            span: Span::builtin(),
+        }
+    }
+
+    fn inst(name: &str, vrid: u8, ifname: &str, vips: &[&str]) -> VrrpInstance {
+        VrrpInstance {
+            name: name.into(),
+            initial_state: InitialState::Backup,
+            interface: ifname.into(),
+            virtual_router_id: vrid,
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: None,
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            authentication: None,
+            virtual_ipaddress: vips.iter().map(|a| vip(a)).collect(),
+            virtual_ipaddress_excluded: vec![],
+            virtual_routes: vec![],
+            virtual_rules: vec![],
+            track_interface: vec![],
+            track_script: vec![],
+            unicast_src_ip: None,
+            unicast_peer: vec![],
+            mcast_src_ip: None,
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            notify: NotifyScripts::default(),
+            smtp_alert: None,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            accept: None,
+            dont_track_primary: false,
+            span: Span::builtin(),
+        }
+    }
+
+    #[test]
+    fn identical_configs_plan_nothing() {
+        let mut c = Config::default();
+        c.instances.push(inst("VI_1", 51, "eth0", &["10.0.0.1"]));
+        let p = plan(&c, &c.clone());
+        assert!(p.is_empty(), "{p}");
+        assert_eq!(p.to_string(), "no changes\n");
+    }
+
+    #[test]
+    fn renamed_instance_with_same_router_key_is_kept() {
+        let mut a = Config::default();
+        a.instances.push(inst("VI_1", 51, "eth0", &["10.0.0.1"]));
+        let mut b = Config::default();
+        b.instances
+            .push(inst("WAN", 51, "eth0", &["10.0.0.1", "10.0.0.2"]));
+        let p = plan(&a, &b);
+        assert_eq!(p.instances.len(), 1);
+        match &p.instances[0] {
+            InstanceChange::Kept {
+                old_name,
+                vips_added,
+                vips_removed,
+                ..
+            } => {
+                assert_eq!(old_name, "VI_1");
+                assert_eq!(vips_added, &vec!["10.0.0.2/32 dev eth0".to_string()]);
+                assert!(vips_removed.is_empty());
+            }
+            other => panic!("expected Kept, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn moved_interface_is_remove_plus_add() {
+        let mut a = Config::default();
+        a.instances.push(inst("VI_1", 51, "eth0", &["10.0.0.1"]));
+        let mut b = Config::default();
+        b.instances.push(inst("VI_1", 51, "eth1", &["10.0.0.1"]));
+        let p = plan(&a, &b);
+        assert!(matches!(p.instances[0], InstanceChange::Added { .. }));
+        assert!(matches!(p.instances[1], InstanceChange::Removed { .. }));
+    }
+}

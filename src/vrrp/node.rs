@@ -1,0 +1,130 @@
+//! All VRRP instances and sync groups of one rampart process, wired together: the shell feeds
+//! an input to one instance (or to all), the node runs it, lets the sync group coordinators
+//! react, delivers their inputs to the other members, and returns every action in order.
+
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::fsm::{Action, Input, Instance, SetupError};
+use super::sync::{GroupTransition, SyncGroupCore, SyncOutput};
+use crate::config::Config;
+
+/// An action tagged with who must carry it out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeAction {
+    /// `instance` is an index into [`Node::instances`].
+    Instance { instance: usize, action: Action },
+    /// `group` is an index into [`Node::groups`].
+    Group {
+        group: usize,
+        transition: GroupTransition,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    instances: Vec<Instance>,
+    groups: Vec<SyncGroupCore>,
+    /// For each instance: (group index, member index within the group).
+    membership: Vec<Option<(usize, usize)>>,
+}
+
+impl Node {
+    pub fn from_config(cfg: &Config) -> Result<Node, SetupError> {
+        let mut instances = Vec::new();
+        for inst in &cfg.instances {
+            let group = cfg.sync_group_of(&inst.name);
+            instances.push(Instance::from_config(
+                inst,
+                &cfg.global,
+                &cfg.vrrp_scripts,
+                group,
+            )?);
+        }
+        let groups = cfg
+            .sync_groups
+            .iter()
+            .map(|g| SyncGroupCore::new(g.name.clone(), g.members.clone()))
+            .collect();
+        Ok(Node::new(instances, groups))
+    }
+
+    /// Assemble from already built parts; group members are matched to instances by name.
+    pub fn new(instances: Vec<Instance>, groups: Vec<SyncGroupCore>) -> Node {
+        let membership = instances
+            .iter()
+            .map(|inst| {
+                groups.iter().enumerate().find_map(|(gi, g)| {
+                    g.members()
+                        .iter()
+                        .position(|m| m == inst.name())
+                        .map(|mi| (gi, mi))
+                })
+            })
+            .collect();
+        Node {
+            instances,
+            groups,
+            membership,
+        }
+    }
+
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+    pub fn groups(&self) -> &[SyncGroupCore] {
+        &self.groups
+    }
+    pub fn instance_index(&self, name: &str) -> Option<usize> {
+        self.instances.iter().position(|i| i.name() == name)
+    }
+
+    /// Run `input` on instance `instance`, then whatever the sync groups ask in consequence.
+    pub fn step(&mut self, instance: usize, input: Input, now: Instant) -> Vec<NodeAction> {
+        let mut out = Vec::new();
+        let mut queue = VecDeque::from([(instance, input)]);
+        while let Some((idx, input)) = queue.pop_front() {
+            let Some(inst) = self.instances.get_mut(idx) else {
+                continue;
+            };
+            let actions = inst.step(input, now);
+            let group_outputs = match self.membership[idx] {
+                Some((gi, mi)) => Some((gi, self.groups[gi].observe(mi, &actions))),
+                None => None,
+            };
+            out.extend(actions.into_iter().map(|action| NodeAction::Instance {
+                instance: idx,
+                action,
+            }));
+            let Some((gi, outputs)) = group_outputs else {
+                continue;
+            };
+            for o in outputs {
+                match o {
+                    SyncOutput::ToMember { member, input } => {
+                        let name = &self.groups[gi].members()[member];
+                        if let Some(t) = self.instances.iter().position(|i| i.name() == name) {
+                            queue.push_back((t, input));
+                        }
+                    }
+                    SyncOutput::Notify(transition) => out.push(NodeAction::Group {
+                        group: gi,
+                        transition,
+                    }),
+                }
+            }
+        }
+        out
+    }
+
+    /// Run `input` on every instance in turn (Startup, Shutdown, TrackScript...).
+    pub fn step_all(&mut self, input: &Input, now: Instant) -> Vec<NodeAction> {
+        let mut out = Vec::new();
+        for i in 0..self.instances.len() {
+            out.extend(self.step(i, input.clone(), now));
+        }
+        out
+    }
+}

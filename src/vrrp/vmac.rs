@@ -1,0 +1,125 @@
+//! `use_vmac`: a macvlan on the instance's interface with the VRRP virtual MAC
+//! (00:00:5e:00:01:VRID, or 00:00:5e:00:02:VRID for IPv6), which then carries the VIPs and
+//! sends the adverts and gratuitous ARPs, as keepalived does.
+
+use super::addr::Netlink;
+use super::garp::Mac;
+use netlink_packet_route::link::MacVlanMode;
+use rtnetlink::LinkMacVlan;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VmacError {
+    #[error("use_vmac {name} on {base}: no such interface {base}")]
+    NoBase { name: String, base: String },
+    #[error("use_vmac {name} on {base}: {detail}")]
+    Kernel {
+        name: String,
+        base: String,
+        detail: String,
+    },
+}
+
+/// The virtual MAC of a VRID.
+pub fn vmac_address(vrid: u8, v6: bool) -> Mac {
+    [0x00, 0x00, 0x5e, 0x00, if v6 { 0x02 } else { 0x01 }, vrid]
+}
+
+/// keepalived's default name: `vrrp.VRID` (`vrrp6.VRID` for IPv6).
+pub fn default_name(vrid: u8, v6: bool) -> String {
+    if v6 {
+        format!("vrrp6.{vrid}")
+    } else {
+        format!("vrrp.{vrid}")
+    }
+}
+
+/// Set an IPv4 per-interface sysctl; returns the previous value.
+fn set_conf(ifname: &str, key: &str, value: &str) -> Option<String> {
+    let path = format!("/proc/sys/net/ipv4/conf/{ifname}/{key}");
+    let old = std::fs::read_to_string(&path).ok()?.trim().to_string();
+    if let Err(e) = std::fs::write(&path, value) {
+        tracing::warn!(target: "vrrp", "cannot set {path} = {value}: {e}");
+        return None;
+    }
+    Some(old)
+}
+
+/// As keepalived does for VMACs: the base interface must not answer ARP for addresses that
+/// live on the macvlan (arp_ignore 1, arp_filter 1), or ARP replies for the VIP would carry
+/// the base interface's MAC instead of the VMAC. Returns what to restore.
+pub fn tune_base_arp(base: &str) -> Vec<(String, String, String)> {
+    let mut undo = Vec::new();
+    for (k, v) in [("arp_ignore", "1"), ("arp_filter", "1")] {
+        if let Some(old) = set_conf(base, k, v) {
+            undo.push((base.to_string(), k.to_string(), old));
+        }
+    }
+    undo
+}
+
+pub fn restore_conf(undo: &[(String, String, String)]) {
+    // Reverse order: two instances on one base interface restore the original last.
+    for (ifname, k, v) in undo.iter().rev() {
+        let _ = set_conf(ifname, k, v);
+    }
+}
+
+/// Create (or reuse) the macvlan and bring it up. Returns true when we created it (and so
+/// must delete it on shutdown).
+pub async fn ensure(
+    nl: &Netlink,
+    name: &str,
+    base: &str,
+    vrid: u8,
+    v6: bool,
+) -> Result<bool, VmacError> {
+    if nix::net::if_::if_nametoindex(name).is_ok() {
+        return Ok(false);
+    }
+    let base_idx = nix::net::if_::if_nametoindex(base).map_err(|_| VmacError::NoBase {
+        name: name.to_string(),
+        base: base.to_string(),
+    })?;
+    if nl.dry_run {
+        tracing::info!(target: "vrrp", "dry-run: would create macvlan {name} on {base}");
+        return Ok(false);
+    }
+    let msg = LinkMacVlan::new(name, base_idx, MacVlanMode::Private)
+        .address(vmac_address(vrid, v6).to_vec())
+        .up()
+        .build();
+    nl.handle()
+        .link()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(|e| VmacError::Kernel {
+            name: name.to_string(),
+            base: base.to_string(),
+            detail: e.to_string(),
+        })?;
+    Ok(true)
+}
+
+pub async fn remove(nl: &Netlink, name: &str) {
+    if nl.dry_run {
+        return;
+    }
+    if let Ok(idx) = nix::net::if_::if_nametoindex(name) {
+        if let Err(e) = nl.handle().link().del(idx).execute().await {
+            tracing::warn!(target: "vrrp", "cannot remove macvlan {name}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vmac_per_family() {
+        assert_eq!(vmac_address(10, false), [0, 0, 0x5e, 0, 1, 10]);
+        assert_eq!(vmac_address(255, true), [0, 0, 0x5e, 0, 2, 255]);
+        assert_eq!(default_name(3, false), "vrrp.3");
+    }
+}

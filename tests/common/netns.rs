@@ -1,0 +1,273 @@
+//! A small network-namespace lab for integration tests.
+//!
+//! Every namespace name carries the test process id and a counter, veth pairs are created
+//! directly between two lab namespaces (never in the host's), and [`Lab`]'s Drop kills the
+//! processes it started and deletes its namespaces, also when the test panics.
+//!
+//! Topology helper: [`Lab::lan`] makes a bridge namespace with a bridge `br0`; [`Lab::attach`]
+//! plugs a node namespace into it with a veth named as asked inside the node.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Run a command on the host (only `ip netns` management and such go through here).
+fn host(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
+}
+
+fn must(args: &[&str]) -> String {
+    let o = host(args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Can this process build namespaces (root with iproute2)? Tests skip with a message if not.
+pub fn available() -> bool {
+    if !nix_is_root() {
+        eprintln!("skipping: needs root for network namespaces");
+        return false;
+    }
+    let probe = format!("rpprobe{}", std::process::id());
+    let ok = host(&["ip", "netns", "add", &probe]).status.success();
+    if ok {
+        host(&["ip", "netns", "del", &probe]);
+    } else {
+        eprintln!("skipping: `ip netns add` does not work here");
+    }
+    ok
+}
+
+fn nix_is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+pub struct Lab {
+    pub tag: String,
+    namespaces: Vec<String>,
+    children: Vec<(String, Child)>,
+    pub dir: tempfile::TempDir,
+    bridge_ports: u32,
+}
+
+impl Lab {
+    pub fn new(test: &str) -> Lab {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("rp{}x{n}{test}", std::process::id());
+        Lab {
+            tag,
+            namespaces: Vec::new(),
+            children: Vec::new(),
+            dir: tempfile::Builder::new()
+                .prefix("rampart-netns-")
+                .tempdir()
+                .expect("temp dir"),
+            bridge_ports: 0,
+        }
+    }
+
+    /// Create a namespace; returns its full name.
+    pub fn ns(&mut self, short: &str) -> String {
+        let name = format!("{}-{short}", self.tag);
+        must(&["ip", "netns", "add", &name]);
+        self.namespaces.push(name.clone());
+        self.exec_ok(&name, &["ip", "link", "set", "lo", "up"]);
+        // IPv6 addresses usable at once (no DAD wait); no forwarding surprises.
+        let _ = self.exec(&name, &["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
+        let _ = self.exec(
+            &name,
+            &["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"],
+        );
+        name
+    }
+
+    /// A bridge namespace with bridge `br0`: the LAN.
+    pub fn lan(&mut self, short: &str) -> String {
+        let ns = self.ns(short);
+        self.exec_ok(&ns, &["ip", "link", "add", "br0", "type", "bridge"]);
+        // No STP/forward delay: ports forward at once.
+        self.exec_ok(
+            &ns,
+            &[
+                "ip",
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "forward_delay",
+                "0",
+            ],
+        );
+        self.exec_ok(&ns, &["ip", "link", "set", "br0", "up"]);
+        ns
+    }
+
+    /// Plug `node` into the LAN namespace `lan` with an interface `ifname` in `node`,
+    /// addresses `addrs` (CIDR), and bring it up.
+    pub fn attach(&mut self, node: &str, ifname: &str, lan: &str, addrs: &[&str]) {
+        self.bridge_ports += 1;
+        let port = format!("p{}", self.bridge_ports);
+        must(&[
+            "ip", "-n", node, "link", "add", ifname, "type", "veth", "peer", "name", &port,
+            "netns", lan,
+        ]);
+        self.exec_ok(lan, &["ip", "link", "set", &port, "master", "br0"]);
+        self.exec_ok(lan, &["ip", "link", "set", &port, "up"]);
+        for a in addrs {
+            self.exec_ok(node, &["ip", "addr", "add", a, "dev", ifname]);
+        }
+        self.exec_ok(node, &["ip", "link", "set", ifname, "up"]);
+    }
+
+    pub fn exec(&self, ns: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec {ns} {args:?}: {e}"))
+    }
+
+    pub fn exec_ok(&self, ns: &str, args: &[&str]) -> String {
+        let o = self.exec(ns, args);
+        assert!(
+            o.status.success(),
+            "in {ns}: {args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Start a long-running process inside `ns`, stdout+stderr to `log`. Returns its pid.
+    pub fn spawn(&mut self, label: &str, ns: &str, args: &[&str], log: &Path) -> u32 {
+        let f = std::fs::File::create(log).expect("log file");
+        let f2 = f.try_clone().expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(f))
+            .stderr(Stdio::from(f2))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {args:?} in {ns}: {e}"));
+        let pid = child.id();
+        self.children.push((label.to_string(), child));
+        pid
+    }
+
+    /// Send a signal to a process started with [`Lab::spawn`].
+    pub fn signal(&mut self, pid: u32, sig: &str) {
+        let _ = host(&["kill", &format!("-{sig}"), &pid.to_string()]);
+    }
+
+    /// Wait for a spawned process to exit (true if it did within `timeout`).
+    pub fn wait_exit(&mut self, pid: u32, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            for (_, c) in self.children.iter_mut() {
+                if c.id() == pid {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Does `ns` have `addr` on `ifname`?
+    pub fn has_addr(&self, ns: &str, ifname: &str, addr: &str) -> bool {
+        let out = self.exec(ns, &["ip", "-o", "addr", "show", "dev", ifname]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .any(|w| w == addr || w.split('/').next() == Some(addr))
+    }
+
+    /// Ask from `ns` (interface `ifname`) who has `ip`; returns the answering MAC, if any.
+    /// (Thomas Habets' arping: `-r` prints only the MAC, `-C 1` stops at the first reply.)
+    pub fn arping(&self, ns: &str, ifname: &str, ip: &str) -> Option<String> {
+        let out = self.exec(
+            ns,
+            &[
+                "arping", "-r", "-C", "1", "-c", "3", "-W", "0.1", "-i", ifname, ip,
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.len() == 17 && l.matches(':').count() == 5)
+            .map(|m| m.to_ascii_lowercase())
+    }
+
+    /// The MAC of `ifname` in `ns`.
+    pub fn mac(&self, ns: &str, ifname: &str) -> String {
+        self.exec_ok(ns, &["cat", &format!("/sys/class/net/{ifname}/address")])
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// The neighbour entry `ns` has for `ip` (lladdr), if any.
+    pub fn neigh(&self, ns: &str, ip: &str) -> Option<String> {
+        let out = self.exec(ns, &["ip", "neigh", "show", ip]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == "lladdr" {
+                return words.next().map(|m| m.to_ascii_lowercase());
+            }
+        }
+        None
+    }
+}
+
+/// Poll `f` every 50 ms until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, c) in self.children.iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in self.namespaces.iter().rev() {
+            let _ = host(&["ip", "netns", "del", ns]);
+        }
+        if std::thread::panicking() {
+            // Keep the logs of a failed test for a human.
+            let p = self.dir.path().to_path_buf();
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+            let _ = kept.keep();
+            eprintln!("lab logs kept in {}", p.display());
+        }
+    }
+}
