@@ -27,6 +27,9 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args(["--dry-run", "-C", "--log-format", "json", "-f"])
             .arg(conf)
+            // Each test daemon gets its own control socket (not the system one).
+            .arg("--control-socket")
+            .arg(conf.with_extension("sock"))
             .env("RAMPART_LOG", "info,check=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -211,7 +214,11 @@ virtual_server 10.0.0.2 443 {{
         w,
     );
     // VS2 gains quorum when the HTTP server checks UP: sorry server out, real server in.
-    d.wait_for("event", &["\"quorum\"", "\"gained\":true"], w);
+    d.wait_for(
+        "check",
+        &["virtual server [10.0.0.2]:tcp:443: quorum gained"],
+        w,
+    );
     d.wait_for(
         "dry_run",
         &[
@@ -265,12 +272,11 @@ virtual_server 10.0.0.2 443 {{
         );
     }
     d.wait_for(
-        "event",
-        &[
-            "\"real_server\"",
-            &format!("\"port\":{}", tcp.port),
-            "\"up\":false",
-        ],
+        "check",
+        &[&format!(
+            "real server [127.0.0.1]:tcp:{} of [10.0.0.1]:tcp:80 is DOWN",
+            tcp.port
+        )],
         w,
     );
 
