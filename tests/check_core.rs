@@ -524,3 +524,31 @@ fn misc_check_defaults_to_no_retry() {
             .any(|a| matches!(a, Action::Emit(Event::RealServer { up: false, .. })))
     );
 }
+
+#[test]
+fn without_warmup_first_checks_ramp_evenly_over_one_second() {
+    let servers: Vec<RealServer> = (0..1000)
+        .map(|i| {
+            rs(
+                &format!("127.0.{}.{}", i / 250, 1 + i % 250),
+                80,
+                1,
+                vec![tcp()],
+            )
+        })
+        .collect();
+    let (core, _) = Core::new(&config(vec![vs("10.0.0.1", 80, servers)]), 1);
+    let t0 = Instant::now();
+    let at: Vec<Duration> = core
+        .start(t0)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Schedule { at, .. } => Some(at - t0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(at.len(), 1000);
+    assert_eq!(at[0], Duration::ZERO);
+    assert_eq!(at[500], Duration::from_millis(500));
+    assert!(at.iter().all(|d| *d < Duration::from_secs(1)));
+}

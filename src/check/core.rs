@@ -121,6 +121,9 @@ pub struct Core {
     shut_down: bool,
 }
 
+/// Longest spread of the first checks when no warmup is configured (see [`Core::start`]).
+pub const START_RAMP: Duration = Duration::from_secs(1);
+
 /// splitmix64: a tiny deterministic generator for warmup jitter.
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -251,9 +254,15 @@ impl Core {
         self.probes[id.0].up
     }
 
-    /// The first checks: immediately, or spread over `warmup` by the seeded jitter.
+    /// The first checks: spread over `warmup` by the seeded jitter when one is configured;
+    /// otherwise evenly over a ramp of min(delay_loop, START_RAMP) in probe order (the first
+    /// probe at once). keepalived launches every checker at the same instant; with thousands
+    /// of real servers that is a SYN storm that overflows backends' accept queues, and since
+    /// each next check is a delay_loop after the previous one completes, the storm repeats
+    /// every round. The ramp keeps every first result within the first second.
     pub fn start(&self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
+        let n = self.probes.len().max(1) as u32;
         for (i, p) in self.probes.iter().enumerate() {
             let delay = match p.timing.warmup {
                 Some(w) if !w.is_zero() => {
@@ -261,7 +270,7 @@ impl Core {
                     let ms = w.as_millis() as u64;
                     Duration::from_millis(r % (ms + 1))
                 }
-                _ => Duration::ZERO,
+                _ => p.timing.delay_loop.min(START_RAMP) / n * i as u32,
             };
             out.push(Action::Schedule {
                 probe: ProbeId(i),

@@ -133,15 +133,22 @@ fn attach_sources(
         Some(s) => (rank(&s.file), s.line, s.col),
         None => (0, 0, 0),
     });
+    // Line starts per file, computed once for the files that have diagnostics.
+    let mut starts: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
     for d in diags.iter_mut() {
         if let Some(s) = &d.span
             && let Some(text) = sources.get(&s.file)
             && s.line > 0
         {
-            d.source_line = text
-                .split('\n')
-                .nth(s.line as usize - 1)
-                .map(|l| l.trim_end_matches('\r').to_string());
+            let ls = starts.entry(s.file.clone()).or_insert_with(|| {
+                std::iter::once(0)
+                    .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                    .collect()
+            });
+            if let Some(&from) = ls.get(s.line as usize - 1) {
+                let to = ls.get(s.line as usize).map_or(text.len(), |e| e - 1);
+                d.source_line = Some(text[from..to.max(from)].trim_end_matches('\r').to_string());
+            }
         }
     }
 }

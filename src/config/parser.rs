@@ -1779,6 +1779,8 @@ impl Parser {
         let mut sorry_kind = None;
         let mut quorum_span = None;
         let mut protocol_span = None;
+        let mut rs_seen: std::collections::HashMap<(IpAddr, Option<u16>), u32> =
+            std::collections::HashMap::new();
         for s in self.block(st) {
             // delay_loop and alpha are the virtual server's own (checker_common would take
             // them as checker defaults).
@@ -1904,11 +1906,7 @@ impl Parser {
                 "smtp_alert" => vs.smtp_alert = Some(self.flag(s)),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s, &vs) {
-                        if let Some(prev) = vs
-                            .real_servers
-                            .iter()
-                            .find(|r| r.addr == rs.addr && r.port == rs.port)
-                        {
+                        if let Some(first_line) = rs_seen.get(&(rs.addr, rs.port)) {
                             self.error(
                                 DiagClass::Duplicate,
                                 s.span(),
@@ -1916,11 +1914,12 @@ impl Parser {
                                     "real_server {} {} given twice in this virtual_server (first at line {})",
                                     rs.addr,
                                     rs.port.map_or(String::new(), |p| p.to_string()),
-                                    prev.span.line
+                                    first_line
                                 ),
                             );
                             continue;
                         }
+                        rs_seen.insert((rs.addr, rs.port), rs.span.line);
                         vs.real_servers.push(rs)
                     }
                 }

@@ -362,12 +362,14 @@ impl Stats {
         w.others(&self.other);
         w
     }
-    /// `STATS`: conns/packets and rates as u32, bytes as u64 (values truncated, as the kernel
-    /// does).
+    /// `STATS`: conns/packets and rates as u32, bytes as u64.
     fn pack32(&self) -> AttrWriter {
         let mut w = AttrWriter::default();
         for (k, v) in self.fields() {
-            if k == IPVS_STATS_ATTR_INBYTES || k == IPVS_STATS_ATTR_OUTBYTES {
+            // Bytes are u64 in STATS too; a value too large for u32 (only from a decoded
+            // oversized attribute) stays u64 so that decoding gives it back.
+            if k == IPVS_STATS_ATTR_INBYTES || k == IPVS_STATS_ATTR_OUTBYTES || v > u32::MAX as u64
+            {
                 w.u64(k, v);
             } else {
                 w.u32(k, Some(v as u32));
