@@ -147,6 +147,8 @@ fn log_event(ev: &Event) {
         Event::Reload { ok: false, .. } => {
             tracing::error!(target: "reload", "reload refused: the new configuration has errors; nothing changed")
         }
+        // Real server and quorum transitions: the event as JSON (what log processors parse) with
+        // a human summary field.
         Event::RealServer {
             virtual_server,
             real_server,
@@ -157,10 +159,11 @@ fn log_event(ev: &Event) {
                 crate::alert::message::fmt_endpoint(virtual_server),
                 crate::alert::message::fmt_endpoint(real_server),
             );
+            let json = serde_json::to_string(ev).unwrap_or_default();
             if *up {
-                tracing::info!(target: "check", %vs, %rs, "real server {rs} of {vs} is UP: {reason}")
+                tracing::info!(target: "event", summary = %format!("real server {rs} of {vs} is UP: {reason}"), "{json}")
             } else {
-                tracing::warn!(target: "check", %vs, %rs, "real server {rs} of {vs} is DOWN: {reason}")
+                tracing::warn!(target: "event", summary = %format!("real server {rs} of {vs} is DOWN: {reason}"), "{json}")
             }
         }
         Event::Quorum {
@@ -170,10 +173,11 @@ fn log_event(ev: &Event) {
             quorum,
         } => {
             let vs = crate::alert::message::fmt_endpoint(virtual_server);
+            let json = serde_json::to_string(ev).unwrap_or_default();
             if *gained {
-                tracing::info!(target: "check", %vs, "virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})")
+                tracing::info!(target: "event", summary = %format!("virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             } else {
-                tracing::warn!(target: "check", %vs, "virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})")
+                tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             }
         }
         other => {
