@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod opts;
 pub mod reload;
 pub mod status;
+pub mod syncd;
 pub use opts::DaemonOpts;
 
 use crate::config::{self, Config, LoadOptions};
@@ -123,11 +124,13 @@ struct EventSinks {
     board: Arc<status::StatusBoard>,
     alerter: crate::alert::smtp::AlertHandle,
     fifos: Option<crate::alert::fifo::FifoWriters>,
+    syncd: syncd::SyncDaemons,
 }
 
 impl EventSinks {
     fn consume(&mut self, ev: &Event) {
         log_event(ev);
+        self.syncd.observe(ev);
         self.metrics.observe_event(ev);
         self.board.apply(ev);
         self.alerter.send(ev);
@@ -224,6 +227,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         board: board.clone(),
         alerter: alerter.clone(),
         fifos,
+        syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -358,6 +362,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         tracing::error!("engines did not stop within {:?}", SHUTDOWN_BUDGET);
         failed = true;
     }
+    sinks.syncd.shutdown(Duration::from_secs(2)).await;
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
     }
