@@ -70,7 +70,7 @@ proptest! {
         let mut now = t0;
         let mut vips = [false, false];
         let mut timers: BTreeSet<(usize, TimerKind)> = BTreeSet::new();
-        let mut apply = |acts: Vec<NodeAction>, vips: &mut [bool; 2], timers: &mut BTreeSet<(usize, TimerKind)>| {
+        let apply = |acts: Vec<NodeAction>, vips: &mut [bool; 2], timers: &mut BTreeSet<(usize, TimerKind)>| {
             for a in acts {
                 if let NodeAction::Instance { instance, action } = a {
                     match action {
