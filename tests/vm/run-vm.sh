@@ -100,6 +100,8 @@ done
 
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$RUN/run.cpio"
 cat "$VM_DIR/base.cpio" "$RUN/run.cpio" >"$RUN/initrd"
+# Only the initrd is needed from here on (disk is shared by many runs).
+[[ -n ${VM_KEEP:-} ]] || rm -rf "$ROOT" "$RUN/run.cpio" "$RUN/rampart"
 
 # A boot that dies before the scenario starts (a loaded host can make the kernel's early timer checks
 # fail) is retried once: the scenario has not run, so nothing is repeated.
