@@ -70,6 +70,14 @@ pub trait Transport {
     fn send(&mut self, datagram: &[u8]) -> io::Result<()>;
     /// Receive one datagram into `out` (cleared first).
     fn recv(&mut self, out: &mut Vec<u8>) -> io::Result<()>;
+    /// Receive at least one datagram, and whatever more is already queued, each as its own
+    /// buffer appended to `out` (ACKs of a pipelined batch arrive one datagram each).
+    fn recv_many(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        let mut b = Vec::new();
+        self.recv(&mut b)?;
+        out.push(b);
+        Ok(())
+    }
     /// How many acknowledged requests may be sent in one datagram without the replies
     /// overflowing the receive buffer.
     fn batch_limit(&self) -> usize {
@@ -88,10 +96,16 @@ const RECV_TIMEOUT_SECS: libc::time_t = 30;
 /// Kernel memory charged per queued ACK skb (truesize), rounded up.
 const ACK_TRUESIZE: usize = 1280;
 
+/// Datagrams taken per `recvmmsg` call, and the room for each (an ACK is 36 bytes; an error
+/// with an extended-ACK message a few hundred).
+const MMSG_SLOTS: usize = 64;
+const MMSG_SLOT_BYTES: usize = 8192;
+
 /// The real thing: a NETLINK_GENERIC socket.
 pub struct NetlinkTransport {
     socket: netlink_sys::Socket,
     batch_limit: usize,
+    mmsg_buf: Vec<u8>,
 }
 
 impl NetlinkTransport {
@@ -136,6 +150,7 @@ impl NetlinkTransport {
         Ok(NetlinkTransport {
             socket,
             batch_limit,
+            mmsg_buf: Vec::new(),
         })
     }
 }
@@ -155,6 +170,50 @@ impl Transport for NetlinkTransport {
         out.clear();
         out.reserve(RECV_CAPACITY);
         self.socket.recv(out, 0)?;
+        Ok(())
+    }
+    /// One `recvmmsg` (MSG_WAITFORONE: block for the first, take what else is queued) instead
+    /// of a `recv` per ACK.
+    fn recv_many(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        self.mmsg_buf.resize(MMSG_SLOTS * MMSG_SLOT_BYTES, 0);
+        let base = self.mmsg_buf.as_mut_ptr();
+        // SAFETY: all-zero iovec/mmsghdr are valid empty values; each iovec points into
+        // `mmsg_buf` at a distinct, in-bounds slot of MMSG_SLOT_BYTES, and the arrays outlive
+        // the call.
+        let mut iov: [libc::iovec; MMSG_SLOTS] = unsafe { std::mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; MMSG_SLOTS] = unsafe { std::mem::zeroed() };
+        for i in 0..MMSG_SLOTS {
+            iov[i] = libc::iovec {
+                // SAFETY: i * MMSG_SLOT_BYTES < mmsg_buf.len().
+                iov_base: unsafe { base.add(i * MMSG_SLOT_BYTES) } as *mut libc::c_void,
+                iov_len: MMSG_SLOT_BYTES,
+            };
+            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: valid fd, MMSG_SLOTS initialised headers, no timeout pointer.
+        let n = unsafe {
+            libc::recvmmsg(
+                self.socket.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                MMSG_SLOTS as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for (i, h) in hdrs.iter().take(n as usize).enumerate() {
+            if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                return Err(io::Error::other(format!(
+                    "a netlink reply did not fit in {MMSG_SLOT_BYTES} bytes"
+                )));
+            }
+            let start = i * MMSG_SLOT_BYTES;
+            let len = (h.msg_len as usize).min(MMSG_SLOT_BYTES);
+            out.push(self.mmsg_buf[start..start + len].to_vec());
+        }
         Ok(())
     }
     fn batch_limit(&self) -> usize {
@@ -321,14 +380,13 @@ impl<T: Transport> Client<T> {
                 .send(&buf)
                 .map_err(|e| Self::io("sending a batch of IPVS requests", e))?;
             let mut pending = batch.len();
+            let mut datagrams: Vec<Vec<u8>> = Vec::new();
             while pending > 0 {
-                let mut rx = std::mem::take(&mut self.rx);
+                datagrams.clear();
                 self.transport
-                    .recv(&mut rx)
+                    .recv_many(&mut datagrams)
                     .map_err(|e| Self::io("reading IPVS acknowledgements", e))?;
-                let replies = decode_datagram(&rx);
-                self.rx = rx;
-                for r in replies {
+                for r in datagrams.iter().flat_map(|d| decode_datagram(d)) {
                     let r = r.map_err(|e| IpvsError::Decode {
                         context: "reading IPVS acknowledgements".into(),
                         source: e,

@@ -455,6 +455,20 @@ impl Transport for FakeKernel {
         }
     }
 
+    fn recv_many(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        let mut first = Vec::new();
+        self.recv(&mut first)?;
+        out.push(first);
+        // Like recvmmsg with MSG_WAITFORONE: whatever else is queued, up to 64.
+        while out.len() < 64 {
+            match self.queue.pop_front() {
+                Some(d) => out.push(d),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
     fn batch_limit(&self) -> usize {
         self.batch_limit
     }
