@@ -185,18 +185,12 @@ pub fn merge_listing(
     }
     let mut by_key: HashMap<ProcKey, ProcService> = HashMap::new();
     for p in proc {
-        // A key seen twice is ambiguous: drop it, netlink will answer.
-        if by_key.contains_key(&p.key) {
-            by_key.insert(
-                p.key,
-                ProcService {
-                    key: p.key,
-                    dests: vec![],
-                    complete: false,
-                },
-            );
-        } else {
-            by_key.insert(p.key, p);
+        // A key seen twice is ambiguous: mark it unusable, netlink will answer.
+        match by_key.entry(p.key) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().complete = false,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(p);
+            }
         }
     }
     services
