@@ -41,5 +41,5 @@ fi
 
 log "tests"
 # Namespace and VM tests create their own hosts; nothing is sent on this machine's interfaces.
-cargo test --no-fail-fast --all-targets -- --test-threads=2
+cargo test --no-fail-fast --lib --bins --tests -- --test-threads=2
 log "done"
