@@ -162,6 +162,38 @@ def time_to_answer(obs_ns, mac, t0, timeout=30):
         p.wait()
 
 
+def start_capture(obs_ns, obs_mac):
+    """tcpdump in the observer: adverts and other nodes' ARP requests (not the observer's own
+    arping flood, which would fill the pipe), with MACs and capture timestamps."""
+    flt = f"vrrp or ah or (arp and arp[6:2] = 1 and not ether src {obs_mac})"
+    p = subprocess.Popen(["ip", "netns", "exec", obs_ns, "tcpdump", "-i", "eth0", "-n", "-e",
+                          "-tt", "-l", "-U", flt],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return p
+
+
+def protocol_interval(lines, m_mac, b_mac, how):
+    """Seconds from the master's last advert (kill) or its priority-0 advert (term) to the
+    backup's first gratuitous ARP, both stamped by the same capture."""
+    last_advert = None
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        try:
+            ts = float(parts[0])
+        except ValueError:
+            continue
+        src_mac = parts[1].lower()
+        if src_mac == m_mac and ("VRRP" in line or "AH(" in line):
+            if how == "kill" or "prio 0," in line:
+                last_advert = ts
+        elif (src_mac == b_mac and "who-has" in line and line.count(VIP) == 2
+              and last_advert is not None):
+            return ts - last_advert
+    return None
+
+
 def theory(advert, prio=100, how="kill"):
     skew = (256 - prio) * advert / 256
     return skew if how == "term" else 3 * advert + skew
@@ -170,9 +202,10 @@ def theory(advert, prio=100, how="kill"):
 def failover_trials(impl, version, advert, how, trials, log):
     lab = Lab()
     results = []
+    proto = []
     try:
         n = build_lan(lab, [("m", "10.77.0.1/24"), ("b", "10.77.0.2/24"), ("o", "10.77.0.9/24")])
-        (m_ns, m_mac), (b_ns, b_mac), (o_ns, _) = n["m"], n["b"], n["o"]
+        (m_ns, m_mac), (b_ns, b_mac), (o_ns, o_mac) = n["m"], n["b"], n["o"]
         start(lab, impl, b_ns, "b", conf(100, False, version, advert))
         for t in range(trials):
             nsx(m_ns, "ip", "link", "set", "eth0", "up")
@@ -185,7 +218,8 @@ def failover_trials(impl, version, advert, how, trials, log):
             end = time.monotonic() + 10
             while has_vip(b_ns, VIP) and time.monotonic() < end:
                 time.sleep(0.05)
-            time.sleep(max(3 * advert, 0.5))
+            cap = start_capture(o_ns, o_mac)
+            time.sleep(max(3 * advert, 0.5) + 0.3)
             t0 = time.monotonic()
             if how == "kill":
                 # keepalived's VRRP work is in a child that would get SIGTERM (a graceful
@@ -199,6 +233,12 @@ def failover_trials(impl, version, advert, how, trials, log):
                 m.terminate()
             dt = time_to_answer(o_ns, b_mac, t0)
             m.wait()
+            time.sleep(0.1)
+            cap.terminate()
+            lines = cap.communicate()[0].splitlines()
+            pi = protocol_interval(lines, m_mac, b_mac, how)
+            if pi is not None:
+                proto.append(pi)
             if how == "kill":
                 # The dead host's leftover VIP must not come back with the link.
                 nsx(m_ns, "ip", "addr", "flush", "dev", "eth0", "to", f"{VIP}/32", check=False)
@@ -208,7 +248,7 @@ def failover_trials(impl, version, advert, how, trials, log):
                 results.append(dt)
     finally:
         lab.close()
-    return results
+    return results, proto
 
 
 def cpu_rss(impl, seconds):
@@ -252,34 +292,48 @@ def main():
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--cpu-seconds", type=int, default=60)
     ap.add_argument("--impls", default="rampart,keepalived")
+    ap.add_argument("--skip-failover", action="store_true")
+    ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--out", default=None, help="append the markdown table here")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
 
+    import signal
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
     rows = []
-    for version, advert in ((2, 1), (3, 0.1)):
+    for version, advert in (() if args.skip_failover else ((2, 1), (3, 0.1))):
         for how in ("kill", "term"):
             for impl in args.impls.split(","):
                 log(f"{impl} v{version} advert_int {advert} {how}: {args.trials} trials")
-                r = failover_trials(impl, version, advert, how, args.trials, log)
+                r, pr = failover_trials(impl, version, advert, how, args.trials, log)
                 th = theory(advert, 100, how)
                 if r:
+                    pmed = statistics.median(pr) * 1000 if pr else float("nan")
+                    pmax = max(pr) * 1000 if pr else float("nan")
                     rows.append((f"v{version} {advert}s", how, impl, len(r),
                                  statistics.median(r) * 1000, max(r) * 1000, min(r) * 1000,
-                                 th * 1000))
-                    log(f"  median {statistics.median(r)*1000:.1f} ms, worst {max(r)*1000:.1f} ms,"
-                        f" theory {th*1000:.1f} ms")
-    table = ["| setting | loss | backup | trials | median ms | worst ms | best ms | theory ms |",
-             "|---|---|---|---|---|---|---|---|"]
+                                 pmed, pmax, th * 1000))
+                    log(f"  end to end: median {statistics.median(r)*1000:.1f} ms, worst "
+                        f"{max(r)*1000:.1f} ms; protocol: median {pmed:.1f} ms, worst "
+                        f"{pmax:.1f} ms; theory {th*1000:.1f} ms")
+    table = ["| setting | loss | backup | trials | signal→ARP median ms | worst ms | best ms "
+             "| advert→GARP median ms | worst ms | theory ms |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        table.append("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |".format(*row))
+        table.append("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |"
+                     .format(*row))
     cpu_rows = ["| daemon | instances | advert_int | CPU % of one core | RSS KiB | VIPs held |",
                 "|---|---|---|---|---|---|"]
-    for impl in args.impls.split(","):
+    for impl in ([] if args.skip_cpu else args.impls.split(",")):
         log(f"{impl}: 100 instances at 0.1 s for {args.cpu_seconds} s")
         cpu, rss, held = cpu_rss(impl, args.cpu_seconds)
         cpu_rows.append(f"| {impl} | 100 | 0.1 s (v3) | {cpu:.2f} | {rss} | {held} |")

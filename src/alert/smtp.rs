@@ -186,8 +186,10 @@ pub fn build_message(
     for t in to {
         b = b.to(parse(t, "notification_email")?);
     }
+    // SMTP wants CRLF line ends; details (reload diagnostics) come with bare LFs.
+    let body = alert.body.replace("\r\n", "\n").replace('\n', "\r\n");
     Ok(b.header(ContentType::TEXT_PLAIN)
-        .body(format!("{}\r\n", alert.body))?)
+        .body(format!("{body}\r\n"))?)
 }
 
 async fn send_once(s: &MailSettings, alert: &Alert) -> Result<(), AlertError> {

@@ -59,13 +59,12 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
         }
     }
 
-    let spans_of = |name: &str| {
-        extra
-            .instance_spans
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| s)
-    };
+    let instance_spans: HashMap<&str, &InstanceSpans> = extra
+        .instance_spans
+        .iter()
+        .map(|(n, s)| (n.as_str(), s))
+        .collect();
+    let spans_of = |name: &str| instance_spans.get(name).copied();
 
     // VRID per interface and family.
     let mut vrids: HashMap<(&str, Family, u8), &VrrpInstance> = HashMap::new();
@@ -239,14 +238,14 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
     }
 
     // Sync groups.
+    let member_spans: HashMap<&str, &[Span]> = extra
+        .member_spans
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_slice()))
+        .collect();
     let mut member_of: HashMap<&str, (&str, &Span)> = HashMap::new();
     for g in &cfg.sync_groups {
-        let spans = extra
-            .member_spans
-            .iter()
-            .find(|(n, _)| *n == g.name)
-            .map(|(_, s)| s.as_slice())
-            .unwrap_or(&[]);
+        let spans = member_spans.get(g.name.as_str()).copied().unwrap_or(&[]);
         for (k, m) in g.members.iter().enumerate() {
             let at = spans.get(k).unwrap_or(&g.span);
             if !instances.contains_key(m.as_str()) {

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod opts;
 pub mod reload;
 pub mod status;
+pub mod syncd;
 pub use opts::DaemonOpts;
 
 use crate::config::{self, Config, LoadOptions};
@@ -123,11 +124,13 @@ struct EventSinks {
     board: Arc<status::StatusBoard>,
     alerter: crate::alert::smtp::AlertHandle,
     fifos: Option<crate::alert::fifo::FifoWriters>,
+    syncd: syncd::SyncDaemons,
 }
 
 impl EventSinks {
     fn consume(&mut self, ev: &Event) {
         log_event(ev);
+        self.syncd.observe(ev);
         self.metrics.observe_event(ev);
         self.board.apply(ev);
         self.alerter.send(ev);
@@ -146,6 +149,39 @@ fn log_event(ev: &Event) {
         }
         Event::Reload { ok: false, .. } => {
             tracing::error!(target: "reload", "reload refused: the new configuration has errors; nothing changed")
+        }
+        // Real server and quorum transitions: the event as JSON (what log processors parse) with
+        // a human summary field.
+        Event::RealServer {
+            virtual_server,
+            real_server,
+            up,
+            reason,
+        } => {
+            let (vs, rs) = (
+                crate::alert::message::fmt_endpoint(virtual_server),
+                crate::alert::message::fmt_endpoint(real_server),
+            );
+            let json = serde_json::to_string(ev).unwrap_or_default();
+            if *up {
+                tracing::info!(target: "event", summary = %format!("real server {rs} of {vs} is UP: {reason}"), "{json}")
+            } else {
+                tracing::warn!(target: "event", summary = %format!("real server {rs} of {vs} is DOWN: {reason}"), "{json}")
+            }
+        }
+        Event::Quorum {
+            virtual_server,
+            gained,
+            alive_weight,
+            quorum,
+        } => {
+            let vs = crate::alert::message::fmt_endpoint(virtual_server);
+            let json = serde_json::to_string(ev).unwrap_or_default();
+            if *gained {
+                tracing::info!(target: "event", summary = %format!("virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})"), "{json}")
+            } else {
+                tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
+            }
         }
         other => {
             tracing::debug!(target: "event", "{}", serde_json::to_string(other).unwrap_or_default())
@@ -191,6 +227,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         board: board.clone(),
         alerter: alerter.clone(),
         fifos,
+        syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -325,6 +362,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         tracing::error!("engines did not stop within {:?}", SHUTDOWN_BUDGET);
         failed = true;
     }
+    sinks.syncd.shutdown(Duration::from_secs(2)).await;
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
     }

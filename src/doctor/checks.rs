@@ -283,10 +283,15 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
     if cfg.instances.is_empty() {
         return Vec::new();
     }
-    let groups = [
-        IpAddr::V4(cfg.global.vrrp_mcast_group4),
-        IpAddr::V6(cfg.global.vrrp_mcast_group6),
-    ];
+    // The multicast groups matter only to instances that advertise by multicast.
+    let groups: Vec<IpAddr> = if cfg.instances.iter().any(|i| i.unicast_peer.is_empty()) {
+        vec![
+            IpAddr::V4(cfg.global.vrrp_mcast_group4),
+            IpAddr::V6(cfg.global.vrrp_mcast_group6),
+        ]
+    } else {
+        Vec::new()
+    };
     let peers: Vec<IpAddr> = cfg
         .instances
         .iter()
@@ -310,9 +315,13 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
     let mut blocked = Vec::new();
     let mut policy = Vec::new();
     for chain in &rules.chains {
-        if chain.table.ends_with("nat") {
+        // VRRP is local traffic: it never traverses a forward hook, and NAT chains do not drop.
+        if chain.table.ends_with("nat") || chain.hook.as_deref() == Some("forward") {
             continue;
         }
+        // A user chain may be reached from anywhere (FORWARD included): only rules that name
+        // VRRP count there.
+        let user_chain = chain.hook.is_none();
         let mut accepted = false;
         let mut dropped = false;
         for r in rules.rules_in(chain) {
@@ -329,7 +338,8 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
                     || matches!(r.daddr, Match::Not(_)));
             if r.verdict.blocks()
                 && covers_vrrp
-                && (explicit(r) || catch_all(r) || matches!(r.proto, Match::Not(_)))
+                && (explicit(r)
+                    || (!user_chain && (catch_all(r) || matches!(r.proto, Match::Not(_)))))
             {
                 blocked.push(rule_evidence(r));
                 dropped = true;
@@ -515,7 +525,12 @@ pub fn vip_elsewhere(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
             .chain(&inst.virtual_ipaddress_excluded)
         {
             let target = vip_device(inst, vip);
-            let holders = facts.holders(vip.addr);
+            let mut holders = facts.holders(vip.addr);
+            // A link-local address is scoped to its link: the same fe80:: address on another
+            // interface is another address.
+            if matches!(vip.addr, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80) {
+                holders.retain(|i| i.name == target);
+            }
             let others: Vec<&str> = holders
                 .iter()
                 .map(|i| i.name.as_str())
@@ -560,7 +575,7 @@ pub fn vip_elsewhere(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
                             "VIP {} of vrrp_instance {} is already on {target} although no \
                              rampart or keepalived is running here{state_note}: it was added by \
                              hand or by the network configuration, and will stay when this \
-                             director is BACKUP, so both directors answer ARP for it",
+                             director is BACKUP, so both directors answer ARP (or ND) for it",
                             vip.addr, inst.name
                         ),
                         format!(
@@ -997,6 +1012,19 @@ mod tests {
             f.iptables = Some(format!("*filter\n:INPUT ACCEPT [0:0]\n{rule}\nCOMMIT\n"));
             assert_eq!(run(&cfg, &f), vec![], "{rule}");
         }
+        // Forwarded traffic is not VRRP; a user chain's catch-all may only see forwarded
+        // traffic (Docker's chains).
+        for rules in [
+            ":FORWARD ACCEPT [0:0]\n-A FORWARD -j DROP",
+            ":DOCKER-USER - [0:0]\n-A DOCKER-USER -j DROP",
+        ] {
+            let mut f = healthy();
+            f.iptables = Some(format!("*filter\n{rules}\nCOMMIT\n"));
+            assert_eq!(run(&cfg, &f), vec![], "{rules}");
+        }
+        let mut f = healthy();
+        f.iptables = Some("*filter\n:MYCHAIN - [0:0]\n-A MYCHAIN -p vrrp -j DROP\nCOMMIT\n".into());
+        assert_eq!(ids(&run(&cfg, &f)), ["vrrp-blocked"]);
         // An accept for VRRP before the catch-all drop makes it fine.
         let mut f = healthy();
         f.iptables = Some(
@@ -1062,6 +1090,34 @@ mod tests {
             "{}",
             fs[0].message
         );
+    }
+
+    #[test]
+    fn a_link_local_vip_on_another_link_is_another_address() {
+        let mut cfg = nat_director();
+        cfg.instances[0].virtual_ipaddress.push(vip("fe80::1"));
+        let mut f = healthy();
+        f.interfaces[2].addrs.push((ip("fe80::1"), 64));
+        assert_eq!(run(&cfg, &f), vec![]);
+    }
+
+    #[test]
+    fn unicast_only_instances_do_not_care_about_the_multicast_group() {
+        let mut cfg = nat_director();
+        for i in &mut cfg.instances {
+            i.unicast_peer.push(UnicastPeer {
+                addr: ip("10.0.1.3"),
+                span: Span::builtin(),
+            });
+        }
+        let mut f = healthy();
+        f.iptables = Some(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -d 224.0.0.18/32 -j DROP\nCOMMIT\n".into(),
+        );
+        assert_eq!(run(&cfg, &f), vec![]);
+        f.iptables =
+            Some("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p vrrp -j DROP\nCOMMIT\n".into());
+        assert_eq!(ids(&run(&cfg, &f)), ["vrrp-blocked"]);
     }
 
     #[test]
