@@ -151,6 +151,23 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 .with_help("use `state BACKUP` (the highest priority still becomes master)"),
             );
         }
+        // RFC 5798 removed authentication (keepalived -t exits 5 as well).
+        if i.authentication.is_some() && i.version_or(&cfg.global) == VrrpVersion::V3 {
+            let at = sp
+                .and_then(|s| s.authentication.clone())
+                .unwrap_or_else(|| i.span.clone());
+            d.push(
+                Diagnostic::error(
+                    DiagClass::Semantic,
+                    Some(at),
+                    format!(
+                        "vrrp_instance `{}` uses VRRP version 3, which has no authentication",
+                        i.name
+                    ),
+                )
+                .with_help("remove the authentication block, or use `version 2` (IPv4 only)"),
+            );
+        }
         // vrrp_strict: what keepalived refuses (it "resets" and `keepalived -t` exits 5).
         if cfg.global.vrrp_strict {
             let strict = |d: &mut Vec<Diagnostic>, at: Option<Span>, what: &str| {
