@@ -22,11 +22,14 @@ WORK=${WORK:-/tmp/check_bench.$$}
 mkdir -p "$WORK"
 cd "$ROOT"
 
-cargo build --release --bin rampart >&2
-cargo build --release --bench check_backend >&2
-RAMPART=$ROOT/target/release/rampart
-BACKEND=$(ls -t "$ROOT"/target/release/deps/check_backend-* | grep -v '\.d$' | head -1)
-ulimit -n 65536 || true
+# PROFILE=debug runs the unoptimised build (to try the script quickly; figures meaningless).
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then REL=--release; else REL=; fi
+cargo build $REL --bin rampart >&2
+cargo build $REL --bench check_backend >&2
+RAMPART=$ROOT/target/$PROFILE/rampart
+BACKEND=$(ls -t "$ROOT"/target/$PROFILE/deps/check_backend-* | grep -v '\.d$' | head -1)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }

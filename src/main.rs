@@ -92,6 +92,11 @@ struct Rest {
 }
 
 fn main() -> ExitCode {
+    // `rampart ipvs ...`, or this binary called `ipvsadm`: straight to the ipvsadm-compatible
+    // command, without the top-level option parser (scripts call it thousands of times).
+    if let Some(code) = rampart::cli::ipvs::fast_dispatch(std::env::args_os().collect()) {
+        return code;
+    }
     let cli = Cli::parse();
     use rampart::cli as sub;
     if let Some(cmd) = cli.command {
@@ -99,16 +104,10 @@ fn main() -> ExitCode {
             Command::CheckConfig(r) => sub::check_config::main(r.args),
             Command::Ipvs(r) => sub::ipvs::main(r.args),
             Command::Genhash(r) => sub::genhash::main(r.args),
-            Command::Status(r) => sub::not_yet("status", r.args),
-            Command::Reload(r) => sub::not_yet("reload", r.args),
             Command::Realserver(r) => sub::realserver::main(r.args),
             Command::Doctor(r) => sub::doctor::main(r.args),
-            Command::Ipvs(r) => sub::not_yet("ipvs", r.args),
-            Command::Genhash(r) => sub::not_yet("genhash", r.args),
             Command::Status(r) => sub::status::main(r.args),
             Command::Reload(r) => sub::reload::main(r.args),
-            Command::Realserver(r) => sub::not_yet("realserver", r.args),
-            Command::Doctor(r) => sub::not_yet("doctor", r.args),
         };
     }
     if cli.config_test {

@@ -27,6 +27,9 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args(["--dry-run", "-C", "--log-format", "json", "-f"])
             .arg(conf)
+            // Each test daemon gets its own control socket (not the system one).
+            .arg("--control-socket")
+            .arg(conf.with_extension("sock"))
             .env("RAMPART_LOG", "info,check=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -211,7 +214,11 @@ virtual_server 10.0.0.2 443 {{
         w,
     );
     // VS2 gains quorum when the HTTP server checks UP: sorry server out, real server in.
-    d.wait_for("event", &["\"quorum\"", "\"gained\":true"], w);
+    d.wait_for(
+        "check",
+        &["virtual server [10.0.0.2]:tcp:443: quorum gained"],
+        w,
+    );
     d.wait_for(
         "dry_run",
         &[
@@ -265,12 +272,11 @@ virtual_server 10.0.0.2 443 {{
         );
     }
     d.wait_for(
-        "event",
-        &[
-            "\"real_server\"",
-            &format!("\"port\":{}", tcp.port),
-            "\"up\":false",
-        ],
+        "check",
+        &[&format!(
+            "real server [127.0.0.1]:tcp:{} of [10.0.0.1]:tcp:80 is DOWN",
+            tcp.port
+        )],
         w,
     );
 
@@ -288,4 +294,111 @@ virtual_server 10.0.0.2 443 {{
     );
     let st = d.child.wait().unwrap();
     assert!(st.success(), "exit status {st}\n{}", d.dump());
+}
+
+#[test]
+fn warmup_spreads_first_checks_over_the_warmup_window() {
+    // Eight alpha real servers on ports nobody listens on: every first check fails (logged at
+    // info with its time) and, being DOWN already, is not retried for a delay_loop.
+    let mut servers = String::new();
+    for _ in 0..8 {
+        servers.push_str(&format!(
+            "    real_server 127.0.0.1 {} {{\n        TCP_CHECK {{\n            connect_timeout 1\n            warmup 1.5\n        }}\n    }}\n",
+            closed_port()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!("virtual_server 10.0.0.1 80 {{\n    delay_loop 30\n    alpha\n{servers}}}\n"),
+    )
+    .unwrap();
+    let mut d = Daemon::start(&conf);
+    let w = Duration::from_secs(10);
+    d.wait_for("check", &["starting"], w);
+    let start = d.seen.last().map(|(at, _, _)| *at).unwrap();
+    let mut firsts = Vec::new();
+    for _ in 0..8 {
+        d.wait_for("check", &["check-result", "up=false"], w);
+        firsts.push(d.seen.last().unwrap().0 - start);
+        // wait_for returns the first match in history too; consume it.
+        let last = d.seen.pop().unwrap();
+        d.seen.push((last.0, "consumed".into(), last.2));
+    }
+    let min = *firsts.iter().min().unwrap();
+    let max = *firsts.iter().max().unwrap();
+    assert!(max <= Duration::from_millis(1500 + 300), "{firsts:?}");
+    assert!(
+        max - min >= Duration::from_millis(300),
+        "not spread: {firsts:?}"
+    );
+    d.terminate();
+}
+
+#[test]
+fn sighup_reload_keeps_health_state_and_logs_only_the_differences() {
+    let ok = backend("ok", &[]);
+    let dead = closed_port();
+    let web = http_server(&[("index.html", b"x")]);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    let rs_block = |port: u16| {
+        format!(
+            "    real_server 127.0.0.1 {port} {{\n        TCP_CHECK {{\n            connect_timeout 1\n            retry 0\n        }}\n    }}\n"
+        )
+    };
+    let write = |extra: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n    delay_loop 1\n    lb_kind NAT\n{}{}{extra}}}\n",
+                rs_block(ok.port),
+                rs_block(dead)
+            ),
+        )
+        .unwrap()
+    };
+    write("");
+    let mut d = Daemon::start(&conf);
+    let w = Duration::from_secs(10);
+    d.wait_for(
+        "dry_run",
+        &["op=del-dest", &format!("dest=[127.0.0.1]:{dead}")],
+        w,
+    );
+    write(&rs_block(web.port));
+    let before = d.seen.len();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    d.wait_for(
+        "check",
+        &["configuration reloaded: 3 checks (2 kept with their state, 1 new)"],
+        w,
+    );
+    d.wait_for(
+        "dry_run",
+        &["op=add-dest", &format!("dest=[127.0.0.1]:{}", web.port)],
+        w,
+    );
+    // Give a full delay_loop for anything else to show up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = d.wait_for("check", &["check-result", &format!("127.0.0.1:{dead}")], w);
+    let after: Vec<&String> = d.seen[before..]
+        .iter()
+        .filter(|(_, t, _)| t == "dry_run")
+        .map(|(_, _, m)| m)
+        .collect();
+    assert_eq!(after.len(), 1, "only the new server is added: {after:?}");
+    let dead_is_back: Vec<_> = d.seen[before..]
+        .iter()
+        .filter(|(_, _, m)| m.contains(&format!("127.0.0.1]:tcp:{dead}")) && m.contains("is UP"))
+        .collect();
+    assert!(
+        dead_is_back.is_empty(),
+        "the DOWN server stays DOWN across the reload"
+    );
+    d.terminate();
 }

@@ -227,36 +227,51 @@ fn ssl_get_with_self_signed_certificate_and_sni() {
         );
         assert_eq!(run(&spec), Outcome::Up { weight: None });
     }
-    // With the CA configured, the self-signed certificate verifies for its name only.
-    let verified = http_spec(
-        conn(b.port, 3000),
-        Some(TlsSpec {
-            sni: Some("backend.test".into()),
-            ca_file: Some(cert.clone()),
-        }),
-        "/",
-        Some(HELLO_MD5),
-        vec![],
-    );
-    // A self-signed leaf used as its own CA is rejected by webpki unless it is a CA
-    // certificate; either way the check must not pass silently with the wrong name.
-    let wrong_name = http_spec(
-        conn(b.port, 3000),
-        Some(TlsSpec {
-            sni: Some("other.test".into()),
-            ca_file: Some(cert),
-        }),
-        "/",
-        Some(HELLO_MD5),
-        vec![],
-    );
-    let _ = run(&verified);
-    assert!(matches!(run(&wrong_name), Outcome::Down { .. }));
     // Plain HTTP against the TLS port fails.
     assert!(matches!(
         run(&get(b.port, "/", None, 1000)),
         Outcome::Down { .. }
     ));
+}
+
+#[test]
+fn ssl_get_verifies_against_a_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, leaf, key) = ca_signed(dir.path(), "backend.test");
+    let b = backend(
+        "ok",
+        &[
+            "--cert",
+            leaf.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let spec = |sni: &str, ca_file: Option<std::path::PathBuf>| {
+        http_spec(
+            conn(b.port, 3000),
+            Some(TlsSpec {
+                sni: Some(sni.into()),
+                ca_file,
+            }),
+            "/",
+            Some(HELLO_MD5),
+            vec![],
+        )
+    };
+    assert_eq!(
+        run(&spec("backend.test", Some(ca.clone()))),
+        Outcome::Up { weight: None }
+    );
+    let r = down_reason(run(&spec("other.test", Some(ca))));
+    assert!(r.contains("TLS handshake"), "{r}");
+    // A CA that did not sign the server's certificate.
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _, _) = ca_signed(other.path(), "backend.test");
+    let r = down_reason(run(&spec("backend.test", Some(other_ca))));
+    assert!(r.contains("TLS handshake"), "{r}");
+    // Without a CA nothing is verified (keepalived's behaviour).
+    assert_eq!(run(&spec("other.test", None)), Outcome::Up { weight: None });
 }
 
 fn misc(script: &str, timeout_ms: u64, dynamic: bool) -> ProbeSpec {
@@ -320,4 +335,30 @@ fn misc_check_timeout_kills_the_whole_process_group() {
             "child {pid} survived: {stat}"
         );
     }
+}
+
+#[test]
+fn nginx_backend_digest_status_and_http11() {
+    let page = b"<html><body>served by nginx</body></html>\n";
+    let b = nginx(&[("index.html", page)]);
+    let good = md5_hex(page);
+    assert_eq!(
+        run(&get(b.port, "/index.html", Some(&good), 3000)),
+        Outcome::Up { weight: None }
+    );
+    let mut v11 = get(b.port, "/index.html", Some(&good), 3000);
+    if let ProbeSpec::Http { proto, .. } = &mut v11 {
+        *proto = HttpProtocol::V1_1;
+    }
+    assert_eq!(run(&v11), Outcome::Up { weight: None });
+    let r = down_reason(run(&get(b.port, "/teapot", None, 3000)));
+    assert!(r.contains("status 418"), "{r}");
+    let teapot = http_spec(
+        conn(b.port, 3000),
+        None,
+        "/teapot",
+        Some(&md5_hex(b"short and stout\n")),
+        vec![(418, 418)],
+    );
+    assert_eq!(run(&teapot), Outcome::Up { weight: None });
 }

@@ -518,3 +518,58 @@ fn ipv6_and_fwmark_round_trip_through_the_table() {
         "{ln}"
     );
 }
+
+/// The contract with the VM suite: `rampart ipvs --reconcile FILE`.
+#[test]
+fn reconcile_command_converges_in_six_then_zero() {
+    let mut c = client();
+    let before = "\
+-A -t 10.1.0.1:80 -s rr
+-a -t 10.1.0.1:80 -r 192.168.20.1:80 -m -w 1
+-a -t 10.1.0.1:80 -r 192.168.20.2:80 -m -w 1
+-a -t 10.1.0.1:80 -r 192.168.20.3:80 -m -w 1
+-A -t 10.1.0.2:80 -s wlc -p 60
+-a -t 10.1.0.2:80 -r 192.168.20.5:80 -g -w 1
+-A -t 10.9.9.9:80 -s lc
+-a -t 10.9.9.9:80 -r 192.168.20.9:80 -m -w 3
+-A -f 5 -6 -s rr
+";
+    assert_eq!(run_stdin(&mut c, "-R", before).0, 0);
+    let desired = "\
+-A -t 10.1.0.1:80 -s rr
+-a -t 10.1.0.1:80 -r 192.168.20.1:80 -m -w 1
+-a -t 10.1.0.1:80 -r 192.168.20.2:80 -m -w 5
+-a -t 10.1.0.1:80 -r 192.168.20.4:80 -m -w 1
+-A -t 10.1.0.2:80 -s rr
+-a -t 10.1.0.2:80 -r 192.168.20.5:80 -g -w 1
+-A -u [2001:db8::5]:53 -s wlc
+-a -u [2001:db8::5]:53 -r [2001:db8:1::5]:53 -m -w 1
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("desired");
+    std::fs::write(&path, desired).expect("write");
+    let line = format!("--reconcile {}", path.display());
+    let (code, out) = run(&mut c, &line);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("operations: 6\n"), "{out}");
+    let (code, out) = run(&mut c, &line);
+    assert_eq!(code, 0);
+    assert_eq!(out, "operations: 0\n");
+    let (_, save) = run(&mut c, "-S -n");
+    let want = "\
+-A -t 10.1.0.1:80 -s rr
+-a -t 10.1.0.1:80 -r 192.168.20.1:80 -m -w 1
+-a -t 10.1.0.1:80 -r 192.168.20.2:80 -m -w 5
+-a -t 10.1.0.1:80 -r 192.168.20.4:80 -m -w 1
+-A -t 10.1.0.2:80 -s rr
+-a -t 10.1.0.2:80 -r 192.168.20.5:80 -g -w 1
+-A -t 10.9.9.9:80 -s lc
+-a -t 10.9.9.9:80 -r 192.168.20.9:80 -m -w 3
+-A -u [2001:db8::5]:53 -s wlc
+-a -u [2001:db8::5]:53 -r [2001:db8:1::5]:53 -m -w 1
+-A -f 5 -6 -s rr
+";
+    assert_eq!(save, want);
+    let (code, _) = run(&mut c, "--reconcile /dev/null");
+    assert_eq!(code, 0);
+}

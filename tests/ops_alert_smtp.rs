@@ -22,12 +22,17 @@ impl Drop for Sink {
 }
 
 fn start_sink(port: u16, dir: &Path) -> Sink {
+    start_sink_with(port, dir, &[])
+}
+
+fn start_sink_with(port: u16, dir: &Path, extra: &[&Path]) -> Sink {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ops_data/smtp_sink.py");
     let mut child = Command::new("/usr/bin/python3")
         .arg(script)
         .arg("127.0.0.1")
         .arg(port.to_string())
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start /usr/bin/python3 smtp_sink.py (needs python3-aiosmtpd)");
@@ -240,10 +245,13 @@ async fn alerts_reach_a_real_smtp_server_and_survive_an_outage() {
             vec!["ops@example.com", "oncall@example.com"]
         );
         assert_eq!(header(mail, "X-Envelope-Helo"), vec!["lb1.example.com"]);
+        assert_eq!(header(mail, "X-Envelope-TLS"), vec!["no"]);
         assert_eq!(header(mail, "X-Mailer"), vec!["Keepalived (rampart)"]);
         assert_eq!(header(mail, "Date").len(), 1);
     }
     let stats = handle.stats();
+    // The sink stores a message before it answers 250; the counter follows the answer.
+    assert!(handle.flush(Duration::from_secs(10)).await);
     assert_eq!(stats.sent.load(Ordering::Relaxed), expected.len() as u64);
 
     // The SMTP server goes away: sending carries on without waiting, the alert is retried,
@@ -304,12 +312,57 @@ async fn full_queue_drops_and_counts() {
         ..Default::default()
     };
     let handle = spawn_alerter(&config(port), opts);
-    for _ in 0..10 {
-        handle.send(&inst(VrrpStateName::Master));
+    // Alternate states: a repeated state is not mailed again (keepalived's last_email_state).
+    for i in 0..10 {
+        handle.send(&inst(if i % 2 == 0 {
+            VrrpStateName::Master
+        } else {
+            VrrpStateName::Backup
+        }));
     }
+    handle.send(&inst(VrrpStateName::Backup));
     let stats = handle.stats();
     let dropped = stats.dropped.load(Ordering::Relaxed);
     // One may already be taken off the queue by the sender; at least 7 of 10 cannot fit.
     assert!(dropped >= 7, "dropped {dropped}");
     assert_eq!(stats.failed.load(Ordering::Relaxed), dropped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_is_used_when_offered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mail.test",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl")
+        .success();
+    assert!(ok, "openssl could not make a test certificate");
+    let mails_dir = dir.path().join("mail");
+    let port = free_port();
+    let _sink = start_sink_with(port, &mails_dir, &[&cert, &key]);
+    let handle = spawn_alerter(&config(port), AlertOptions::default());
+    handle.send(&inst(VrrpStateName::Master));
+    let got = wait_for_mails(&mails_dir, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "no mail over STARTTLS");
+    assert_eq!(header(&got[0], "X-Envelope-TLS"), vec!["yes"], "{}", got[0]);
+    assert_eq!(
+        header(&got[0], "Subject"),
+        vec!["[LVS_1] VRRP Instance VI_1 - Entering MASTER state"]
+    );
 }

@@ -200,3 +200,41 @@ fn fifo_script_reads_the_fifo() {
     }
     drop(w); // terminates the script
 }
+
+#[tokio::test]
+async fn event_consumers_feed_status_metrics_and_fifos() {
+    use rampart::alert::EventConsumers;
+    use rampart::daemon::metrics::Metrics;
+    use rampart::daemon::status::{StatusBoard, StatusSnapshot};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let cfg = rampart::config::Config {
+        global: GlobalDefs {
+            notify_fifo: fifo(&path),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let board = Arc::new(StatusBoard::new(StatusSnapshot::from_config(
+        &cfg,
+        "lb1",
+        None,
+        std::time::SystemTime::now(),
+    )));
+    let metrics = Arc::new(Metrics::new());
+    let mut c = EventConsumers::start(&cfg, board.clone(), metrics.clone()).unwrap();
+    let mut reader = open_reader(&path);
+    for ev in events() {
+        c.consume(&ev);
+    }
+    let snap = board.snapshot(Some(&metrics));
+    assert_eq!(snap.instances[0].state, "FAULT");
+    assert_eq!(snap.instances[0].stats.become_master, 1);
+    assert!(
+        metrics
+            .render()
+            .contains("rampart_vrrp_state{instance=\"VI_1\"} 3\n")
+    );
+    assert_eq!(read_all(&mut reader).lines().count(), 5);
+}

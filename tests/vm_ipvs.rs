@@ -98,6 +98,18 @@ fn seed_000_lab_client_reaches_real_server_through_rampart_nat_service() {
 }
 
 #[test]
+fn fwmark_direct_routing_and_ipip_tunnel_destinations_carry_traffic() {
+    let Some(run) = suite("fwmark_direct_routing_and_ipip_tunnel_destinations_carry_traffic")
+    else {
+        return;
+    };
+    assert_sections_pass(
+        run,
+        &["traffic-dr-fwmark".to_string(), "traffic-tun".to_string()],
+    );
+}
+
+#[test]
 fn reconciler_converges_in_one_run_and_then_sends_nothing() {
     let Some(run) = suite("reconciler_converges_in_one_run_and_then_sends_nothing") else {
         return;

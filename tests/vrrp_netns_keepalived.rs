@@ -15,6 +15,7 @@ use netns_vrrp::{Inst, conf, keepalived_complaints, start_keepalived, start_ramp
 use std::time::Duration;
 
 const VIP: &str = "10.30.0.100";
+const VIP6: &str = "fd30::100";
 const T: Duration = Duration::from_secs(20);
 
 fn keepalived_available() -> bool {
@@ -37,6 +38,12 @@ enum Who {
 /// `master` runs at priority 150, the other at 100; the master is stopped with SIGTERM at
 /// the end and the backup must take over.
 fn interop(name: &str, master: Who, make: impl Fn(u8, &str, &[&str]) -> Inst) {
+    interop_af(name, master, false, make)
+}
+
+/// `v6`: the LAN also has fd30::/64 and the VIP is fd30::100 (observed on the nodes, since
+/// arping is IPv4 only).
+fn interop_af(name: &str, master: Who, v6: bool, make: impl Fn(u8, &str, &[&str]) -> Inst) {
     if !netns::available() || !keepalived_available() {
         return;
     }
@@ -45,9 +52,10 @@ fn interop(name: &str, master: Who, make: impl Fn(u8, &str, &[&str]) -> Inst) {
     let r = lab.ns("r");
     let k = lab.ns("k");
     let o = lab.ns("o");
-    lab.attach(&r, "eth0", &lan, &["10.30.0.1/24"]);
-    lab.attach(&k, "eth0", &lan, &["10.30.0.2/24"]);
-    lab.attach(&o, "eth0", &lan, &["10.30.0.9/24"]);
+    lab.attach(&r, "eth0", &lan, &["10.30.0.1/24", "fd30::1/64"]);
+    lab.attach(&k, "eth0", &lan, &["10.30.0.2/24", "fd30::2/64"]);
+    lab.attach(&o, "eth0", &lan, &["10.30.0.9/24", "fd30::9/64"]);
+    let vip = if v6 { VIP6 } else { VIP };
     let (mac_r, mac_k) = (lab.mac(&r, "eth0"), lab.mac(&k, "eth0"));
     let (prio_r, prio_k) = match master {
         Who::Rampart => (150, 100),
@@ -74,14 +82,22 @@ fn interop(name: &str, master: Who, make: impl Fn(u8, &str, &[&str]) -> Inst) {
         Who::Keepalived => (&k, &r, &mac_k, &mac_r),
     };
     let logs = lab.dir.path().display().to_string();
-    let got = wait_for(T, || lab.arping(&o, "eth0", VIP).filter(|m| m == mac_m));
+    let got = wait_for(T, || {
+        if v6 {
+            lab.has_addr(ns_m, "eth0", vip).then_some(())
+        } else {
+            lab.arping(&o, "eth0", VIP)
+                .filter(|m| m == mac_m)
+                .map(|_| ())
+        }
+    });
     assert!(
         got.is_some(),
-        "{name}: the priority-150 side never answered for the VIP (logs in {logs})"
+        "{name}: the priority-150 side never took the VIP (logs in {logs})"
     );
     // Stable: the backup accepts the master's adverts and never takes the VIP.
     let settled = wait_for(T, || {
-        (lab.has_addr(ns_m, "eth0", VIP) && !lab.has_addr(ns_b, "eth0", VIP)).then_some(())
+        (lab.has_addr(ns_m, "eth0", vip) && !lab.has_addr(ns_b, "eth0", vip)).then_some(())
     });
     assert!(
         settled.is_some(),
@@ -89,7 +105,7 @@ fn interop(name: &str, master: Who, make: impl Fn(u8, &str, &[&str]) -> Inst) {
     );
     std::thread::sleep(Duration::from_secs(4));
     assert!(
-        !lab.has_addr(ns_b, "eth0", VIP),
+        !lab.has_addr(ns_b, "eth0", vip),
         "{name}: the backup took the VIP while the master was alive: it rejects its adverts (logs in {logs})"
     );
     let complaints = keepalived_complaints(&ka_log);
@@ -100,7 +116,15 @@ fn interop(name: &str, master: Who, make: impl Fn(u8, &str, &[&str]) -> Inst) {
     );
     // Graceful handover to the other implementation.
     lab.signal(pid_m, "TERM");
-    let got = wait_for(T, || lab.arping(&o, "eth0", VIP).filter(|m| m == mac_b));
+    let got = wait_for(T, || {
+        if v6 {
+            lab.has_addr(ns_b, "eth0", vip).then_some(())
+        } else {
+            lab.arping(&o, "eth0", VIP)
+                .filter(|m| m == mac_b)
+                .map(|_| ())
+        }
+    });
     assert!(
         got.is_some(),
         "{name}: the backup never took over after SIGTERM (logs in {logs})"
@@ -169,4 +193,18 @@ fn unicast_rampart_master() {
     interop("ucm", Who::Rampart, |p, s, q| {
         v2(p, s, q).v3("1").unicast(s, q)
     });
+}
+
+fn v3_ipv6(prio: u8, _src: &str, _peers: &[&str]) -> Inst {
+    Inst::new("VI_6", "eth0", 31, prio, &["fd30::100/64"]).v3("0.5")
+}
+
+#[test]
+fn v3_ipv6_rampart_backup() {
+    interop_af("v6b", Who::Keepalived, true, v3_ipv6);
+}
+
+#[test]
+fn v3_ipv6_rampart_master() {
+    interop_af("v6m", Who::Rampart, true, v3_ipv6);
 }

@@ -198,11 +198,14 @@ impl OpenFifo {
 
 impl Drop for OpenFifo {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.script {
-            // keepalived terminates its fifo scripts with SIGTERM when it stops.
+        if let Some(mut child) = self.script.take() {
+            // keepalived terminates its fifo scripts with SIGTERM when it stops; reap the
+            // script in the background so it leaves no zombie.
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let _ = child.try_wait();
+            let _ = std::thread::Builder::new()
+                .name("fifo-script-reaper".into())
+                .spawn(move || child.wait());
         }
     }
 }

@@ -12,15 +12,14 @@
 
 use super::probe::{ConnectSpec, MiscSpec, Outcome, ProbeSpec, TlsSpec, UrlSpec};
 use crate::config::model::{
-    CheckerKind, Command, Config, ForwardMethod, RealServer, VirtualServer, VsKey, VsgMember,
+    CheckerKind, Command, Config, ForwardMethod, RealServer, VirtualServer, VsKey,
 };
 use crate::events::{Endpoint, Event};
 use crate::ipvs::table::{
-    AddrFamily, DesiredTable, DestKey, DestSettings, IpvsProtocol, ServiceEntry, ServiceKey,
-    ServiceSettings,
+    DesiredTable, DestKey, DestSettings, ServiceEntry, ServiceKey, ServiceSettings,
 };
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Index of a (deduplicated) probe.
@@ -72,6 +71,7 @@ pub enum CoreError {
 struct ProbeState {
     spec: ProbeSpec,
     timing: Timing,
+    alpha: bool,
     up: bool,
     retry_it: u32,
     /// misc_dynamic weight from the last success.
@@ -122,6 +122,9 @@ pub struct Core {
     shut_down: bool,
 }
 
+/// Longest spread of the first checks when no warmup is configured (see [`Core::start`]).
+pub const START_RAMP: Duration = Duration::from_secs(1);
+
 /// splitmix64: a tiny deterministic generator for warmup jitter.
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -150,13 +153,14 @@ impl Core {
                 let mut start_up = true;
                 for ch in &rs.checkers {
                     let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
-                    match probe_spec(vs, rs, ch, vs_port) {
+                    match probe_spec(vs, rs, ch, vs_port, cfg.global.script_user.as_ref()) {
                         Ok((spec, timing)) => {
                             let key = (spec, timing, alpha);
                             let id = *index.entry(key.clone()).or_insert_with(|| {
                                 probes.push(ProbeState {
                                     spec: key.0.clone(),
                                     timing,
+                                    alpha,
                                     up: !alpha,
                                     retry_it: 0,
                                     weight: None,
@@ -252,9 +256,15 @@ impl Core {
         self.probes[id.0].up
     }
 
-    /// The first checks: immediately, or spread over `warmup` by the seeded jitter.
+    /// The first checks: spread over `warmup` by the seeded jitter when one is configured;
+    /// otherwise evenly over a ramp of min(delay_loop, START_RAMP) in probe order (the first
+    /// probe at once). keepalived launches every checker at the same instant; with thousands
+    /// of real servers that is a SYN storm that overflows backends' accept queues, and since
+    /// each next check is a delay_loop after the previous one completes, the storm repeats
+    /// every round. The ramp keeps every first result within the first second.
     pub fn start(&self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
+        let n = self.probes.len().max(1) as u32;
         for (i, p) in self.probes.iter().enumerate() {
             let delay = match p.timing.warmup {
                 Some(w) if !w.is_zero() => {
@@ -262,7 +272,7 @@ impl Core {
                     let ms = w.as_millis() as u64;
                     Duration::from_millis(r % (ms + 1))
                 }
-                _ => Duration::ZERO,
+                _ => p.timing.delay_loop.min(START_RAMP) / n * i as u32,
             };
             out.push(Action::Schedule {
                 probe: ProbeId(i),
@@ -270,6 +280,70 @@ impl Core {
             });
         }
         out
+    }
+
+    /// After a reload: carry health state over from the core of the previous configuration.
+    /// Checks that exist in both (same target, parameters and timing) keep their state and
+    /// are not restarted; real servers and virtual servers that exist in both keep theirs,
+    /// and any change the new configuration implies (a new checker, a new quorum) is emitted
+    /// as ordinary transitions. Returns, for each old probe, its id in this core.
+    pub fn adopt(&mut self, old: &Core) -> (Vec<Option<ProbeId>>, Vec<Action>) {
+        let index: HashMap<(&ProbeSpec, Timing, bool), usize> = self
+            .probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((&p.spec, p.timing, p.alpha), i))
+            .collect();
+        let mut map = vec![None; old.probes.len()];
+        let mut moves = Vec::new();
+        for (oi, op) in old.probes.iter().enumerate() {
+            if let Some(&ni) = index.get(&(&op.spec, op.timing, op.alpha)) {
+                map[oi] = Some(ProbeId(ni));
+                moves.push((oi, ni));
+            }
+        }
+        for (oi, ni) in moves {
+            let (op, np) = (&old.probes[oi], &mut self.probes[ni]);
+            np.up = op.up;
+            np.retry_it = op.retry_it;
+            np.weight = op.weight;
+            np.last_reason = op.last_reason.clone();
+        }
+        // Real servers start from their previous state, so that update_rs reports exactly
+        // the differences; virtual servers keep their quorum state.
+        let mut out = Vec::new();
+        for vi in 0..self.vss.len() {
+            let old_vs = old.vss.iter().find(|o| o.endpoint == self.vss[vi].endpoint);
+            for ri in 0..self.vss[vi].rs.len() {
+                let prev =
+                    old_vs.and_then(|o| o.rs.iter().find(|r| r.dest == self.vss[vi].rs[ri].dest));
+                if let Some(p) = prev {
+                    let r = &mut self.vss[vi].rs[ri];
+                    r.alive = p.alive;
+                    r.eff_weight = p.eff_weight;
+                }
+            }
+            if let Some(o) = old_vs {
+                self.vss[vi].quorum_up = o.quorum_up;
+            }
+            for ri in 0..self.vss[vi].rs.len() {
+                self.update_rs(vi, ri, &mut out);
+            }
+            // A changed quorum or hysteresis applies at once.
+            self.update_quorum(vi, &mut out);
+        }
+        (map, out)
+    }
+
+    /// The first checks of the probes not carried over by [`Core::adopt`] (as [`Core::start`]).
+    pub fn start_new(&self, now: Instant, adopted: &[bool]) -> Vec<Action> {
+        self.start(now)
+            .into_iter()
+            .filter(|a| match a {
+                Action::Schedule { probe, .. } => !adopted.get(probe.0).copied().unwrap_or(false),
+                _ => true,
+            })
+            .collect()
     }
 
     /// The one transition point.
@@ -530,115 +604,13 @@ fn vs_endpoint(vs: &VirtualServer) -> Endpoint {
     }
 }
 
-// IP_VS_SVC_F_* (include/uapi/linux/ip_vs.h).
-const SVC_F_PERSISTENT: u32 = 0x0001;
-const SVC_F_ONEPACKET: u32 = 0x0004;
-const SVC_F_SCHED1: u32 = 0x0008;
-const SVC_F_SCHED2: u32 = 0x0010;
-const SVC_F_SCHED3: u32 = 0x0020;
-
-/// The kernel services a virtual server stands for, with their settings.
-/// (Interim: the IPVS module owns the canonical conversion; this mirrors it for the checker.)
+/// The kernel services a virtual server stands for, with their settings (the IPVS module's
+/// canonical conversion: groups expand, fwmark services take the real servers' family).
 pub fn service_entries(cfg: &Config, vs: &VirtualServer) -> Vec<(ServiceKey, ServiceSettings)> {
-    let protocol = IpvsProtocol::from(vs.protocol);
-    let family_hint = match vs.real_servers.first() {
-        Some(r) if r.addr.is_ipv6() => AddrFamily::V6,
-        _ => AddrFamily::V4,
-    };
-    let mut flags = 0;
-    if vs.persistence_timeout.is_some() {
-        flags |= SVC_F_PERSISTENT;
-    }
-    if vs.ops {
-        flags |= SVC_F_ONEPACKET;
-    }
-    for f in &vs.sched_flags {
-        flags |= match f.as_str() {
-            "sh-fallback" | "mh-fallback" | "flag-1" => SVC_F_SCHED1,
-            "sh-port" | "mh-port" | "flag-2" => SVC_F_SCHED2,
-            "flag-3" => SVC_F_SCHED3,
-            _ => 0,
-        };
-    }
-    let settings = |fam: AddrFamily| ServiceSettings {
-        scheduler: vs.lb_algo.map(|s| s.name()).unwrap_or("wlc").to_string(),
-        flags,
-        timeout: vs.persistence_timeout.unwrap_or(0),
-        netmask_prefix: vs.persistence_granularity.unwrap_or(match fam {
-            AddrFamily::V4 => 32,
-            AddrFamily::V6 => 128,
-        }),
-        pe_name: None,
-    };
-    let mut out = Vec::new();
-    match &vs.key {
-        VsKey::Addr { addr, port } => out.push((
-            ServiceKey::Addr {
-                protocol,
-                addr: *addr,
-                port: *port,
-            },
-            settings(AddrFamily::of(addr)),
-        )),
-        VsKey::Fwmark(m) => out.push((
-            ServiceKey::Fwmark {
-                family: family_hint,
-                mark: *m,
-            },
-            settings(family_hint),
-        )),
-        VsKey::Group(name) => {
-            for m in cfg
-                .virtual_server_group(name)
-                .map(|g| g.members.as_slice())
-                .unwrap_or(&[])
-            {
-                match m {
-                    VsgMember::Range {
-                        first, last, port, ..
-                    } => {
-                        for addr in expand_range(*first, *last) {
-                            out.push((
-                                ServiceKey::Addr {
-                                    protocol,
-                                    addr,
-                                    port: *port,
-                                },
-                                settings(AddrFamily::of(&addr)),
-                            ));
-                        }
-                    }
-                    VsgMember::Fwmark { mark, .. } => out.push((
-                        ServiceKey::Fwmark {
-                            family: family_hint,
-                            mark: *mark,
-                        },
-                        settings(family_hint),
-                    )),
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `a.b.c.d-e`: the last octet (IPv4) or last hextet (IPv6) runs from first to last.
-fn expand_range(first: IpAddr, last: IpAddr) -> Vec<IpAddr> {
-    match (first, last) {
-        (IpAddr::V4(f), IpAddr::V4(l)) => {
-            let o = f.octets();
-            (o[3]..=l.octets()[3])
-                .map(|x| IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], x)))
-                .collect()
-        }
-        (IpAddr::V6(f), IpAddr::V6(l)) => {
-            let s = f.segments();
-            (s[7]..=l.segments()[7])
-                .map(|x| IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], x)))
-                .collect()
-        }
-        _ => vec![first],
-    }
+    let (keys, base) = crate::ipvs::desired::desired_service(vs, cfg);
+    keys.iter()
+        .map(|k| (*k, crate::ipvs::desired::settings_for_key(vs, &base, k)))
+        .collect()
 }
 
 /// Resolve one configured checker into what to run and when.
@@ -647,6 +619,7 @@ pub fn probe_spec(
     rs: &RealServer,
     ch: &crate::config::model::Checker,
     vs_port: Option<u16>,
+    script_user: Option<&crate::config::model::RunAs>,
 ) -> Result<(ProbeSpec, Timing), CoreError> {
     let c = &ch.common;
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
@@ -709,7 +682,12 @@ pub fn probe_spec(
         }
         CheckerKind::Misc(m) => ProbeSpec::Misc(MiscSpec {
             argv: m.misc_path.argv.clone(),
-            user: m.user.as_ref().map(|u| (u.user.clone(), u.group.clone())),
+            // MISC_CHECK runs as its own `user`, else global_defs' script_user.
+            user: m
+                .user
+                .as_ref()
+                .or(script_user)
+                .map(|u| (u.user.clone(), u.group.clone())),
             timeout: m.misc_timeout.unwrap_or(delay_loop),
             dynamic: m.misc_dynamic,
         }),

@@ -317,7 +317,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     }
     // genhash -v dumps every read separately; keepalived reads at most 4095 bytes at a time
     // (a 4 KiB buffer kept NUL-terminated; observed with genhash 2.2.7).
-    let mut buf = vec![0u8; if reader.keeps_body() { 4095 } else { 16 * 1024 }];
+    // 4 KiB per in-flight check keeps memory small with thousands of checks in flight.
+    let mut buf = vec![0u8; if reader.keeps_body() { 4095 } else { 4096 }];
     loop {
         match s.read(&mut buf).await {
             Ok(0) => break,

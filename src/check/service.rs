@@ -15,7 +15,7 @@
 
 use super::core::{Action, Core, Input, ProbeId};
 use super::probe::{self, Outcome, ProbeSpec};
-use super::sink::{DryRunSink, TableSink};
+use super::sink::{DryRunSink, KernelSink, TableSink};
 use crate::config::Config;
 use crate::daemon::EngineCtx;
 use std::cmp::Reverse;
@@ -24,14 +24,24 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+/// Most checks running at once.
+pub const MAX_IN_FLIGHT: usize = 4096;
+
 pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
-    if !ctx.opts.dry_run {
-        // The kernel reconciler is wired in by the IPVS module; until then nothing is
-        // programmed and the operations are only logged.
-        tracing::warn!(target: "check", "IPVS reconciler not wired yet: logging IPVS operations only (as --dry-run)");
-    }
     let seed = rand::random::<u64>();
-    run_with_sink(cfg, ctx, Box::new(DryRunSink::default()), seed).await
+    let sink: Box<dyn TableSink> = if ctx.opts.dry_run {
+        Box::new(DryRunSink::default())
+    } else {
+        let mut client = crate::ipvs::client::Client::connect().map_err(|e| {
+            anyhow::anyhow!("cannot talk to IPVS (use --dry-run to only log the operations): {e}")
+        })?;
+        let dump = client
+            .table()
+            .map_err(|e| anyhow::anyhow!("cannot read the IPVS table: {e}"))?;
+        let kernel = crate::ipvs::convert::table_from_dump(&dump);
+        Box::new(KernelSink::new(client, kernel, cfg.global.lvs_flush))
+    };
+    run_with_sink(cfg, ctx, sink, seed).await
 }
 
 /// Run the checkers, feeding every desired-table change to `sink`.
@@ -45,9 +55,7 @@ pub async fn run_with_sink(
     for e in &errors {
         tracing::error!(target: "check", "checker not started: {e}");
     }
-    let specs: Vec<Arc<ProbeSpec>> = (0..core.probe_count())
-        .map(|i| Arc::new(core.probe_spec(ProbeId(i)).clone()))
-        .collect();
+    let mut specs = specs_of(&core);
     tracing::info!(target: "check", "starting {} checks ({} after merging identical ones)",
         cfg.virtual_servers.iter().flat_map(|v| &v.real_servers).map(|r| r.checkers.len()).sum::<usize>(),
         specs.len());
@@ -62,47 +70,151 @@ pub async fn run_with_sink(
             .map(|u| (u.user.clone(), u.group.clone())),
     };
     sink.apply(&core.desired());
+    release_startup_memory();
     let start = Instant::now();
     let actions = core.start(start.into_std());
-    shell.handle(actions, &core, &mut *sink);
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<(ProbeId, Outcome)>();
+    // Results carry the generation (reload count) their probe id belongs to.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, ProbeId, Outcome)>();
+    let mut generation = 0u64;
+    // Probe ids of the previous generation mapped into the current one (checks in flight
+    // across a reload report under their old id).
+    let mut previous_map: Vec<Option<ProbeId>> = Vec::new();
+    let mut watch_config = true;
+    // Checks in flight; at MAX_IN_FLIGHT due checks wait for running ones to finish (a
+    // backstop against storms, e.g. every check of a dead network timing out at once).
+    let mut in_flight = 0usize;
     loop {
-        let next = shell.heap.peek().map(|Reverse((at, _))| *at);
+        let next = if in_flight >= MAX_IN_FLIGHT {
+            None
+        } else {
+            shell.heap.peek().map(|Reverse((at, _))| *at)
+        };
         tokio::select! {
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
             }
-            Some((id, outcome)) = rx.recv() => {
-                let spec = &specs[id.0];
-                tracing::debug!(target: "check", "check-result probe={} kind={} target={} up={} detail={:?}",
-                    id.0, spec.kind(), target_of(spec), matches!(outcome, Outcome::Up{..}),
-                    match &outcome { Outcome::Up{..} => "ok", Outcome::Down{reason} => reason.as_str() });
-                let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
-                shell.handle(actions, &core, &mut *sink);
+            r = ctx.config.changed(), if watch_config => {
+                if r.is_err() {
+                    watch_config = false;
+                    continue;
+                }
+                let new_cfg = ctx.config.borrow_and_update().clone();
+                let (mut new_core, errors) = Core::new(&new_cfg, seed ^ (generation + 1));
+                for e in &errors {
+                    tracing::error!(target: "check", "checker not started: {e}");
+                }
+                let (map, actions) = new_core.adopt(&core);
+                let mut adopted = vec![false; new_core.probe_count()];
+                for id in map.iter().flatten() {
+                    adopted[id.0] = true;
+                }
+                // Pending checks keep their due time under their new id; dropped ones go.
+                let old_heap = std::mem::take(&mut shell.heap);
+                for Reverse((at, old)) in old_heap {
+                    if let Some(Some(new)) = map.get(old) {
+                        shell.heap.push(Reverse((at, new.0)));
+                    }
+                }
+                let kept = adopted.iter().filter(|a| **a).count();
+                tracing::info!(target: "check", "configuration reloaded: {} checks ({kept} kept with their state, {} new)",
+                    new_core.probe_count(), new_core.probe_count() - kept);
+                core = new_core;
+                specs = specs_of(&core);
+                shell.script_user = new_cfg
+                    .global
+                    .script_user
+                    .as_ref()
+                    .map(|u| (u.user.clone(), u.group.clone()));
+                generation += 1;
+                previous_map = map;
+                shell.table_dirty = true;
+                shell.handle(actions);
+                let first = core.start_new(Instant::now().into_std(), &adopted);
+                shell.handle(first);
+                shell.flush(&core, &mut *sink);
+            }
+            Some(first) = rx.recv() => {
+                // Take every result already waiting, then update the table once: a storm of
+                // failures costs one reconciliation, not one per server.
+                let mut batch = vec![first];
+                while batch.len() < 4096 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                in_flight -= batch.len().min(in_flight);
+                for (result_gen, id, outcome) in batch {
+                    let id = if result_gen == generation {
+                        id
+                    } else if result_gen + 1 == generation {
+                        match previous_map.get(id.0).copied().flatten() {
+                            Some(new) => new,
+                            None => continue, // that check is gone from the configuration
+                        }
+                    } else {
+                        continue;
+                    };
+                    let spec = &specs[id.0];
+                    // Failed attempts are logged at info (as keepalived does), successes at
+                    // debug: a healthy pool stays quiet at 10,000 checks a second.
+                    match &outcome {
+                        Outcome::Up { .. } => tracing::debug!(target: "check",
+                            "check-result probe={} kind={} target={} up=true detail=\"ok\"",
+                            id.0, spec.kind(), target_of(spec)),
+                        Outcome::Down { reason } => tracing::info!(target: "check",
+                            "check-result probe={} kind={} target={} up=false detail={:?}",
+                            id.0, spec.kind(), target_of(spec), reason),
+                    }
+                    let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
+                    shell.handle(actions);
+                }
+                shell.flush(&core, &mut *sink);
             }
             _ = sleep_until_opt(next) => {
                 let now = Instant::now();
                 while let Some(Reverse((at, id))) = shell.heap.peek().copied() {
-                    if at > now { break; }
+                    if at > now || in_flight >= MAX_IN_FLIGHT { break; }
                     shell.heap.pop();
+                    in_flight += 1;
                     let spec = specs[id].clone();
                     let tx = tx.clone();
+                    let probe_gen = generation;
                     tokio::spawn(async move {
                         let budget = spec.budget();
                         let outcome = match tokio::time::timeout(budget, probe::run(&spec)).await {
                             Ok(o) => o,
                             Err(_) => Outcome::Down { reason: format!("check exceeded its time budget of {budget:?}") },
                         };
-                        let _ = tx.send((ProbeId(id), outcome));
+                        let _ = tx.send((probe_gen, ProbeId(id), outcome));
                     });
                 }
             }
         }
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
-    shell.handle(actions, &core, &mut *sink);
+    shell.handle(actions);
+    shell.flush(&core, &mut *sink);
     Ok(())
+}
+
+/// Parsing a large configuration leaves freed heap that glibc keeps; hand it back once the
+/// checkers are built (with 10,000 real servers this halves the resident set).
+fn release_startup_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+fn specs_of(core: &Core) -> Vec<Arc<ProbeSpec>> {
+    (0..core.probe_count())
+        .map(|i| Arc::new(core.probe_spec(ProbeId(i)).clone()))
+        .collect()
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -127,7 +239,7 @@ struct Shell {
 }
 
 impl Shell {
-    fn handle(&mut self, actions: Vec<Action>, core: &Core, sink: &mut dyn TableSink) {
+    fn handle(&mut self, actions: Vec<Action>) {
         for a in actions {
             match a {
                 Action::Schedule { probe, at } => {
@@ -140,6 +252,10 @@ impl Shell {
                 Action::TableChanged => self.table_dirty = true,
             }
         }
+    }
+
+    /// Hand the desired table to the sink if it changed.
+    fn flush(&mut self, core: &Core, sink: &mut dyn TableSink) {
         if std::mem::take(&mut self.table_dirty) {
             sink.apply(&core.desired());
         }

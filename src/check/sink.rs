@@ -1,28 +1,25 @@
-//! Where desired tables go. The IPVS reconciler plugs in behind [`TableSink`]; until then (and
-//! for `--dry-run`) [`DryRunSink`] logs the operations that would turn the previous desired
-//! table into the new one, one parseable line per operation:
+//! Where desired tables go: [`KernelSink`] reconciles them into the kernel through the IPVS
+//! client; [`DryRunSink`] (for `--dry-run`) logs the operations the same reconciler would send,
+//! one parseable line per operation, and touches nothing:
 //!
 //! ```text
-//! ipvs-op op=add-service service=tcp:[10.0.0.1]:80 scheduler=wlc flags=0x0 timeout=0
+//! ipvs-op op=add-service service=tcp:[10.0.0.1]:80 scheduler=wlc flags=0x0 timeout=0 netmask=32
 //! ipvs-op op=add-dest service=tcp:[10.0.0.1]:80 dest=[127.0.0.2]:80 forward=nat weight=1 uthreshold=0 lthreshold=0
 //! ipvs-op op=edit-dest ...   ipvs-op op=del-dest service=... dest=...   ipvs-op op=del-service service=...
 //! ```
+//!
+//! Both compute operations with `ipvs::reconcile::reconcile` against the table they believe is
+//! in the kernel; every service rampart ever desired counts as managed, so services dropped
+//! from the desired table (all of them at shutdown) are deleted while foreign ones are kept.
 
-use crate::ipvs::table::{DesiredTable, DestKey, DestSettings, ServiceKey, ServiceSettings};
+use crate::ipvs::reconcile::{IpvsOp, OpSink, reconcile, reconcile_flush};
+use crate::ipvs::table::{
+    DesiredTable, DestKey, DestSettings, KernelTable, ServiceKey, ServiceSettings,
+};
+use std::collections::BTreeSet;
 
 pub trait TableSink: Send {
     fn apply(&mut self, desired: &DesiredTable);
-}
-
-/// One change between two tables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TableOp {
-    AddService(ServiceKey, ServiceSettings),
-    EditService(ServiceKey, ServiceSettings),
-    DelService(ServiceKey),
-    AddDest(ServiceKey, DestKey, DestSettings),
-    EditDest(ServiceKey, DestKey, DestSettings),
-    DelDest(ServiceKey, DestKey),
 }
 
 fn fmt_service(k: &ServiceKey) -> String {
@@ -31,23 +28,15 @@ fn fmt_service(k: &ServiceKey) -> String {
             protocol,
             addr,
             port,
-        } => format!(
-            "{}:{}",
-            format!("{protocol:?}").to_lowercase(),
-            fmt_addr(addr, *port)
-        ),
+        } => format!("{}:[{addr}]:{port}", format!("{protocol:?}").to_lowercase()),
         ServiceKey::Fwmark { family, mark } => {
             format!("fwm:{mark}:{}", format!("{family:?}").to_lowercase())
         }
     }
 }
 
-fn fmt_addr(a: &std::net::IpAddr, port: u16) -> String {
-    format!("[{a}]:{port}")
-}
-
 fn fmt_dest(k: &DestKey) -> String {
-    fmt_addr(&k.addr, k.port)
+    format!("[{}]:{}", k.addr, k.port)
 }
 
 fn fmt_dest_settings(s: &DestSettings) -> String {
@@ -61,103 +50,247 @@ fn fmt_dest_settings(s: &DestSettings) -> String {
 }
 
 fn fmt_svc_settings(s: &ServiceSettings) -> String {
-    format!(
+    let mut out = format!(
         "scheduler={} flags={:#x} timeout={} netmask={}",
         s.scheduler, s.flags, s.timeout, s.netmask_prefix
-    )
+    );
+    if let Some(pe) = &s.pe_name {
+        out.push_str(&format!(" pe={pe}"));
+    }
+    out
 }
 
-impl std::fmt::Display for TableOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TableOp::AddService(k, s) => write!(
-                f,
-                "op=add-service service={} {}",
-                fmt_service(k),
-                fmt_svc_settings(s)
-            ),
-            TableOp::EditService(k, s) => write!(
-                f,
-                "op=edit-service service={} {}",
-                fmt_service(k),
-                fmt_svc_settings(s)
-            ),
-            TableOp::DelService(k) => write!(f, "op=del-service service={}", fmt_service(k)),
-            TableOp::AddDest(k, d, s) => write!(
-                f,
-                "op=add-dest service={} dest={} {}",
-                fmt_service(k),
-                fmt_dest(d),
-                fmt_dest_settings(s)
-            ),
-            TableOp::EditDest(k, d, s) => write!(
-                f,
-                "op=edit-dest service={} dest={} {}",
-                fmt_service(k),
-                fmt_dest(d),
-                fmt_dest_settings(s)
-            ),
-            TableOp::DelDest(k, d) => write!(
-                f,
-                "op=del-dest service={} dest={}",
-                fmt_service(k),
-                fmt_dest(d)
-            ),
-        }
+/// One operation as a `key=value` line (the dry-run log format).
+pub fn format_op(op: &IpvsOp) -> String {
+    match op {
+        IpvsOp::Flush => "op=flush".to_string(),
+        IpvsOp::AddService { key, settings } => format!(
+            "op=add-service service={} {}",
+            fmt_service(key),
+            fmt_svc_settings(settings)
+        ),
+        IpvsOp::EditService { key, settings } => format!(
+            "op=edit-service service={} {}",
+            fmt_service(key),
+            fmt_svc_settings(settings)
+        ),
+        IpvsOp::DelService { key } => format!("op=del-service service={}", fmt_service(key)),
+        IpvsOp::AddDest {
+            service,
+            dest,
+            settings,
+        } => format!(
+            "op=add-dest service={} dest={} {}",
+            fmt_service(service),
+            fmt_dest(dest),
+            fmt_dest_settings(settings)
+        ),
+        IpvsOp::EditDest {
+            service,
+            dest,
+            settings,
+        } => format!(
+            "op=edit-dest service={} dest={} {}",
+            fmt_service(service),
+            fmt_dest(dest),
+            fmt_dest_settings(settings)
+        ),
+        IpvsOp::DelDest { service, dest } => format!(
+            "op=del-dest service={} dest={}",
+            fmt_service(service),
+            fmt_dest(dest)
+        ),
     }
 }
 
-/// The operations that turn `old` into `new` (services added before their destinations,
-/// destinations removed before their services).
-pub fn diff(old: &DesiredTable, new: &DesiredTable) -> Vec<TableOp> {
-    let mut ops = Vec::new();
-    for (k, e) in &new.services {
-        match old.services.get(k) {
-            None => {
-                ops.push(TableOp::AddService(*k, e.settings.clone()));
-                for (d, s) in &e.dests {
-                    ops.push(TableOp::AddDest(*k, *d, *s));
-                }
-            }
-            Some(o) => {
-                if o.settings != e.settings {
-                    ops.push(TableOp::EditService(*k, e.settings.clone()));
-                }
-                for d in o.dests.keys().filter(|d| !e.dests.contains_key(d)) {
-                    ops.push(TableOp::DelDest(*k, *d));
-                }
-                for (d, s) in &e.dests {
-                    match o.dests.get(d) {
-                        None => ops.push(TableOp::AddDest(*k, *d, *s)),
-                        Some(os) if os != s => ops.push(TableOp::EditDest(*k, *d, *s)),
-                        Some(_) => {}
-                    }
-                }
-            }
+/// The reconciler's view: what we believe is in the kernel and which services are ours.
+#[derive(Debug, Default)]
+struct Tracker {
+    believed: KernelTable,
+    managed: BTreeSet<ServiceKey>,
+}
+
+impl Tracker {
+    fn ops(&mut self, desired: &DesiredTable) -> Vec<IpvsOp> {
+        self.managed.extend(desired.services.keys().copied());
+        let ops = reconcile(desired, &self.believed, &self.managed);
+        // Foreign services stay in the believed table; managed ones now match `desired`.
+        self.believed
+            .services
+            .retain(|k, _| !self.managed.contains(k));
+        for (k, e) in &desired.services {
+            self.believed.services.insert(*k, e.clone());
         }
+        ops
     }
-    for (k, o) in &old.services {
-        if !new.services.contains_key(k) {
-            for d in o.dests.keys() {
-                ops.push(TableOp::DelDest(*k, *d));
-            }
-            ops.push(TableOp::DelService(*k));
-        }
-    }
-    ops
 }
 
 /// Logs what would change in the kernel; changes nothing.
 #[derive(Debug, Default)]
 pub struct DryRunSink {
-    last: DesiredTable,
+    tracker: Tracker,
 }
 
 impl TableSink for DryRunSink {
     fn apply(&mut self, desired: &DesiredTable) {
-        for op in diff(&self.last, desired) {
-            tracing::info!(target: "dry_run", "ipvs-op {op}");
+        for op in self.tracker.ops(desired) {
+            tracing::info!(target: "dry_run", "ipvs-op {}", format_op(&op));
         }
-        self.last = desired.clone();
+    }
+}
+
+/// Programs the kernel through an IPVS client (netlink, or a fake in tests).
+pub struct KernelSink<S: OpSink + Send> {
+    client: S,
+    tracker: Tracker,
+    flush_first: bool,
+}
+
+impl<S: OpSink + Send> KernelSink<S> {
+    /// `kernel`: a dump of the kernel table at start (managed services already there are
+    /// adopted and edited into shape); `flush`: `lvs_flush` (empty the table first).
+    pub fn new(client: S, kernel: KernelTable, flush: bool) -> Self {
+        KernelSink {
+            client,
+            tracker: Tracker {
+                believed: if flush {
+                    KernelTable::default()
+                } else {
+                    kernel
+                },
+                managed: BTreeSet::new(),
+            },
+            flush_first: flush,
+        }
+    }
+}
+
+impl<S: OpSink + Send> TableSink for KernelSink<S> {
+    fn apply(&mut self, desired: &DesiredTable) {
+        let ops = if std::mem::take(&mut self.flush_first) {
+            self.tracker
+                .managed
+                .extend(desired.services.keys().copied());
+            self.tracker.believed = desired.clone();
+            reconcile_flush(desired)
+        } else {
+            self.tracker.ops(desired)
+        };
+        if ops.is_empty() {
+            return;
+        }
+        for op in &ops {
+            tracing::debug!(target: "ipvs", "ipvs-op {}", format_op(op));
+        }
+        match self.client.apply(&ops) {
+            Ok(outcomes) => {
+                let failed = outcomes.iter().filter(|o| !o.ok()).count();
+                if failed > 0 {
+                    tracing::error!(target: "check", "{failed} of {} IPVS operations failed", ops.len());
+                }
+            }
+            Err(e) => tracing::error!(target: "check", "IPVS update failed: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::ForwardMethod;
+    use crate::ipvs::table::{IpvsProtocol, ServiceEntry};
+
+    pub(super) fn table_pub(dests: &[(u8, u32)]) -> DesiredTable {
+        table(dests)
+    }
+
+    fn table(dests: &[(u8, u32)]) -> DesiredTable {
+        let mut t = DesiredTable::default();
+        t.services.insert(
+            ServiceKey::Addr {
+                protocol: IpvsProtocol::Tcp,
+                addr: "10.0.0.1".parse().unwrap(),
+                port: 80,
+            },
+            ServiceEntry {
+                settings: ServiceSettings {
+                    scheduler: "wlc".into(),
+                    flags: 0,
+                    timeout: 0,
+                    netmask_prefix: 32,
+                    pe_name: None,
+                },
+                dests: dests
+                    .iter()
+                    .map(|(last, w)| {
+                        (
+                            DestKey {
+                                addr: format!("127.0.0.{last}").parse().unwrap(),
+                                port: 80,
+                            },
+                            DestSettings {
+                                forward: ForwardMethod::Nat,
+                                weight: *w,
+                                upper_threshold: 0,
+                                lower_threshold: 0,
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+        );
+        t
+    }
+
+    #[test]
+    fn successive_tables_become_minimal_ops() {
+        let mut tr = Tracker::default();
+        let lines = |ops: Vec<IpvsOp>| ops.iter().map(format_op).collect::<Vec<_>>();
+        assert_eq!(
+            lines(tr.ops(&table(&[(2, 1), (3, 1)]))),
+            vec![
+                "op=add-service service=tcp:[10.0.0.1]:80 scheduler=wlc flags=0x0 timeout=0 netmask=32",
+                "op=add-dest service=tcp:[10.0.0.1]:80 dest=[127.0.0.2]:80 forward=nat weight=1 uthreshold=0 lthreshold=0",
+                "op=add-dest service=tcp:[10.0.0.1]:80 dest=[127.0.0.3]:80 forward=nat weight=1 uthreshold=0 lthreshold=0",
+            ]
+        );
+        assert_eq!(
+            lines(tr.ops(&table(&[(2, 0)]))),
+            vec![
+                "op=del-dest service=tcp:[10.0.0.1]:80 dest=[127.0.0.3]:80",
+                "op=edit-dest service=tcp:[10.0.0.1]:80 dest=[127.0.0.2]:80 forward=nat weight=0 uthreshold=0 lthreshold=0",
+            ]
+        );
+        assert!(tr.ops(&table(&[(2, 0)])).is_empty());
+        assert_eq!(
+            lines(tr.ops(&DesiredTable::default())),
+            vec!["op=del-service service=tcp:[10.0.0.1]:80"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+    use crate::ipvs::client::Client;
+    use crate::ipvs::convert::table_from_dump;
+    use crate::ipvs::fake::FakeKernel;
+
+    #[test]
+    fn kernel_sink_programs_the_fake_kernel_and_cleans_up() {
+        let client = Client::with_transport(FakeKernel::new()).expect("fake kernel");
+        let mut sink = KernelSink::new(client, KernelTable::default(), false);
+        let t1 = tests_table(&[(2, 1), (3, 1)]);
+        sink.apply(&t1);
+        assert_eq!(table_from_dump(&sink.client.table().unwrap()), t1);
+        let t2 = tests_table(&[(2, 0)]);
+        sink.apply(&t2);
+        assert_eq!(table_from_dump(&sink.client.table().unwrap()), t2);
+        sink.apply(&DesiredTable::default());
+        assert!(sink.client.table().unwrap().is_empty());
+    }
+
+    fn tests_table(d: &[(u8, u32)]) -> DesiredTable {
+        super::tests::table_pub(d)
     }
 }

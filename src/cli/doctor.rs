@@ -8,6 +8,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that ignores a closed stdout (`rampart ... | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(clap::Parser, Debug)]
 #[command(
     name = "rampart doctor",
@@ -36,6 +44,8 @@ struct Args {
 struct JsonReport<'a> {
     ok: bool,
     config: String,
+    /// The ids of every check that ran, so automation can tell "passed" from "not checked".
+    checks: &'a [&'a str],
     findings: &'a [Finding],
     notes: &'a [String],
 }
@@ -54,7 +64,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         let facts = doctor::gather::gather();
         return match serde_json::to_string_pretty(&facts) {
             Ok(s) => {
-                println!("{s}");
+                out!("{s}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -110,11 +120,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         let report = JsonReport {
             ok: problems == 0,
             config: path.display().to_string(),
+            checks: doctor::checks::CHECK_IDS,
             findings: &findings,
             notes: &facts.notes,
         };
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => out!("{s}"),
             Err(e) => {
                 eprintln!("rampart doctor: cannot encode the report: {e}");
                 return ExitCode::from(2);
@@ -122,19 +133,19 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     } else {
         for f in &findings {
-            println!("{}", f.render());
+            out!("{}", f.render());
         }
         for n in &facts.notes {
-            println!("note: {n}");
+            out!("note: {n}");
         }
         if problems == 0 {
-            println!(
+            out!(
                 "rampart doctor: no problems found on this host for {} ({} checks)",
                 path.display(),
                 doctor::checks::CHECK_IDS.len()
             );
         } else {
-            println!(
+            out!(
                 "rampart doctor: {problems} problem(s) found for {}",
                 path.display()
             );

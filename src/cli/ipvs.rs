@@ -9,8 +9,12 @@
 
 use crate::ipvs::client::{Client, IpvsError, NetlinkTransport, Transport};
 use crate::ipvs::codec::{Family, IpvsMessage, Proto};
+use crate::ipvs::convert::table_from_dump;
 use crate::ipvs::format::{self, Format, ListEntry, Names};
 use crate::ipvs::ipvsadm::{self, Command, Invocation, Parsed, Resolver};
+use crate::ipvs::reconcile::{apply, reconcile};
+use crate::ipvs::table::DesiredTable;
+use std::collections::BTreeSet;
 use std::ffi::{CStr, CString, OsString};
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr};
@@ -29,6 +33,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `rampart ipvs ARGS` or `ipvsadm ARGS` (a link named ipvsadm): run it; anything else: None.
+pub fn fast_dispatch(mut argv: Vec<OsString>) -> Option<ExitCode> {
+    let called_as_ipvsadm = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "ipvsadm");
+    if called_as_ipvsadm {
+        argv.remove(0);
+        return Some(main(argv));
+    }
+    if argv.get(1).is_some_and(|a| a == "ipvs") {
+        return Some(main(argv.split_off(2)));
+    }
+    None
+}
+
 fn connect() -> Result<Client<NetlinkTransport>, u8> {
     Client::connect().map_err(|e| {
         match e {
@@ -43,6 +63,17 @@ fn connect() -> Result<Client<NetlinkTransport>, u8> {
 
 /// Run one ipvsadm command line; returns the exit status.
 pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
+    if args.first().map(String::as_str) == Some("--reconcile") {
+        let desired = match reconcile_args(args) {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+        let mut client = match connect() {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        return reconcile_cmd(&mut client, &desired.0, desired.1, out);
+    }
     if args.is_empty() {
         let mut client = match connect() {
             Ok(c) => c,
@@ -79,6 +110,12 @@ pub fn run_with<T: Transport>(
     stdin: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> u8 {
+    if args.first().map(String::as_str) == Some("--reconcile") {
+        return match reconcile_args(args) {
+            Ok((desired, dry)) => reconcile_cmd(client, &desired, dry, out),
+            Err(code) => code,
+        };
+    }
     if args.is_empty() {
         return list_all(client, Format::default(), out);
     }
@@ -208,6 +245,13 @@ fn list_service<T: Transport>(client: &mut Client<T>, inv: &Invocation, out: &mu
     0
 }
 
+/// Requests collected by `-R` and where they came from (line number, command).
+#[derive(Default)]
+struct Pending {
+    msgs: Vec<IpvsMessage>,
+    origin: Vec<(usize, Command)>,
+}
+
 /// `-R`: every line of stdin is an ipvsadm command line. Mutations are collected and sent in
 /// pipelined batches; a listing line first flushes what is pending so output order matches.
 pub fn restore<T: Transport>(
@@ -215,18 +259,15 @@ pub fn restore<T: Transport>(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> u8 {
-    let mut pending: Vec<(usize, Command, IpvsMessage)> = Vec::new();
+    let mut pending = Pending::default();
     let mut status = 0u8;
-    let flush = |client: &mut Client<T>,
-                 pending: &mut Vec<(usize, Command, IpvsMessage)>,
-                 status: &mut u8| {
-        if pending.is_empty() {
+    let flush = |client: &mut Client<T>, pending: &mut Pending, status: &mut u8| {
+        if pending.msgs.is_empty() {
             return;
         }
-        let msgs: Vec<IpvsMessage> = pending.iter().map(|(_, _, m)| m.clone()).collect();
-        match client.execute(&msgs) {
+        match client.execute(&pending.msgs) {
             Ok(results) => {
-                for ((line, cmd, _), r) in pending.iter().zip(results) {
+                for ((line, cmd), r) in pending.origin.iter().zip(results) {
                     if let Err(errno) = r {
                         eprintln!("line {line}: {}", ipvsadm::strerror(*cmd, errno));
                         *status = 255;
@@ -238,7 +279,8 @@ pub fn restore<T: Transport>(
                 *status = 255;
             }
         }
-        pending.clear();
+        pending.msgs.clear();
+        pending.origin.clear();
     };
     for (n, line) in input.lines().enumerate() {
         let line_no = n + 1;
@@ -280,7 +322,8 @@ pub fn restore<T: Transport>(
             }
             _ => {
                 if let Some(m) = inv.mutation() {
-                    pending.push((line_no, inv.cmd, m));
+                    pending.msgs.push(m);
+                    pending.origin.push((line_no, inv.cmd));
                 }
             }
         }
@@ -453,6 +496,98 @@ impl Resolver for LibcResolver {
                 return None;
             }
             Some(u16::from_be((*se).s_port as u16))
+        }
+    }
+}
+
+/// `--reconcile FILE [--dry-run]`: the desired table from FILE (ipvsadm-save format).
+fn reconcile_args(args: &[String]) -> Result<(DesiredTable, bool), u8> {
+    let mut file = None;
+    let mut dry = false;
+    for a in &args[1..] {
+        match a.as_str() {
+            "--dry-run" | "-n" => dry = true,
+            f if file.is_none() => file = Some(f.to_string()),
+            other => {
+                eprintln!("{PROGRAM} --reconcile: unexpected argument {other}");
+                return Err(2);
+            }
+        }
+    }
+    let Some(file) = file else {
+        eprintln!(
+            "usage: {PROGRAM} --reconcile FILE [--dry-run]  (FILE in ipvsadm-save format, - for stdin)"
+        );
+        return Err(2);
+    };
+    let text = if file == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+            eprintln!("{PROGRAM} --reconcile: reading stdin: {e}");
+            return Err(2);
+        }
+        s
+    } else {
+        match std::fs::read_to_string(&file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{PROGRAM} --reconcile: cannot read {file}: {e}");
+                return Err(2);
+            }
+        }
+    };
+    match ipvsadm::table_from_save(&text, &LibcResolver) {
+        Ok(t) => Ok((t, dry)),
+        Err(e) => {
+            eprintln!("{PROGRAM} --reconcile: {file}: {e}");
+            Err(2)
+        }
+    }
+}
+
+/// Make the services in `desired` exactly so, leave all others alone; print each operation
+/// (JSON, one per line) and `operations: N`, the number of requests sent.
+fn reconcile_cmd<T: Transport>(
+    client: &mut Client<T>,
+    desired: &DesiredTable,
+    dry: bool,
+    out: &mut dyn Write,
+) -> u8 {
+    let kernel = match client.table() {
+        Ok(t) => table_from_dump(&t),
+        Err(e) => {
+            eprintln!("{PROGRAM} --reconcile: reading the kernel table: {e}");
+            return 1;
+        }
+    };
+    let ops = reconcile(desired, &kernel, &BTreeSet::new());
+    for op in &ops {
+        let _ = writeln!(out, "{}", serde_json::to_string(op).unwrap_or_default());
+    }
+    if dry {
+        let _ = writeln!(out, "operations: 0 (dry run, {} planned)", ops.len());
+        return 0;
+    }
+    match apply(client, &ops) {
+        Ok(outcomes) => {
+            let sent = outcomes.len() + outcomes.iter().filter(|o| o.retried_as.is_some()).count();
+            let mut status = 0;
+            for o in &outcomes {
+                if let Err(errno) = o.result {
+                    eprintln!(
+                        "{PROGRAM} --reconcile: {}: {}",
+                        serde_json::to_string(&o.op).unwrap_or_default(),
+                        std::io::Error::from_raw_os_error(errno)
+                    );
+                    status = 1;
+                }
+            }
+            let _ = writeln!(out, "operations: {sent}");
+            status
+        }
+        Err(e) => {
+            eprintln!("{PROGRAM} --reconcile: {e}");
+            1
         }
     }
 }

@@ -24,6 +24,14 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `println!` that ignores a closed stdout (`rampart ... | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Where setup records what it changed, unless `--state FILE` says otherwise.
 pub const DEFAULT_STATE_FILE: &str = "/run/rampart/realserver.json";
 
@@ -303,6 +311,14 @@ pub fn plan_setup(
     if vips.is_empty() {
         return Err(RealserverError::NoVip);
     }
+    // A VIP given twice is one VIP.
+    let mut unique: Vec<IpAddr> = Vec::with_capacity(vips.len());
+    for v in vips {
+        if !unique.contains(v) {
+            unique.push(*v);
+        }
+    }
+    let vips = unique.as_slice();
     let dev = match mode {
         Mode::Dr => LOOPBACK_DEV,
         Mode::Tun => TUNNEL_DEV,
@@ -1007,7 +1023,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         } => teardown(&mut kernel, &state, keep_module, &mut report),
     };
     for line in &report.lines {
-        println!("{line}");
+        out!("{line}");
     }
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -1027,10 +1043,10 @@ fn print_setup(
     let obs = kernel.observe(mode)?;
     let plan = plan_setup(mode, vips, &obs)?;
     if plan.is_empty() {
-        println!("# nothing to change: this host is already prepared");
+        out!("# nothing to change: this host is already prepared");
     }
     for c in &plan {
-        println!("{}", c.command());
+        out!("{}", c.command());
     }
     Ok(true)
 }
@@ -1041,7 +1057,7 @@ fn print_teardown(
     keep_module: bool,
 ) -> Result<bool, RealserverError> {
     let Some(state) = load_state(state_path)? else {
-        println!(
+        out!(
             "# nothing to tear down: no state file at {}",
             state_path.display()
         );
@@ -1050,8 +1066,8 @@ fn print_teardown(
     let obs = kernel.observe(state.mode)?;
     for step in plan_teardown(&state, &obs, keep_module) {
         match step {
-            TeardownStep::Undo(u) => println!("{}", u.command()),
-            TeardownStep::Skip { reason, .. } => println!("# left: {reason}"),
+            TeardownStep::Undo(u) => out!("{}", u.command()),
+            TeardownStep::Skip { reason, .. } => out!("# left: {reason}"),
         }
     }
     Ok(true)
@@ -1232,6 +1248,16 @@ mod tests {
             .map(Change::command)
             .collect();
         assert_eq!(cmds, ["ip addr add 2001:db8::64/128 dev lo"]);
+    }
+
+    #[test]
+    fn a_vip_given_twice_is_added_once() {
+        let plan = plan_setup(Mode::Dr, &[v4("10.0.0.100"), v4("10.0.0.100")], &host()).unwrap();
+        let adds = plan
+            .iter()
+            .filter(|c| matches!(c, Change::AddAddr { .. }))
+            .count();
+        assert_eq!(adds, 1);
     }
 
     #[test]

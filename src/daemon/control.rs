@@ -382,4 +382,18 @@ mod tests {
             "{\"cmd\":\"reload-plan\"}"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_request_is_total(line in ".{0,200}") {
+            let _ = parse_request(&line);
+        }
+
+        #[test]
+        fn requests_round_trip(k in 0u8..3) {
+            let req = [Request::Status, Request::Reload, Request::ReloadPlan][k as usize].clone();
+            let line = serde_json::to_string(&req).unwrap();
+            proptest::prop_assert_eq!(parse_request(&line), Ok(req));
+        }
+    }
 }

@@ -561,9 +561,14 @@ impl Metrics {
 
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(64 * 1024);
         let alerts = self.alerts.lock().ok().and_then(|a| a.clone());
-        self.with(|i| {
+        // Copy under the lock, format outside it: engines updating counters wait for a copy
+        // of the maps, never for the formatting of a large scrape.
+        let i = &Inner {
+            series: self.with(|i| i.series.clone()),
+        };
+        {
             for (name, kind, help) in FAMILIES {
                 let _ = writeln!(out, "# HELP {name} {help}");
                 let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
@@ -641,7 +646,7 @@ impl Metrics {
                     }
                 }
             }
-        });
+        }
         out
     }
 }
@@ -872,5 +877,31 @@ mod tests {
         );
         assert_eq!(parse_listen(":9100").unwrap().to_string(), "0.0.0.0:9100");
         assert!(parse_listen("localhost").is_err());
+    }
+
+    fn unescape(v: &str) -> String {
+        let mut out = String::new();
+        let mut it = v.chars();
+        while let Some(c) = it.next() {
+            if c == '\\' {
+                match it.next() {
+                    Some('n') => out.push('\n'),
+                    Some(o) => out.push(o),
+                    None => out.push('\\'),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_values_round_trip(v in "\\PC{0,40}|[\\\\\"\n a-z]{0,20}") {
+            let e = escape(&v);
+            proptest::prop_assert!(!e.contains('\n'));
+            proptest::prop_assert_eq!(unescape(&e), v);
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod opts;
 pub mod reload;
 pub mod status;
+pub mod syncd;
 pub use opts::DaemonOpts;
 
 use crate::config::{self, Config, LoadOptions};
@@ -26,6 +27,9 @@ pub struct EngineCtx {
     pub events: mpsc::UnboundedSender<Event>,
     /// Becomes `true` when the daemon is shutting down (SIGTERM/SIGINT).
     pub shutdown: watch::Receiver<bool>,
+    /// The running configuration; a successful reload publishes the new one here. Engines
+    /// apply it as a diff (see [`reload::plan`]).
+    pub config: watch::Receiver<Arc<Config>>,
 }
 
 /// How long engines get to release VIPs, send priority-0 adverts and remove IPVS entries.
@@ -103,6 +107,119 @@ pub fn run(opts: DaemonOpts) -> ExitCode {
     rt.block_on(run_async(Arc::new(cfg), opts))
 }
 
+/// The resolved router id: `router_id`, or the host name as keepalived uses it.
+pub fn router_id(cfg: &Config) -> String {
+    cfg.global.router_id.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_string())
+    })
+}
+
+/// Everything that consumes events: one place, so every consumer sees them in the same order.
+struct EventSinks {
+    metrics: Arc<metrics::Metrics>,
+    board: Arc<status::StatusBoard>,
+    alerter: crate::alert::smtp::AlertHandle,
+    fifos: Option<crate::alert::fifo::FifoWriters>,
+    syncd: syncd::SyncDaemons,
+}
+
+impl EventSinks {
+    /// After a reload: status rows, alert settings and fifos of the new configuration;
+    /// series of removed instances and virtual servers stop being exported.
+    fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
+        self.board.reconfigure(new, rid, Some(path));
+        self.alerter.set_config(new.clone());
+        for i in &old.instances {
+            if new.instance(&i.name).is_none() {
+                self.metrics.forget("instance", &i.name);
+            }
+        }
+        let (g, o) = (&new.global, &old.global);
+        if g.notify_fifo != o.notify_fifo
+            || g.vrrp_notify_fifo != o.vrrp_notify_fifo
+            || g.lvs_notify_fifo != o.lvs_notify_fifo
+        {
+            self.fifos = match crate::alert::fifo::FifoWriters::open(g) {
+                Ok(f) if !f.is_empty() => Some(f),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::error!("notify fifo after reload: {e}; fifo notifications are off");
+                    None
+                }
+            };
+        }
+    }
+
+    fn consume(&mut self, ev: &Event) {
+        log_event(ev);
+        self.syncd.observe(ev);
+        self.metrics.observe_event(ev);
+        self.board.apply(ev);
+        self.alerter.send(ev);
+        if let Some(f) = self.fifos.as_mut() {
+            f.write_event(ev);
+        }
+    }
+}
+
+/// The engines log their own transitions (one line each, with reason and priority); events
+/// they do not log themselves (reloads) are logged here so that each appears once.
+fn log_event(ev: &Event) {
+    match ev {
+        Event::Reload { ok: true, detail } => {
+            tracing::info!(target: "reload", "configuration reloaded: {detail}")
+        }
+        Event::Reload { ok: false, .. } => {
+            tracing::error!(target: "reload", "reload refused: the new configuration has errors; nothing changed")
+        }
+        // Real server and quorum transitions: the event as JSON (what log processors parse) with
+        // a human summary field.
+        Event::RealServer {
+            virtual_server,
+            real_server,
+            up,
+            reason,
+        } => {
+            let (vs, rs) = (
+                crate::alert::message::fmt_endpoint(virtual_server),
+                crate::alert::message::fmt_endpoint(real_server),
+            );
+            let json = serde_json::to_string(ev).unwrap_or_default();
+            if *up {
+                tracing::info!(target: "event", summary = %format!("real server {rs} of {vs} is UP: {reason}"), "{json}")
+            } else {
+                tracing::warn!(target: "event", summary = %format!("real server {rs} of {vs} is DOWN: {reason}"), "{json}")
+            }
+        }
+        Event::Quorum {
+            virtual_server,
+            gained,
+            alive_weight,
+            quorum,
+        } => {
+            let vs = crate::alert::message::fmt_endpoint(virtual_server);
+            let json = serde_json::to_string(ev).unwrap_or_default();
+            if *gained {
+                tracing::info!(target: "event", summary = %format!("virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})"), "{json}")
+            } else {
+                tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
+            }
+        }
+        other => {
+            tracing::debug!(target: "event", "{}", serde_json::to_string(other).unwrap_or_default())
+        }
+    }
+}
+
+/// Where keepalived writes its signal dumps.
+const DATA_DUMP: &str = "/tmp/keepalived.data";
+const STATS_DUMP: &str = "/tmp/keepalived.stats";
+const JSON_DUMP: &str = "/tmp/keepalived.json";
+
 async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
     if let Some(pid) = &opts.pid_file {
@@ -110,12 +227,43 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
             tracing::error!("cannot write pid file {}: {e}", pid.display());
         }
     }
+    let config_path = opts.config_file.clone().unwrap_or_else(default_config_file);
+    let rid = router_id(&cfg);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let board = Arc::new(status::StatusBoard::new(
+        status::StatusSnapshot::from_config(
+            &cfg,
+            &rid,
+            Some(&config_path),
+            std::time::SystemTime::now(),
+        ),
+    ));
+    let alerter = crate::alert::smtp::spawn_alerter(&cfg, Default::default());
+    metrics.attach_alert_stats(alerter.stats());
+    let fifos = match crate::alert::fifo::FifoWriters::open(&cfg.global) {
+        Ok(f) if !f.is_empty() => Some(f),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!("notify fifo: {e}; fifo notifications are off");
+            None
+        }
+    };
+    let mut sinks = EventSinks {
+        metrics: metrics.clone(),
+        board: board.clone(),
+        alerter: alerter.clone(),
+        fifos,
+        syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only),
+    };
+
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (sd_tx, sd_rx) = watch::channel(false);
+    let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let ctx = EngineCtx {
         opts: opts.clone(),
-        events: ev_tx,
-        shutdown: sd_rx,
+        events: ev_tx.clone(),
+        shutdown: sd_rx.clone(),
+        config: cfg_rx,
     };
     let mut engines = tokio::task::JoinSet::new();
     if !opts.check_only {
@@ -127,56 +275,202 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         engines.spawn(async move { ("check", crate::check::service::run(c, x).await) });
     }
     drop(ctx);
-    // Events are logged here; alerts, fifos and metrics subscribe in their own modules.
-    let events = tokio::spawn(async move {
-        while let Some(ev) = ev_rx.recv().await {
-            tracing::info!(target: "event", "{}", serde_json::to_string(&ev).unwrap_or_default());
+
+    // Control socket: status, reload, reload --plan.
+    let (reload_tx, mut reload_rx) = mpsc::channel::<control::ReloadRequest>(4);
+    let control_path = opts
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(control::DEFAULT_SOCKET));
+    match control::ControlServer::bind(&control_path) {
+        Ok(server) => {
+            let handler = control::ControlHandler {
+                status: board.clone(),
+                metrics: Some(metrics.clone()),
+                reload: Some(reload_tx.clone()),
+            };
+            tokio::spawn(server.run(handler, sd_rx.clone()));
         }
-    });
-    let (mut term, mut int) = match (
+        Err(e) => tracing::error!(
+            "control socket: {e}; `rampart status` and `rampart reload` will not work"
+        ),
+    }
+    if let Some(listen) = &opts.metrics_listen {
+        match metrics::MetricsServer::bind(listen).await {
+            Ok(server) => {
+                tokio::spawn(server.run(metrics.clone(), sd_rx.clone()));
+            }
+            Err(e) => {
+                tracing::error!("metrics: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+
+    let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(t), Ok(i)) => (t, i),
-        _ => {
-            tracing::error!("cannot install signal handlers");
-            return ExitCode::from(1);
-        }
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
+        signal(SignalKind::from_raw(libc::SIGRTMIN() + 2)),
+    );
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2), Ok(mut rtmin2)) =
+        signals
+    else {
+        tracing::error!("cannot install signal handlers");
+        return ExitCode::from(1);
     };
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    tracing::info!(
+        "rampart {} started with {} ({} VRRP instances, {} virtual servers)",
+        env!("CARGO_PKG_VERSION"),
+        config_path.display(),
+        cfg.instances.len(),
+        cfg.virtual_servers.len()
+    );
+    let mut running = cfg.clone();
     let mut failed = false;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        Some(res) = engines.join_next() => {
-            if let Ok((name, Err(e))) = &res {
-                tracing::error!("engine {name} failed: {e:#}");
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            Some(ev) = ev_rx.recv() => sinks.consume(&ev),
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading {}", config_path.display());
+                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &rid);
+                after_reload(&reply, &ev_tx);
+            }
+            Some(req) = reload_rx.recv() => {
+                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &rid);
+                if !req.plan_only {
+                    after_reload(&reply, &ev_tx);
+                }
+                let _ = req.reply.send(reply);
+            }
+            _ = usr1.recv() => dump("data", DATA_DUMP, status::write_data_dump(&board.snapshot(Some(&metrics)), std::path::Path::new(DATA_DUMP))),
+            _ = usr2.recv() => dump("stats", STATS_DUMP, status::write_stats_dump(&board.snapshot(Some(&metrics)), std::path::Path::new(STATS_DUMP))),
+            _ = rtmin2.recv() => dump("JSON", JSON_DUMP, status::write_json_dump(&board.snapshot(Some(&metrics)), std::path::Path::new(JSON_DUMP))),
+            Some(res) = engines.join_next() => {
+                match res {
+                    Ok((name, Err(e))) => tracing::error!("engine {name} failed: {e:#}"),
+                    Ok((name, Ok(()))) => tracing::error!("engine {name} stopped unexpectedly"),
+                    Err(e) => tracing::error!("engine task panicked: {e}"),
+                }
                 failed = true;
+                break;
             }
         }
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let _ = sd_tx.send(true);
-    if tokio::time::timeout(SHUTDOWN_BUDGET, async {
-        while let Some(res) = engines.join_next().await {
-            if let Ok((name, Err(e))) = res {
-                tracing::error!("engine {name} failed during shutdown: {e:#}");
+    let stopping = async {
+        loop {
+            tokio::select! {
+                // Keep consuming events while the engines stop: the STOP transitions must
+                // reach the log, the fifos and the alerter.
+                Some(ev) = ev_rx.recv() => sinks.consume(&ev),
+                res = engines.join_next() => match res {
+                    Some(Ok((name, Err(e)))) => tracing::error!("engine {name} failed during shutdown: {e:#}"),
+                    Some(_) => {}
+                    None => break,
+                },
             }
         }
-    })
-    .await
-    .is_err()
+        while let Ok(ev) = ev_rx.try_recv() {
+            sinks.consume(&ev);
+        }
+    };
+    if tokio::time::timeout(SHUTDOWN_BUDGET, stopping)
+        .await
+        .is_err()
     {
         tracing::error!("engines did not stop within {:?}", SHUTDOWN_BUDGET);
         failed = true;
     }
-    events.abort();
+    sinks.syncd.shutdown(Duration::from_secs(2)).await;
+    if !alerter.flush(Duration::from_secs(2)).await {
+        tracing::warn!("some alerts were still queued at exit");
+    }
     if let Some(pid) = &opts.pid_file {
         let _ = std::fs::remove_file(pid);
     }
+    tracing::info!("rampart stopped");
     if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn dump(what: &str, path: &str, res: std::io::Result<()>) {
+    match res {
+        Ok(()) => tracing::info!("{what} dump written to {path}"),
+        Err(e) => tracing::error!("cannot write the {what} dump to {path}: {e}"),
+    }
+}
+
+/// Check the file, plan the change, and (unless `plan_only`) hand the new configuration to
+/// the engines. A file with errors changes nothing.
+fn reload(
+    path: &std::path::Path,
+    opts: &DaemonOpts,
+    running: &mut Arc<Config>,
+    plan_only: bool,
+    cfg_tx: &watch::Sender<Arc<Config>>,
+    sinks: &mut EventSinks,
+    rid: &str,
+) -> control::ReloadReply {
+    match config::load_file(
+        path,
+        &LoadOptions {
+            config_id: opts.config_id.clone(),
+        },
+    ) {
+        Err(diags) => {
+            let messages: Vec<String> = diags.0.iter().map(|d| d.render()).collect();
+            for d in diags.errors() {
+                tracing::error!(target: "config", "reload refused: {}", d.render().trim_end());
+            }
+            control::ReloadReply {
+                ok: false,
+                applied: false,
+                plan: vec![],
+                messages,
+            }
+        }
+        Ok(loaded) => {
+            let messages: Vec<String> = loaded.warnings.0.iter().map(|d| d.render()).collect();
+            let plan = reload::plan(running, &loaded.config);
+            let lines: Vec<String> = plan.to_string().lines().map(str::to_string).collect();
+            if !plan_only {
+                for l in &lines {
+                    tracing::info!(target: "reload", "{l}");
+                }
+                let new = Arc::new(loaded.config);
+                sinks.reconfigure(&new, running, rid, path);
+                *running = new.clone();
+                let _ = cfg_tx.send(new);
+            }
+            control::ReloadReply {
+                ok: true,
+                applied: !plan_only,
+                plan: lines,
+                messages,
+            }
+        }
+    }
+}
+
+/// Report a reload as an event: metrics count it, the status board and alerts see it.
+fn after_reload(reply: &control::ReloadReply, events: &mpsc::UnboundedSender<Event>) {
+    let detail = if reply.ok {
+        reply.plan.join("; ")
+    } else {
+        reply.messages.join("").trim_end().to_string()
+    };
+    let _ = events.send(Event::Reload {
+        ok: reply.ok,
+        detail,
+    });
 }

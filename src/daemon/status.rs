@@ -187,16 +187,14 @@ impl StatusSnapshot {
             .iter()
             .map(|vs| {
                 let protocol = protocol_name(vs.protocol);
-                VirtualServerStatus {
-                    name: fmt_endpoint(&vs_endpoint(vs)),
-                    quorum: vs.quorum,
-                    hysteresis: vs.hysteresis,
-                    quorum_up: None,
-                    alive_weight: None,
-                    real_servers: vs
-                        .real_servers
-                        .iter()
-                        .map(|rs| RealServerStatus {
+                // keepalived's start: a real server is alive unless `alpha` (its own, else
+                // the virtual server's) says to wait for a first successful check.
+                let real_servers: Vec<RealServerStatus> = vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| {
+                        let alpha = !rs.checkers.is_empty() && rs.alpha.unwrap_or(vs.alpha);
+                        RealServerStatus {
                             name: fmt_endpoint(&Endpoint {
                                 addr: Some(rs.addr),
                                 port: rs.port,
@@ -204,12 +202,25 @@ impl StatusSnapshot {
                                 protocol,
                                 group: None,
                             }),
-                            state: "UNKNOWN".into(),
+                            state: if alpha { "DOWN" } else { "UP" }.into(),
                             weight: rs.weight,
                             effective_weight: None,
                             last_transition: None,
-                        })
-                        .collect(),
+                        }
+                    })
+                    .collect();
+                let alive: u64 = real_servers
+                    .iter()
+                    .filter(|r| r.state == "UP")
+                    .map(|r| r.weight as u64)
+                    .sum();
+                VirtualServerStatus {
+                    name: fmt_endpoint(&vs_endpoint(vs)),
+                    quorum: vs.quorum,
+                    hysteresis: vs.hysteresis,
+                    quorum_up: Some(alive >= vs.quorum as u64 + vs.hysteresis as u64),
+                    alive_weight: Some(alive),
+                    real_servers,
                     last_transition: None,
                 }
             })
@@ -651,7 +662,7 @@ pub fn render_table(s: &StatusSnapshot) -> String {
                 vs.name.clone(),
                 format!("quorum {q}"),
                 format!(
-                    "{}/{}",
+                    "alive {} of quorum {}",
                     vs.alive_weight
                         .map(|w| w.to_string())
                         .unwrap_or_else(|| "-".into()),
@@ -660,22 +671,20 @@ pub fn render_table(s: &StatusSnapshot) -> String {
                 last(&vs.last_transition, now),
             ]);
             for rs in &vs.real_servers {
+                let weight = match rs.effective_weight {
+                    Some(e) if e != rs.weight => format!("{e} (configured {})", rs.weight),
+                    _ => rs.weight.to_string(),
+                };
                 rows.push(vec![
                     format!("  -> {}", rs.name),
                     rs.state.clone(),
-                    format!(
-                        "{}/{}",
-                        rs.effective_weight
-                            .map(|w| w.to_string())
-                            .unwrap_or_else(|| "-".into()),
-                        rs.weight
-                    ),
+                    weight,
                     last(&rs.last_transition, now),
                 ]);
             }
         }
         out.push_str(&table(
-            &["SERVER", "STATE", "WEIGHT(EFF/CONF)", "LAST TRANSITION"],
+            &["SERVER", "STATE", "WEIGHT", "LAST TRANSITION"],
             &rows,
         ));
     }
@@ -874,6 +883,77 @@ pub fn write_stats_dump(s: &StatusSnapshot, path: &Path) -> std::io::Result<()> 
 pub fn write_json_dump(s: &StatusSnapshot, path: &Path) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(&render_json_dump(s)).unwrap_or_else(|_| "[]".into());
     write_file(path, &(text + "\n"))
+}
+
+/// keepalived's signal dumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    /// SIGUSR1 → /tmp/keepalived.data
+    Data,
+    /// SIGUSR2 → /tmp/keepalived.stats
+    Stats,
+    /// SIGRTMIN+2 → /tmp/keepalived.json
+    Json,
+}
+
+impl DumpKind {
+    pub fn path(self) -> &'static Path {
+        Path::new(match self {
+            DumpKind::Data => KEEPALIVED_DATA_FILE,
+            DumpKind::Stats => KEEPALIVED_STATS_FILE,
+            DumpKind::Json => KEEPALIVED_JSON_FILE,
+        })
+    }
+}
+
+/// Write one of keepalived's dumps to its usual path, logging the outcome (for the signal
+/// handlers).
+pub fn write_dump(kind: DumpKind, s: &StatusSnapshot) {
+    write_dump_in(kind, s, Path::new("/tmp"));
+}
+
+/// Write a dump under `dir` with keepalived's file name (`keepalived.data`, ...).
+pub fn write_dump_in(kind: DumpKind, s: &StatusSnapshot, dir: &Path) {
+    let path = &dir.join(kind.path().file_name().unwrap_or_default());
+    let res = match kind {
+        DumpKind::Data => write_data_dump(s, path),
+        DumpKind::Stats => write_stats_dump(s, path),
+        DumpKind::Json => write_json_dump(s, path),
+    };
+    match res {
+        Ok(()) => tracing::info!(target: "status", "wrote {}", path.display()),
+        Err(e) => tracing::error!(target: "status", "cannot write {}: {e}", path.display()),
+    }
+}
+
+/// Install the handlers for keepalived's dump signals (SIGUSR1 data, SIGUSR2 stats,
+/// SIGRTMIN+2 JSON) and serve them until `shutdown` turns true; dumps go to `dir` (`/tmp`
+/// as keepalived). Fails only when a handler cannot be installed.
+pub fn spawn_dump_signals(
+    board: std::sync::Arc<StatusBoard>,
+    metrics: Option<std::sync::Arc<Metrics>>,
+    dir: std::path::PathBuf,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut json = signal(SignalKind::from_raw(libc::SIGRTMIN() + 2))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let kind = tokio::select! {
+                _ = usr1.recv() => DumpKind::Data,
+                _ = usr2.recv() => DumpKind::Stats,
+                _ = json.recv() => DumpKind::Json,
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() { return; }
+                    continue;
+                }
+            };
+            let snap = board.snapshot(metrics.as_deref());
+            write_dump_in(kind, &snap, &dir);
+        }
+    }))
 }
 
 #[cfg(test)]

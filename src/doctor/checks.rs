@@ -20,15 +20,12 @@ pub const CHECK_IDS: &[&str] = &[
     "interface-missing",
     "vip-on-other-interface",
     "vip-present-without-daemon",
-    "vrrp-strict-unicast",
-    "vrrp-strict-auth",
-    "vrrp-strict-preempt-delay",
-    "vrrp-strict-master-priority",
     "vrrp-strict-no-vip",
     "vrrp-strict-too-many-vips",
     "vrrp-strict-no-accept",
     "vrrp-strict-vmac-xmit-base",
     "nopreempt-master",
+    "realserver-port-ignored",
 ];
 
 /// Run every check; findings come sorted by severity (errors first), then by id.
@@ -42,6 +39,7 @@ pub fn run(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
     out.extend(interface_missing(cfg, facts));
     out.extend(vip_elsewhere(cfg, facts));
     out.extend(vrrp_strict(cfg));
+    out.extend(realserver_port_ignored(cfg));
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
     out
 }
@@ -285,10 +283,15 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
     if cfg.instances.is_empty() {
         return Vec::new();
     }
-    let groups = [
-        IpAddr::V4(cfg.global.vrrp_mcast_group4),
-        IpAddr::V6(cfg.global.vrrp_mcast_group6),
-    ];
+    // The multicast groups matter only to instances that advertise by multicast.
+    let groups: Vec<IpAddr> = if cfg.instances.iter().any(|i| i.unicast_peer.is_empty()) {
+        vec![
+            IpAddr::V4(cfg.global.vrrp_mcast_group4),
+            IpAddr::V6(cfg.global.vrrp_mcast_group6),
+        ]
+    } else {
+        Vec::new()
+    };
     let peers: Vec<IpAddr> = cfg
         .instances
         .iter()
@@ -312,9 +315,13 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
     let mut blocked = Vec::new();
     let mut policy = Vec::new();
     for chain in &rules.chains {
-        if chain.table.ends_with("nat") {
+        // VRRP is local traffic: it never traverses a forward hook, and NAT chains do not drop.
+        if chain.table.ends_with("nat") || chain.hook.as_deref() == Some("forward") {
             continue;
         }
+        // A user chain may be reached from anywhere (FORWARD included): only rules that name
+        // VRRP count there.
+        let user_chain = chain.hook.is_none();
         let mut accepted = false;
         let mut dropped = false;
         for r in rules.rules_in(chain) {
@@ -331,7 +338,8 @@ pub fn vrrp_blocked(cfg: &Config, rules: &Ruleset) -> Vec<Finding> {
                     || matches!(r.daddr, Match::Not(_)));
             if r.verdict.blocks()
                 && covers_vrrp
-                && (explicit(r) || catch_all(r) || matches!(r.proto, Match::Not(_)))
+                && (explicit(r)
+                    || (!user_chain && (catch_all(r) || matches!(r.proto, Match::Not(_)))))
             {
                 blocked.push(rule_evidence(r));
                 dropped = true;
@@ -517,7 +525,12 @@ pub fn vip_elsewhere(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
             .chain(&inst.virtual_ipaddress_excluded)
         {
             let target = vip_device(inst, vip);
-            let holders = facts.holders(vip.addr);
+            let mut holders = facts.holders(vip.addr);
+            // A link-local address is scoped to its link: the same fe80:: address on another
+            // interface is another address.
+            if matches!(vip.addr, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80) {
+                holders.retain(|i| i.name == target);
+            }
             let others: Vec<&str> = holders
                 .iter()
                 .map(|i| i.name.as_str())
@@ -562,7 +575,7 @@ pub fn vip_elsewhere(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
                             "VIP {} of vrrp_instance {} is already on {target} although no \
                              rampart or keepalived is running here{state_note}: it was added by \
                              hand or by the network configuration, and will stay when this \
-                             director is BACKUP, so both directors answer ARP for it",
+                             director is BACKUP, so both directors answer ARP (or ND) for it",
                             vip.addr, inst.name
                         ),
                         format!(
@@ -581,7 +594,9 @@ pub fn vip_elsewhere(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
 }
 
 /// `vrrp_strict` (keepalived's strict RFC compliance) refuses, or changes the meaning of,
-/// several settings. Checked here with the fix, since keepalived only logs most of them.
+/// several settings. The configuration front end already refuses unicast peers,
+/// authentication, preempt_delay and a MASTER state below priority 255 under vrrp_strict; the
+/// checks here are the rest, above all what strict mode does to a virtual server on a VIP.
 pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     for inst in &cfg.instances {
@@ -612,49 +627,6 @@ pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
             )
             .at(&inst.span)
         };
-        if !inst.unicast_peer.is_empty() {
-            out.push(strict(
-                "vrrp-strict-unicast",
-                Severity::Error,
-                "uses unicast_peer; strict VRRP allows multicast adverts only".into(),
-                "remove vrrp_strict (unicast is a keepalived extension), or remove unicast_peer \
-                 and let the adverts go to the multicast group",
-            ));
-        }
-        if inst.authentication.is_some() {
-            out.push(strict(
-                "vrrp-strict-auth",
-                Severity::Error,
-                "has an authentication block; RFC 3768 removed authentication, strict mode refuses it".into(),
-                "remove the authentication block on both directors (together, or they stop \
-                 recognising each other's adverts), or remove vrrp_strict",
-            ));
-        }
-        if !inst.preempt_delay.is_zero() {
-            out.push(strict(
-                "vrrp-strict-preempt-delay",
-                Severity::Error,
-                "sets preempt_delay, which strict mode does not support".into(),
-                "remove preempt_delay (or use nopreempt), or remove vrrp_strict",
-            ));
-        }
-        if (inst.initial_state == InitialState::Master) != (inst.priority == 255) {
-            out.push(strict(
-                "vrrp-strict-master-priority",
-                Severity::Error,
-                format!(
-                    "has state {} with priority {}; strict mode allows state MASTER if and only \
-                     if priority is 255 (the address owner)",
-                    match inst.initial_state {
-                        InitialState::Master => "MASTER",
-                        InitialState::Backup => "BACKUP",
-                    },
-                    inst.priority
-                ),
-                "use `state BACKUP` and let the priorities elect the master (or priority 255 \
-                 with state MASTER on the address owner)",
-            ));
-        }
         if inst.virtual_ipaddress.is_empty() {
             out.push(strict(
                 "vrrp-strict-no-vip",
@@ -721,6 +693,51 @@ pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
                     .with_evidence(served),
                 );
             }
+        }
+    }
+    out
+}
+
+/// In DR and TUN mode the kernel forwards to the port the client used and ignores the real
+/// server's port (seed 003: `ipvsadm-save` showed ports 10 and 11 turned into 80). A different
+/// port in the configuration is at best misleading, and its health check probes a port that
+/// receives no traffic.
+pub fn realserver_port_ignored(cfg: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for vs in &cfg.virtual_servers {
+        let VsKey::Addr { port: vport, .. } = vs.key else {
+            continue;
+        };
+        for rs in &vs.real_servers {
+            let kind = rs.lb_kind.unwrap_or(vs.lb_kind);
+            let mode = match kind {
+                ForwardMethod::Dr => "DR",
+                ForwardMethod::Tun => "TUN",
+                ForwardMethod::Nat => continue,
+            };
+            let Some(rport) = rs.port.filter(|p| *p != vport) else {
+                continue;
+            };
+            out.push(
+                Finding::new(
+                    "realserver-port-ignored",
+                    Severity::Warning,
+                    format!(
+                        "real_server {} {rport} of virtual_server {} uses {mode}, which cannot change \
+                         the port: clients' packets arrive at {}:{vport}, and a health check on port \
+                         {rport} tests a service that receives no traffic",
+                        rs.addr,
+                        vs_label(&vs.key),
+                        rs.addr
+                    ),
+                    format!(
+                        "write `real_server {} {vport}` (the service must listen on {vport} on the \
+                         real server), or use lb_kind NAT to map {vport} to {rport}",
+                        rs.addr
+                    ),
+                )
+                .at(&rs.span),
+            );
         }
     }
     out
@@ -995,6 +1012,19 @@ mod tests {
             f.iptables = Some(format!("*filter\n:INPUT ACCEPT [0:0]\n{rule}\nCOMMIT\n"));
             assert_eq!(run(&cfg, &f), vec![], "{rule}");
         }
+        // Forwarded traffic is not VRRP; a user chain's catch-all may only see forwarded
+        // traffic (Docker's chains).
+        for rules in [
+            ":FORWARD ACCEPT [0:0]\n-A FORWARD -j DROP",
+            ":DOCKER-USER - [0:0]\n-A DOCKER-USER -j DROP",
+        ] {
+            let mut f = healthy();
+            f.iptables = Some(format!("*filter\n{rules}\nCOMMIT\n"));
+            assert_eq!(run(&cfg, &f), vec![], "{rules}");
+        }
+        let mut f = healthy();
+        f.iptables = Some("*filter\n:MYCHAIN - [0:0]\n-A MYCHAIN -p vrrp -j DROP\nCOMMIT\n".into());
+        assert_eq!(ids(&run(&cfg, &f)), ["vrrp-blocked"]);
         // An accept for VRRP before the catch-all drop makes it fine.
         let mut f = healthy();
         f.iptables = Some(
@@ -1063,6 +1093,34 @@ mod tests {
     }
 
     #[test]
+    fn a_link_local_vip_on_another_link_is_another_address() {
+        let mut cfg = nat_director();
+        cfg.instances[0].virtual_ipaddress.push(vip("fe80::1"));
+        let mut f = healthy();
+        f.interfaces[2].addrs.push((ip("fe80::1"), 64));
+        assert_eq!(run(&cfg, &f), vec![]);
+    }
+
+    #[test]
+    fn unicast_only_instances_do_not_care_about_the_multicast_group() {
+        let mut cfg = nat_director();
+        for i in &mut cfg.instances {
+            i.unicast_peer.push(UnicastPeer {
+                addr: ip("10.0.1.3"),
+                span: Span::builtin(),
+            });
+        }
+        let mut f = healthy();
+        f.iptables = Some(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -d 224.0.0.18/32 -j DROP\nCOMMIT\n".into(),
+        );
+        assert_eq!(run(&cfg, &f), vec![]);
+        f.iptables =
+            Some("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p vrrp -j DROP\nCOMMIT\n".into());
+        assert_eq!(ids(&run(&cfg, &f)), ["vrrp-blocked"]);
+    }
+
+    #[test]
     fn vip_on_its_own_interface_depends_on_who_put_it_there() {
         let mut f = healthy();
         f.interfaces[1].addrs.push((ip("10.0.1.100"), 32));
@@ -1076,41 +1134,33 @@ mod tests {
 
     #[test]
     fn vrrp_strict_rules() {
+        // Seed 004's shape under vrrp_strict (VRRPv2, no accept): the VS on the WAN VIP gets
+        // nothing, and v2 cannot set accept.
         let mut cfg = nat_director();
         cfg.global.vrrp_strict = true;
-        // Seed 004's shape: PASS auth, state MASTER at priority 100, a VS on the WAN VIP.
-        for i in &mut cfg.instances {
-            i.initial_state = InitialState::Master;
-            i.authentication = Some(Authentication {
-                auth_type: AuthType::Pass,
-                auth_pass: "1c7f545a".into(),
-            });
-        }
-        cfg.instances[1].unicast_peer.push(UnicastPeer {
-            addr: ip("10.0.2.3"),
-            span: Span::builtin(),
-        });
-        let got = ids(&vrrp_strict(&cfg));
-        for id in [
-            "vrrp-strict-auth",
-            "vrrp-strict-master-priority",
-            "vrrp-strict-unicast",
-            "vrrp-strict-no-accept",
-        ] {
-            assert!(got.contains(&id), "{id} missing from {got:?}");
-        }
-        // The no-accept finding tells a v2 user that `accept` is not an option.
-        let na = vrrp_strict(&cfg)
-            .into_iter()
-            .find(|f| f.id == "vrrp-strict-no-accept")
-            .unwrap();
-        assert!(na.fix.contains("vrrp_version 3"));
+        cfg.instances[1].vmac_xmit_base = true;
+        let fs = vrrp_strict(&cfg);
+        assert_eq!(
+            ids(&fs),
+            ["vrrp-strict-no-accept", "vrrp-strict-vmac-xmit-base"]
+        );
+        assert!(fs[0].fix.contains("vrrp_version 3"));
+        assert!(fs[0].evidence[0].contains("10.0.1.100:80"));
+        // The address owner accepts by default.
+        cfg.instances[0].priority = 255;
+        cfg.instances[1].vmac_xmit_base = false;
+        assert_eq!(vrrp_strict(&cfg), vec![]);
 
         let mut clean = nat_director();
         clean.global.vrrp_strict = true;
         clean.global.vrrp_version = VrrpVersion::V3;
         clean.instances[0].accept = Some(true);
         assert_eq!(vrrp_strict(&clean), vec![]);
+        let mut v3_no_accept = clean.clone();
+        v3_no_accept.instances[0].accept = None;
+        let fs = vrrp_strict(&v3_no_accept);
+        assert_eq!(ids(&fs), ["vrrp-strict-no-accept"]);
+        assert!(fs[0].fix.starts_with("add `accept`"));
 
         let mut many = clean.clone();
         many.instances[1].virtual_ipaddress =
@@ -1118,6 +1168,10 @@ mod tests {
         assert_eq!(ids(&vrrp_strict(&many)), ["vrrp-strict-too-many-vips"]);
         many.instances[1].virtual_ipaddress.clear();
         assert_eq!(ids(&vrrp_strict(&many)), ["vrrp-strict-no-vip"]);
+        // Without vrrp_strict none of this applies.
+        let mut lax = many.clone();
+        lax.global.vrrp_strict = false;
+        assert_eq!(vrrp_strict(&lax), vec![]);
     }
 
     #[test]
@@ -1126,6 +1180,19 @@ mod tests {
         cfg.instances[0].nopreempt = true;
         cfg.instances[0].initial_state = InitialState::Master;
         assert_eq!(ids(&vrrp_strict(&cfg)), ["nopreempt-master"]);
+    }
+
+    #[test]
+    fn dr_and_tun_real_server_ports_must_match() {
+        let mut cfg = nat_director();
+        cfg.virtual_servers[0].real_servers[0].port = Some(8080);
+        assert!(realserver_port_ignored(&cfg).is_empty(), "NAT maps ports");
+        cfg.virtual_servers[0].lb_kind = ForwardMethod::Tun;
+        let fs = realserver_port_ignored(&cfg);
+        assert_eq!(ids(&fs), ["realserver-port-ignored"]);
+        assert!(fs[0].fix.contains("real_server 10.0.2.11 80"));
+        cfg.virtual_servers[0].real_servers[0].lb_kind = Some(ForwardMethod::Nat);
+        assert!(realserver_port_ignored(&cfg).is_empty());
     }
 
     #[test]

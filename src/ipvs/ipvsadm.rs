@@ -1421,3 +1421,69 @@ Daemon Options:
 "#;
 
 pub const VERSION_LINE: &str = "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n";
+
+/// A table written in ipvsadm-save format (`-A` and `-a` lines; blank lines and `#` comments
+/// ignored) as a desired table. Errors name the line.
+pub fn table_from_save(
+    text: &str,
+    res: &dyn Resolver,
+) -> Result<super::table::DesiredTable, String> {
+    use super::convert::{dest_from_attrs, service_from_attrs};
+    use super::table::{DesiredTable, ServiceEntry};
+    let mut t = DesiredTable::default();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let words = split_restore_line(line);
+        let inv = match parse("ipvsadm", &words, res) {
+            Ok(Parsed::Run(inv)) => inv,
+            Ok(_) => return Err(format!("line {line_no}: not a rule: {trimmed}")),
+            Err(f) => return Err(format!("line {line_no}: {}", f.message)),
+        };
+        let svc = inv.svc.to_attrs();
+        let Some((key, settings)) = service_from_attrs(&svc) else {
+            return Err(format!("line {line_no}: unsupported service: {trimmed}"));
+        };
+        match inv.cmd {
+            Command::Add => {
+                if t.services.contains_key(&key) {
+                    return Err(format!("line {line_no}: service defined twice: {trimmed}"));
+                }
+                t.services.insert(
+                    key,
+                    ServiceEntry {
+                        settings,
+                        dests: Default::default(),
+                    },
+                );
+            }
+            Command::AddDest => {
+                let fam = svc.af.unwrap_or(Family::Inet);
+                let Some((dk, ds)) = dest_from_attrs(&inv.dest.to_attrs(), fam) else {
+                    return Err(format!(
+                        "line {line_no}: unsupported destination: {trimmed}"
+                    ));
+                };
+                let Some(entry) = t.services.get_mut(&key) else {
+                    return Err(format!(
+                        "line {line_no}: destination of a service not defined above: {trimmed}"
+                    ));
+                };
+                if entry.dests.insert(dk, ds).is_some() {
+                    return Err(format!(
+                        "line {line_no}: destination defined twice: {trimmed}"
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "line {line_no}: only -A and -a lines describe a table: {trimmed}"
+                ));
+            }
+        }
+    }
+    Ok(t)
+}

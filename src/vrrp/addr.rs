@@ -65,6 +65,15 @@ impl std::fmt::Display for AddrKey {
     }
 }
 
+/// What an instance (or the static configuration) wants in the kernel while it applies.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub vips: &'a [VirtualIp],
+    pub excluded: &'a [VirtualIp],
+    pub routes: &'a [VirtualRoute],
+    pub rules: &'a [VirtualRule],
+}
+
 /// What an instance has put into the kernel.
 #[derive(Debug, Default, Clone)]
 pub struct Owned {
@@ -279,12 +288,15 @@ impl Netlink {
         &self,
         instance: &str,
         default_dev: &str,
-        vips: &[VirtualIp],
-        excluded: &[VirtualIp],
-        routes: &[VirtualRoute],
-        rules: &[VirtualRule],
+        wanted: Wanted<'_>,
         owned: &mut Owned,
     ) {
+        let Wanted {
+            vips,
+            excluded,
+            routes,
+            rules,
+        } = wanted;
         for vip in vips.iter().chain(excluded) {
             let key = match self.key_of(vip, default_dev) {
                 Ok(k) => k,

@@ -195,6 +195,13 @@ pub enum SetupError {
     V2Interval { instance: String, int: Centis },
     #[error("instance {instance}: advert_int {int} exceeds VRRPv3's 40.95 s")]
     V3Interval { instance: String, int: Centis },
+    /// A reload changed what identifies the virtual router (name, VRID, version or family):
+    /// the old instance must be stopped and a new one started.
+    #[error("instance {instance}: {what} changed; it is a different virtual router now")]
+    IdentityChanged {
+        instance: String,
+        what: &'static str,
+    },
 }
 
 /// A tracked object's contribution to priority.
@@ -352,6 +359,24 @@ pub struct Counters {
     pub drops: std::collections::BTreeMap<DropReason, u64>,
 }
 
+/// A snapshot of an instance for status pages and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub vrid: u8,
+    pub state: VrrpState,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// Master_Adver_Interval in use (ours, or the master's as learnt in v3 BACKUP).
+    pub master_adver_int: Centis,
+    /// The master as seen from BACKUP.
+    pub master: Option<IpAddr>,
+    pub master_priority: Option<u8>,
+    /// Why the instance is in FAULT, when it is.
+    pub fault: Option<String>,
+    pub counters: Counters,
+}
+
 /// The priority of an address owner.
 pub const PRIORITY_OWNER: u8 = 255;
 
@@ -376,13 +401,15 @@ pub struct Instance {
     /// keepalived's preempt_time: when a lower-priority master may be preempted.
     preempt_deadline: Option<Instant>,
     /// AH sequence number, shared by sending and anti-replay as keepalived does.
-    ah_seq: u32,
+    ah_seq: super::auth::AhCounter,
     /// Sync group member whose master down timer expired, waiting for the group.
     want_master: bool,
     /// The last VIP list mismatch logged (logged once per distinct list).
     last_vip_mismatch: Option<Vec<IpAddr>>,
     /// Address and priority of the current master as seen from BACKUP.
     master: Option<(IpAddr, u8)>,
+    /// `AddVips` was emitted and not yet undone: `DelVips` only then.
+    vips_added: bool,
 }
 
 impl Instance {
@@ -398,10 +425,11 @@ impl Instance {
             reported_own_fault: false,
             master_adver_int,
             preempt_deadline: None,
-            ah_seq: 0,
+            ah_seq: super::auth::AhCounter::default(),
             want_master: false,
             last_vip_mismatch: None,
             master: None,
+            vips_added: false,
         }
     }
 
@@ -435,6 +463,120 @@ impl Instance {
     pub fn master_adver_int(&self) -> Centis {
         self.master_adver_int
     }
+    pub fn status(&self) -> InstanceStatus {
+        InstanceStatus {
+            name: self.params.name.clone(),
+            vrid: self.params.vrid,
+            state: self.state,
+            base_priority: self.params.priority,
+            effective_priority: self.effective_priority(),
+            master_adver_int: self.master_adver_int,
+            master: self.master.map(|m| m.0),
+            master_priority: self.master.map(|m| m.1),
+            fault: if self.state == VrrpState::Fault {
+                self.fault_cause()
+            } else {
+                None
+            },
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// Apply a reloaded configuration to a running instance without disturbing its state
+    /// (keepalived keeps a MASTER master across a reload). Tracked objects that still exist
+    /// keep their current results.
+    ///
+    /// As MASTER, a changed VIP list yields `DelVips` (meaning the *old* configuration's
+    /// addresses, executed before the shell switches configurations), then `AddVips` and
+    /// gratuitous ARPs for the new ones; a changed interval re-arms the Adver_Timer; a
+    /// changed priority is advertised at once. New faults or cleared faults transition as
+    /// usual. Returns `IdentityChanged` (and changes nothing) if the name, VRID, version or
+    /// family differ.
+    pub fn reconfigure(
+        &mut self,
+        mut new: InstanceParams,
+        now: Instant,
+    ) -> Result<Vec<Action>, SetupError> {
+        let old = &self.params;
+        let what = if new.name != old.name {
+            Some("name")
+        } else if new.vrid != old.vrid {
+            Some("virtual_router_id")
+        } else if new.version != old.version {
+            Some("version")
+        } else if new.af != old.af {
+            Some("address family")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(SetupError::IdentityChanged {
+                instance: old.name.clone(),
+                what,
+            });
+        }
+        let carry = |new: &mut Vec<Tracked>, old: &[Tracked]| {
+            for t in new.iter_mut() {
+                if let Some(o) = old.iter().find(|o| o.name == t.name) {
+                    t.ok = o.ok;
+                }
+            }
+        };
+        carry(&mut new.track_interfaces, &old.track_interfaces);
+        carry(&mut new.track_scripts, &old.track_scripts);
+        let mut out = Vec::new();
+        let old_prio = self.effective_priority();
+        let vips_changed = new.vips != old.vips;
+        let interval_changed = new.advert_int != old.advert_int;
+        let refresh_changed = new.garp_master_refresh != old.garp_master_refresh;
+        if self.state == VrrpState::Master && vips_changed && self.vips_added {
+            // The old configuration's addresses go before the shell switches.
+            self.vips_added = false;
+            out.push(Action::DelVips);
+        }
+        if !new.in_sync_group && self.want_master {
+            self.want_master = false;
+        }
+        self.params = new;
+        if self.state != VrrpState::Master
+            && (self.master.is_none() || self.params.version == Version::V2)
+        {
+            // No master heard (or v2, where intervals must match): our own interval rules.
+            self.master_adver_int = self.params.advert_int;
+        }
+        // New or changed tracking may mean FAULT (priority 0, addresses released).
+        self.reevaluate(now, &mut out);
+        if self.state == VrrpState::Master {
+            self.master_adver_int = self.params.advert_int;
+            if !self.vips_added {
+                self.vips_added = true;
+                out.push(Action::AddVips);
+                out.push(Action::SendGratuitous {
+                    repeat: self.params.garp_master_repeat,
+                });
+            }
+            if interval_changed || vips_changed || self.effective_priority() != old_prio {
+                self.send_advert(self.effective_priority(), &mut out);
+                out.push(Action::ArmTimer {
+                    timer: TimerKind::Advert,
+                    after: self.params.advert_int.as_duration(),
+                });
+            }
+            if refresh_changed {
+                out.push(match self.params.garp_master_refresh {
+                    Some(every) => Action::ArmTimer {
+                        timer: TimerKind::GarpRefresh,
+                        after: every.as_duration(),
+                    },
+                    None => Action::DisarmTimer {
+                        timer: TimerKind::GarpRefresh,
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// The master as last seen from BACKUP (address, priority).
     pub fn master(&self) -> Option<(IpAddr, u8)> {
         self.master
@@ -580,32 +722,13 @@ impl Instance {
         if p.version != self.params.version {
             return Some(DropReason::VersionMismatch);
         }
-        if adv.ah.is_some() != matches!(self.params.auth, Auth::Ah(_)) {
-            return Some(DropReason::AuthTypeMismatch);
+        let unicast = !self.params.unicast_peers.is_empty();
+        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq, unicast) {
+            return Some(e.drop_reason());
         }
-        if p.version == Version::V2 {
-            if p.auth_type != self.params.auth.wire_type() {
-                return Some(DropReason::AuthTypeMismatch);
-            }
-            match (&self.params.auth, &adv.ah) {
-                (Auth::Pass(k), _) if p.auth_data != *k => return Some(DropReason::AuthFailure),
-                (Auth::Ah(k), Some(ah)) => {
-                    if super::auth::ah_icv(k, &ah.signed) != ah.icv {
-                        return Some(DropReason::AuthFailure);
-                    }
-                    if IpAddr::V4(ah.spi.into()) != adv.src {
-                        return Some(DropReason::AuthFailure);
-                    }
-                    if ah.seq <= self.ah_seq {
-                        return Some(DropReason::AuthReplay);
-                    }
-                    self.ah_seq = ah.seq;
-                }
-                _ => {}
-            }
-            if p.advert_int != self.params.advert_int {
-                return Some(DropReason::AdvertIntervalMismatch);
-            }
+        // RFC 3768 §7.1: a VRRPv2 advert interval must match ours.
+        if p.version == Version::V2 && p.advert_int != self.params.advert_int {
+            return Some(DropReason::AdvertIntervalMismatch);
         }
         if adv.dst.is_multicast() != self.params.unicast_peers.is_empty() {
             return Some(DropReason::UnexpectedDestination);
@@ -719,7 +842,7 @@ impl Instance {
                     // A lower-priority master exists: keepalived resynchronises the AH
                     // sequence above the peer's and re-asserts itself at once.
                     if let Some(ah) = &adv.ah {
-                        self.ah_seq = self.ah_seq.max(ah.seq.saturating_add(1));
+                        self.ah_seq.move_past(ah.seq);
                     }
                     if !self.params.lower_prio_no_advert {
                         self.send_advert(ours, out);
@@ -847,9 +970,7 @@ impl Instance {
 
     fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
         let ah_seq = if matches!(self.params.auth, Auth::Ah(_)) {
-            // keepalived stops counting at 0xfffffffe (over 136 years at one advert a second).
-            self.ah_seq = self.ah_seq.saturating_add(1).min(0xffff_fffe);
-            Some(self.ah_seq)
+            Some(self.ah_seq.next_send())
         } else {
             None
         };
@@ -883,7 +1004,10 @@ impl Instance {
             if matches!(to, Fault | Stop) {
                 self.send_advert(0, out);
             }
-            out.push(Action::DelVips);
+            if self.vips_added {
+                self.vips_added = false;
+                out.push(Action::DelVips);
+            }
             for timer in [
                 TimerKind::Advert,
                 TimerKind::GarpDelay,
@@ -913,6 +1037,7 @@ impl Instance {
                 self.counters.became_master += 1;
                 // Advert first, then addresses, then gratuitous ARPs / NAs.
                 self.send_advert(self.effective_priority(), out);
+                self.vips_added = true;
                 out.push(Action::AddVips);
                 out.push(Action::SendGratuitous {
                     repeat: self.params.garp_master_repeat,

@@ -60,8 +60,8 @@ pub mod vmac;
 
 pub use auth::Auth;
 pub use fsm::{
-    Action, Counters, Input, Instance, InstanceParams, LogLevel, SetupError, SyncCommand,
-    TimerKind, Tracked, Transition, TransitionReason, VrrpState,
+    Action, Counters, Input, Instance, InstanceParams, InstanceStatus, LogLevel, SetupError,
+    SyncCommand, TimerKind, Tracked, Transition, TransitionReason, VrrpState,
 };
 pub use node::{Node, NodeAction};
 pub use packet::{

@@ -16,7 +16,7 @@
 //! everything slower goes to the per-instance executor, which keeps the order the core chose
 //! (advert first, then VIPs, then gratuitous ARPs).
 
-use super::addr::{Netlink, Owned};
+use super::addr::{Netlink, Owned, Wanted};
 use super::fsm::{Action, Counters, Input, LogLevel, TimerKind, Transition, VrrpState};
 use super::garp::GarpSender;
 use super::link::LinkEvent;
@@ -144,6 +144,10 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         enforce_security: cfg.global.enable_script_security,
     };
 
+    if policy.enforce_security {
+        check_script_security(&cfg);
+    }
+
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
     if !cfg.static_ipaddress.is_empty()
@@ -155,20 +159,18 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             .first()
             .map(|i| i.interface.clone())
             .unwrap_or_default();
-        nl.install(
-            "static",
-            &dev,
-            &cfg.static_ipaddress,
-            &[],
-            &cfg.static_routes,
-            &cfg.static_rules,
-            &mut static_owned,
-        )
-        .await;
+        let wanted = Wanted {
+            vips: &cfg.static_ipaddress,
+            excluded: &[],
+            routes: &cfg.static_routes,
+            rules: &cfg.static_rules,
+        };
+        nl.install("static", &dev, wanted, &mut static_owned).await;
     }
 
     // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
     let mut vmacs_created = Vec::new();
+    let mut sysctl_undo = Vec::new();
     let mut vip_dev: Vec<String> = Vec::new();
     for inst in &cfg.instances {
         let v6 = node
@@ -184,6 +186,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
                     Ok(created) => {
                         if created {
                             vmacs_created.push(name.clone());
+                        }
+                        if !dry_run && !v6 {
+                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
                         }
                         vip_dev.push(name);
                     }
@@ -432,8 +437,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         exec_txs,
         notifiers,
         group_notifiers,
-        timers: BTreeSet::new(),
-        deadlines: HashMap::new(),
+        timers: TimerQueue::default(),
         link_state: HashMap::new(),
         priorities: node
             .instances()
@@ -481,7 +485,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     // Main loop.
     let mut shutdown = ctx.shutdown.clone();
     loop {
-        let next = drv.timers.first().map(|t| t.0);
+        let next = drv.timers.next();
         tokio::select! {
             biased;
             _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
@@ -492,12 +496,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
                 }
             } => {
                 let now = Instant::now();
-                while let Some(&(t, idx, timer)) = drv.timers.first() {
-                    if t > now {
-                        break;
-                    }
-                    drv.timers.pop_first();
-                    drv.deadlines.remove(&(idx, timer));
+                while let Some((idx, timer)) = drv.timers.pop_due(now) {
                     let acts = node.step(idx, Input::TimerExpired { timer }, now);
                     drv.execute(&node, acts, now).await;
                 }
@@ -532,6 +531,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         for v in &vmacs_created {
             vmac::remove(&nl, v).await;
         }
+        vmac::restore_conf(&sysctl_undo);
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -542,8 +542,94 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     for t in script_tasks {
         t.abort();
     }
+    for i in node.instances() {
+        let c = i.counters();
+        tracing::info!(
+            target: "vrrp",
+            "VRRP instance {}: {} adverts sent, {} received, became master {} time(s), drops {:?}",
+            i.name(),
+            c.adverts_sent,
+            c.adverts_received,
+            c.became_master,
+            c.drops
+        );
+    }
     tracing::info!(target: "vrrp", "VRRP engine stopped");
     Ok(())
+}
+
+/// With `enable_script_security`, say at startup which configured scripts will be refused
+/// (they are refused again, with the same message, each time they would run).
+fn check_script_security(cfg: &Config) {
+    let mut cmds: Vec<&crate::config::Command> = Vec::new();
+    for n in cfg
+        .instances
+        .iter()
+        .map(|i| &i.notify)
+        .chain(cfg.sync_groups.iter().map(|g| &g.notify))
+    {
+        cmds.extend(
+            [&n.master, &n.backup, &n.fault, &n.stop, &n.notify]
+                .into_iter()
+                .flatten(),
+        );
+    }
+    cmds.extend(cfg.vrrp_scripts.iter().map(|s| &s.script));
+    for c in cmds {
+        let Some(prog) = c.argv.first() else { continue };
+        match super::notify::resolve_program(&c.raw, prog) {
+            Ok(path) => {
+                if let Some(bad) = super::notify::unsafe_path(&path) {
+                    tracing::error!(
+                        target: "vrrp",
+                        "{}: script {} will not be run: {} is writable by a non-root user (enable_script_security)",
+                        c.span,
+                        c.raw,
+                        bad.display()
+                    );
+                }
+            }
+            Err(e) => tracing::error!(target: "vrrp", "{}: {e}", c.span),
+        }
+    }
+}
+
+/// The instances' timers: at most one pending expiry per (instance, kind); re-arming
+/// replaces it, as the core's `ArmTimer` contract says.
+#[derive(Debug, Default)]
+struct TimerQueue {
+    queue: BTreeSet<(Instant, usize, TimerKind)>,
+    deadlines: HashMap<(usize, TimerKind), Instant>,
+}
+
+impl TimerQueue {
+    fn arm(&mut self, idx: usize, timer: TimerKind, at: Instant) {
+        if let Some(old) = self.deadlines.insert((idx, timer), at) {
+            self.queue.remove(&(old, idx, timer));
+        }
+        self.queue.insert((at, idx, timer));
+    }
+
+    fn disarm(&mut self, idx: usize, timer: TimerKind) {
+        if let Some(old) = self.deadlines.remove(&(idx, timer)) {
+            self.queue.remove(&(old, idx, timer));
+        }
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.queue.first().map(|t| t.0)
+    }
+
+    /// The earliest timer due at `now`, removed from the queue.
+    fn pop_due(&mut self, now: Instant) -> Option<(usize, TimerKind)> {
+        let &(t, idx, timer) = self.queue.first()?;
+        if t > now {
+            return None;
+        }
+        self.queue.pop_first();
+        self.deadlines.remove(&(idx, timer));
+        Some((idx, timer))
+    }
 }
 
 struct Driver {
@@ -553,8 +639,7 @@ struct Driver {
     exec_txs: Vec<mpsc::UnboundedSender<ExecMsg>>,
     notifiers: Vec<Option<Notifier>>,
     group_notifiers: Vec<Option<Notifier>>,
-    timers: BTreeSet<(Instant, usize, TimerKind)>,
-    deadlines: HashMap<(usize, TimerKind), Instant>,
+    timers: TimerQueue,
     /// Last known up/down per interface name (the watch repeats itself a lot).
     link_state: HashMap<String, bool>,
     priorities: Vec<u8>,
@@ -652,19 +737,6 @@ impl Driver {
         }
     }
 
-    fn arm(&mut self, idx: usize, timer: TimerKind, at: Instant) {
-        if let Some(old) = self.deadlines.insert((idx, timer), at) {
-            self.timers.remove(&(old, idx, timer));
-        }
-        self.timers.insert((at, idx, timer));
-    }
-
-    fn disarm(&mut self, idx: usize, timer: TimerKind) {
-        if let Some(old) = self.deadlines.remove(&(idx, timer)) {
-            self.timers.remove(&(old, idx, timer));
-        }
-    }
-
     async fn execute(&mut self, node: &Node, actions: Vec<NodeAction>, now: Instant) {
         let mut touched = Vec::new();
         for a in actions {
@@ -710,8 +782,8 @@ impl Driver {
             Action::SendGratuitous { repeat } => {
                 let _ = self.exec_txs[idx].send(ExecMsg::Garp { repeat });
             }
-            Action::ArmTimer { timer, after } => self.arm(idx, timer, now + after),
-            Action::DisarmTimer { timer } => self.disarm(idx, timer),
+            Action::ArmTimer { timer, after } => self.timers.arm(idx, timer, now + after),
+            Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
             Action::Notify(t) => {
                 self.priorities[idx] = t.priority;
                 let reason = transition_reason(&t);
@@ -840,16 +912,13 @@ async fn executor(
     while let Some(msg) = rx.recv().await {
         match msg {
             ExecMsg::AddVips => {
-                nl.install(
-                    &name,
-                    &vip_dev,
-                    &inst.virtual_ipaddress,
-                    &inst.virtual_ipaddress_excluded,
-                    &inst.virtual_routes,
-                    &inst.virtual_rules,
-                    &mut owned,
-                )
-                .await;
+                let wanted = Wanted {
+                    vips: &inst.virtual_ipaddress,
+                    excluded: &inst.virtual_ipaddress_excluded,
+                    routes: &inst.virtual_routes,
+                    rules: &inst.virtual_rules,
+                };
+                nl.install(&name, &vip_dev, wanted, &mut owned).await;
                 tracing::info!(target: "vrrp", instance = %name, "VIPs added on {vip_dev}");
             }
             ExecMsg::DelVips => {
@@ -908,5 +977,40 @@ async fn executor(
     // Channel closed (shutdown): whatever is still installed goes.
     if !owned.is_empty() {
         nl.release(&name, &mut owned).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rearming_replaces_and_disarm_cancels() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut q = TimerQueue::default();
+        q.arm(0, TimerKind::Advert, t0 + s);
+        q.arm(1, TimerKind::MasterDown, t0 + 3 * s);
+        q.arm(0, TimerKind::Advert, t0 + 2 * s); // replaces the first
+        assert_eq!(q.next(), Some(t0 + 2 * s));
+        assert_eq!(q.pop_due(t0 + s), None);
+        assert_eq!(q.pop_due(t0 + 2 * s), Some((0, TimerKind::Advert)));
+        assert_eq!(q.pop_due(t0 + 2 * s), None);
+        q.disarm(1, TimerKind::MasterDown);
+        assert_eq!(q.next(), None);
+        assert_eq!(q.pop_due(t0 + 10 * s), None);
+    }
+
+    #[test]
+    fn same_instant_timers_all_fire() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::default();
+        q.arm(2, TimerKind::GarpDelay, t0);
+        q.arm(1, TimerKind::Advert, t0);
+        let mut fired = Vec::new();
+        while let Some(x) = q.pop_due(t0) {
+            fired.push(x);
+        }
+        assert_eq!(fired.len(), 2);
     }
 }

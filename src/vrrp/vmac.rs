@@ -33,6 +33,37 @@ pub fn default_name(vrid: u8, v6: bool) -> String {
     }
 }
 
+/// Set an IPv4 per-interface sysctl; returns the previous value.
+fn set_conf(ifname: &str, key: &str, value: &str) -> Option<String> {
+    let path = format!("/proc/sys/net/ipv4/conf/{ifname}/{key}");
+    let old = std::fs::read_to_string(&path).ok()?.trim().to_string();
+    if let Err(e) = std::fs::write(&path, value) {
+        tracing::warn!(target: "vrrp", "cannot set {path} = {value}: {e}");
+        return None;
+    }
+    Some(old)
+}
+
+/// As keepalived does for VMACs: the base interface must not answer ARP for addresses that
+/// live on the macvlan (arp_ignore 1, arp_filter 1), or ARP replies for the VIP would carry
+/// the base interface's MAC instead of the VMAC. Returns what to restore.
+pub fn tune_base_arp(base: &str) -> Vec<(String, String, String)> {
+    let mut undo = Vec::new();
+    for (k, v) in [("arp_ignore", "1"), ("arp_filter", "1")] {
+        if let Some(old) = set_conf(base, k, v) {
+            undo.push((base.to_string(), k.to_string(), old));
+        }
+    }
+    undo
+}
+
+pub fn restore_conf(undo: &[(String, String, String)]) {
+    // Reverse order: two instances on one base interface restore the original last.
+    for (ifname, k, v) in undo.iter().rev() {
+        let _ = set_conf(ifname, k, v);
+    }
+}
+
 /// Create (or reuse) the macvlan and bring it up. Returns true when we created it (and so
 /// must delete it on shutdown).
 pub async fn ensure(

@@ -63,6 +63,17 @@ impl Scenario {
         }
     }
 
+    /// A scenario given as text (written to a file under target/tmp named after `name`).
+    pub fn inline(name: &str, script: &str) -> Scenario {
+        let dir = PathBuf::from(option_env!("CARGO_TARGET_TMPDIR").unwrap_or("/tmp"))
+            .join("vm-scenarios");
+        let path = dir.join(format!("{name}-{}.sh", std::process::id()));
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, script)) {
+            panic!("cannot write the scenario {}: {e}", path.display());
+        }
+        Scenario::new(path)
+    }
+
     /// Copies `path` (relative to the repository root or absolute) to /files/BASENAME in the VM.
     pub fn file(mut self, path: impl AsRef<Path>) -> Scenario {
         self.files
@@ -306,6 +317,13 @@ pub fn assert_sections_pass(run: &VmRun, names: &[String]) {
 #[cfg(test)]
 mod parse_tests {
     use super::*;
+
+    #[test]
+    fn inline_scenarios_are_written_to_a_file() {
+        let s = Scenario::inline("parse-test", "echo hi\n");
+        assert_eq!(std::fs::read_to_string(&s.script).unwrap(), "echo hi\n");
+        let _ = std::fs::remove_file(&s.script);
+    }
 
     #[test]
     fn sections_are_split_with_status_and_time() {

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A real SMTP server for rampart's alert tests (Debian's python3-aiosmtpd).
 
-usage: smtp_sink.py HOST PORT DIR
-Every message is written to DIR/NNNN.eml: envelope lines (MAIL FROM, RCPT TO, HELO), a blank
+usage: smtp_sink.py HOST PORT DIR [CERT KEY]
+With CERT and KEY the server offers STARTTLS. Every message is written to DIR/NNNN.eml: envelope lines (MAIL FROM, RCPT TO, HELO), a blank
 line, then the message as received. Prints "ready" once listening; runs until killed.
 """
 import os
@@ -28,7 +28,8 @@ class Sink:
             f.write(("X-Envelope-From: %s\n" % envelope.mail_from).encode())
             for r in envelope.rcpt_tos:
                 f.write(("X-Envelope-To: %s\n" % r).encode())
-            f.write(("X-Envelope-Helo: %s\n\n" % session.host_name).encode())
+            f.write(("X-Envelope-Helo: %s\n" % session.host_name).encode())
+            f.write(("X-Envelope-TLS: %s\n\n" % ("yes" if session.ssl else "no")).encode())
             content = envelope.original_content or envelope.content
             if isinstance(content, str):
                 content = content.encode()
@@ -44,7 +45,13 @@ def main():
     # Continue numbering after messages of an earlier run in the same directory.
     sink = Sink(outdir)
     sink.count = len([n for n in os.listdir(outdir) if n.endswith(".eml")])
-    ctl = Controller(sink, hostname=host, port=port)
+    kwargs = {}
+    if len(sys.argv) > 5:
+        import ssl
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        kwargs["tls_context"] = ctx
+    ctl = Controller(sink, hostname=host, port=port, **kwargs)
     ctl.start()
     print("ready", flush=True)
     stop = threading.Event()

@@ -1,8 +1,8 @@
 # Helpers for VM scenarios: `. /usr/local/lib/vm/lib.sh` (run-vm.sh installs this file there).
 # Scenarios run under bash as root in a fresh VM; see tests/vm/README.md.
 
-# section NAME COMMAND [ARGS...]: runs COMMAND in a subshell with `set -e` (errexit on, pipefail on) and
-# frames its output so the Rust side (tests/common/vm.rs) can check each part on its own:
+# section NAME COMMAND [ARGS...]: runs COMMAND in a subshell with `set -eE -o pipefail` (a failing
+# command is named) and frames its output so tests/common/vm.rs can check each part on its own:
 #   @@SECTION NAME@@
 #   ...output...
 #   @@SECTION-END NAME rc=N ms=ELAPSED@@
@@ -13,7 +13,9 @@ section() {
     start=$(now_us)
     echo "@@SECTION $name@@"
     (
-        set -eo pipefail
+        set -eEo pipefail
+        # Say which command failed: a bare `grep -q` failing is otherwise silent.
+        trap 'echo "FAILED: exit $? at line $LINENO: $BASH_COMMAND"' ERR
         "$@"
     )
     rc=$?
@@ -81,4 +83,42 @@ http_server() {
 http_get() {
     local ns=$1 addr=$2 port=$3
     printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$addr" | ip netns exec "$ns" nc -w 3 "$addr" "$port"
+}
+
+# dr_real_server NS VIP: makes NS accept traffic for VIP (direct routing) without answering ARP for it.
+dr_real_server() {
+    local ns=$1 vip=$2
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+    ip -n "$ns" addr add "$vip/32" dev lo
+}
+
+# tun_real_server NS VIP: makes NS decapsulate IPIP and accept traffic for VIP (IPVS tunnelling).
+tun_real_server() {
+    local ns=$1 vip=$2
+    modprobe ipip
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    ip -n "$ns" link set tunl0 up
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.tunl0.rp_filter=0
+    ip -n "$ns" addr add "$vip/32" dev tunl0
+}
+
+# start_bg NAME CMD...: runs CMD in the background, output in /tmp/NAME.log, pid in /run/bg/NAME.pid.
+# stop_bg NAME: TERM, then KILL after 2 s. Everything dies with the VM anyway.
+start_bg() {
+    local name=$1
+    shift
+    mkdir -p /run/bg
+    "$@" >"/tmp/$name.log" 2>&1 &
+    echo $! >"/run/bg/$name.pid"
+}
+stop_bg() {
+    local pid
+    pid=$(cat "/run/bg/$1.pid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
 }

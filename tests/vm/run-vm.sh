@@ -12,6 +12,7 @@
 #                    set to "none" to boot without one)
 #   VM_DIR           cache directory (default <target>/vm); see build-image.sh
 #   VM_KEEP          keep the per-run directory (initrd, console log) for debugging
+#   VM_STREAM        also stream the scenario's output to stderr while the VM runs
 #
 # Output: the scenario's stdout+stderr (byte for byte) on stdout. Exit status: the scenario's own, or
 #   124 when the VM hit the time limit, 125 when the harness failed (no end marker: the console log is
@@ -99,16 +100,35 @@ done
 
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$RUN/run.cpio"
 cat "$VM_DIR/base.cpio" "$RUN/run.cpio" >"$RUN/initrd"
+# Only the initrd is needed from here on (disk is shared by many runs).
+[[ -n ${VM_KEEP:-} ]] || rm -rf "$ROOT" "$RUN/run.cpio" "$RUN/rampart"
 
-set +e
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 \
-    -nodefaults -display none -no-reboot -nic none \
-    -kernel "$VM_DIR/kernel/vmlinuz" -initrd "$RUN/initrd" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1" \
-    -serial "file:$RUN/console.log" -serial "file:$RUN/out.log" \
-    </dev/null >"$RUN/qemu.log" 2>&1
-qemu_rc=$?
-set -e
+# A boot that dies before the scenario starts (a loaded host can make the kernel's early timer checks
+# fail) is retried once: the scenario has not run, so nothing is repeated.
+for attempt in 1 2; do
+    : >"$RUN/out.log"
+    set +e
+    # VM_STREAM=1: also show the scenario's output on stderr while it runs (the demo's live view).
+    if [[ -n ${VM_STREAM:-} ]]; then
+        tail -F -n +1 "$RUN/out.log" 2>/dev/null | sed -u '/@@VM-BEGIN@@/d; /@@VM-END rc=/d' >&2 &
+        STREAM_PID=$!
+    fi
+    timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 \
+        -nodefaults -display none -no-reboot -nic none \
+        -kernel "$VM_DIR/kernel/vmlinuz" -initrd "$RUN/initrd" \
+        -append "console=ttyS0 quiet loglevel=1 panic=-1 no_timer_check" \
+        -serial "file:$RUN/console.log" -serial "file:$RUN/out.log" \
+        </dev/null >"$RUN/qemu.log" 2>&1
+    qemu_rc=$?
+    [[ -n ${STREAM_PID:-} ]] && { sleep 0.3; pkill -P "$STREAM_PID" 2>/dev/null; kill "$STREAM_PID" 2>/dev/null; }
+    set -e
+    if [[ $attempt == 1 && $qemu_rc != 124 && $qemu_rc != 137 ]] && ! grep -q '@@VM-BEGIN@@' "$RUN/out.log"; then
+        echo "run-vm: the VM died before the scenario started; retrying once. Console:" >&2
+        tr -d '\r' <"$RUN/console.log" | tail -20 >&2
+        continue
+    fi
+    break
+done
 
 show_logs() {
     echo "run-vm: ---- qemu ----" >&2; cat "$RUN/qemu.log" >&2
@@ -120,17 +140,18 @@ if [[ $qemu_rc -eq 124 || $qemu_rc -eq 137 ]]; then
     echo "run-vm: error: the VM did not finish within ${TIMEOUT}s (kernel $KVER); killed" >&2
     exit 124
 fi
-# Extract the framed output: everything after the first "@@VM-BEGIN@@\n" up to the last "@@VM-END rc=N@@".
-python3 - "$RUN/out.log" <<'EOF' || { show_logs; die "no end marker in the scenario output (qemu exit $qemu_rc)"; }
-import re, sys
-data = open(sys.argv[1], 'rb').read()
-begin = data.find(b'@@VM-BEGIN@@\n')
-ends = list(re.finditer(rb'@@VM-END rc=(\d+)@@', data))
-if begin < 0 or not ends:
-    sys.exit(3)
-end = ends[-1]
-sys.stdout.buffer.write(data[begin + len(b'@@VM-BEGIN@@\n'):end.start()])
-sys.stdout.flush()
-open(sys.argv[1] + '.rc', 'w').write(end.group(1).decode())
-EOF
-exit "$(cat "$RUN/out.log.rc")"
+VM_BEGIN_LINE=$'@@VM-BEGIN@@\n'
+# Extract the framed output: everything after the first "@@VM-BEGIN@@\n" up to the last "@@VM-END rc=N@@"
+# (byte offsets from grep -b, so the output is passed on byte for byte; no python needed).
+begin=$(grep -abo '@@VM-BEGIN@@' "$RUN/out.log" | head -1 | cut -d: -f1)
+last_end=$(grep -abo '@@VM-END rc=[0-9]*@@' "$RUN/out.log" | tail -1)
+if [[ -z $begin || -z $last_end ]]; then
+    show_logs
+    die "no end marker in the scenario output (qemu exit $qemu_rc)"
+fi
+end=${last_end%%:*}
+rc=${last_end#*:@@VM-END rc=}
+rc=${rc%@@}
+start=$((begin + ${#VM_BEGIN_LINE}))
+head -c "$end" "$RUN/out.log" | tail -c +$((start + 1))
+exit "$rc"

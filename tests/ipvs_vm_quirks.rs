@@ -1,0 +1,28 @@
+//! `rampart ipvs` against the real ipvsadm in the test VM on the corners of ipvsadm's output
+//! (sort order quirks, signed fwmarks, masks, errors), a pipelined restore, and the
+//! reconciler's one-request weight change (tests/data/ipvs/vm_quirks.sh; harness in tests/vm/).
+
+#[path = "common/vm.rs"]
+mod vm;
+
+#[test]
+fn rampart_ipvs_matches_ipvsadm_on_the_corners() {
+    if vm::skip_if_unavailable("rampart_ipvs_matches_ipvsadm_on_the_corners") {
+        return;
+    }
+    let run = vm::Scenario::new("tests/data/ipvs/vm_quirks.sh")
+        .timeout_secs(400)
+        .run()
+        .unwrap_or_else(|e| panic!("VM run failed: {e}"));
+    let names: Vec<String> = [
+        "readbacks",
+        "restore-same",
+        "errors",
+        "pipelined-restore",
+        "one-weight-change",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    vm::assert_sections_pass(&run, &names);
+}
