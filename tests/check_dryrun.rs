@@ -55,14 +55,20 @@ impl Daemon {
 
     /// Wait for a line whose target is `target` and message contains all of `needles`.
     fn wait_for(&mut self, target: &str, needles: &[&str], within: Duration) -> String {
+        self.wait_for_any(&[(target, needles)], within)
+    }
+
+    /// Wait for a line matching any of the alternatives (target, needles) — the daemon's event
+    /// log format has changed over time (JSON under `event`, or text under `check`).
+    fn wait_for_any(&mut self, alts: &[(&str, &[&str])], within: Duration) -> String {
+        let matches = |t: &str, m: &str| {
+            alts.iter()
+                .any(|(target, needles)| t == *target && needles.iter().all(|n| m.contains(n)))
+        };
         let deadline = Instant::now() + within;
         // Lines already seen count too: operations within one table change are logged in
         // key order, not in the order this test asks for them.
-        if let Some((_, _, m)) = self
-            .seen
-            .iter()
-            .find(|(_, t, m)| t == target && needles.iter().all(|n| m.contains(n)))
-        {
+        if let Some((_, _, m)) = self.seen.iter().find(|(_, t, m)| matches(t, m)) {
             return m.clone();
         }
         loop {
@@ -70,14 +76,14 @@ impl Daemon {
             let (at, v) = match self.lines.recv_timeout(left) {
                 Ok(x) => x,
                 Err(_) => panic!(
-                    "no {target} line with {needles:?} within {within:?}; seen:\n{}",
+                    "no line matching {alts:?} within {within:?}; seen:\n{}",
                     self.dump()
                 ),
             };
             let t = v["target"].as_str().unwrap_or("").to_string();
             let m = v["fields"]["message"].as_str().unwrap_or("").to_string();
             self.seen.push((at, t.clone(), m.clone()));
-            if t == target && needles.iter().all(|n| m.contains(n)) {
+            if matches(&t, &m) {
                 return m;
             }
         }
@@ -214,9 +220,17 @@ virtual_server 10.0.0.2 443 {{
         w,
     );
     // VS2 gains quorum when the HTTP server checks UP: sorry server out, real server in.
-    d.wait_for(
-        "check",
-        &["virtual server [10.0.0.2]:tcp:443: quorum gained"],
+    d.wait_for_any(
+        &[
+            (
+                "check",
+                &["virtual server [10.0.0.2]:tcp:443: quorum gained"],
+            ),
+            (
+                "event",
+                &["\"quorum\"", "\"addr\":\"10.0.0.2\"", "\"gained\":true"],
+            ),
+        ],
         w,
     );
     d.wait_for(
@@ -271,12 +285,16 @@ virtual_server 10.0.0.2 443 {{
             "retry spacing {gap:?} (delay_before_retry 0.3 s)"
         );
     }
-    d.wait_for(
-        "check",
-        &[&format!(
-            "real server [127.0.0.1]:tcp:{} of [10.0.0.1]:tcp:80 is DOWN",
-            tcp.port
-        )],
+    let text = format!(
+        "real server [127.0.0.1]:tcp:{} of [10.0.0.1]:tcp:80 is DOWN",
+        tcp.port
+    );
+    let port = format!("\"port\":{}", tcp.port);
+    d.wait_for_any(
+        &[
+            ("check", &[&text]),
+            ("event", &["\"real_server\"", &port, "\"up\":false"]),
+        ],
         w,
     );
 
@@ -394,7 +412,10 @@ fn sighup_reload_keeps_health_state_and_logs_only_the_differences() {
     assert_eq!(after.len(), 1, "only the new server is added: {after:?}");
     let dead_is_back: Vec<_> = d.seen[before..]
         .iter()
-        .filter(|(_, _, m)| m.contains(&format!("127.0.0.1]:tcp:{dead}")) && m.contains("is UP"))
+        .filter(|(_, _, m)| {
+            (m.contains(&format!("127.0.0.1]:tcp:{dead}")) && m.contains("is UP"))
+                || (m.contains(&format!("\"port\":{dead}")) && m.contains("\"up\":true"))
+        })
         .collect();
     assert!(
         dead_is_back.is_empty(),

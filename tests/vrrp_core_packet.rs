@@ -262,12 +262,20 @@ fn keepalived_unicast_ah_verifies_in_the_instance_even_after_a_plain_decode() {
     };
     let mut inst = Instance::new(params);
     let t0 = Instant::now();
-    inst.step(Input::LocalAddress { addr: ip4("10.99.0.2") }, t0);
+    inst.step(
+        Input::LocalAddress {
+            addr: ip4("10.99.0.2"),
+        },
+        t0,
+    );
     inst.step(Input::Startup, t0);
     for (i, frame) in frames.iter().enumerate() {
         // The shell decoded without the unicast option: the TTL is still in `signed`.
         let packet = decode_ipv4(frame);
-        let acts = inst.step(Input::AdvertReceived { packet }, t0 + Duration::from_secs(i as u64));
+        let acts = inst.step(
+            Input::AdvertReceived { packet },
+            t0 + Duration::from_secs(i as u64),
+        );
         assert!(
             !acts.iter().any(|a| matches!(a, Action::CountDrop { .. })),
             "packet {i}: {acts:?}"

@@ -19,7 +19,13 @@ pub struct Parser {
     pub instance_spans: Vec<(String, InstanceSpans)>,
     /// Per sync group (in order): the span of each member name.
     pub member_spans: Vec<(String, Vec<Span>)>,
+    /// "did you mean" searches done so far (bounded: a wrong file of 200k garbage lines must
+    /// not cost 200k fuzzy searches).
+    suggestions: usize,
 }
+
+/// At most this many "did you mean" searches per load; later typos get the plain message.
+pub const MAX_SUGGESTIONS: usize = 200;
 
 /// Levenshtein distance, bounded work (keywords are short).
 pub fn edit_distance(a: &str, b: &str) -> usize {
@@ -41,14 +47,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The closest known keyword, if it is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
+    let limit = (word.chars().count() / 3).clamp(1, 3);
     let mut best: Option<(usize, &str)> = None;
-    for k in known {
+    // Bounded work whatever the number of candidates (instance names can be many).
+    for k in known.into_iter().take(5_000) {
+        // A length difference above the limit cannot be within the limit.
+        if k.len().abs_diff(lower.len()) > limit {
+            continue;
+        }
         let d = edit_distance(&lower, &k.to_ascii_lowercase());
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, k));
         }
     }
-    let limit = (word.chars().count() / 3).clamp(1, 3);
     best.filter(|(d, _)| *d <= limit).map(|(_, k)| k)
 }
 
@@ -158,7 +169,13 @@ impl Parser {
             return;
         }
         let msg = format!("unknown keyword `{word}` in {context}");
-        match did_you_mean(word, known.iter().chain(unsupported.iter()).copied()) {
+        self.suggestions += 1;
+        let suggestion = if self.suggestions <= MAX_SUGGESTIONS {
+            did_you_mean(word, known.iter().chain(unsupported.iter()).copied())
+        } else {
+            None
+        };
+        match suggestion {
             Some(s) => self.error_help(
                 DiagClass::UnknownKeyword,
                 st.span(),
@@ -363,7 +380,8 @@ impl Parser {
         let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         for s in stmts {
             let k = s.kw.text.as_str();
-            if repeatable.contains(&k) {
+            // Unknown and unsupported keywords get their own diagnostic.
+            if repeatable.contains(&k) || !kw::is_implemented_somewhere(k) {
                 continue;
             }
             if let Some(line) = seen.insert(k, s.span().line) {

@@ -532,9 +532,7 @@ impl Pre<'_> {
                 Some(c) => c,
                 None => lexer::identity_cols(&work.text),
             };
-            let Some((text, cols)) = self.expand(file, lineno, &work.text, &cols, 0) else {
-                return None;
-            };
+            let (text, cols) = self.expand(file, lineno, &work.text, &cols, 0)?;
             if text.contains('\n') {
                 // A multi-line definition: each of its lines is a line of its own, and may
                 // itself be a definition, a conditional or a sequence.

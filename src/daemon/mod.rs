@@ -128,6 +128,32 @@ struct EventSinks {
 }
 
 impl EventSinks {
+    /// After a reload: status rows, alert settings and fifos of the new configuration;
+    /// series of removed instances and virtual servers stop being exported.
+    fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
+        self.board.reconfigure(new, rid, Some(path));
+        self.alerter.set_config(new.clone());
+        for i in &old.instances {
+            if new.instance(&i.name).is_none() {
+                self.metrics.forget("instance", &i.name);
+            }
+        }
+        let (g, o) = (&new.global, &old.global);
+        if g.notify_fifo != o.notify_fifo
+            || g.vrrp_notify_fifo != o.vrrp_notify_fifo
+            || g.lvs_notify_fifo != o.lvs_notify_fifo
+        {
+            self.fifos = match crate::alert::fifo::FifoWriters::open(g) {
+                Ok(f) if !f.is_empty() => Some(f),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::error!("notify fifo after reload: {e}; fifo notifications are off");
+                    None
+                }
+            };
+        }
+    }
+
     fn consume(&mut self, ev: &Event) {
         log_event(ev);
         self.syncd.observe(ev);
@@ -312,13 +338,13 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
             Some(ev) = ev_rx.recv() => sinks.consume(&ev),
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", config_path.display());
-                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &board, &rid);
-                after_reload(&reply, &metrics, &ev_tx);
+                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &rid);
+                after_reload(&reply, &ev_tx);
             }
             Some(req) = reload_rx.recv() => {
-                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &board, &rid);
+                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &rid);
                 if !req.plan_only {
-                    after_reload(&reply, &metrics, &ev_tx);
+                    after_reload(&reply, &ev_tx);
                 }
                 let _ = req.reply.send(reply);
             }
@@ -392,7 +418,7 @@ fn reload(
     running: &mut Arc<Config>,
     plan_only: bool,
     cfg_tx: &watch::Sender<Arc<Config>>,
-    board: &status::StatusBoard,
+    sinks: &mut EventSinks,
     rid: &str,
 ) -> control::ReloadReply {
     match config::load_file(
@@ -422,7 +448,7 @@ fn reload(
                     tracing::info!(target: "reload", "{l}");
                 }
                 let new = Arc::new(loaded.config);
-                board.reconfigure(&new, rid, Some(path));
+                sinks.reconfigure(&new, running, rid, path);
                 *running = new.clone();
                 let _ = cfg_tx.send(new);
             }
@@ -436,12 +462,8 @@ fn reload(
     }
 }
 
-fn after_reload(
-    reply: &control::ReloadReply,
-    metrics: &metrics::Metrics,
-    events: &mpsc::UnboundedSender<Event>,
-) {
-    metrics.config_reload(reply.ok);
+/// Report a reload as an event: metrics count it, the status board and alerts see it.
+fn after_reload(reply: &control::ReloadReply, events: &mpsc::UnboundedSender<Event>) {
     let detail = if reply.ok {
         reply.plan.join("; ")
     } else {

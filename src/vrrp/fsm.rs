@@ -410,6 +410,8 @@ pub struct Instance {
     master: Option<(IpAddr, u8)>,
     /// `AddVips` was emitted and not yet undone: `DelVips` only then.
     vips_added: bool,
+    /// When the current state was entered.
+    last_transition: Option<Instant>,
 }
 
 impl Instance {
@@ -430,6 +432,7 @@ impl Instance {
             last_vip_mismatch: None,
             master: None,
             vips_added: false,
+            last_transition: None,
         }
     }
 
@@ -575,6 +578,11 @@ impl Instance {
             }
         }
         Ok(out)
+    }
+
+    /// When the current state was entered (None while in INIT).
+    pub fn last_transition(&self) -> Option<Instant> {
+        self.last_transition
     }
 
     /// The master as last seen from BACKUP (address, priority).
@@ -996,7 +1004,7 @@ impl Instance {
         if from == to {
             return;
         }
-        let _ = now;
+        self.last_transition = Some(now);
         use VrrpState::*;
         // Leaving MASTER: priority 0 when going to FAULT or stopping (RFC 5798 §6.4.3), then
         // remove exactly what was added.
