@@ -40,11 +40,16 @@ capture() {
     echo $! >"$E2E_RUN/$3.cap.pid"
     wait_until 10 grep -q listening "$E2E_RUN/$3.err" || { cat "$E2E_RUN/$3.err"; return 1; }
 }
+# stop_capture NAME [FILTER]: first waits (up to 20 s) until the capture holds a packet matching
+# FILTER, then 1 s more: tcpdump drops what it has not read from its socket when interrupted,
+# and under a busy emulated CPU it reads late.
 stop_capture() {
-    sleep 0.3
+    [ -z "${2:-}" ] || wait_until 20 has_packets "$1" "$2" || echo "capture $1: nothing matching '$2' after 20 s"
+    sleep 1
     kill -INT "$(cat "$E2E_RUN/$1.cap.pid")"
     wait "$(cat "$E2E_RUN/$1.cap.pid")" 2>/dev/null || true
 }
+has_packets() { [ "$(count "$1" "$2")" -gt 0 ]; }
 # count NAME FILTER [tcpdump options]: packets of the capture matching FILTER.
 count() {
     { tcpdump -Z root -r "$E2E_RUN/$1.pcap" -n $3 "$2" 2>>"$E2E_RUN/read.err" || cat "$E2E_RUN/read.err" >&2; } | wc -l
@@ -64,9 +69,9 @@ encapsulated_and_answered_directly() {
         [ -n "$a" ]
         got="$got $a"
     done
-    stop_capture dir
-    stop_capture rs1
-    stop_capture rs2
+    stop_capture dir 'ip and dst host 10.0.4.100'
+    stop_capture rs1 'tcp and src host 10.0.4.100'
+    stop_capture rs2 'tcp and src host 10.0.4.100'
     [[ $got == *rs1* && $got == *rs2* ]]
     local r ipip replies
     for r in rs1 rs2; do
