@@ -260,6 +260,11 @@ impl Drop for Lab {
             let _ = c.wait();
         }
         for ns in self.namespaces.iter().rev() {
+            // Whatever still runs inside (keepalived's children, scripts) goes too.
+            let pids = host(&["ip", "netns", "pids", ns]);
+            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                let _ = host(&["kill", "-9", pid]);
+            }
             let _ = host(&["ip", "netns", "del", ns]);
         }
         if std::thread::panicking() {
