@@ -42,13 +42,11 @@ fn run(test: &str) -> Option<&'static VmRun> {
             .memory_mb(768)
             .timeout_secs(420)
             .run()
+            .inspect(|run| eprintln!("--- VM output ---\n{}", run.output))
             .map_err(|e| e.to_string())
     });
     match run {
-        Ok(run) => {
-            eprintln!("{}", run.output);
-            Some(run)
-        }
+        Ok(run) => Some(run),
         Err(e) => panic!("{test}: {e}"),
     }
 }

@@ -253,7 +253,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         board: board.clone(),
         alerter: alerter.clone(),
         fifos,
-        syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only),
+        syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only && !opts.dry_run),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();

@@ -258,6 +258,26 @@ fn run_thread(params: SyncParams, rx: std_mpsc::Receiver<Msg>) {
             None
         }
     };
+    // A daemon left running by a previous rampart that was killed (the kernel keeps it) would
+    // run beside ours with its old role: start from a clean slate.
+    if let Some(c) = client.as_mut() {
+        for d in c.daemons().unwrap_or_default() {
+            let role = match d.state {
+                Some(IP_VS_STATE_MASTER) => Role::Master,
+                Some(IP_VS_STATE_BACKUP) => Role::Backup,
+                _ => continue,
+            };
+            tracing::info!(
+                target: "syncd",
+                "stopping the {} sync daemon left running on {} by an earlier run",
+                role.as_str(),
+                d.mcast_ifn.as_deref().unwrap_or("?")
+            );
+            if let Err(e) = execute(c, &params, Op::Stop(role)) {
+                tracing::error!(target: "syncd", "cannot stop the leftover {} sync daemon: {e}", role.as_str());
+            }
+        }
+    }
     let mut apply = |ops: Vec<Op>, why: &str| {
         let Some(client) = client.as_mut() else {
             return;
