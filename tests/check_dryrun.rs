@@ -117,6 +117,7 @@ fn dry_run_logs_ipvs_operations_following_backend_health() {
         format!(
             r#"
 virtual_server 10.0.0.1 80 {{
+    protocol TCP
     delay_loop 1
     lb_algo wrr
     lb_kind DR
@@ -141,6 +142,7 @@ virtual_server 10.0.0.1 80 {{
     }}
 }}
 virtual_server 10.0.0.2 443 {{
+    protocol TCP
     delay_loop 1
     alpha
     quorum 1
@@ -329,7 +331,7 @@ fn warmup_spreads_first_checks_over_the_warmup_window() {
     let conf = dir.path().join("keepalived.conf");
     std::fs::write(
         &conf,
-        format!("virtual_server 10.0.0.1 80 {{\n    delay_loop 30\n    alpha\n{servers}}}\n"),
+        format!("virtual_server 10.0.0.1 80 {{\n    protocol TCP\n    delay_loop 30\n    alpha\n{servers}}}\n"),
     )
     .unwrap();
     let mut d = Daemon::start(&conf);
@@ -370,7 +372,7 @@ fn sighup_reload_keeps_health_state_and_logs_only_the_differences() {
         std::fs::write(
             &conf,
             format!(
-                "virtual_server 10.0.0.1 80 {{\n    delay_loop 1\n    lb_kind NAT\n{}{}{extra}}}\n",
+                "virtual_server 10.0.0.1 80 {{\n    protocol TCP\n    delay_loop 1\n    lb_kind NAT\n{}{}{extra}}}\n",
                 rs_block(ok.port),
                 rs_block(dead)
             ),

@@ -599,7 +599,8 @@ pub struct VirtualServer {
     pub persistence_timeout: Option<u32>,
     /// Netmask (v4: dotted quad, v6: prefix length), stored as a prefix length.
     pub persistence_granularity: Option<u8>,
-    /// Default TCP.
+    /// Without a `protocol` line: UDP for address and group services (keepalived 2.2.7's
+    /// default, reported as a warning); meaningless for fwmark services (TCP is stored).
     pub protocol: Protocol,
     /// `ops` (one-packet scheduling, UDP).
     pub ops: bool,

@@ -2009,6 +2009,19 @@ impl Parser {
                 inherit(&mut c.common, &defaults);
             }
         }
+        // keepalived 2.2.7 programs an address (or group) service written without `protocol`
+        // as UDP ("no protocol set - defaulting to UDP"). Do the same, so that a migrated file
+        // gives the same kernel table, but say so: it is rarely what the author meant.
+        if protocol_span.is_none() && !matches!(vs.key, VsKey::Fwmark(_)) {
+            vs.protocol = Protocol::Udp;
+            let d = Diagnostic::warning(
+                DiagClass::Semantic,
+                Some(vs.span.clone()),
+                "virtual_server has no `protocol`: the service is UDP, as keepalived 2.2.7 makes it",
+            )
+            .with_help("write `protocol TCP` (or UDP/SCTP) in the virtual_server block");
+            self.diags.push(d);
+        }
         if let Some(span) = quorum_span {
             let total = vs.total_weight();
             if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
