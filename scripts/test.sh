@@ -13,7 +13,7 @@ APT_PACKAGES=(
   keepalived ipvsadm            # VRRP peer, genhash, keepalived -t, real ipvsadm (in the VM)
   qemu-system-x86 busybox-static cpio kmod   # the IPVS test VM
   iproute2 iptables nftables tcpdump arping  # namespaces, firewalls, captures, ARP probes
-  python3-aiosmtpd              # real SMTP server for alert tests
+  python3-aiosmtpd python3-prometheus-client  # real SMTP server; Prometheus text parser
   nginx-light                   # real HTTP backend for checker tests
   openssl                       # self-signed certificates for SSL_GET tests
 )
@@ -41,5 +41,5 @@ fi
 
 log "tests"
 # Namespace and VM tests create their own hosts; nothing is sent on this machine's interfaces.
-cargo test --no-fail-fast --all-targets -- --test-threads=2
+cargo test --no-fail-fast --lib --bins --tests -- --test-threads=2
 log "done"

@@ -92,6 +92,11 @@ struct Rest {
 }
 
 fn main() -> ExitCode {
+    // `rampart ipvs ...`, or this binary called `ipvsadm`: straight to the ipvsadm-compatible
+    // command, without the top-level option parser (scripts call it thousands of times).
+    if let Some(code) = rampart::cli::ipvs::fast_dispatch(std::env::args_os().collect()) {
+        return code;
+    }
     let cli = Cli::parse();
     use rampart::cli as sub;
     if let Some(cmd) = cli.command {

@@ -552,3 +552,67 @@ fn without_warmup_first_checks_ramp_evenly_over_one_second() {
     assert_eq!(at[500], Duration::from_millis(500));
     assert!(at.iter().all(|d| *d < Duration::from_secs(1)));
 }
+
+#[test]
+fn reload_keeps_state_of_unchanged_checks_and_reports_only_differences() {
+    let old_cfg = config(vec![vs(
+        "10.0.0.1",
+        80,
+        vec![
+            rs("127.0.0.2", 80, 1, vec![tcp_timed(0, 1.0)]),
+            rs("127.0.0.3", 80, 1, vec![tcp_timed(0, 1.0)]),
+        ],
+    )]);
+    let (mut old, _) = Core::new(&old_cfg, 1);
+    let t0 = Instant::now();
+    old.start(t0);
+    // .3 goes DOWN before the reload.
+    old.step(
+        Input::Result {
+            probe: ProbeId(1),
+            outcome: Outcome::Down { reason: "x".into() },
+        },
+        t0,
+    );
+    // New configuration: .2 unchanged, .3 unchanged, .4 added; .2 gains an alpha HTTP check
+    // (starts DOWN, so .2 goes down).
+    let mut alpha_http = checker(CheckerKind::Http(http(vec![url("/", None)])));
+    alpha_http.common.alpha = Some(true);
+    let new_cfg = config(vec![vs(
+        "10.0.0.1",
+        80,
+        vec![
+            rs("127.0.0.2", 80, 1, vec![tcp_timed(0, 1.0), alpha_http]),
+            rs("127.0.0.3", 80, 1, vec![tcp_timed(0, 1.0)]),
+            rs("127.0.0.4", 80, 5, vec![tcp_timed(0, 1.0)]),
+        ],
+    )]);
+    let (mut new, _) = Core::new(&new_cfg, 1);
+    let (map, actions) = new.adopt(&old);
+    assert_eq!(
+        map.iter().filter(|m| m.is_some()).count(),
+        2,
+        "both old TCP checks kept"
+    );
+    let events: Vec<(String, bool)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Emit(Event::RealServer {
+                real_server, up, ..
+            }) => Some((real_server.addr.unwrap().to_string(), *up)),
+            _ => None,
+        })
+        .collect();
+    // Only .2 changes (its new alpha checker); .3 stays DOWN silently, .4 is new (UP).
+    assert_eq!(events, vec![("127.0.0.2".to_string(), false)]);
+    assert_eq!(
+        weights(&new),
+        table(&[("10.0.0.1:80", &[("127.0.0.4:80", 5)])])
+    );
+    // Only the new HTTP check and the new server's check get first runs.
+    let adopted: Vec<bool> = (0..new.probe_count())
+        .map(|i| map.contains(&Some(ProbeId(i))))
+        .collect();
+    let firsts = new.start_new(t0, &adopted).len();
+    assert_eq!(firsts, 2);
+}

@@ -27,6 +27,9 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args(["--dry-run", "-C", "--log-format", "json", "-f"])
             .arg(conf)
+            // Each test daemon gets its own control socket (not the system one).
+            .arg("--control-socket")
+            .arg(conf.with_extension("sock"))
             .env("RAMPART_LOG", "info,check=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -52,14 +55,20 @@ impl Daemon {
 
     /// Wait for a line whose target is `target` and message contains all of `needles`.
     fn wait_for(&mut self, target: &str, needles: &[&str], within: Duration) -> String {
+        self.wait_for_any(&[(target, needles)], within)
+    }
+
+    /// Wait for a line matching any of the alternatives (target, needles) — the daemon's event
+    /// log format has changed over time (JSON under `event`, or text under `check`).
+    fn wait_for_any(&mut self, alts: &[(&str, &[&str])], within: Duration) -> String {
+        let matches = |t: &str, m: &str| {
+            alts.iter()
+                .any(|(target, needles)| t == *target && needles.iter().all(|n| m.contains(n)))
+        };
         let deadline = Instant::now() + within;
         // Lines already seen count too: operations within one table change are logged in
         // key order, not in the order this test asks for them.
-        if let Some((_, _, m)) = self
-            .seen
-            .iter()
-            .find(|(_, t, m)| t == target && needles.iter().all(|n| m.contains(n)))
-        {
+        if let Some((_, _, m)) = self.seen.iter().find(|(_, t, m)| matches(t, m)) {
             return m.clone();
         }
         loop {
@@ -67,14 +76,14 @@ impl Daemon {
             let (at, v) = match self.lines.recv_timeout(left) {
                 Ok(x) => x,
                 Err(_) => panic!(
-                    "no {target} line with {needles:?} within {within:?}; seen:\n{}",
+                    "no line matching {alts:?} within {within:?}; seen:\n{}",
                     self.dump()
                 ),
             };
             let t = v["target"].as_str().unwrap_or("").to_string();
             let m = v["fields"]["message"].as_str().unwrap_or("").to_string();
             self.seen.push((at, t.clone(), m.clone()));
-            if t == target && needles.iter().all(|n| m.contains(n)) {
+            if matches(&t, &m) {
                 return m;
             }
         }
@@ -211,7 +220,19 @@ virtual_server 10.0.0.2 443 {{
         w,
     );
     // VS2 gains quorum when the HTTP server checks UP: sorry server out, real server in.
-    d.wait_for("event", &["\"quorum\"", "\"gained\":true"], w);
+    d.wait_for_any(
+        &[
+            (
+                "check",
+                &["virtual server [10.0.0.2]:tcp:443: quorum gained"],
+            ),
+            (
+                "event",
+                &["\"quorum\"", "\"addr\":\"10.0.0.2\"", "\"gained\":true"],
+            ),
+        ],
+        w,
+    );
     d.wait_for(
         "dry_run",
         &[
@@ -264,12 +285,15 @@ virtual_server 10.0.0.2 443 {{
             "retry spacing {gap:?} (delay_before_retry 0.3 s)"
         );
     }
-    d.wait_for(
-        "event",
+    let text = format!(
+        "real server [127.0.0.1]:tcp:{} of [10.0.0.1]:tcp:80 is DOWN",
+        tcp.port
+    );
+    let port = format!("\"port\":{}", tcp.port);
+    d.wait_for_any(
         &[
-            "\"real_server\"",
-            &format!("\"port\":{}", tcp.port),
-            "\"up\":false",
+            ("check", &[&text]),
+            ("event", &["\"real_server\"", &port, "\"up\":false"]),
         ],
         w,
     );
@@ -326,6 +350,76 @@ fn warmup_spreads_first_checks_over_the_warmup_window() {
     assert!(
         max - min >= Duration::from_millis(300),
         "not spread: {firsts:?}"
+    );
+    d.terminate();
+}
+
+#[test]
+fn sighup_reload_keeps_health_state_and_logs_only_the_differences() {
+    let ok = backend("ok", &[]);
+    let dead = closed_port();
+    let web = http_server(&[("index.html", b"x")]);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    let rs_block = |port: u16| {
+        format!(
+            "    real_server 127.0.0.1 {port} {{\n        TCP_CHECK {{\n            connect_timeout 1\n            retry 0\n        }}\n    }}\n"
+        )
+    };
+    let write = |extra: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n    delay_loop 1\n    lb_kind NAT\n{}{}{extra}}}\n",
+                rs_block(ok.port),
+                rs_block(dead)
+            ),
+        )
+        .unwrap()
+    };
+    write("");
+    let mut d = Daemon::start(&conf);
+    let w = Duration::from_secs(10);
+    d.wait_for(
+        "dry_run",
+        &["op=del-dest", &format!("dest=[127.0.0.1]:{dead}")],
+        w,
+    );
+    write(&rs_block(web.port));
+    let before = d.seen.len();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    d.wait_for(
+        "check",
+        &["configuration reloaded: 3 checks (2 kept with their state, 1 new)"],
+        w,
+    );
+    d.wait_for(
+        "dry_run",
+        &["op=add-dest", &format!("dest=[127.0.0.1]:{}", web.port)],
+        w,
+    );
+    // Give a full delay_loop for anything else to show up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = d.wait_for("check", &["check-result", &format!("127.0.0.1:{dead}")], w);
+    let after: Vec<&String> = d.seen[before..]
+        .iter()
+        .filter(|(_, t, _)| t == "dry_run")
+        .map(|(_, _, m)| m)
+        .collect();
+    assert_eq!(after.len(), 1, "only the new server is added: {after:?}");
+    let dead_is_back: Vec<_> = d.seen[before..]
+        .iter()
+        .filter(|(_, _, m)| {
+            (m.contains(&format!("127.0.0.1]:tcp:{dead}")) && m.contains("is UP"))
+                || (m.contains(&format!("\"port\":{dead}")) && m.contains("\"up\":true"))
+        })
+        .collect();
+    assert!(
+        dead_is_back.is_empty(),
+        "the DOWN server stays DOWN across the reload"
     );
     d.terminate();
 }

@@ -336,3 +336,29 @@ fn misc_check_timeout_kills_the_whole_process_group() {
         );
     }
 }
+
+#[test]
+fn nginx_backend_digest_status_and_http11() {
+    let page = b"<html><body>served by nginx</body></html>\n";
+    let b = nginx(&[("index.html", page)]);
+    let good = md5_hex(page);
+    assert_eq!(
+        run(&get(b.port, "/index.html", Some(&good), 3000)),
+        Outcome::Up { weight: None }
+    );
+    let mut v11 = get(b.port, "/index.html", Some(&good), 3000);
+    if let ProbeSpec::Http { proto, .. } = &mut v11 {
+        *proto = HttpProtocol::V1_1;
+    }
+    assert_eq!(run(&v11), Outcome::Up { weight: None });
+    let r = down_reason(run(&get(b.port, "/teapot", None, 3000)));
+    assert!(r.contains("status 418"), "{r}");
+    let teapot = http_spec(
+        conn(b.port, 3000),
+        None,
+        "/teapot",
+        Some(&md5_hex(b"short and stout\n")),
+        vec![(418, 418)],
+    );
+    assert_eq!(run(&teapot), Outcome::Up { weight: None });
+}

@@ -687,6 +687,18 @@ fn cases() -> Vec<Case> {
             9,
             "same address family",
         ),
+        c(
+            "authentication with VRRPv3",
+            inst(
+                "VI_1",
+                "    version 3\n    authentication {\n        auth_pass x\n    }\n",
+            ),
+            E,
+            Semantic,
+            8,
+            5,
+            "no authentication",
+        ),
         // --- preprocessing
         c(
             "SEQ with bad arguments",

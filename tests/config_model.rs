@@ -61,10 +61,6 @@ vrrp_instance VI_1 {
     priority 200
     advert_int 0.5
     preempt_delay 10
-    authentication {
-        auth_type PASS
-        auth_pass secret
-    }
     virtual_ipaddress {
         192.0.2.10/24 dev eth0 brd 192.0.2.255 scope global label eth0:1
         192.0.2.11 peer 192.0.2.1/32 -nodad no_track preferred_lft 0
@@ -109,6 +105,10 @@ vrrp_instance VI_2 {
     virtual_router_id 52
     version 2
     nopreempt
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
     virtual_ipaddress {
         192.0.2.20
     }
@@ -314,8 +314,9 @@ fn every_keyword_lands_in_its_field() {
     );
     assert_eq!(i.advert_int, Duration::from_millis(500));
     assert_eq!(i.preempt_delay, Duration::from_secs(10));
+    assert_eq!(i.authentication, None);
     assert_eq!(
-        i.authentication,
+        c.instance("VI_2").and_then(|i| i.authentication.clone()),
         Some(Authentication {
             auth_type: AuthType::Pass,
             auth_pass: "secret".into()

@@ -177,3 +177,29 @@ fn default_config_id_is_the_short_host_name() {
     let l = load_str("/nonexistent/t.conf", &text, &LoadOptions::default()).expect("valid");
     assert_eq!(l.config.global.router_id.as_deref(), Some("mine"));
 }
+
+#[test]
+fn include_inside_a_block_and_brace_alternatives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::write(
+        root.join("body.conf"),
+        "    interface eth0\n    virtual_router_id 3\n",
+    )
+    .expect("write");
+    fs::write(root.join("vips-a.conf"), "        10.0.0.3\n").expect("write");
+    fs::write(root.join("vips-b.conf"), "        10.0.0.4\n").expect("write");
+    fs::write(root.join("vips-c.conf"), "        10.0.0.5\n").expect("write");
+    let text = "vrrp_instance VI_1 {\n    include body.conf\n    virtual_ipaddress {\n        include vips-{a,b}.conf\n    }\n}\n";
+    let l = load_str(&root.join("main.conf").to_string_lossy(), text, &opts("x")).expect("valid");
+    let i = &l.config.instances[0];
+    assert_eq!(i.interface, "eth0");
+    assert_eq!(i.virtual_router_id, 3);
+    let vips: Vec<String> = i
+        .virtual_ipaddress
+        .iter()
+        .map(|v| v.addr.to_string())
+        .collect();
+    assert_eq!(vips, vec!["10.0.0.3", "10.0.0.4"]);
+    assert!(i.virtual_ipaddress[1].span.file.ends_with("vips-b.conf"));
+}

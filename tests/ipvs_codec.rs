@@ -558,6 +558,7 @@ proptest! {
         let bytes = m.pack_attrs();
         prop_assert_eq!(IpvsMessage::unpack(m.cmd, &bytes).expect("unpack"), m.clone());
         let frame = encode_request(FAM, REQ_ACK, seq, &m);
+        prop_assert_eq!(&frame, &encode_request_generic(FAM, REQ_ACK, seq, &m));
         let got = decode_datagram(&frame);
         prop_assert_eq!(got.len(), 1);
         match got.into_iter().next() {

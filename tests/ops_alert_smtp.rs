@@ -250,6 +250,8 @@ async fn alerts_reach_a_real_smtp_server_and_survive_an_outage() {
         assert_eq!(header(mail, "Date").len(), 1);
     }
     let stats = handle.stats();
+    // The sink stores a message before it answers 250; the counter follows the answer.
+    assert!(handle.flush(Duration::from_secs(10)).await);
     assert_eq!(stats.sent.load(Ordering::Relaxed), expected.len() as u64);
 
     // The SMTP server goes away: sending carries on without waiting, the alert is retried,
@@ -310,9 +312,15 @@ async fn full_queue_drops_and_counts() {
         ..Default::default()
     };
     let handle = spawn_alerter(&config(port), opts);
-    for _ in 0..10 {
-        handle.send(&inst(VrrpStateName::Master));
+    // Alternate states: a repeated state is not mailed again (keepalived's last_email_state).
+    for i in 0..10 {
+        handle.send(&inst(if i % 2 == 0 {
+            VrrpStateName::Master
+        } else {
+            VrrpStateName::Backup
+        }));
     }
+    handle.send(&inst(VrrpStateName::Backup));
     let stats = handle.stats();
     let dropped = stats.dropped.load(Ordering::Relaxed);
     // One may already be taken off the queue by the sender; at least 7 of 10 cannot fit.

@@ -37,6 +37,33 @@ fn family_type<'a>(families: &'a [Value], name: &str) -> Option<&'a str> {
         .and_then(|f| f["type"].as_str())
 }
 
+/// A Python that has the reference parser: Debian's python3-prometheus-client under
+/// /usr/bin/python3, else the `python3` on PATH with prometheus_client from PyPI (installed
+/// here if missing).
+fn python_with_prometheus_client() -> &'static str {
+    let has = |py: &str| {
+        std::process::Command::new(py)
+            .args(["-c", "import prometheus_client.parser"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has("/usr/bin/python3") {
+        return "/usr/bin/python3";
+    }
+    if !has("python3") {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "prometheus_client"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "no prometheus_client: apt-get install python3-prometheus-client"
+        );
+    }
+    "python3"
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_endpoint_parses_with_the_prometheus_parser() {
     let m = Arc::new(Metrics::new());
@@ -127,11 +154,11 @@ async fn metrics_endpoint_parses_with_the_prometheus_parser() {
     );
     let url = format!("http://{addr}/metrics");
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("/usr/bin/python3")
+        std::process::Command::new(python_with_prometheus_client())
             .arg(script)
             .arg(url)
             .output()
-            .expect("run /usr/bin/python3 (needs python3-prometheus-client)")
+            .expect("run the scrape script")
     })
     .await
     .unwrap();

@@ -42,7 +42,7 @@ struct NodeOutputLine {
 
 /// What a case runs: one instance, or a node of instances and sync groups.
 enum Subject {
-    One(Instance),
+    One(Box<Instance>),
     Node(Node),
 }
 
@@ -65,7 +65,7 @@ impl Subject {
         }
         let params: InstanceParams = serde_json::from_str(&read("instance.json")?)
             .map_err(|e| format!("{}/instance.json: {e}", dir.display()))?;
-        Ok(Subject::One(Instance::new(params)))
+        Ok(Subject::One(Box::new(Instance::new(params))))
     }
 
     /// Run one input line; the rendered output line.

@@ -161,3 +161,58 @@ fn lvs_nat_director_pair_never_splits_wan_and_lan() {
     assert_eq!(lan.holders("LVS_LAN"), vec!["dir2"]);
     assert_eq!(lan.routers[1].node.groups()[0].state(), VrrpState::Master);
 }
+
+#[test]
+fn reload_keeps_the_master_and_applies_the_new_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dir1.conf");
+    std::fs::write(&path, DIRECTOR.replace("PRIO", "100")).unwrap();
+    let mut lan = Lan::new();
+    let node = node_from(&path, None);
+    lan.add(
+        "dir1",
+        node,
+        vec![
+            Port {
+                segment: "wan".into(),
+                addr: ip("113.226.77.1"),
+            },
+            Port {
+                segment: "lan".into(),
+                addr: ip("192.168.168.1"),
+            },
+        ],
+    );
+    lan.start(0);
+    lan.run_until(Duration::from_secs(10));
+    assert_eq!(lan.holders("LVS_WAN"), vec!["dir1"]);
+    // SIGHUP with priority 120: no transition, the new priority is advertised at once.
+    std::fs::write(&path, DIRECTOR.replace("PRIO", "120")).unwrap();
+    let cfg = load_file(&path, &LoadOptions { config_id: None })
+        .unwrap()
+        .config;
+    let now = lan.base + lan.now;
+    let acts = lan.routers[0].node.reconfigure(&cfg, now).unwrap();
+    assert!(acts.iter().all(|a| !matches!(
+        a,
+        rampart::vrrp::NodeAction::Instance {
+            action: rampart::vrrp::Action::Notify(_),
+            ..
+        }
+    )));
+    assert_eq!(lan.routers[0].node.instances()[0].effective_priority(), 120);
+    assert_eq!(
+        lan.routers[0].node.instances()[0].state(),
+        VrrpState::Master
+    );
+    // A config with an instance removed is refused: the shell restarts the node instead.
+    let one = DIRECTOR
+        .replace("PRIO", "120")
+        .replace("        LVS_LAN\n", "");
+    let cut = one.find("vrrp_instance LVS_LAN").unwrap();
+    std::fs::write(&path, &one[..cut]).unwrap();
+    let cfg = load_file(&path, &LoadOptions { config_id: None })
+        .unwrap()
+        .config;
+    assert!(lan.routers[0].node.reconfigure(&cfg, now).is_err());
+}

@@ -789,3 +789,89 @@ fn status_snapshot() {
     assert_eq!(s.fault.as_deref(), Some("track_interface eth1 failed"));
     assert_eq!(s.master, None);
 }
+
+// ---- reload ------------------------------------------------------------------------------
+
+#[test]
+fn reconfigure_keeps_master_and_swaps_vips() {
+    let mut t = T::master(params("vi", 100));
+    let mut p = t.inst.params().clone();
+    p.vips = vec![ip("192.0.2.101")];
+    p.priority = 120;
+    let acts = t
+        .inst
+        .reconfigure(p, t.t0 + Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        acts,
+        vec![
+            Action::DelVips,
+            Action::AddVips,
+            Action::SendGratuitous { repeat: 5 },
+            send(&t.inst, 120),
+            arm(Advert, Duration::from_secs(1)),
+        ]
+    );
+    assert_eq!(t.inst.state(), Master);
+}
+
+#[test]
+fn reconfigure_unchanged_is_silent_and_keeps_tracking_results() {
+    let mut p = params("vi", 100);
+    p.track_scripts = vec![tracked("chk", -30)];
+    let mut t = T::backup(p);
+    t.at(
+        1000,
+        Input::TrackScript {
+            name: "chk".into(),
+            ok: false,
+        },
+    );
+    assert_eq!(t.inst.effective_priority(), 70);
+    let same = t.inst.params().clone();
+    let mut fresh = same.clone();
+    fresh.track_scripts[0].ok = true; // what a fresh config says
+    assert_eq!(t.inst.reconfigure(fresh, t.t0).unwrap(), vec![]);
+    assert_eq!(
+        t.inst.effective_priority(),
+        70,
+        "the script is still failing"
+    );
+}
+
+#[test]
+fn reconfigure_new_weight_zero_failure_faults() {
+    let mut p = params("vi", 100);
+    p.track_scripts = vec![tracked("chk", -30)];
+    let mut t = T::master(p);
+    t.at(
+        4000,
+        Input::TrackScript {
+            name: "chk".into(),
+            ok: false,
+        },
+    );
+    let mut p = t.inst.params().clone();
+    p.track_scripts[0].weight = 0;
+    let acts = t
+        .inst
+        .reconfigure(p, t.t0 + Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(acts[0], send(&t.inst, 0));
+    assert_eq!(t.inst.state(), Fault);
+}
+
+#[test]
+fn reconfigure_refuses_a_different_virtual_router() {
+    let mut t = T::backup(params("vi", 100));
+    let mut p = t.inst.params().clone();
+    p.vrid = 52;
+    assert!(matches!(
+        t.inst.reconfigure(p, t.t0),
+        Err(rampart::vrrp::SetupError::IdentityChanged {
+            what: "virtual_router_id",
+            ..
+        })
+    ));
+    assert_eq!(t.inst.params().vrid, 51);
+}

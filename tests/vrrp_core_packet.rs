@@ -229,3 +229,57 @@ fn keepalived_v3_unicast_checksum_uses_the_peer_address() {
     assert_eq!(advs[0].dst, ip4("10.99.0.2"));
     assert_eq!((advs[0].vrrp.vrid, advs[0].vrrp.priority), (56, 140));
 }
+
+#[test]
+fn keepalived_unicast_ah_verifies_in_the_instance_even_after_a_plain_decode() {
+    use rampart::vrrp::auth::Auth;
+    use rampart::vrrp::fsm::{Action, Input, Instance, InstanceParams};
+    use rampart::vrrp::packet::Af;
+    use std::time::{Duration, Instant};
+    let frames = pcap_frames("v2_ah_unicast.pcap");
+    let params = InstanceParams {
+        name: "VI_v2_ah_unicast".into(),
+        vrid: 55,
+        version: Version::V2,
+        af: Af::V4,
+        priority: 100,
+        advert_int: Centis(100),
+        initial_state_master: false,
+        nopreempt: false,
+        preempt_delay: Duration::ZERO,
+        auth: Auth::Ah(key_bytes("unicastAH")),
+        vips: vec![ip4("192.0.2.55")],
+        unicast_peers: vec![ip4("10.99.0.1")],
+        track_interfaces: vec![],
+        track_scripts: vec![],
+        garp_master_delay: Duration::from_secs(5),
+        garp_master_repeat: 5,
+        garp_master_refresh: None,
+        garp_master_refresh_repeat: 1,
+        in_sync_group: false,
+        track_primary: true,
+        lower_prio_no_advert: false,
+    };
+    let mut inst = Instance::new(params);
+    let t0 = Instant::now();
+    inst.step(
+        Input::LocalAddress {
+            addr: ip4("10.99.0.2"),
+        },
+        t0,
+    );
+    inst.step(Input::Startup, t0);
+    for (i, frame) in frames.iter().enumerate() {
+        // The shell decoded without the unicast option: the TTL is still in `signed`.
+        let packet = decode_ipv4(frame);
+        let acts = inst.step(
+            Input::AdvertReceived { packet },
+            t0 + Duration::from_secs(i as u64),
+        );
+        assert!(
+            !acts.iter().any(|a| matches!(a, Action::CountDrop { .. })),
+            "packet {i}: {acts:?}"
+        );
+    }
+    assert!(inst.counters().drops.is_empty());
+}

@@ -16,8 +16,16 @@ fuzz_target!(|data: &[u8]| {
     let opts = LoadOptions {
         config_id: Some("high".into()),
     };
-    let (_cfg, diags) = config::analyse("/fuzz/main.conf", &text, &opts, &fs, &Limits::small());
+    let (cfg, diags) = config::analyse("/fuzz/main.conf", &text, &opts, &fs, &Limits::small());
     for d in &diags.0 {
         let _ = d.render();
+        // Every located diagnostic can show its source line.
+        if let Some(s) = &d.span {
+            assert!(s.line == 0 || d.source_line.is_some(), "{d:?}");
+        }
+    }
+    // What `check-config --dump` prints must always serialise.
+    if !diags.has_errors() {
+        assert!(serde_json::to_string(&cfg).is_ok());
     }
 });

@@ -280,6 +280,31 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
     }
 }
 
+/// keepalived's `last_email_state`: an instance or sync group is mailed about a state only
+/// when it differs from the state it was last mailed about (a BACKUP→FAULT→BACKUP flap
+/// mails FAULT and BACKUP; a repeated BACKUP does not).
+#[derive(Debug, Default, Clone)]
+pub struct LastEmailed {
+    instances: std::collections::HashMap<String, VrrpStateName>,
+    groups: std::collections::HashMap<String, VrrpStateName>,
+}
+
+impl LastEmailed {
+    /// Whether `ev` may be mailed; records the state when it may.
+    pub fn admit(&mut self, ev: &Event) -> bool {
+        let (map, name, to) = match ev {
+            Event::VrrpInstance { instance, to, .. } => (&mut self.instances, instance, to),
+            Event::VrrpSyncGroup { group, to, .. } => (&mut self.groups, group, to),
+            _ => return true,
+        };
+        if map.get(name) == Some(to) {
+            return false;
+        }
+        map.insert(name.clone(), *to);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,5 +439,23 @@ mod tests {
             "[lb1] Realserver [10.0.0.2]:tcp:8080 of virtual server [10.0.0.1]:tcp:80 - DOWN"
         );
         assert_eq!(a.body, "=> CHECK failed on service : connection refused <=");
+    }
+
+    #[test]
+    fn last_emailed_state_suppresses_repeats() {
+        let ev = |from, to| Event::VrrpInstance {
+            instance: "VI_1".into(),
+            from,
+            to,
+            priority: 100,
+            reason: String::new(),
+        };
+        let mut l = LastEmailed::default();
+        assert!(l.admit(&ev(VrrpStateName::Init, VrrpStateName::Backup)));
+        assert!(l.admit(&ev(VrrpStateName::Backup, VrrpStateName::Fault)));
+        assert!(l.admit(&ev(VrrpStateName::Fault, VrrpStateName::Backup)));
+        // e.g. BACKUP reported again after a reload or a sync-group resync
+        assert!(!l.admit(&ev(VrrpStateName::Init, VrrpStateName::Backup)));
+        assert!(l.admit(&ev(VrrpStateName::Backup, VrrpStateName::Master)));
     }
 }

@@ -186,8 +186,10 @@ pub fn build_message(
     for t in to {
         b = b.to(parse(t, "notification_email")?);
     }
+    // SMTP wants CRLF line ends; details (reload diagnostics) come with bare LFs.
+    let body = alert.body.replace("\r\n", "\n").replace('\n', "\r\n");
     Ok(b.header(ContentType::TEXT_PLAIN)
-        .body(format!("{}\r\n", alert.body))?)
+        .body(format!("{body}\r\n"))?)
 }
 
 async fn send_once(s: &MailSettings, alert: &Alert) -> Result<(), AlertError> {
@@ -236,6 +238,7 @@ struct Queued {
 struct Shared {
     cfg: RwLock<Arc<Config>>,
     stats: Arc<AlertStats>,
+    last_emailed: std::sync::Mutex<super::message::LastEmailed>,
 }
 
 /// The engines' side of the alerter: cheap to clone, never blocks.
@@ -260,6 +263,14 @@ impl AlertHandle {
         let Some(alert) = alert_for(&cfg, &settings.router_id, ev) else {
             return;
         };
+        let admitted = match self.shared.last_emailed.lock() {
+            Ok(mut l) => l.admit(ev),
+            Err(p) => p.into_inner().admit(ev),
+        };
+        if !admitted {
+            tracing::debug!(target: "alert", subject = %alert.subject, "not mailed again: same state as the last alert");
+            return;
+        }
         let stats = &self.shared.stats;
         stats.pending.fetch_add(1, Ordering::Relaxed);
         let subject = alert.subject.clone();
@@ -319,6 +330,7 @@ pub fn spawn_alerter(cfg: &Config, opts: AlertOptions) -> AlertHandle {
     let shared = Arc::new(Shared {
         cfg: RwLock::new(Arc::new(cfg.clone())),
         stats: Arc::new(AlertStats::default()),
+        last_emailed: Default::default(),
     });
     if !email_configured(cfg) {
         tracing::debug!(target: "alert", "no smtp_server/notification_email: email alerts off");

@@ -71,6 +71,7 @@ pub enum CoreError {
 struct ProbeState {
     spec: ProbeSpec,
     timing: Timing,
+    alpha: bool,
     up: bool,
     retry_it: u32,
     /// misc_dynamic weight from the last success.
@@ -159,6 +160,7 @@ impl Core {
                                 probes.push(ProbeState {
                                     spec: key.0.clone(),
                                     timing,
+                                    alpha,
                                     up: !alpha,
                                     retry_it: 0,
                                     weight: None,
@@ -278,6 +280,70 @@ impl Core {
             });
         }
         out
+    }
+
+    /// After a reload: carry health state over from the core of the previous configuration.
+    /// Checks that exist in both (same target, parameters and timing) keep their state and
+    /// are not restarted; real servers and virtual servers that exist in both keep theirs,
+    /// and any change the new configuration implies (a new checker, a new quorum) is emitted
+    /// as ordinary transitions. Returns, for each old probe, its id in this core.
+    pub fn adopt(&mut self, old: &Core) -> (Vec<Option<ProbeId>>, Vec<Action>) {
+        let index: HashMap<(&ProbeSpec, Timing, bool), usize> = self
+            .probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((&p.spec, p.timing, p.alpha), i))
+            .collect();
+        let mut map = vec![None; old.probes.len()];
+        let mut moves = Vec::new();
+        for (oi, op) in old.probes.iter().enumerate() {
+            if let Some(&ni) = index.get(&(&op.spec, op.timing, op.alpha)) {
+                map[oi] = Some(ProbeId(ni));
+                moves.push((oi, ni));
+            }
+        }
+        for (oi, ni) in moves {
+            let (op, np) = (&old.probes[oi], &mut self.probes[ni]);
+            np.up = op.up;
+            np.retry_it = op.retry_it;
+            np.weight = op.weight;
+            np.last_reason = op.last_reason.clone();
+        }
+        // Real servers start from their previous state, so that update_rs reports exactly
+        // the differences; virtual servers keep their quorum state.
+        let mut out = Vec::new();
+        for vi in 0..self.vss.len() {
+            let old_vs = old.vss.iter().find(|o| o.endpoint == self.vss[vi].endpoint);
+            for ri in 0..self.vss[vi].rs.len() {
+                let prev =
+                    old_vs.and_then(|o| o.rs.iter().find(|r| r.dest == self.vss[vi].rs[ri].dest));
+                if let Some(p) = prev {
+                    let r = &mut self.vss[vi].rs[ri];
+                    r.alive = p.alive;
+                    r.eff_weight = p.eff_weight;
+                }
+            }
+            if let Some(o) = old_vs {
+                self.vss[vi].quorum_up = o.quorum_up;
+            }
+            for ri in 0..self.vss[vi].rs.len() {
+                self.update_rs(vi, ri, &mut out);
+            }
+            // A changed quorum or hysteresis applies at once.
+            self.update_quorum(vi, &mut out);
+        }
+        (map, out)
+    }
+
+    /// The first checks of the probes not carried over by [`Core::adopt`] (as [`Core::start`]).
+    pub fn start_new(&self, now: Instant, adopted: &[bool]) -> Vec<Action> {
+        self.start(now)
+            .into_iter()
+            .filter(|a| match a {
+                Action::Schedule { probe, .. } => !adopted.get(probe.0).copied().unwrap_or(false),
+                _ => true,
+            })
+            .collect()
     }
 
     /// The one transition point.

@@ -140,6 +140,11 @@ impl ResponseReader {
                 }
                 Some(i) => {
                     let end = scan_from + i + 4;
+                    // Same limit whether the block arrived in one read or many.
+                    // (a split read fails once more than MAX_HEADER bytes lack a terminator)
+                    if end > MAX_HEADER + 1 {
+                        return Err(HttpError::HeaderTooLong(MAX_HEADER));
+                    }
                     let rest = self.header.split_off(end);
                     let (status, cl) = parse_header(&self.header);
                     self.status = Some(status);
@@ -356,6 +361,33 @@ mod tests {
             lines[2],
             "0032  20 21 22 23 24 25 26 27 -                            !\"#$%&'        "
         );
+    }
+
+    #[test]
+    fn header_limit_does_not_depend_on_read_sizes() {
+        let mut data = vec![b'a'; MAX_HEADER + 100];
+        data.extend_from_slice(b"\r\n\r\nbody");
+        assert_eq!(
+            read_all(&data, 1),
+            Err(HttpError::HeaderTooLong(MAX_HEADER))
+        );
+        assert_eq!(
+            read_all(&data, 1 << 20),
+            Err(HttpError::HeaderTooLong(MAX_HEADER))
+        );
+        // At the boundary: a block ending exactly one byte past the limit passes either way,
+        // two bytes past fails either way.
+        for (extra, ok) in [(1usize, true), (2, false)] {
+            let mut d = vec![b'a'; MAX_HEADER + extra - 4];
+            d.extend_from_slice(b"\r\n\r\n");
+            for split in [1, 7, 4096, 1 << 20] {
+                assert_eq!(
+                    read_all(&d, split).is_ok(),
+                    ok,
+                    "extra {extra} split {split}"
+                );
+            }
+        }
     }
 
     proptest::proptest! {

@@ -55,9 +55,7 @@ pub async fn run_with_sink(
     for e in &errors {
         tracing::error!(target: "check", "checker not started: {e}");
     }
-    let specs: Vec<Arc<ProbeSpec>> = (0..core.probe_count())
-        .map(|i| Arc::new(core.probe_spec(ProbeId(i)).clone()))
-        .collect();
+    let mut specs = specs_of(&core);
     tracing::info!(target: "check", "starting {} checks ({} after merging identical ones)",
         cfg.virtual_servers.iter().flat_map(|v| &v.real_servers).map(|r| r.checkers.len()).sum::<usize>(),
         specs.len());
@@ -78,7 +76,13 @@ pub async fn run_with_sink(
     shell.handle(actions);
     shell.flush(&core, &mut *sink);
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<(ProbeId, Outcome)>();
+    // Results carry the generation (reload count) their probe id belongs to.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, ProbeId, Outcome)>();
+    let mut generation = 0u64;
+    // Probe ids of the previous generation mapped into the current one (checks in flight
+    // across a reload report under their old id).
+    let mut previous_map: Vec<Option<ProbeId>> = Vec::new();
+    let mut watch_config = true;
     // Checks in flight; at MAX_IN_FLIGHT due checks wait for running ones to finish (a
     // backstop against storms, e.g. every check of a dead network timing out at once).
     let mut in_flight = 0usize;
@@ -92,6 +96,46 @@ pub async fn run_with_sink(
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
             }
+            r = ctx.config.changed(), if watch_config => {
+                if r.is_err() {
+                    watch_config = false;
+                    continue;
+                }
+                let new_cfg = ctx.config.borrow_and_update().clone();
+                let (mut new_core, errors) = Core::new(&new_cfg, seed ^ (generation + 1));
+                for e in &errors {
+                    tracing::error!(target: "check", "checker not started: {e}");
+                }
+                let (map, actions) = new_core.adopt(&core);
+                let mut adopted = vec![false; new_core.probe_count()];
+                for id in map.iter().flatten() {
+                    adopted[id.0] = true;
+                }
+                // Pending checks keep their due time under their new id; dropped ones go.
+                let old_heap = std::mem::take(&mut shell.heap);
+                for Reverse((at, old)) in old_heap {
+                    if let Some(Some(new)) = map.get(old) {
+                        shell.heap.push(Reverse((at, new.0)));
+                    }
+                }
+                let kept = adopted.iter().filter(|a| **a).count();
+                tracing::info!(target: "check", "configuration reloaded: {} checks ({kept} kept with their state, {} new)",
+                    new_core.probe_count(), new_core.probe_count() - kept);
+                core = new_core;
+                specs = specs_of(&core);
+                shell.script_user = new_cfg
+                    .global
+                    .script_user
+                    .as_ref()
+                    .map(|u| (u.user.clone(), u.group.clone()));
+                generation += 1;
+                previous_map = map;
+                shell.table_dirty = true;
+                shell.handle(actions);
+                let first = core.start_new(Instant::now().into_std(), &adopted);
+                shell.handle(first);
+                shell.flush(&core, &mut *sink);
+            }
             Some(first) = rx.recv() => {
                 // Take every result already waiting, then update the table once: a storm of
                 // failures costs one reconciliation, not one per server.
@@ -103,7 +147,17 @@ pub async fn run_with_sink(
                     }
                 }
                 in_flight -= batch.len().min(in_flight);
-                for (id, outcome) in batch {
+                for (result_gen, id, outcome) in batch {
+                    let id = if result_gen == generation {
+                        id
+                    } else if result_gen + 1 == generation {
+                        match previous_map.get(id.0).copied().flatten() {
+                            Some(new) => new,
+                            None => continue, // that check is gone from the configuration
+                        }
+                    } else {
+                        continue;
+                    };
                     let spec = &specs[id.0];
                     // Failed attempts are logged at info (as keepalived does), successes at
                     // debug: a healthy pool stays quiet at 10,000 checks a second.
@@ -128,13 +182,14 @@ pub async fn run_with_sink(
                     in_flight += 1;
                     let spec = specs[id].clone();
                     let tx = tx.clone();
+                    let probe_gen = generation;
                     tokio::spawn(async move {
                         let budget = spec.budget();
                         let outcome = match tokio::time::timeout(budget, probe::run(&spec)).await {
                             Ok(o) => o,
                             Err(_) => Outcome::Down { reason: format!("check exceeded its time budget of {budget:?}") },
                         };
-                        let _ = tx.send((ProbeId(id), outcome));
+                        let _ = tx.send((probe_gen, ProbeId(id), outcome));
                     });
                 }
             }
@@ -154,6 +209,12 @@ fn release_startup_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+fn specs_of(core: &Core) -> Vec<Arc<ProbeSpec>> {
+    (0..core.probe_count())
+        .map(|i| Arc::new(core.probe_spec(ProbeId(i)).clone()))
+        .collect()
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -33,6 +33,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `rampart ipvs ARGS` or `ipvsadm ARGS` (a link named ipvsadm): run it; anything else: None.
+pub fn fast_dispatch(mut argv: Vec<OsString>) -> Option<ExitCode> {
+    let called_as_ipvsadm = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "ipvsadm");
+    if called_as_ipvsadm {
+        argv.remove(0);
+        return Some(main(argv));
+    }
+    if argv.get(1).is_some_and(|a| a == "ipvs") {
+        return Some(main(argv.split_off(2)));
+    }
+    None
+}
+
 fn connect() -> Result<Client<NetlinkTransport>, u8> {
     Client::connect().map_err(|e| {
         match e {
@@ -229,6 +245,13 @@ fn list_service<T: Transport>(client: &mut Client<T>, inv: &Invocation, out: &mu
     0
 }
 
+/// Requests collected by `-R` and where they came from (line number, command).
+#[derive(Default)]
+struct Pending {
+    msgs: Vec<IpvsMessage>,
+    origin: Vec<(usize, Command)>,
+}
+
 /// `-R`: every line of stdin is an ipvsadm command line. Mutations are collected and sent in
 /// pipelined batches; a listing line first flushes what is pending so output order matches.
 pub fn restore<T: Transport>(
@@ -236,18 +259,15 @@ pub fn restore<T: Transport>(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> u8 {
-    let mut pending: Vec<(usize, Command, IpvsMessage)> = Vec::new();
+    let mut pending = Pending::default();
     let mut status = 0u8;
-    let flush = |client: &mut Client<T>,
-                 pending: &mut Vec<(usize, Command, IpvsMessage)>,
-                 status: &mut u8| {
-        if pending.is_empty() {
+    let flush = |client: &mut Client<T>, pending: &mut Pending, status: &mut u8| {
+        if pending.msgs.is_empty() {
             return;
         }
-        let msgs: Vec<IpvsMessage> = pending.iter().map(|(_, _, m)| m.clone()).collect();
-        match client.execute(&msgs) {
+        match client.execute(&pending.msgs) {
             Ok(results) => {
-                for ((line, cmd, _), r) in pending.iter().zip(results) {
+                for ((line, cmd), r) in pending.origin.iter().zip(results) {
                     if let Err(errno) = r {
                         eprintln!("line {line}: {}", ipvsadm::strerror(*cmd, errno));
                         *status = 255;
@@ -259,7 +279,8 @@ pub fn restore<T: Transport>(
                 *status = 255;
             }
         }
-        pending.clear();
+        pending.msgs.clear();
+        pending.origin.clear();
     };
     for (n, line) in input.lines().enumerate() {
         let line_no = n + 1;
@@ -301,7 +322,8 @@ pub fn restore<T: Transport>(
             }
             _ => {
                 if let Some(m) = inv.mutation() {
-                    pending.push((line_no, inv.cmd, m));
+                    pending.msgs.push(m);
+                    pending.origin.push((line_no, inv.cmd));
                 }
             }
         }

@@ -348,6 +348,49 @@ mod tests {
         assert_eq!(e.col, 3);
     }
 
+    /// How a word must be written so that the lexer reads it back.
+    fn render(w: &str) -> String {
+        if !w.is_empty() && !w.contains(|c: char| c.is_whitespace() || "{}\"#!\\".contains(c)) {
+            return w.to_string();
+        }
+        let mut out = String::from("\"");
+        for c in w.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c)
+                }
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_round_trip(ws in proptest::collection::vec("[ -~\u{e9}\u{4e2d}\t]{0,12}", 1..8)) {
+            let line: Vec<String> = ws.iter().map(|w| render(w)).collect();
+            let line = line.join(" ");
+            let mut out = Vec::new();
+            let f: Arc<str> = Arc::from("t");
+            let err = lex_line(&line, None, &f, 1, &mut out);
+            proptest::prop_assert!(err.is_none());
+            proptest::prop_assert!(comment_start(&line).is_none());
+            let got: Vec<String> = out.into_iter().filter(|t| t.is_word()).map(|t| t.text).collect();
+            proptest::prop_assert_eq!(got, ws);
+        }
+
+        #[test]
+        fn lexer_is_total(line in "\\PC{0,80}") {
+            let mut out = Vec::new();
+            let f: Arc<str> = Arc::from("t");
+            let _ = lex_line(&line, None, &f, 1, &mut out);
+            let _ = comment_start(&line);
+        }
+    }
+
     #[test]
     fn non_ascii_columns_count_characters() {
         assert_eq!(words("é x"), vec![("é".into(), 1), ("x".into(), 3)]);

@@ -98,16 +98,22 @@ pub fn analyse(
     limits: &Limits,
 ) -> (Config, Diagnostics) {
     let id = opts.config_id.clone().unwrap_or_else(default_config_id);
-    let pre = preprocess::preprocess(name, text, &id, fs, limits);
+    // Tokens stream from the preprocessor through the block builder into the parser, one
+    // top-level statement at a time, so memory stays proportional to the model.
+    let mut p = parser::Parser::default();
+    let mut cfg = Config::default();
+    let mut tree_diags = Vec::new();
+    let mut builder = tree::Builder::new(limits.max_block_depth);
+    let pre = preprocess::preprocess_into(name, text, &id, fs, limits, &mut |tok| {
+        builder.push(tok, &mut tree_diags, &mut |st| p.top(&st, &mut cfg));
+    });
     let mut diags = pre.diags;
     if pre.aborted {
         attach_sources(&mut diags, &pre.sources, &pre.file_order);
         return (Config::default(), Diagnostics(diags));
     }
-    let stmts = tree::build(pre.tokens, limits.max_block_depth, &mut diags);
-    let mut p = parser::Parser::default();
-    let cfg = p.config(&stmts);
-    drop(stmts);
+    builder.finish(&mut tree_diags, &mut |st| p.top(&st, &mut cfg));
+    diags.append(&mut tree_diags);
     diags.append(&mut p.diags);
     validate::validate(
         &cfg,

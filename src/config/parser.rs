@@ -19,7 +19,13 @@ pub struct Parser {
     pub instance_spans: Vec<(String, InstanceSpans)>,
     /// Per sync group (in order): the span of each member name.
     pub member_spans: Vec<(String, Vec<Span>)>,
+    /// "did you mean" searches done so far (bounded: a wrong file of 200k garbage lines must
+    /// not cost 200k fuzzy searches).
+    suggestions: usize,
 }
+
+/// At most this many "did you mean" searches per load; later typos get the plain message.
+pub const MAX_SUGGESTIONS: usize = 200;
 
 /// Levenshtein distance, bounded work (keywords are short).
 pub fn edit_distance(a: &str, b: &str) -> usize {
@@ -41,14 +47,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The closest known keyword, if it is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
+    let limit = (word.chars().count() / 3).clamp(1, 3);
     let mut best: Option<(usize, &str)> = None;
-    for k in known {
+    // Bounded work whatever the number of candidates (instance names can be many).
+    for k in known.into_iter().take(5_000) {
+        // A length difference above the limit cannot be within the limit.
+        if k.len().abs_diff(lower.len()) > limit {
+            continue;
+        }
         let d = edit_distance(&lower, &k.to_ascii_lowercase());
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, k));
         }
     }
-    let limit = (word.chars().count() / 3).clamp(1, 3);
     best.filter(|(d, _)| *d <= limit).map(|(_, k)| k)
 }
 
@@ -158,7 +169,13 @@ impl Parser {
             return;
         }
         let msg = format!("unknown keyword `{word}` in {context}");
-        match did_you_mean(word, known.iter().chain(unsupported.iter()).copied()) {
+        self.suggestions += 1;
+        let suggestion = if self.suggestions <= MAX_SUGGESTIONS {
+            did_you_mean(word, known.iter().chain(unsupported.iter()).copied())
+        } else {
+            None
+        };
+        match suggestion {
             Some(s) => self.error_help(
                 DiagClass::UnknownKeyword,
                 st.span(),
@@ -358,6 +375,25 @@ impl Parser {
         }
     }
 
+    /// Warn about a keyword given twice in one block (keepalived silently uses the last).
+    fn duplicates(&mut self, stmts: &[Stmt], repeatable: &[&str]) {
+        let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        for s in stmts {
+            let k = s.kw.text.as_str();
+            // Unknown and unsupported keywords get their own diagnostic.
+            if repeatable.contains(&k) || !kw::is_implemented_somewhere(k) {
+                continue;
+            }
+            if let Some(line) = seen.insert(k, s.span().line) {
+                self.warn(
+                    DiagClass::Duplicate,
+                    s.span(),
+                    format!("`{k}` given twice in this block (also at line {line}); the last one is used"),
+                );
+            }
+        }
+    }
+
     /// Items of a list block (`group { a b }`, `notification_email { ... }`).
     fn list<'s>(&mut self, st: &'s Stmt) -> Vec<&'s Token> {
         let mut out = Vec::new();
@@ -381,11 +417,17 @@ impl Parser {
     pub fn config(&mut self, stmts: &[Stmt]) -> Config {
         let mut cfg = Config::default();
         for st in stmts {
+            self.top(st, &mut cfg);
+        }
+        cfg
+    }
+
+    /// One top-level statement into the configuration.
+    pub fn top(&mut self, st: &Stmt, cfg: &mut Config) {
+        {
             match st.kw.text.as_str() {
                 "global_defs" => {
-                    if cfg.global.span.is_some() {
-                        // keepalived merges repeated global_defs blocks; so do we.
-                    }
+                    // keepalived merges repeated global_defs blocks; so do we.
                     let mut g = std::mem::take(&mut cfg.global);
                     self.global_defs(st, &mut g);
                     cfg.global = g;
@@ -440,7 +482,6 @@ impl Parser {
                 _ => self.other(st, "the top level", kw::TOP, kw::TOP_UNSUPPORTED),
             }
         }
-        cfg
     }
 
     fn name(&mut self, st: &Stmt) -> Option<String> {
@@ -458,7 +499,9 @@ impl Parser {
             g.span = Some(st.span().clone());
         }
         self.max_args(st, 0, "`global_defs {`");
-        for s in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(stmts, &["notification_email"]);
+        for s in stmts {
             match s.kw.text.as_str() {
                 "notification_email" => {
                     for t in self.list(s) {
@@ -785,7 +828,9 @@ impl Parser {
             init_fail: false,
             span: st.span().clone(),
         };
-        for x in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        for x in stmts {
             match x.kw.text.as_str() {
                 "script" => script = self.command_all(x),
                 "interval" => {
@@ -882,7 +927,9 @@ impl Parser {
             span: st.span().clone(),
         };
         let mut member_spans: Vec<Span> = Vec::new();
-        for s in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(stmts, &["group"]);
+        for s in stmts {
             if self.notify(s, &mut g.notify) {
                 continue;
             }
@@ -974,7 +1021,20 @@ impl Parser {
         };
         let mut spans = InstanceSpans::default();
         let mut have_vrid = false;
-        for s in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(
+            stmts,
+            &[
+                "virtual_ipaddress",
+                "virtual_ipaddress_excluded",
+                "virtual_routes",
+                "virtual_rules",
+                "track_interface",
+                "track_script",
+                "unicast_peer",
+            ],
+        );
+        for s in stmts {
             if self.notify(s, &mut i.notify) {
                 continue;
             }
@@ -1187,7 +1247,9 @@ impl Parser {
     fn authentication(&mut self, st: &Stmt) -> Option<Authentication> {
         let mut ty = None;
         let mut pass = None;
-        for s in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        for s in stmts {
             match s.kw.text.as_str() {
                 "auth_type" => {
                     ty = self.one(
@@ -1781,7 +1843,9 @@ impl Parser {
         let mut protocol_span = None;
         let mut rs_seen: std::collections::HashMap<(IpAddr, Option<u16>), u32> =
             std::collections::HashMap::new();
-        for s in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(stmts, &["real_server"]);
+        for s in stmts {
             // delay_loop and alpha are the virtual server's own (checker_common would take
             // them as checker defaults).
             let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
@@ -2000,6 +2064,10 @@ impl Parser {
         let Some(block) = &st.block else {
             return Some(rs);
         };
+        self.duplicates(
+            &block.stmts,
+            &["TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK"],
+        );
         for s in &block.stmts {
             if self.checker_common(s, &mut defaults) {
                 continue;
@@ -2107,6 +2175,7 @@ impl Parser {
             None if kind_name == "TCP_CHECK" => &[],
             None => self.block(st),
         };
+        self.duplicates(block, &["url"]);
         for s in block {
             if self.checker_common(s, &mut common) {
                 continue;
@@ -2191,7 +2260,9 @@ impl Parser {
             span: st.span().clone(),
         };
         let mut have_path = false;
-        for s in self.block(st) {
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        for s in stmts {
             match s.kw.text.as_str() {
                 "path" => {
                     if let Some(p) = self.string(s) {

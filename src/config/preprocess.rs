@@ -143,6 +143,7 @@ impl Limits {
 
 /// The output of preprocessing.
 pub struct Preprocessed {
+    /// The tokens (empty when they were streamed to a sink by [`preprocess_into`]).
     pub tokens: Vec<Token>,
     /// Source text by file name, for caret rendering.
     pub sources: HashMap<Arc<str>, Arc<str>>,
@@ -165,7 +166,11 @@ struct Pre<'a> {
     limits: Limits,
     defs: HashMap<String, String>,
     diags: Vec<Diagnostic>,
-    tokens: Vec<Token>,
+    /// Where tokens go, as they are produced (so no whole-file token vector is needed).
+    sink: &'a mut dyn FnMut(Token),
+    /// One line's tokens, reused.
+    line_buf: Vec<Token>,
+    token_count: usize,
     sources: HashMap<Arc<str>, Arc<str>>,
     file_order: Vec<Arc<str>>,
     /// The include chain, for cycle detection and messages.
@@ -186,13 +191,30 @@ pub fn preprocess(
     fs: &dyn SourceFs,
     limits: &Limits,
 ) -> Preprocessed {
+    let mut tokens = Vec::new();
+    let mut p = preprocess_into(name, text, config_id, fs, limits, &mut |t| tokens.push(t));
+    p.tokens = tokens;
+    p
+}
+
+/// Like [`preprocess`], handing every token to `sink` as soon as it is produced.
+pub fn preprocess_into(
+    name: &str,
+    text: &str,
+    config_id: &str,
+    fs: &dyn SourceFs,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Token),
+) -> Preprocessed {
     let mut pre = Pre {
         fs,
         config_id: config_id.to_string(),
         limits: limits.clone(),
         defs: HashMap::new(),
         diags: Vec::new(),
-        tokens: Vec::new(),
+        sink,
+        line_buf: Vec::new(),
+        token_count: 0,
         sources: HashMap::new(),
         file_order: Vec::new(),
         stack: Vec::new(),
@@ -204,7 +226,7 @@ pub fn preprocess(
     let canon = fs.canonical(&path);
     pre.file(&path, canon, Arc::from(name), text.to_string());
     Preprocessed {
-        tokens: pre.tokens,
+        tokens: Vec::new(),
         sources: pre.sources,
         file_order: pre.file_order,
         diags: pre.diags,
@@ -261,7 +283,11 @@ impl Pre<'_> {
     }
 
     fn file(&mut self, path: &Path, canon: PathBuf, name: Arc<str>, text: String) {
-        let text: Arc<str> = Arc::from(text);
+        // Editors on other systems may write a byte-order mark; it is not part of a keyword.
+        let text: Arc<str> = match text.strip_prefix('\u{feff}') {
+            Some(t) => Arc::from(t),
+            None => Arc::from(text),
+        };
         if self.sources.insert(name.clone(), text.clone()).is_none() {
             self.file_order.push(name.clone());
         }
@@ -354,19 +380,29 @@ impl Pre<'_> {
             let dir = path.parent().unwrap_or(Path::new(""));
             dir.join(pattern).to_string_lossy().into_owned()
         };
-        let matches = match self.fs.glob(&full) {
-            Ok(m) => m,
-            Err(e) => {
-                self.error(
-                    DiagClass::Include,
-                    file,
-                    line,
-                    col,
-                    format!("bad include pattern `{pattern}`: {e}"),
-                );
-                return;
+        // csh-style `{a,b}` alternatives, as keepalived's glob() offers.
+        let mut matches = Vec::new();
+        for pat in brace_expand(&full, 256) {
+            match self.fs.glob(&pat) {
+                Ok(m) => {
+                    for p in m {
+                        if !matches.contains(&p) {
+                            matches.push(p);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.error(
+                        DiagClass::Include,
+                        file,
+                        line,
+                        col,
+                        format!("bad include pattern `{pattern}`: {e}"),
+                    );
+                    return;
+                }
             }
-        };
+        }
         if matches.is_empty() {
             self.diags.push(Diagnostic::warning(
                 DiagClass::Include,
@@ -496,9 +532,7 @@ impl Pre<'_> {
                 Some(c) => c,
                 None => lexer::identity_cols(&work.text),
             };
-            let Some((text, cols)) = self.expand(file, lineno, &work.text, &cols, 0) else {
-                return None;
-            };
+            let (text, cols) = self.expand(file, lineno, &work.text, &cols, 0)?;
             if text.contains('\n') {
                 // A multi-line definition: each of its lines is a line of its own, and may
                 // itself be a definition, a conditional or a sequence.
@@ -544,7 +578,7 @@ impl Pre<'_> {
                 true,
             );
         }
-        if self.tokens.len() > self.limits.max_tokens {
+        if self.token_count > self.limits.max_tokens {
             self.abort(
                 file,
                 lineno,
@@ -553,15 +587,15 @@ impl Pre<'_> {
             );
             return None;
         }
-        if let Some(e) = lexer::lex_line(
-            &work.text,
-            work.cols.as_deref(),
-            file,
-            lineno,
-            &mut self.tokens,
-        ) {
+        let mut buf = std::mem::take(&mut self.line_buf);
+        if let Some(e) = lexer::lex_line(&work.text, work.cols.as_deref(), file, lineno, &mut buf) {
             self.error(DiagClass::Syntax, file, lineno, e.col, e.message);
         }
+        self.token_count += buf.len();
+        for t in buf.drain(..) {
+            (self.sink)(t);
+        }
+        self.line_buf = buf;
         None
     }
 
@@ -819,6 +853,54 @@ impl Pre<'_> {
             }
         }
     }
+}
+
+/// Expand csh-style `{a,b,c}` alternatives (nested allowed) into at most `max` patterns;
+/// unbalanced braces are left as written.
+pub fn brace_expand(pat: &str, max: usize) -> Vec<String> {
+    let bytes = pat.as_bytes();
+    // Bounded recursion: each group is one level.
+    if bytes.iter().filter(|b| **b == b'{').count() > 32 {
+        return vec![pat.to_string()];
+    }
+    let Some(open) = bytes.iter().position(|b| *b == b'{') else {
+        return vec![pat.to_string()];
+    };
+    let mut level = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, b) in bytes.iter().enumerate().skip(open) {
+        match b {
+            b'{' => level += 1,
+            b'}' => {
+                level -= 1;
+                if level == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if level == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![pat.to_string()];
+    };
+    let (pre, post) = (&pat[..open], &pat[close + 1..]);
+    let mut bounds = vec![open];
+    bounds.extend(commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let alt = &pat[w[0] + 1..w[1]];
+        for e in brace_expand(&format!("{pre}{alt}{post}"), max) {
+            if out.len() >= max {
+                return out;
+            }
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// `include`, `includer`, ... followed by whitespace: the arguments.
@@ -1097,6 +1179,25 @@ mod tests {
             &Limits::small(),
         );
         assert_eq!(p.diags.len(), 1, "{:?}", p.diags);
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        assert_eq!(words("\u{feff}a b\n", "x"), vec!["a", "b", ";"]);
+    }
+
+    #[test]
+    fn brace_alternatives() {
+        assert_eq!(
+            brace_expand("a/{b,c}.conf", 10),
+            vec!["a/b.conf", "a/c.conf"]
+        );
+        assert_eq!(
+            brace_expand("{foo/{,cat,dog},bar}", 10),
+            vec!["foo/", "foo/cat", "foo/dog", "bar"]
+        );
+        assert_eq!(brace_expand("a{b", 10), vec!["a{b"]);
+        assert_eq!(brace_expand("{a,b}{c,d}{e,f}", 3).len(), 3);
     }
 
     #[test]

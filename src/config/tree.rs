@@ -35,28 +35,60 @@ struct Frame {
 
 /// Build the statement tree. Brace errors are reported and recovered from.
 pub fn build(tokens: Vec<Token>, max_depth: usize, diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
-    let mut frames: Vec<Frame> = vec![Frame {
-        stmts: Vec::new(),
-        owner: None,
-        open: Span::builtin(),
-    }];
-    let mut cur: Option<Stmt> = None;
-    // Inside a block nested too deeply we only count braces.
-    let mut skip_depth = 0usize;
-    for tok in tokens {
-        if skip_depth > 0 {
+    let mut out = Vec::new();
+    let mut b = Builder::new(max_depth);
+    for t in tokens {
+        b.push(t, diags, &mut |s| out.push(s));
+    }
+    b.finish(diags, &mut |s| out.push(s));
+    out
+}
+
+/// Incremental tree builder: tokens go in one at a time, complete top-level statements come
+/// out as soon as they are known to be complete (a top-level statement is complete when the
+/// next one starts, since its `{` may stand on the following line).
+pub struct Builder {
+    frames: Vec<Frame>,
+    cur: Option<Stmt>,
+    /// Inside a block nested too deeply we only count braces.
+    skip_depth: usize,
+    max_depth: usize,
+}
+
+impl Builder {
+    pub fn new(max_depth: usize) -> Builder {
+        Builder {
+            frames: vec![Frame {
+                stmts: Vec::new(),
+                owner: None,
+                open: Span::builtin(),
+            }],
+            cur: None,
+            skip_depth: 0,
+            max_depth,
+        }
+    }
+
+    pub fn push(&mut self, tok: Token, diags: &mut Vec<Diagnostic>, emit: &mut dyn FnMut(Stmt)) {
+        if self.skip_depth > 0 {
             match tok.kind {
-                TokKind::Open => skip_depth += 1,
-                TokKind::Close => skip_depth -= 1,
+                TokKind::Open => self.skip_depth += 1,
+                TokKind::Close => self.skip_depth -= 1,
                 _ => {}
             }
-            continue;
+            return;
         }
+        let frames = &mut self.frames;
         match tok.kind {
-            TokKind::Word => match &mut cur {
+            TokKind::Word => match &mut self.cur {
                 Some(s) => s.args.push(tok),
                 None => {
-                    cur = Some(Stmt {
+                    if frames.len() == 1 {
+                        for s in frames[0].stmts.drain(..) {
+                            emit(s);
+                        }
+                    }
+                    self.cur = Some(Stmt {
                         kw: tok,
                         args: Vec::new(),
                         block: None,
@@ -64,13 +96,13 @@ pub fn build(tokens: Vec<Token>, max_depth: usize, diags: &mut Vec<Diagnostic>) 
                 }
             },
             TokKind::Eol => {
-                if let Some(s) = cur.take() {
-                    push(&mut frames, s);
+                if let Some(s) = self.cur.take() {
+                    push(frames, s);
                 }
             }
             TokKind::Open => {
                 let top = frames.len() - 1;
-                let owner = match cur.take() {
+                let owner = match self.cur.take() {
                     Some(s) => Some(s),
                     // `{` on the line after its keyword.
                     None => match frames[top].stmts.last() {
@@ -85,14 +117,14 @@ pub fn build(tokens: Vec<Token>, max_depth: usize, diags: &mut Vec<Diagnostic>) 
                         "`{` without a keyword before it",
                     ));
                 }
-                if frames.len() > max_depth {
+                if frames.len() > self.max_depth {
                     diags.push(Diagnostic::error(
                         DiagClass::Syntax,
                         Some(tok.span.clone()),
-                        format!("blocks nested deeper than {max_depth} levels"),
+                        format!("blocks nested deeper than {} levels", self.max_depth),
                     ));
-                    skip_depth = 1;
-                    continue;
+                    self.skip_depth = 1;
+                    return;
                 }
                 frames.push(Frame {
                     stmts: Vec::new(),
@@ -101,8 +133,8 @@ pub fn build(tokens: Vec<Token>, max_depth: usize, diags: &mut Vec<Diagnostic>) 
                 });
             }
             TokKind::Close => {
-                if let Some(s) = cur.take() {
-                    push(&mut frames, s);
+                if let Some(s) = self.cur.take() {
+                    push(frames, s);
                 }
                 if frames.len() == 1 {
                     diags.push(Diagnostic::error(
@@ -110,25 +142,37 @@ pub fn build(tokens: Vec<Token>, max_depth: usize, diags: &mut Vec<Diagnostic>) 
                         Some(tok.span),
                         "`}` without a matching `{`",
                     ));
-                    continue;
+                    return;
                 }
-                close(&mut frames);
+                close(frames);
             }
         }
     }
-    if let Some(s) = cur.take() {
-        push(&mut frames, s);
+
+    /// End of input: close what is open (reporting it) and emit the rest.
+    pub fn finish(mut self, diags: &mut Vec<Diagnostic>, emit: &mut dyn FnMut(Stmt)) {
+        if let Some(s) = self.cur.take() {
+            push(&mut self.frames, s);
+        }
+        while self.frames.len() > 1 {
+            let f = self
+                .frames
+                .last()
+                .map(|f| f.open.clone())
+                .unwrap_or_default();
+            diags.push(Diagnostic::error(
+                DiagClass::Syntax,
+                Some(f),
+                "this `{` is never closed (missing `}`)",
+            ));
+            close(&mut self.frames);
+        }
+        if let Some(f) = self.frames.pop() {
+            for s in f.stmts {
+                emit(s);
+            }
+        }
     }
-    while frames.len() > 1 {
-        let f = frames.last().map(|f| f.open.clone()).unwrap_or_default();
-        diags.push(Diagnostic::error(
-            DiagClass::Syntax,
-            Some(f),
-            "this `{` is never closed (missing `}`)",
-        ));
-        close(&mut frames);
-    }
-    frames.pop().map(|f| f.stmts).unwrap_or_default()
 }
 
 fn push(frames: &mut [Frame], s: Stmt) {

@@ -15,6 +15,7 @@ fn err(d: &mut Vec<Diagnostic>, class: DiagClass, span: &Span, msg: String) {
 }
 
 pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
+    let mut suggestions = 0usize;
     // Unique names.
     let mut scripts: HashMap<&str, &Span> = HashMap::new();
     for s in &cfg.vrrp_scripts {
@@ -151,6 +152,23 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 .with_help("use `state BACKUP` (the highest priority still becomes master)"),
             );
         }
+        // RFC 5798 removed authentication (keepalived -t exits 5 as well).
+        if i.authentication.is_some() && i.version_or(&cfg.global) == VrrpVersion::V3 {
+            let at = sp
+                .and_then(|s| s.authentication.clone())
+                .unwrap_or_else(|| i.span.clone());
+            d.push(
+                Diagnostic::error(
+                    DiagClass::Semantic,
+                    Some(at),
+                    format!(
+                        "vrrp_instance `{}` uses VRRP version 3, which has no authentication",
+                        i.name
+                    ),
+                )
+                .with_help("remove the authentication block, or use `version 2` (IPv4 only)"),
+            );
+        }
         // vrrp_strict: what keepalived refuses (it "resets" and `keepalived -t` exits 5).
         if cfg.global.vrrp_strict {
             let strict = |d: &mut Vec<Diagnostic>, at: Option<Span>, what: &str| {
@@ -203,7 +221,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
         }
         for t in &i.track_script {
             if !scripts.contains_key(t.name.as_str()) {
-                unknown_script(d, &t.name, &t.span, &scripts);
+                unknown_script(&mut suggestions, d, &t.name, &t.span, &scripts);
             }
         }
         // Unicast peers and the source address must share one family.
@@ -257,7 +275,10 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                         g.name
                     ),
                 );
-                if let Some(s) = super::parser::did_you_mean(m, instances.keys().copied()) {
+                suggestions += 1;
+                if suggestions <= super::parser::MAX_SUGGESTIONS
+                    && let Some(s) = super::parser::did_you_mean(m, instances.keys().copied())
+                {
                     diag = diag.with_help(format!("did you mean `{s}`?"));
                 }
                 d.push(diag);
@@ -281,7 +302,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
         }
         for t in &g.track_script {
             if !scripts.contains_key(t.name.as_str()) {
-                unknown_script(d, &t.name, &t.span, &scripts);
+                unknown_script(&mut suggestions, d, &t.name, &t.span, &scripts);
             }
         }
     }
@@ -379,6 +400,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
 }
 
 fn unknown_script(
+    suggestions: &mut usize,
     d: &mut Vec<Diagnostic>,
     name: &str,
     span: &Span,
@@ -389,7 +411,10 @@ fn unknown_script(
         Some(span.clone()),
         format!("track_script names unknown vrrp_script `{name}`"),
     );
-    if let Some(s) = super::parser::did_you_mean(name, scripts.keys().copied()) {
+    *suggestions += 1;
+    if *suggestions <= super::parser::MAX_SUGGESTIONS
+        && let Some(s) = super::parser::did_you_mean(name, scripts.keys().copied())
+    {
         diag = diag.with_help(format!("did you mean `{s}`?"));
     }
     d.push(diag);

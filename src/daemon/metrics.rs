@@ -561,9 +561,14 @@ impl Metrics {
 
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(64 * 1024);
         let alerts = self.alerts.lock().ok().and_then(|a| a.clone());
-        self.with(|i| {
+        // Copy under the lock, format outside it: engines updating counters wait for a copy
+        // of the maps, never for the formatting of a large scrape.
+        let i = &Inner {
+            series: self.with(|i| i.series.clone()),
+        };
+        {
             for (name, kind, help) in FAMILIES {
                 let _ = writeln!(out, "# HELP {name} {help}");
                 let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
@@ -641,7 +646,7 @@ impl Metrics {
                     }
                 }
             }
-        });
+        }
         out
     }
 }

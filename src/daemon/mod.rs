@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod opts;
 pub mod reload;
 pub mod status;
+pub mod syncd;
 pub use opts::DaemonOpts;
 
 use crate::config::{self, Config, LoadOptions};
@@ -123,11 +124,39 @@ struct EventSinks {
     board: Arc<status::StatusBoard>,
     alerter: crate::alert::smtp::AlertHandle,
     fifos: Option<crate::alert::fifo::FifoWriters>,
+    syncd: syncd::SyncDaemons,
 }
 
 impl EventSinks {
+    /// After a reload: status rows, alert settings and fifos of the new configuration;
+    /// series of removed instances and virtual servers stop being exported.
+    fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
+        self.board.reconfigure(new, rid, Some(path));
+        self.alerter.set_config(new.clone());
+        for i in &old.instances {
+            if new.instance(&i.name).is_none() {
+                self.metrics.forget("instance", &i.name);
+            }
+        }
+        let (g, o) = (&new.global, &old.global);
+        if g.notify_fifo != o.notify_fifo
+            || g.vrrp_notify_fifo != o.vrrp_notify_fifo
+            || g.lvs_notify_fifo != o.lvs_notify_fifo
+        {
+            self.fifos = match crate::alert::fifo::FifoWriters::open(g) {
+                Ok(f) if !f.is_empty() => Some(f),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::error!("notify fifo after reload: {e}; fifo notifications are off");
+                    None
+                }
+            };
+        }
+    }
+
     fn consume(&mut self, ev: &Event) {
         log_event(ev);
+        self.syncd.observe(ev);
         self.metrics.observe_event(ev);
         self.board.apply(ev);
         self.alerter.send(ev);
@@ -147,6 +176,8 @@ fn log_event(ev: &Event) {
         Event::Reload { ok: false, .. } => {
             tracing::error!(target: "reload", "reload refused: the new configuration has errors; nothing changed")
         }
+        // Real server and quorum transitions: the event as JSON (what log processors parse) with
+        // a human summary field.
         Event::RealServer {
             virtual_server,
             real_server,
@@ -157,10 +188,11 @@ fn log_event(ev: &Event) {
                 crate::alert::message::fmt_endpoint(virtual_server),
                 crate::alert::message::fmt_endpoint(real_server),
             );
+            let json = serde_json::to_string(ev).unwrap_or_default();
             if *up {
-                tracing::info!(target: "check", %vs, %rs, "real server {rs} of {vs} is UP: {reason}")
+                tracing::info!(target: "event", summary = %format!("real server {rs} of {vs} is UP: {reason}"), "{json}")
             } else {
-                tracing::warn!(target: "check", %vs, %rs, "real server {rs} of {vs} is DOWN: {reason}")
+                tracing::warn!(target: "event", summary = %format!("real server {rs} of {vs} is DOWN: {reason}"), "{json}")
             }
         }
         Event::Quorum {
@@ -170,10 +202,11 @@ fn log_event(ev: &Event) {
             quorum,
         } => {
             let vs = crate::alert::message::fmt_endpoint(virtual_server);
+            let json = serde_json::to_string(ev).unwrap_or_default();
             if *gained {
-                tracing::info!(target: "check", %vs, "virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})")
+                tracing::info!(target: "event", summary = %format!("virtual server {vs}: quorum gained (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             } else {
-                tracing::warn!(target: "check", %vs, "virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})")
+                tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             }
         }
         other => {
@@ -220,6 +253,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         board: board.clone(),
         alerter: alerter.clone(),
         fifos,
+        syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -304,13 +338,13 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
             Some(ev) = ev_rx.recv() => sinks.consume(&ev),
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", config_path.display());
-                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &board, &rid);
-                after_reload(&reply, &metrics, &ev_tx);
+                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &rid);
+                after_reload(&reply, &ev_tx);
             }
             Some(req) = reload_rx.recv() => {
-                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &board, &rid);
+                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &rid);
                 if !req.plan_only {
-                    after_reload(&reply, &metrics, &ev_tx);
+                    after_reload(&reply, &ev_tx);
                 }
                 let _ = req.reply.send(reply);
             }
@@ -354,6 +388,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         tracing::error!("engines did not stop within {:?}", SHUTDOWN_BUDGET);
         failed = true;
     }
+    sinks.syncd.shutdown(Duration::from_secs(2)).await;
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
     }
@@ -383,7 +418,7 @@ fn reload(
     running: &mut Arc<Config>,
     plan_only: bool,
     cfg_tx: &watch::Sender<Arc<Config>>,
-    board: &status::StatusBoard,
+    sinks: &mut EventSinks,
     rid: &str,
 ) -> control::ReloadReply {
     match config::load_file(
@@ -413,7 +448,7 @@ fn reload(
                     tracing::info!(target: "reload", "{l}");
                 }
                 let new = Arc::new(loaded.config);
-                board.reconfigure(&new, rid, Some(path));
+                sinks.reconfigure(&new, running, rid, path);
                 *running = new.clone();
                 let _ = cfg_tx.send(new);
             }
@@ -427,12 +462,8 @@ fn reload(
     }
 }
 
-fn after_reload(
-    reply: &control::ReloadReply,
-    metrics: &metrics::Metrics,
-    events: &mpsc::UnboundedSender<Event>,
-) {
-    metrics.config_reload(reply.ok);
+/// Report a reload as an event: metrics count it, the status board and alerts see it.
+fn after_reload(reply: &control::ReloadReply, events: &mpsc::UnboundedSender<Event>) {
     let detail = if reply.ok {
         reply.plan.join("; ")
     } else {

@@ -187,16 +187,14 @@ impl StatusSnapshot {
             .iter()
             .map(|vs| {
                 let protocol = protocol_name(vs.protocol);
-                VirtualServerStatus {
-                    name: fmt_endpoint(&vs_endpoint(vs)),
-                    quorum: vs.quorum,
-                    hysteresis: vs.hysteresis,
-                    quorum_up: None,
-                    alive_weight: None,
-                    real_servers: vs
-                        .real_servers
-                        .iter()
-                        .map(|rs| RealServerStatus {
+                // keepalived's start: a real server is alive unless `alpha` (its own, else
+                // the virtual server's) says to wait for a first successful check.
+                let real_servers: Vec<RealServerStatus> = vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| {
+                        let alpha = !rs.checkers.is_empty() && rs.alpha.unwrap_or(vs.alpha);
+                        RealServerStatus {
                             name: fmt_endpoint(&Endpoint {
                                 addr: Some(rs.addr),
                                 port: rs.port,
@@ -204,12 +202,25 @@ impl StatusSnapshot {
                                 protocol,
                                 group: None,
                             }),
-                            state: "UNKNOWN".into(),
+                            state: if alpha { "DOWN" } else { "UP" }.into(),
                             weight: rs.weight,
                             effective_weight: None,
                             last_transition: None,
-                        })
-                        .collect(),
+                        }
+                    })
+                    .collect();
+                let alive: u64 = real_servers
+                    .iter()
+                    .filter(|r| r.state == "UP")
+                    .map(|r| r.weight as u64)
+                    .sum();
+                VirtualServerStatus {
+                    name: fmt_endpoint(&vs_endpoint(vs)),
+                    quorum: vs.quorum,
+                    hysteresis: vs.hysteresis,
+                    quorum_up: Some(alive >= vs.quorum as u64 + vs.hysteresis as u64),
+                    alive_weight: Some(alive),
+                    real_servers,
                     last_transition: None,
                 }
             })
@@ -651,7 +662,7 @@ pub fn render_table(s: &StatusSnapshot) -> String {
                 vs.name.clone(),
                 format!("quorum {q}"),
                 format!(
-                    "{}/{}",
+                    "alive {} of quorum {}",
                     vs.alive_weight
                         .map(|w| w.to_string())
                         .unwrap_or_else(|| "-".into()),
@@ -660,22 +671,20 @@ pub fn render_table(s: &StatusSnapshot) -> String {
                 last(&vs.last_transition, now),
             ]);
             for rs in &vs.real_servers {
+                let weight = match rs.effective_weight {
+                    Some(e) if e != rs.weight => format!("{e} (configured {})", rs.weight),
+                    _ => rs.weight.to_string(),
+                };
                 rows.push(vec![
                     format!("  -> {}", rs.name),
                     rs.state.clone(),
-                    format!(
-                        "{}/{}",
-                        rs.effective_weight
-                            .map(|w| w.to_string())
-                            .unwrap_or_else(|| "-".into()),
-                        rs.weight
-                    ),
+                    weight,
                     last(&rs.last_transition, now),
                 ]);
             }
         }
         out.push_str(&table(
-            &["SERVER", "STATE", "WEIGHT(EFF/CONF)", "LAST TRANSITION"],
+            &["SERVER", "STATE", "WEIGHT", "LAST TRANSITION"],
             &rows,
         ));
     }

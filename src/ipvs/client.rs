@@ -243,7 +243,7 @@ impl<T: Transport> Client<T> {
     /// One request whose answer is data messages: a dump (`dump = true`, ends with DONE) or a
     /// GET with an ACK after the reply.
     pub fn query(&mut self, msg: &IpvsMessage, dump: bool) -> Result<Vec<IpvsMessage>, IpvsError> {
-        let context = format!("{:?}", msg.cmd);
+        let context = || format!("{:?}", msg.cmd);
         let seq = self.next_seq();
         let flags = if dump {
             NLM_F_REQUEST | NLM_F_DUMP
@@ -253,25 +253,25 @@ impl<T: Transport> Client<T> {
         let frame = encode_request(self.family, flags, seq, msg);
         self.transport
             .send(&frame)
-            .map_err(|e| Self::io(&context, e))?;
+            .map_err(|e| Self::io(&context(), e))?;
         let mut out = Vec::new();
         loop {
             let mut rx = std::mem::take(&mut self.rx);
             self.transport
                 .recv(&mut rx)
-                .map_err(|e| Self::io(&context, e))?;
+                .map_err(|e| Self::io(&context(), e))?;
             let replies = decode_datagram(&rx);
             self.rx = rx;
             for r in replies {
                 match r.map_err(|e| IpvsError::Decode {
-                    context: context.clone(),
+                    context: context(),
                     source: e,
                 })? {
                     Reply::Data { seq: s, msg } if s == seq => out.push(msg),
                     Reply::Ack { seq: s, errno } if s == seq => {
                         if errno != 0 {
                             return Err(IpvsError::Kernel {
-                                context,
+                                context: context(),
                                 errno: -errno,
                             });
                         }
@@ -280,7 +280,7 @@ impl<T: Transport> Client<T> {
                     Reply::Done { seq: s, errno } if s == seq => {
                         if errno < 0 {
                             return Err(IpvsError::Kernel {
-                                context,
+                                context: context(),
                                 errno: -errno,
                             });
                         }

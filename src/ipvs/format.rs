@@ -336,8 +336,15 @@ pub fn cmp_dests(a: &DestAttrs, b: &DestAttrs, svc_af: Family) -> i32 {
 
 /// glibc's `qsort` for these sizes is a stable top-down merge sort (`msort_with_tmp`); with
 /// ipvsadm's non-transitive comparators only the same algorithm gives the same order, and
-/// Rust's `sort_by` may panic on a non-total order.
-pub fn c_msort<T: Clone>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> i32) {
+/// Rust's `sort_by` may panic on a non-total order. Sorts indices, so nothing is cloned.
+pub fn c_msort_indices(n: usize, cmp: &dyn Fn(usize, usize) -> i32) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    let mut tmp: Vec<usize> = Vec::with_capacity(n);
+    msort(&mut v, &mut tmp, cmp);
+    v
+}
+
+fn msort(v: &mut [usize], tmp: &mut Vec<usize>, cmp: &dyn Fn(usize, usize) -> i32) {
     let n = v.len();
     if n <= 1 {
         return;
@@ -345,28 +352,30 @@ pub fn c_msort<T: Clone>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> i32) {
     let n1 = n / 2;
     {
         let (left, right) = v.split_at_mut(n1);
-        c_msort(left, cmp);
-        c_msort(right, cmp);
+        msort(left, tmp, cmp);
+        msort(right, tmp, cmp);
     }
-    let mut tmp: Vec<T> = Vec::with_capacity(n);
+    tmp.clear();
     let (mut i, mut j) = (0usize, n1);
     while i < n1 && j < n {
-        if cmp(&v[i], &v[j]) <= 0 {
-            tmp.push(v[i].clone());
+        if cmp(v[i], v[j]) <= 0 {
+            tmp.push(v[i]);
             i += 1;
         } else {
-            tmp.push(v[j].clone());
+            tmp.push(v[j]);
             j += 1;
         }
     }
-    while i < n1 {
-        tmp.push(v[i].clone());
-        i += 1;
-    }
+    tmp.extend_from_slice(&v[i..n1]);
     // Elements v[j..] are already in place.
-    for (k, t) in tmp.into_iter().enumerate() {
-        v[k] = t;
-    }
+    v[..tmp.len()].copy_from_slice(tmp);
+}
+
+/// [`c_msort_indices`] applied to a slice.
+pub fn c_msort<T: Clone>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> i32) {
+    let order = c_msort_indices(v.len(), &|a, b| cmp(&v[a], &v[b]));
+    let sorted: Vec<T> = order.iter().map(|&i| v[i].clone()).collect();
+    v.clone_from_slice(&sorted);
 }
 
 /// ipvsadm's `print_service_entry`: the service line and its destination lines.
@@ -466,11 +475,14 @@ pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
     }
     out.push('\n');
 
-    let mut dests = e.dests.clone();
-    if !f.nosort {
-        c_msort(&mut dests, &|a, b| cmp_dests(a, b, af));
-    }
-    for d in &dests {
+    let order: Vec<usize> = if f.nosort {
+        (0..e.dests.len()).collect()
+    } else {
+        c_msort_indices(e.dests.len(), &|a, b| {
+            cmp_dests(&e.dests[a], &e.dests[b], af)
+        })
+    };
+    for d in order.iter().map(|&i| &e.dests[i]) {
         let daf = d.addr_family.unwrap_or(af);
         let mut dname = addrport(
             daf,
@@ -589,12 +601,15 @@ pub fn list_all(
             out.push_str(&version_line(v, size));
         }
     }
-    let mut sorted: Vec<ListEntry> = entries.to_vec();
-    if !f.nosort {
-        c_msort(&mut sorted, &|a, b| cmp_services(&a.svc, &b.svc));
-    }
+    let order: Vec<usize> = if f.nosort {
+        (0..entries.len()).collect()
+    } else {
+        c_msort_indices(entries.len(), &|a, b| {
+            cmp_services(&entries[a].svc, &entries[b].svc)
+        })
+    };
     out.push_str(&title(f));
-    for e in &sorted {
+    for e in order.iter().map(|&i| &entries[i]) {
         out.push_str(&service_entry(e, f, names));
     }
     out

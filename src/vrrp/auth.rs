@@ -137,7 +137,16 @@ impl AhCounter {
 /// Authenticate a received advert against the instance's configuration (RFC 2338 §7.1 /
 /// keepalived's order: AH presence, auth type, then PASS compare or AH ICV, SPI, sequence).
 /// The counter is advanced only for a genuine AH advert.
-pub fn verify(auth: &Auth, adv: &ReceivedAdvert, counter: &mut AhCounter) -> Result<(), AuthError> {
+///
+/// `unicast`: the instance has unicast peers, so (keepalived's rule) the TTL is zeroed for the
+/// ICV. This is applied here whether or not the shell decoded with
+/// `DecodeOptions { unicast: true }`.
+pub fn verify(
+    auth: &Auth,
+    adv: &ReceivedAdvert,
+    counter: &mut AhCounter,
+    unicast: bool,
+) -> Result<(), AuthError> {
     let configured = matches!(auth, Auth::Ah(_));
     if adv.ah.is_some() != configured {
         return Err(AuthError::AhPresence {
@@ -160,7 +169,14 @@ pub fn verify(auth: &Auth, adv: &ReceivedAdvert, counter: &mut AhCounter) -> Res
             return Err(AuthError::BadPassword);
         }
         (Auth::Ah(k), Some(ah)) => {
-            if !constant_time_eq(&ah_icv(k, &ah.signed), &ah.icv) {
+            let icv = if unicast && ah.signed.get(8).is_some_and(|ttl| *ttl != 0) {
+                let mut signed = ah.signed.clone();
+                signed[8] = 0;
+                ah_icv(k, &signed)
+            } else {
+                ah_icv(k, &ah.signed)
+            };
+            if !constant_time_eq(&icv, &ah.icv) {
                 return Err(AuthError::BadIcv);
             }
             if IpAddr::V4(ah.spi.into()) != adv.src {

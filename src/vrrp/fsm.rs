@@ -195,6 +195,13 @@ pub enum SetupError {
     V2Interval { instance: String, int: Centis },
     #[error("instance {instance}: advert_int {int} exceeds VRRPv3's 40.95 s")]
     V3Interval { instance: String, int: Centis },
+    /// A reload changed what identifies the virtual router (name, VRID, version or family):
+    /// the old instance must be stopped and a new one started.
+    #[error("instance {instance}: {what} changed; it is a different virtual router now")]
+    IdentityChanged {
+        instance: String,
+        what: &'static str,
+    },
 }
 
 /// A tracked object's contribution to priority.
@@ -401,6 +408,10 @@ pub struct Instance {
     last_vip_mismatch: Option<Vec<IpAddr>>,
     /// Address and priority of the current master as seen from BACKUP.
     master: Option<(IpAddr, u8)>,
+    /// `AddVips` was emitted and not yet undone: `DelVips` only then.
+    vips_added: bool,
+    /// When the current state was entered.
+    last_transition: Option<Instant>,
 }
 
 impl Instance {
@@ -420,6 +431,8 @@ impl Instance {
             want_master: false,
             last_vip_mismatch: None,
             master: None,
+            vips_added: false,
+            last_transition: None,
         }
     }
 
@@ -470,6 +483,106 @@ impl Instance {
             },
             counters: self.counters.clone(),
         }
+    }
+
+    /// Apply a reloaded configuration to a running instance without disturbing its state
+    /// (keepalived keeps a MASTER master across a reload). Tracked objects that still exist
+    /// keep their current results.
+    ///
+    /// As MASTER, a changed VIP list yields `DelVips` (meaning the *old* configuration's
+    /// addresses, executed before the shell switches configurations), then `AddVips` and
+    /// gratuitous ARPs for the new ones; a changed interval re-arms the Adver_Timer; a
+    /// changed priority is advertised at once. New faults or cleared faults transition as
+    /// usual. Returns `IdentityChanged` (and changes nothing) if the name, VRID, version or
+    /// family differ.
+    pub fn reconfigure(
+        &mut self,
+        mut new: InstanceParams,
+        now: Instant,
+    ) -> Result<Vec<Action>, SetupError> {
+        let old = &self.params;
+        let what = if new.name != old.name {
+            Some("name")
+        } else if new.vrid != old.vrid {
+            Some("virtual_router_id")
+        } else if new.version != old.version {
+            Some("version")
+        } else if new.af != old.af {
+            Some("address family")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(SetupError::IdentityChanged {
+                instance: old.name.clone(),
+                what,
+            });
+        }
+        let carry = |new: &mut Vec<Tracked>, old: &[Tracked]| {
+            for t in new.iter_mut() {
+                if let Some(o) = old.iter().find(|o| o.name == t.name) {
+                    t.ok = o.ok;
+                }
+            }
+        };
+        carry(&mut new.track_interfaces, &old.track_interfaces);
+        carry(&mut new.track_scripts, &old.track_scripts);
+        let mut out = Vec::new();
+        let old_prio = self.effective_priority();
+        let vips_changed = new.vips != old.vips;
+        let interval_changed = new.advert_int != old.advert_int;
+        let refresh_changed = new.garp_master_refresh != old.garp_master_refresh;
+        if self.state == VrrpState::Master && vips_changed && self.vips_added {
+            // The old configuration's addresses go before the shell switches.
+            self.vips_added = false;
+            out.push(Action::DelVips);
+        }
+        if !new.in_sync_group && self.want_master {
+            self.want_master = false;
+        }
+        self.params = new;
+        if self.state != VrrpState::Master
+            && (self.master.is_none() || self.params.version == Version::V2)
+        {
+            // No master heard (or v2, where intervals must match): our own interval rules.
+            self.master_adver_int = self.params.advert_int;
+        }
+        // New or changed tracking may mean FAULT (priority 0, addresses released).
+        self.reevaluate(now, &mut out);
+        if self.state == VrrpState::Master {
+            self.master_adver_int = self.params.advert_int;
+            if !self.vips_added {
+                self.vips_added = true;
+                out.push(Action::AddVips);
+                out.push(Action::SendGratuitous {
+                    repeat: self.params.garp_master_repeat,
+                });
+            }
+            if interval_changed || vips_changed || self.effective_priority() != old_prio {
+                self.send_advert(self.effective_priority(), &mut out);
+                out.push(Action::ArmTimer {
+                    timer: TimerKind::Advert,
+                    after: self.params.advert_int.as_duration(),
+                });
+            }
+            if refresh_changed {
+                out.push(match self.params.garp_master_refresh {
+                    Some(every) => Action::ArmTimer {
+                        timer: TimerKind::GarpRefresh,
+                        after: every.as_duration(),
+                    },
+                    None => Action::DisarmTimer {
+                        timer: TimerKind::GarpRefresh,
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the current state was entered (None while in INIT).
+    pub fn last_transition(&self) -> Option<Instant> {
+        self.last_transition
     }
 
     /// The master as last seen from BACKUP (address, priority).
@@ -617,7 +730,8 @@ impl Instance {
         if p.version != self.params.version {
             return Some(DropReason::VersionMismatch);
         }
-        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq) {
+        let unicast = !self.params.unicast_peers.is_empty();
+        if let Err(e) = super::auth::verify(&self.params.auth, adv, &mut self.ah_seq, unicast) {
             return Some(e.drop_reason());
         }
         // RFC 3768 §7.1: a VRRPv2 advert interval must match ours.
@@ -890,7 +1004,7 @@ impl Instance {
         if from == to {
             return;
         }
-        let _ = now;
+        self.last_transition = Some(now);
         use VrrpState::*;
         // Leaving MASTER: priority 0 when going to FAULT or stopping (RFC 5798 §6.4.3), then
         // remove exactly what was added.
@@ -898,7 +1012,10 @@ impl Instance {
             if matches!(to, Fault | Stop) {
                 self.send_advert(0, out);
             }
-            out.push(Action::DelVips);
+            if self.vips_added {
+                self.vips_added = false;
+                out.push(Action::DelVips);
+            }
             for timer in [
                 TimerKind::Advert,
                 TimerKind::GarpDelay,
@@ -928,6 +1045,7 @@ impl Instance {
                 self.counters.became_master += 1;
                 // Advert first, then addresses, then gratuitous ARPs / NAs.
                 self.send_advert(self.effective_priority(), out);
+                self.vips_added = true;
                 out.push(Action::AddVips);
                 out.push(Action::SendGratuitous {
                     repeat: self.params.garp_master_repeat,

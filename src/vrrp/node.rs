@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::fsm::{Action, Input, Instance, SetupError};
+use super::fsm::{Action, Input, Instance, InstanceParams, SetupError};
 use super::sync::{GroupTransition, SyncGroupCore, SyncOutput};
 use crate::config::Config;
 
@@ -85,38 +85,112 @@ impl Node {
     pub fn step(&mut self, instance: usize, input: Input, now: Instant) -> Vec<NodeAction> {
         let mut out = Vec::new();
         let mut queue = VecDeque::from([(instance, input)]);
+        self.drain(&mut queue, &mut out, now);
+        out
+    }
+
+    /// Run queued inputs, and whatever the sync groups ask in consequence, until quiet.
+    fn drain(
+        &mut self,
+        queue: &mut VecDeque<(usize, Input)>,
+        out: &mut Vec<NodeAction>,
+        now: Instant,
+    ) {
         while let Some((idx, input)) = queue.pop_front() {
             let Some(inst) = self.instances.get_mut(idx) else {
                 continue;
             };
             let actions = inst.step(input, now);
-            let group_outputs = match self.membership[idx] {
-                Some((gi, mi)) => Some((gi, self.groups[gi].observe(mi, &actions))),
-                None => None,
-            };
-            out.extend(actions.into_iter().map(|action| NodeAction::Instance {
-                instance: idx,
-                action,
-            }));
-            let Some((gi, outputs)) = group_outputs else {
-                continue;
-            };
-            for o in outputs {
-                match o {
-                    SyncOutput::ToMember { member, input } => {
-                        let name = &self.groups[gi].members()[member];
-                        if let Some(t) = self.instances.iter().position(|i| i.name() == name) {
-                            queue.push_back((t, input));
-                        }
+            self.emit(idx, actions, queue, out);
+        }
+    }
+
+    /// Record an instance's actions and let its sync group react (queueing member inputs).
+    fn emit(
+        &mut self,
+        idx: usize,
+        actions: Vec<Action>,
+        queue: &mut VecDeque<(usize, Input)>,
+        out: &mut Vec<NodeAction>,
+    ) {
+        let group_outputs = match self.membership.get(idx).copied().flatten() {
+            Some((gi, mi)) => Some((gi, self.groups[gi].observe(mi, &actions))),
+            None => None,
+        };
+        out.extend(actions.into_iter().map(|action| NodeAction::Instance {
+            instance: idx,
+            action,
+        }));
+        let Some((gi, outputs)) = group_outputs else {
+            return;
+        };
+        for o in outputs {
+            match o {
+                SyncOutput::ToMember { member, input } => {
+                    let name = &self.groups[gi].members()[member];
+                    if let Some(t) = self.instances.iter().position(|i| i.name() == name) {
+                        queue.push_back((t, input));
                     }
-                    SyncOutput::Notify(transition) => out.push(NodeAction::Group {
-                        group: gi,
-                        transition,
-                    }),
                 }
+                SyncOutput::Notify(transition) => out.push(NodeAction::Group {
+                    group: gi,
+                    transition,
+                }),
             }
         }
-        out
+    }
+
+    /// Apply a reloaded configuration whose instances and sync groups are the same (same
+    /// names, same order, same membership; priorities, VIPs, tracking, timers may change):
+    /// every instance keeps its state (see [`Instance::reconfigure`]). Anything else —
+    /// instances added, removed or renamed, a different VRID — is refused with the reason,
+    /// and nothing changes: the shell then stops this node (priority 0, VIPs released) and
+    /// starts a new one from the new configuration.
+    pub fn reconfigure(
+        &mut self,
+        cfg: &Config,
+        now: Instant,
+    ) -> Result<Vec<NodeAction>, SetupError> {
+        let same_names = cfg.instances.len() == self.instances.len()
+            && cfg
+                .instances
+                .iter()
+                .zip(&self.instances)
+                .all(|(c, i)| c.name == i.name());
+        let same_groups = cfg.sync_groups.len() == self.groups.len()
+            && cfg
+                .sync_groups
+                .iter()
+                .zip(&self.groups)
+                .all(|(c, g)| c.name == g.name() && c.members == g.members());
+        if !same_names || !same_groups {
+            return Err(SetupError::IdentityChanged {
+                instance: "*".into(),
+                what: "the set of instances or sync groups",
+            });
+        }
+        let mut params = Vec::new();
+        for (inst, running) in cfg.instances.iter().zip(&self.instances) {
+            let group = cfg.sync_group_of(&inst.name);
+            let p = InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+            let r = running.params();
+            if (p.vrid, p.version, p.af) != (r.vrid, r.version, r.af) {
+                return Err(SetupError::IdentityChanged {
+                    instance: inst.name.clone(),
+                    what: "virtual_router_id, version or family",
+                });
+            }
+            params.push(p);
+        }
+        let mut out = Vec::new();
+        let mut queue = VecDeque::new();
+        for (idx, p) in params.into_iter().enumerate() {
+            // Identity was checked above: this cannot fail.
+            let actions = self.instances[idx].reconfigure(p, now)?;
+            self.emit(idx, actions, &mut queue, &mut out);
+        }
+        self.drain(&mut queue, &mut out, now);
+        Ok(out)
     }
 
     /// Run `input` on every instance in turn (Startup, Shutdown, TrackScript...).

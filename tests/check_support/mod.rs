@@ -416,3 +416,53 @@ pub fn ca_signed(
     ]);
     (p("ca.pem"), p("leaf.pem"), p("leaf.key"))
 }
+
+/// Debian's nginx serving `files` on 127.0.0.1 (killed on drop).
+pub fn nginx(files: &[(&str, &[u8])]) -> Backend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).expect("www");
+    for (name, content) in files {
+        std::fs::write(root.join(name), content).expect("write file");
+    }
+    let port = closed_port();
+    let d = dir.path().display();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n\
+             fastcgi_temp_path {d}/fc;\n  uwsgi_temp_path {d}/uw;\n  scgi_temp_path {d}/sc;\n\
+             server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n\
+             location = /teapot {{ return 418 \"short and stout\\n\"; }}\n  }}\n}}\n"
+        ),
+    )
+    .expect("nginx.conf");
+    let stderr_path = dir.path().join("stderr");
+    let child = std::process::Command::new("/usr/sbin/nginx")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("nginx (package nginx-light)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Backend {
+        child,
+        port,
+        stderr_path,
+        _dir: dir,
+    }
+}

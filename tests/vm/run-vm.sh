@@ -100,6 +100,8 @@ done
 
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$RUN/run.cpio"
 cat "$VM_DIR/base.cpio" "$RUN/run.cpio" >"$RUN/initrd"
+# Only the initrd is needed from here on (disk is shared by many runs).
+[[ -n ${VM_KEEP:-} ]] || rm -rf "$ROOT" "$RUN/run.cpio" "$RUN/rampart"
 
 # A boot that dies before the scenario starts (a loaded host can make the kernel's early timer checks
 # fail) is retried once: the scenario has not run, so nothing is repeated.
@@ -138,17 +140,18 @@ if [[ $qemu_rc -eq 124 || $qemu_rc -eq 137 ]]; then
     echo "run-vm: error: the VM did not finish within ${TIMEOUT}s (kernel $KVER); killed" >&2
     exit 124
 fi
-# Extract the framed output: everything after the first "@@VM-BEGIN@@\n" up to the last "@@VM-END rc=N@@".
-python3 - "$RUN/out.log" <<'EOF' || { show_logs; die "no end marker in the scenario output (qemu exit $qemu_rc)"; }
-import re, sys
-data = open(sys.argv[1], 'rb').read()
-begin = data.find(b'@@VM-BEGIN@@\n')
-ends = list(re.finditer(rb'@@VM-END rc=(\d+)@@', data))
-if begin < 0 or not ends:
-    sys.exit(3)
-end = ends[-1]
-sys.stdout.buffer.write(data[begin + len(b'@@VM-BEGIN@@\n'):end.start()])
-sys.stdout.flush()
-open(sys.argv[1] + '.rc', 'w').write(end.group(1).decode())
-EOF
-exit "$(cat "$RUN/out.log.rc")"
+VM_BEGIN_LINE=$'@@VM-BEGIN@@\n'
+# Extract the framed output: everything after the first "@@VM-BEGIN@@\n" up to the last "@@VM-END rc=N@@"
+# (byte offsets from grep -b, so the output is passed on byte for byte; no python needed).
+begin=$(grep -abo '@@VM-BEGIN@@' "$RUN/out.log" | head -1 | cut -d: -f1)
+last_end=$(grep -abo '@@VM-END rc=[0-9]*@@' "$RUN/out.log" | tail -1)
+if [[ -z $begin || -z $last_end ]]; then
+    show_logs
+    die "no end marker in the scenario output (qemu exit $qemu_rc)"
+fi
+end=${last_end%%:*}
+rc=${last_end#*:@@VM-END rc=}
+rc=${rc%@@}
+start=$((begin + ${#VM_BEGIN_LINE}))
+head -c "$end" "$RUN/out.log" | tail -c +$((start + 1))
+exit "$rc"
