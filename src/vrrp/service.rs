@@ -484,18 +484,36 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // Main loop.
     let mut shutdown = ctx.shutdown.clone();
+    let mut hires = match HiresTimer::new() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(target: "vrrp", "timerfd unavailable ({e}); using the runtime's millisecond timers");
+            None
+        }
+    };
     loop {
         let next = drv.timers.next();
+        if let Some(h) = hires.as_mut() {
+            h.set(next);
+        }
         tokio::select! {
             biased;
             _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
             _ = async {
-                match next {
-                    Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
-                    None => std::future::pending().await,
+                match (next, hires.as_ref()) {
+                    (Some(_), Some(h)) => h.wait().await,
+                    (Some(t), None) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                    (None, _) => std::future::pending().await,
                 }
             } => {
+                // Expired (or spurious): always re-arm on the next round.
+                if let Some(h) = hires.as_mut() {
+                    h.armed_for = None;
+                }
                 let now = Instant::now();
+                if let Some(due) = next {
+                    tracing::trace!(target: "vrrp", "timer fired {:?} late", now.saturating_duration_since(due));
+                }
                 while let Some((idx, timer)) = drv.timers.pop_due(now) {
                     let acts = node.step(idx, Input::TimerExpired { timer }, now);
                     drv.execute(&node, acts, now).await;
@@ -590,6 +608,98 @@ fn check_script_security(cfg: &Config) {
                 }
             }
             Err(e) => tracing::error!(target: "vrrp", "{}: {e}", c.span),
+        }
+    }
+}
+
+/// A timerfd so protocol timers fire within microseconds of their deadline: the runtime's
+/// timers round up to the next millisecond and wake through the I/O driver's millisecond
+/// timeout, which costs Master_Down_Interval precision.
+struct HiresTimer {
+    fd: tokio::io::unix::AsyncFd<TimerFdRaw>,
+    armed_for: Option<Instant>,
+}
+
+struct TimerFdRaw(nix::sys::timerfd::TimerFd);
+
+impl std::os::fd::AsRawFd for TimerFdRaw {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl HiresTimer {
+    fn new() -> std::io::Result<HiresTimer> {
+        use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
+        let t = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        // SAFETY: TimerFd owns its descriptor; the AsyncFd owns the TimerFd.
+        let fd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(
+                TimerFdRaw(t),
+                tokio::io::Interest::READABLE,
+            )
+        }
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(HiresTimer {
+            fd,
+            armed_for: None,
+        })
+    }
+
+    /// Arm for `at` (None: disarm); a no-op when already armed for it.
+    fn set(&mut self, at: Option<Instant>) {
+        use nix::sys::time::TimeSpec;
+        use nix::sys::timer::{Expiration, TimerSetTimeFlags};
+        if self.armed_for == at {
+            return;
+        }
+        let r = match at {
+            Some(t) => {
+                // A zero it_value would disarm: never less than 1 µs.
+                let after = t
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_micros(1));
+                self.fd.get_ref().0.set(
+                    Expiration::OneShot(TimeSpec::from_duration(after)),
+                    TimerSetTimeFlags::empty(),
+                )
+            }
+            None => self.fd.get_ref().0.unset(),
+        };
+        match r {
+            Ok(()) => self.armed_for = at,
+            Err(e) => tracing::error!(target: "vrrp", "timerfd_settime: {e}"),
+        }
+    }
+
+    async fn wait(&self) {
+        loop {
+            let Ok(mut guard) = self.fd.readable().await else {
+                return std::future::pending().await;
+            };
+            let r = guard.try_io(|inner| {
+                let mut buf = [0u8; 8];
+                // SAFETY: valid fd, 8-byte buffer as timerfd requires.
+                let n = unsafe {
+                    libc::read(
+                        std::os::fd::AsRawFd::as_raw_fd(inner.get_ref()),
+                        buf.as_mut_ptr() as *mut libc::c_void,
+                        8,
+                    )
+                };
+                if n < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+            if let Ok(Ok(())) = r {
+                return;
+            }
         }
     }
 }
