@@ -193,6 +193,79 @@ impl Node {
         Ok(out)
     }
 
+    /// Shut instance `instance` down alone (priority 0 if MASTER, VIPs released), without its
+    /// sync group reacting: used for instances a reload removes, just before [`Node::rebuild`].
+    pub fn retire(&mut self, instance: usize, now: Instant) -> Vec<NodeAction> {
+        let Some(inst) = self.instances.get_mut(instance) else {
+            return Vec::new();
+        };
+        inst.step(Input::Shutdown, now)
+            .into_iter()
+            .map(|action| NodeAction::Instance { instance, action })
+            .collect()
+    }
+
+    /// Apply a reloaded configuration that may add, remove or change instances.
+    /// `kept[new]` is the index in the running node of the instance that new instance `new`
+    /// continues (same virtual router and name), or None for a new one. Kept instances keep
+    /// their state and take their new settings in place ([`Instance::reconfigure`]); new ones
+    /// are built in INIT and wait for the shell's usual startup inputs; running instances no
+    /// one keeps are dropped (retire them first). Sync groups with the same name and members
+    /// keep their state. Returns the kept instances' actions, indexed in the new node.
+    /// On error nothing changes.
+    pub fn rebuild(
+        &mut self,
+        cfg: &Config,
+        kept: &[Option<usize>],
+        now: Instant,
+    ) -> Result<Vec<NodeAction>, SetupError> {
+        let mut instances = Vec::new();
+        let mut pending = Vec::new();
+        for (idx, inst) in cfg.instances.iter().enumerate() {
+            let group = cfg.sync_group_of(&inst.name);
+            match kept
+                .get(idx)
+                .copied()
+                .flatten()
+                .and_then(|o| self.instances.get(o))
+            {
+                Some(old) => {
+                    let p =
+                        InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+                    let mut running = old.clone();
+                    let actions = running.reconfigure(p, now)?;
+                    pending.push((idx, actions));
+                    instances.push(running);
+                }
+                None => instances.push(Instance::from_config(
+                    inst,
+                    &cfg.global,
+                    &cfg.vrrp_scripts,
+                    group,
+                )?),
+            }
+        }
+        let groups = cfg
+            .sync_groups
+            .iter()
+            .map(|g| {
+                self.groups
+                    .iter()
+                    .find(|o| o.name() == g.name && o.members() == g.members)
+                    .cloned()
+                    .unwrap_or_else(|| SyncGroupCore::new(g.name.clone(), g.members.clone()))
+            })
+            .collect();
+        *self = Node::new(instances, groups);
+        let mut out = Vec::new();
+        let mut queue = VecDeque::new();
+        for (idx, actions) in pending {
+            self.emit(idx, actions, &mut queue, &mut out);
+        }
+        self.drain(&mut queue, &mut out, now);
+        Ok(out)
+    }
+
     /// Run `input` on every instance in turn (Startup, Shutdown, TrackScript...).
     pub fn step_all(&mut self, input: &Input, now: Instant) -> Vec<NodeAction> {
         let mut out = Vec::new();
