@@ -233,3 +233,40 @@ fn reload_applies_a_diff_and_keeps_running_instances() {
         "VI_1 became MASTER once: {n:?}"
     );
 }
+
+/// A priority lowered by a reload takes effect in place: the peer preempts and takes the VIP.
+#[test]
+fn lowered_priority_hands_over_to_the_peer() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("reloadprio");
+    let br = lab.lan("br");
+    let a = lab.ns("a");
+    let b = lab.ns("b");
+    lab.attach(&a, "eth0", &br, &["10.54.0.1/24"]);
+    lab.attach(&b, "eth0", &br, &["10.54.0.2/24"]);
+    let logs = lab.dir.path().display().to_string();
+    let vip = "10.54.0.100";
+    let inst = |p| {
+        conf(
+            &[Inst::new("VI_P", "eth0", 54, p, &["10.54.0.100/24"])],
+            &[],
+        )
+    };
+    let (pid_a, _) = start_rampart(&mut lab, &a, "a", &inst(150));
+    start_rampart(&mut lab, &b, "b", &inst(100));
+    let on_a = wait_for(T, || {
+        (lab.has_addr(&a, "eth0", vip) && !lab.has_addr(&b, "eth0", vip)).then_some(())
+    });
+    assert!(on_a.is_some(), "the VIP should start on a (logs in {logs})");
+    std::fs::write(lab.path("a.conf"), inst(50)).unwrap();
+    lab.signal(pid_a, "HUP");
+    let on_b = wait_for(T, || {
+        (lab.has_addr(&b, "eth0", vip) && !lab.has_addr(&a, "eth0", vip)).then_some(())
+    });
+    assert!(
+        on_b.is_some(),
+        "with priority 50 on a, b (100) should preempt (logs in {logs})"
+    );
+}
