@@ -109,6 +109,9 @@ struct Wire {
 /// Key of a socket: (interface, IPv6?, IP protocol).
 type SockKey = (String, bool, u8);
 
+/// Instance index by (interface, IPv6?, VRID); a reload replaces its contents.
+type RouterIndex = Arc<RwLock<HashMap<(String, bool, u8), usize>>>;
+
 fn local_address(inst: &VrrpInstance, v6: bool) -> Option<IpAddr> {
     if let Some(a) = inst.unicast_src_ip.or(inst.mcast_src_ip) {
         return Some(a);
@@ -334,26 +337,16 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // vrrp_scripts that someone tracks.
     let (script_tx, mut script_rx) = mpsc::unbounded_channel();
-    let mut script_tasks = Vec::new();
-    for s in &cfg.vrrp_scripts {
-        let tracked = cfg
-            .instances
-            .iter()
-            .any(|i| i.track_script.iter().any(|t| t.name == s.name))
-            || cfg
-                .sync_groups
-                .iter()
-                .any(|g| g.track_script.iter().any(|t| t.name == s.name));
-        if tracked {
-            script_tasks.push(super::script::spawn(
-                s.clone(),
-                policy.clone(),
-                script_tx.clone(),
-                ctx.shutdown.clone(),
-            ));
-        }
+    let mut script_tasks = HashMap::new();
+    for s in tracked_scripts(&cfg) {
+        let task = super::script::spawn(
+            s.clone(),
+            policy.clone(),
+            script_tx.clone(),
+            ctx.shutdown.clone(),
+        );
+        script_tasks.insert(s.name.clone(), (s.clone(), task));
     }
-    drop(script_tx);
     {
         let tx = drv_tx.clone();
         tasks.spawn(async move {
@@ -433,6 +426,8 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         drv_tx,
         vip_dev,
         spawned: Vec::new(),
+        script_tx,
+        script_tasks,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -537,6 +532,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         group_notifiers,
         readers,
         spawned,
+        script_tasks,
         ..
     } = drv;
     for r in readers.values() {
@@ -561,7 +557,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     if tokio::time::timeout(RELEASE_BUDGET, release).await.is_err() {
         tracing::error!(target: "vrrp", "VIP release and stop scripts did not finish within {RELEASE_BUDGET:?}");
     }
-    for t in script_tasks {
+    for (_, t) in script_tasks.values() {
         t.abort();
     }
     for i in node.instances() {
@@ -584,7 +580,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 fn spawn_reader(
     socket: Arc<VrrpSocket>,
     tx: mpsc::UnboundedSender<DriverMsg>,
-    by_vrid: Arc<RwLock<HashMap<(String, bool, u8), usize>>>,
+    by_vrid: RouterIndex,
     stats: Arc<VrrpStats>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -825,12 +821,31 @@ struct Driver {
     policy: ScriptPolicy,
     sockets: HashMap<SockKey, Arc<VrrpSocket>>,
     readers: HashMap<SockKey, tokio::task::JoinHandle<()>>,
-    by_vrid: Arc<RwLock<HashMap<(String, bool, u8), usize>>>,
+    by_vrid: RouterIndex,
     drv_tx: mpsc::UnboundedSender<DriverMsg>,
     /// Per instance: the interface its VIPs go on.
     vip_dev: Vec<String>,
     /// Executors and notifiers started or retired by reloads: awaited at shutdown.
     spawned: Vec<tokio::task::JoinHandle<()>>,
+    script_tx: mpsc::UnboundedSender<ScriptStatus>,
+    /// Running vrrp_script runners by name, with the definition they run.
+    script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+}
+
+/// The vrrp_scripts some instance or sync group tracks (only those run).
+fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
+    cfg.vrrp_scripts
+        .iter()
+        .filter(|s| {
+            cfg.instances
+                .iter()
+                .any(|i| i.track_script.iter().any(|t| t.name == s.name))
+                || cfg
+                    .sync_groups
+                    .iter()
+                    .any(|g| g.track_script.iter().any(|t| t.name == s.name))
+        })
+        .collect()
 }
 
 /// The socket an instance uses (opened if no instance uses it yet) and where it sends.
@@ -922,6 +937,14 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// Same definition, wherever it is written in the file.
+fn same_script(a: &crate::config::VrrpScript, b: &crate::config::VrrpScript) -> bool {
+    let mut a = a.clone();
+    a.span = b.span.clone();
+    a.script.span = b.script.span.clone();
+    a == *b
+}
+
 impl Driver {
     /// Apply a reloaded configuration as a diff: kept instances keep their state (no
     /// transition, no GARP burst, no notify) and take their new settings in place; removed
@@ -938,17 +961,16 @@ impl Driver {
                 return;
             }
         };
-        // Sockets and send addresses of new instances first: a failure leaves all as it was.
+        // Sockets and addresses first (a kept instance may change its authentication type,
+        // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
         let mut new_wires = Vec::new();
-        for (idx, k) in kept.iter().enumerate() {
-            if k.is_none() {
-                match make_wire(&new_cfg, idx, &next, &mut sockets) {
-                    Ok(w) => new_wires.push((idx, w)),
-                    Err(e) => {
-                        tracing::error!(target: "vrrp", "reload: VRRP configuration not applied: {e:#}");
-                        return;
-                    }
+        for idx in 0..kept.len() {
+            match make_wire(&new_cfg, idx, &next, &mut sockets) {
+                Ok(w) => new_wires.push(w),
+                Err(e) => {
+                    tracing::error!(target: "vrrp", "reload: VRRP configuration not applied: {e:#}");
+                    return;
                 }
             }
         }
@@ -977,6 +999,7 @@ impl Driver {
         let old_prios = std::mem::take(&mut self.priorities);
         let old_vip_dev = std::mem::take(&mut self.vip_dev);
         let mut new_wires = new_wires.into_iter();
+        let mut src_changed = Vec::new();
         for (idx, inst) in new_cfg.instances.iter().enumerate() {
             match kept[idx] {
                 Some(o) => {
@@ -993,13 +1016,15 @@ impl Driver {
                     } else {
                         n
                     };
-                    let mut w = w;
-                    w.dsts = if inst.unicast_peer.is_empty() {
-                        w.dsts.clone()
-                    } else {
-                        inst.unicast_peer.iter().map(|p| p.addr).collect()
+                    let Some(mut fresh) = new_wires.next() else {
+                        unreachable!("a wire was made for each instance");
                     };
-                    self.wires.push(w);
+                    fresh.ip_id = w.ip_id;
+                    fresh.send_failing = w.send_failing;
+                    if fresh.src != w.src {
+                        src_changed.push(idx);
+                    }
+                    self.wires.push(fresh);
                     self.exec_txs.push(tx);
                     self.notifiers.push(n);
                     self.priorities.push(old_prios[o]);
@@ -1010,8 +1035,8 @@ impl Driver {
                     if inst.use_vmac.is_some() {
                         tracing::warn!(target: "vrrp", instance = %inst.name, "use_vmac is not applied to instances added by a reload; VIPs go on {}", inst.interface);
                     }
-                    let Some((_, w)) = new_wires.next() else {
-                        unreachable!("a wire was made for each new instance");
+                    let Some(w) = new_wires.next() else {
+                        unreachable!("a wire was made for each instance");
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.spawned.push(tokio::spawn(executor(
@@ -1114,6 +1139,29 @@ impl Driver {
             };
             self.group_notifiers.push(n);
         }
+        // vrrp_script runners: new or changed ones (re)start, untracked ones stop. A
+        // restarted script's last result stays with its instances until it reports again.
+        let wanted = tracked_scripts(&new_cfg);
+        self.script_tasks.retain(|name, (def, task)| {
+            let keep = wanted
+                .iter()
+                .any(|w| w.name == *name && same_script(w, def));
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for w in wanted {
+            if !self.script_tasks.contains_key(&w.name) {
+                let task = super::script::spawn(
+                    w.clone(),
+                    self.policy.clone(),
+                    self.script_tx.clone(),
+                    self.ctx.shutdown.clone(),
+                );
+                self.script_tasks.insert(w.name.clone(), (w.clone(), task));
+            }
+        }
         *node = next;
         self.cfg = new_cfg.clone();
         *self
@@ -1153,6 +1201,12 @@ impl Driver {
             }
         }
         self.execute(node, rebuilt, now).await;
+        for idx in src_changed {
+            let addr = self.wires[idx].src;
+            tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
+            let acts = node.step(idx, Input::LocalAddress { addr }, now);
+            self.execute(node, acts, now).await;
+        }
         // New instances: as at daemon start.
         for (idx, inst) in new_cfg.instances.iter().enumerate() {
             if kept[idx].is_some() {
