@@ -178,6 +178,23 @@ fn reload_applies_a_diff_and_keeps_running_instances() {
         "no notify for the unchanged VI_1"
     );
 
+    // (2b): a VIP removed from a MASTER instance goes; the one that stays is untouched.
+    let v2b = conf(&[vi1.clone(), vi2(&["10.53.0.201/24"]), vi3.clone()], &[]);
+    std::fs::write(&conf_path, &v2b).unwrap();
+    let r = reload(&lab);
+    assert!(r.status.success(), "reload should be accepted");
+    let dropped = wait_for(T, || {
+        (!lab.has_addr(&a, "eth0", "10.53.0.200")).then_some(())
+    });
+    assert!(
+        dropped.is_some(),
+        "the VIP removed from VI_2 should go (logs in {logs})"
+    );
+    assert!(
+        lab.has_addr(&a, "eth0", "10.53.0.201"),
+        "VI_2 keeps its other VIP"
+    );
+
     // (4): VI_2 removed: priority 0, both its VIPs go; the others stay.
     let v3 = conf(&[vi1.clone(), vi3.clone()], &[]);
     std::fs::write(&conf_path, &v3).unwrap();

@@ -179,23 +179,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
-    if !cfg.static_ipaddress.is_empty()
-        || !cfg.static_routes.is_empty()
-        || !cfg.static_rules.is_empty()
-    {
-        let dev = cfg
-            .instances
-            .first()
-            .map(|i| i.interface.clone())
-            .unwrap_or_default();
-        let wanted = Wanted {
-            vips: &cfg.static_ipaddress,
-            excluded: &[],
-            routes: &cfg.static_routes,
-            rules: &cfg.static_rules,
-        };
-        nl.install("static", &dev, wanted, &mut static_owned).await;
-    }
+    install_static(&nl, &cfg, &mut static_owned).await;
 
     // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
     let mut vmacs_created = Vec::new();
@@ -426,6 +410,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         drv_tx,
         vip_dev,
         spawned: Vec::new(),
+        static_owned,
         script_tx,
         script_tasks,
     };
@@ -533,6 +518,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         readers,
         spawned,
         script_tasks,
+        mut static_owned,
         ..
     } = drv;
     for r in readers.values() {
@@ -827,9 +813,55 @@ struct Driver {
     vip_dev: Vec<String>,
     /// Executors and notifiers started or retired by reloads: awaited at shutdown.
     spawned: Vec<tokio::task::JoinHandle<()>>,
+    /// static_ipaddress/static_routes/static_rules as installed.
+    static_owned: Owned,
     script_tx: mpsc::UnboundedSender<ScriptStatus>,
     /// Running vrrp_script runners by name, with the definition they run.
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+}
+
+/// Static addresses, routes and rules: present whatever the VRRP state.
+async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
+    if cfg.static_ipaddress.is_empty()
+        && cfg.static_routes.is_empty()
+        && cfg.static_rules.is_empty()
+    {
+        return;
+    }
+    let dev = cfg
+        .instances
+        .first()
+        .map(|i| i.interface.clone())
+        .unwrap_or_default();
+    let wanted = Wanted {
+        vips: &cfg.static_ipaddress,
+        excluded: &[],
+        routes: &cfg.static_routes,
+        rules: &cfg.static_rules,
+    };
+    nl.install("static", &dev, wanted, owned).await;
+}
+
+/// The same list of items, wherever they are written in the file.
+fn same_ignoring_spans<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            strip(&mut x);
+            strip(&mut y);
+            x == y
+        }
+        _ => false,
+    }
 }
 
 /// The vrrp_scripts some instance or sync group tracks (only those run).
@@ -1011,7 +1043,7 @@ impl Driver {
                         unreachable!("an old instance is kept at most once");
                     };
                     let _ = tx.send(ExecMsg::Reconfigure(Box::new(inst.clone())));
-                    let n = if inst.notify != old_cfg.instances[o].notify {
+                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify) {
                         self.spawn_notifier(inst)
                     } else {
                         n
@@ -1120,7 +1152,7 @@ impl Driver {
             let old = old_cfg
                 .sync_groups
                 .iter()
-                .position(|o| o.name == g.name && o.notify == g.notify);
+                .position(|o| o.name == g.name && same_ignoring_spans(&o.notify, &g.notify));
             let n = match old.and_then(|o| old_gn[o].take()) {
                 Some(n) => n,
                 None => match Notifier::spawn(
@@ -1161,6 +1193,18 @@ impl Driver {
                 );
                 self.script_tasks.insert(w.name.clone(), (w.clone(), task));
             }
+        }
+        let statics = |c: &Config| {
+            (
+                c.static_ipaddress.clone(),
+                c.static_routes.clone(),
+                c.static_rules.clone(),
+            )
+        };
+        if !same_ignoring_spans(&statics(&old_cfg), &statics(&new_cfg)) {
+            tracing::info!(target: "vrrp", "reload: static addresses, routes or rules changed; re-installing them");
+            self.nl.release("static", &mut self.static_owned).await;
+            install_static(&self.nl, &new_cfg, &mut self.static_owned).await;
         }
         *node = next;
         self.cfg = new_cfg.clone();
@@ -1621,9 +1665,10 @@ async fn executor(
                             Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
                         }
                     }
-                    if new.virtual_routes != inst.virtual_routes
-                        || new.virtual_rules != inst.virtual_rules
-                    {
+                    if !same_ignoring_spans(
+                        &(&new.virtual_routes, &new.virtual_rules),
+                        &(&inst.virtual_routes, &inst.virtual_rules),
+                    ) {
                         let mut routing = Owned {
                             addrs: Vec::new(),
                             routes: std::mem::take(&mut owned.routes),
