@@ -144,8 +144,7 @@ impl Node {
     /// names, same order, same membership; priorities, VIPs, tracking, timers may change):
     /// every instance keeps its state (see [`Instance::reconfigure`]). Anything else —
     /// instances added, removed or renamed, a different VRID — is refused with the reason,
-    /// and nothing changes: the shell then stops this node (priority 0, VIPs released) and
-    /// starts a new one from the new configuration.
+    /// and nothing changes; [`Node::retire`] and [`Node::rebuild`] handle those.
     pub fn reconfigure(
         &mut self,
         cfg: &Config,
@@ -193,6 +192,79 @@ impl Node {
         Ok(out)
     }
 
+    /// Shut instance `instance` down alone (priority 0 if MASTER, VIPs released), without its
+    /// sync group reacting: used for instances a reload removes, just before [`Node::rebuild`].
+    pub fn retire(&mut self, instance: usize, now: Instant) -> Vec<NodeAction> {
+        let Some(inst) = self.instances.get_mut(instance) else {
+            return Vec::new();
+        };
+        inst.step(Input::Shutdown, now)
+            .into_iter()
+            .map(|action| NodeAction::Instance { instance, action })
+            .collect()
+    }
+
+    /// Apply a reloaded configuration that may add, remove or change instances.
+    /// `kept[new]` is the index in the running node of the instance that new instance `new`
+    /// continues (same virtual router and name), or None for a new one. Kept instances keep
+    /// their state and take their new settings in place ([`Instance::reconfigure`]); new ones
+    /// are built in INIT and wait for the shell's usual startup inputs; running instances no
+    /// one keeps are dropped (retire them first). Sync groups with the same name and members
+    /// keep their state. Returns the kept instances' actions, indexed in the new node.
+    /// On error nothing changes.
+    pub fn rebuild(
+        &mut self,
+        cfg: &Config,
+        kept: &[Option<usize>],
+        now: Instant,
+    ) -> Result<Vec<NodeAction>, SetupError> {
+        let mut instances = Vec::new();
+        let mut pending = Vec::new();
+        for (idx, inst) in cfg.instances.iter().enumerate() {
+            let group = cfg.sync_group_of(&inst.name);
+            match kept
+                .get(idx)
+                .copied()
+                .flatten()
+                .and_then(|o| self.instances.get(o))
+            {
+                Some(old) => {
+                    let p =
+                        InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+                    let mut running = old.clone();
+                    let actions = running.reconfigure(p, now)?;
+                    pending.push((idx, actions));
+                    instances.push(running);
+                }
+                None => instances.push(Instance::from_config(
+                    inst,
+                    &cfg.global,
+                    &cfg.vrrp_scripts,
+                    group,
+                )?),
+            }
+        }
+        let groups = cfg
+            .sync_groups
+            .iter()
+            .map(|g| {
+                self.groups
+                    .iter()
+                    .find(|o| o.name() == g.name && o.members() == g.members)
+                    .cloned()
+                    .unwrap_or_else(|| SyncGroupCore::new(g.name.clone(), g.members.clone()))
+            })
+            .collect();
+        *self = Node::new(instances, groups);
+        let mut out = Vec::new();
+        let mut queue = VecDeque::new();
+        for (idx, actions) in pending {
+            self.emit(idx, actions, &mut queue, &mut out);
+        }
+        self.drain(&mut queue, &mut out, now);
+        Ok(out)
+    }
+
     /// Run `input` on every instance in turn (Startup, Shutdown, TrackScript...).
     pub fn step_all(&mut self, input: &Input, now: Instant) -> Vec<NodeAction> {
         let mut out = Vec::new();
@@ -200,5 +272,87 @@ impl Node {
             out.extend(self.step(i, input.clone(), now));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, load_str};
+    use crate::vrrp::fsm::{TimerKind, VrrpState};
+    use std::time::Duration;
+
+    fn cfg(instances: &[(&str, u8, &str)]) -> Config {
+        let mut text = String::new();
+        for (name, vrid, vip) in instances {
+            text.push_str(&format!(
+                "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
+            ));
+        }
+        load_str("test.conf", &text, &LoadOptions { config_id: None })
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .config
+    }
+
+    fn master(node: &mut Node, idx: usize, t0: Instant) {
+        let addr = "10.0.0.1".parse().unwrap();
+        node.step(idx, Input::LocalAddress { addr }, t0);
+        node.step(idx, Input::LinkChanged { up: true }, t0);
+        node.step(idx, Input::Startup, t0);
+        let later = t0 + Duration::from_secs(5);
+        let timer = TimerKind::MasterDown;
+        node.step(idx, Input::TimerExpired { timer }, later);
+        assert_eq!(node.instances()[idx].state(), VrrpState::Master);
+    }
+
+    #[test]
+    fn rebuild_keeps_matched_instances_and_adds_new_ones_in_init() {
+        let t0 = Instant::now();
+        let old = cfg(&[("A", 1, "10.0.0.100"), ("B", 2, "10.0.0.200")]);
+        let mut node = Node::from_config(&old).unwrap();
+        master(&mut node, 0, t0);
+        master(&mut node, 1, t0);
+        // B removed (retired first), C added, A unchanged and now second.
+        let retired = node.retire(1, t0 + Duration::from_secs(6));
+        assert!(retired.iter().any(|a| matches!(
+            a,
+            NodeAction::Instance {
+                instance: 1,
+                action: Action::DelVips
+            }
+        )));
+        let new = cfg(&[("C", 3, "10.0.0.150"), ("A", 1, "10.0.0.100")]);
+        let acts = node
+            .rebuild(&new, &[None, Some(0)], t0 + Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(acts, vec![], "an unchanged kept instance is silent");
+        let names: Vec<&str> = node.instances().iter().map(|i| i.name()).collect();
+        assert_eq!(names, ["C", "A"]);
+        assert_eq!(node.instances()[0].state(), VrrpState::Init);
+        assert_eq!(node.instances()[1].state(), VrrpState::Master);
+    }
+
+    #[test]
+    fn rebuild_with_a_vip_added_reinstalls_in_place() {
+        let t0 = Instant::now();
+        let mut node = Node::from_config(&cfg(&[("A", 1, "10.0.0.100")])).unwrap();
+        master(&mut node, 0, t0);
+        let mut new = cfg(&[("A", 1, "10.0.0.100")]);
+        let mut extra = new.instances[0].virtual_ipaddress[0].clone();
+        extra.addr = "10.0.0.101".parse().unwrap();
+        new.instances[0].virtual_ipaddress.push(extra);
+        let acts = node
+            .rebuild(&new, &[Some(0)], t0 + Duration::from_secs(6))
+            .unwrap();
+        let kinds: Vec<&Action> = acts
+            .iter()
+            .filter_map(|a| match a {
+                NodeAction::Instance { action, .. } => Some(action),
+                _ => None,
+            })
+            .collect();
+        assert!(kinds.contains(&&Action::AddVips));
+        assert!(!kinds.iter().any(|a| matches!(a, Action::Notify(_))));
+        assert_eq!(node.instances()[0].state(), VrrpState::Master);
     }
 }

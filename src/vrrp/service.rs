@@ -27,7 +27,7 @@ use super::packet::{self, Af, AhParams, Ipv4Params};
 use super::script::ScriptStatus;
 use super::sync::GroupTransition;
 use super::{Auth, vmac};
-use crate::config::{Config, VrrpInstance};
+use crate::config::{Config, VirtualIp, VrrpInstance};
 use crate::daemon::EngineCtx;
 use crate::events::Event;
 use anyhow::Context;
@@ -71,7 +71,9 @@ pub fn stats() -> Arc<VrrpStats> {
 /// Inputs to the driver from the other tasks.
 enum DriverMsg {
     Packet {
-        instance: usize,
+        /// (interface, IPv6?, VRID): looked up again by the driver, as a reload may have
+        /// renumbered the instances since the reader saw it.
+        router: (String, bool, u8),
         packet: Result<packet::ReceivedAdvert, packet::DecodeError>,
     },
     Link(LinkEvent),
@@ -83,9 +85,16 @@ enum DriverMsg {
 enum ExecMsg {
     AddVips,
     DelVips,
-    Garp { repeat: u32 },
-    AddrRemoved { ifindex: u32, addr: IpAddr },
+    Garp {
+        repeat: u32,
+    },
+    AddrRemoved {
+        ifindex: u32,
+        addr: IpAddr,
+    },
     Resync,
+    /// A reload changed the instance's settings: later messages use these.
+    Reconfigure(Box<VrrpInstance>),
 }
 
 /// Where an instance sends from and to.
@@ -99,6 +108,9 @@ struct Wire {
 
 /// Key of a socket: (interface, IPv6?, IP protocol).
 type SockKey = (String, bool, u8);
+
+/// Instance index by (interface, IPv6?, VRID); a reload replaces its contents.
+type RouterIndex = Arc<RwLock<HashMap<(String, bool, u8), usize>>>;
 
 fn local_address(inst: &VrrpInstance, v6: bool) -> Option<IpAddr> {
     if let Some(a) = inst.unicast_src_ip.or(inst.mcast_src_ip) {
@@ -131,9 +143,26 @@ fn transition_reason(t: &Transition) -> String {
 
 pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     if cfg.instances.is_empty() {
+        // Nothing to run until a reload brings instances (or the daemon stops).
+        let mut ctx = ctx;
         let mut sd = ctx.shutdown.clone();
-        let _ = sd.wait_for(|s| *s).await;
-        return Ok(());
+        ctx.config.borrow_and_update();
+        let mut watch_config = true;
+        loop {
+            let changed = tokio::select! {
+                _ = async { let _ = sd.wait_for(|s| *s).await; } => return Ok(()),
+                r = ctx.config.changed(), if watch_config => r.is_ok(),
+            };
+            if !changed {
+                watch_config = false;
+                continue;
+            }
+            let new_cfg = ctx.config.borrow_and_update().clone();
+            if !new_cfg.instances.is_empty() {
+                tracing::info!(target: "vrrp", "reload: starting the VRRP engine");
+                return Box::pin(run(new_cfg, ctx)).await;
+            }
+        }
     }
     let dry_run = ctx.opts.dry_run;
     let nl = Netlink::open(dry_run).context("VRRP: rtnetlink")?;
@@ -150,23 +179,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
-    if !cfg.static_ipaddress.is_empty()
-        || !cfg.static_routes.is_empty()
-        || !cfg.static_rules.is_empty()
-    {
-        let dev = cfg
-            .instances
-            .first()
-            .map(|i| i.interface.clone())
-            .unwrap_or_default();
-        let wanted = Wanted {
-            vips: &cfg.static_ipaddress,
-            excluded: &[],
-            routes: &cfg.static_routes,
-            rules: &cfg.static_rules,
-        };
-        nl.install("static", &dev, wanted, &mut static_owned).await;
-    }
+    install_static(&nl, &cfg, &mut static_owned).await;
 
     // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
     let mut vmacs_created = Vec::new();
@@ -280,61 +293,16 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Socket readers.
-    let by_vrid = Arc::new(by_vrid);
-    for socket in sockets.values() {
-        let (socket, tx, by_vrid, stats) = (
+    let by_vrid = Arc::new(RwLock::new(by_vrid));
+    let mut readers = HashMap::new();
+    for (key, socket) in &sockets {
+        let reader = spawn_reader(
             socket.clone(),
             drv_tx.clone(),
             by_vrid.clone(),
             stats.clone(),
         );
-        tasks.spawn(async move {
-            let v6 = socket.spec.family_v6;
-            let group6 = socket.spec.group;
-            loop {
-                let p = match socket.recv().await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        stats.recv_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(target: "vrrp", "{e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let Some(vrid) = super::net::peek_vrid(&p.data, v6) else {
-                    stats.recv_errors.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                let Some(&instance) = by_vrid.get(&(socket.spec.ifname.clone(), v6, vrid)) else {
-                    stats.unknown_vrid.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                let packet = if v6 {
-                    let src = match p.src {
-                        IpAddr::V6(s) => s,
-                        IpAddr::V4(s) => s.to_ipv6_mapped(),
-                    };
-                    let dst = match p.dst.or(group6) {
-                        Some(IpAddr::V6(d)) => d,
-                        _ => Ipv6Addr::UNSPECIFIED,
-                    };
-                    // No hop limit reported means we cannot vouch for 255: let the decoder
-                    // reject it as 0.
-                    packet::decode_ipv6(&p.data, src, dst, p.hop_limit.unwrap_or(0))
-                } else {
-                    packet::decode_ipv4(&p.data)
-                };
-                match &packet {
-                    Err(e) => {
-                        tracing::debug!(target: "vrrp", "from {} on {}: {e}", p.src, socket.spec.ifname)
-                    }
-                    Ok(a) => tracing::trace!(target: "vrrp", "from {} on {}: {:?}", p.src, socket.spec.ifname, a.vrrp),
-                }
-                if tx.send(DriverMsg::Packet { instance, packet }).is_err() {
-                    return;
-                }
-            }
-        });
+        readers.insert(key.clone(), reader);
     }
 
     // Link and address watch.
@@ -353,26 +321,16 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // vrrp_scripts that someone tracks.
     let (script_tx, mut script_rx) = mpsc::unbounded_channel();
-    let mut script_tasks = Vec::new();
-    for s in &cfg.vrrp_scripts {
-        let tracked = cfg
-            .instances
-            .iter()
-            .any(|i| i.track_script.iter().any(|t| t.name == s.name))
-            || cfg
-                .sync_groups
-                .iter()
-                .any(|g| g.track_script.iter().any(|t| t.name == s.name));
-        if tracked {
-            script_tasks.push(super::script::spawn(
-                s.clone(),
-                policy.clone(),
-                script_tx.clone(),
-                ctx.shutdown.clone(),
-            ));
-        }
+    let mut script_tasks = HashMap::new();
+    for s in tracked_scripts(&cfg) {
+        let task = super::script::spawn(
+            s.clone(),
+            policy.clone(),
+            script_tx.clone(),
+            ctx.shutdown.clone(),
+        );
+        script_tasks.insert(s.name.clone(), (s.clone(), task));
     }
-    drop(script_tx);
     {
         let tx = drv_tx.clone();
         tasks.spawn(async move {
@@ -383,7 +341,6 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
         });
     }
-    drop(drv_tx);
 
     // Executors and notifiers.
     let mut exec_txs = Vec::new();
@@ -445,6 +402,17 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             .map(|i| i.params().priority)
             .collect(),
         stats: stats.clone(),
+        nl: nl.clone(),
+        policy: policy.clone(),
+        sockets,
+        readers,
+        by_vrid,
+        drv_tx,
+        vip_dev,
+        spawned: Vec::new(),
+        static_owned,
+        script_tx,
+        script_tasks,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -484,6 +452,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // Main loop.
     let mut shutdown = ctx.shutdown.clone();
+    let mut config_rx = ctx.config.clone();
+    config_rx.borrow_and_update();
+    let mut watch_config = true;
     let mut hires = match HiresTimer::new() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -519,6 +490,14 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
                     drv.execute(&node, acts, now).await;
                 }
             }
+            r = config_rx.changed(), if watch_config => {
+                if r.is_err() {
+                    watch_config = false;
+                    continue;
+                }
+                let new_cfg = config_rx.borrow_and_update().clone();
+                drv.reload(&mut node, new_cfg, Instant::now()).await;
+            }
             msg = drv_rx.recv() => {
                 let Some(msg) = msg else { break };
                 let now = Instant::now();
@@ -536,13 +515,20 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         exec_txs,
         notifiers,
         group_notifiers,
+        readers,
+        spawned,
+        script_tasks,
+        mut static_owned,
         ..
     } = drv;
+    for r in readers.values() {
+        r.abort();
+    }
     drop(exec_txs);
     drop(notifiers);
     drop(group_notifiers);
     let release = async {
-        for t in exec_tasks {
+        for t in exec_tasks.into_iter().chain(spawned) {
             let _ = t.await;
         }
         nl.release("static", &mut static_owned).await;
@@ -557,7 +543,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     if tokio::time::timeout(RELEASE_BUDGET, release).await.is_err() {
         tracing::error!(target: "vrrp", "VIP release and stop scripts did not finish within {RELEASE_BUDGET:?}");
     }
-    for t in script_tasks {
+    for (_, t) in script_tasks.values() {
         t.abort();
     }
     for i in node.instances() {
@@ -574,6 +560,69 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     }
     tracing::info!(target: "vrrp", "VRRP engine stopped");
     Ok(())
+}
+
+/// Reads one socket and hands decoded adverts to the driver, tagged with their instance.
+fn spawn_reader(
+    socket: Arc<VrrpSocket>,
+    tx: mpsc::UnboundedSender<DriverMsg>,
+    by_vrid: RouterIndex,
+    stats: Arc<VrrpStats>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let v6 = socket.spec.family_v6;
+        let group6 = socket.spec.group;
+        loop {
+            let p = match socket.recv().await {
+                Ok(p) => p,
+                Err(e) => {
+                    stats.recv_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(target: "vrrp", "{e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Some(vrid) = super::net::peek_vrid(&p.data, v6) else {
+                stats.recv_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let router = (socket.spec.ifname.clone(), v6, vrid);
+            let known = by_vrid
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&router);
+            if !known {
+                stats.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let packet = if v6 {
+                let src = match p.src {
+                    IpAddr::V6(s) => s,
+                    IpAddr::V4(s) => s.to_ipv6_mapped(),
+                };
+                let dst = match p.dst.or(group6) {
+                    Some(IpAddr::V6(d)) => d,
+                    _ => Ipv6Addr::UNSPECIFIED,
+                };
+                // No hop limit reported means we cannot vouch for 255: let the decoder
+                // reject it as 0.
+                packet::decode_ipv6(&p.data, src, dst, p.hop_limit.unwrap_or(0))
+            } else {
+                packet::decode_ipv4(&p.data)
+            };
+            match &packet {
+                Err(e) => {
+                    tracing::debug!(target: "vrrp", "from {} on {}: {e}", p.src, socket.spec.ifname)
+                }
+                Ok(a) => {
+                    tracing::trace!(target: "vrrp", "from {} on {}: {:?}", p.src, socket.spec.ifname, a.vrrp)
+                }
+            }
+            if tx.send(DriverMsg::Packet { router, packet }).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// With `enable_script_security`, say at startup which configured scripts will be refused
@@ -754,12 +803,518 @@ struct Driver {
     link_state: HashMap<String, bool>,
     priorities: Vec<u8>,
     stats: Arc<VrrpStats>,
+    nl: Netlink,
+    policy: ScriptPolicy,
+    sockets: HashMap<SockKey, Arc<VrrpSocket>>,
+    readers: HashMap<SockKey, tokio::task::JoinHandle<()>>,
+    by_vrid: RouterIndex,
+    drv_tx: mpsc::UnboundedSender<DriverMsg>,
+    /// Per instance: the interface its VIPs go on.
+    vip_dev: Vec<String>,
+    /// Executors and notifiers started or retired by reloads: awaited at shutdown.
+    spawned: Vec<tokio::task::JoinHandle<()>>,
+    /// static_ipaddress/static_routes/static_rules as installed.
+    static_owned: Owned,
+    script_tx: mpsc::UnboundedSender<ScriptStatus>,
+    /// Running vrrp_script runners by name, with the definition they run.
+    script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+}
+
+/// Static addresses, routes and rules: present whatever the VRRP state.
+async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
+    if cfg.static_ipaddress.is_empty()
+        && cfg.static_routes.is_empty()
+        && cfg.static_rules.is_empty()
+    {
+        return;
+    }
+    let dev = cfg
+        .instances
+        .first()
+        .map(|i| i.interface.clone())
+        .unwrap_or_default();
+    let wanted = Wanted {
+        vips: &cfg.static_ipaddress,
+        excluded: &[],
+        routes: &cfg.static_routes,
+        rules: &cfg.static_rules,
+    };
+    nl.install("static", &dev, wanted, owned).await;
+}
+
+/// The same list of items, wherever they are written in the file.
+fn same_ignoring_spans<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            strip(&mut x);
+            strip(&mut y);
+            x == y
+        }
+        _ => false,
+    }
+}
+
+/// The vrrp_scripts some instance or sync group tracks (only those run).
+fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
+    cfg.vrrp_scripts
+        .iter()
+        .filter(|s| {
+            cfg.instances
+                .iter()
+                .any(|i| i.track_script.iter().any(|t| t.name == s.name))
+                || cfg
+                    .sync_groups
+                    .iter()
+                    .any(|g| g.track_script.iter().any(|t| t.name == s.name))
+        })
+        .collect()
+}
+
+/// The socket an instance uses (opened if no instance uses it yet) and where it sends.
+fn make_wire(
+    cfg: &Config,
+    idx: usize,
+    node: &Node,
+    sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
+) -> anyhow::Result<Wire> {
+    let inst = &cfg.instances[idx];
+    let core = &node.instances()[idx];
+    let v6 = core.params().af == Af::V6;
+    let proto = if matches!(core.auth(), Auth::Ah(_)) {
+        IPPROTO_AH
+    } else {
+        IPPROTO_VRRP
+    };
+    let group: IpAddr = if v6 {
+        IpAddr::V6(cfg.global.vrrp_mcast_group6)
+    } else {
+        IpAddr::V4(cfg.global.vrrp_mcast_group4)
+    };
+    let key = (inst.interface.clone(), v6, proto);
+    let socket = match sockets.get(&key) {
+        Some(s) => s.clone(),
+        None => {
+            let s = Arc::new(
+                VrrpSocket::open(SocketSpec {
+                    ifname: inst.interface.clone(),
+                    protocol: proto,
+                    group: Some(group),
+                    family_v6: v6,
+                    header_included: !v6,
+                })
+                .with_context(|| format!("VRRP instance {} ({})", inst.name, inst.span))?,
+            );
+            sockets.insert(key, s.clone());
+            s
+        }
+    };
+    let src = local_address(inst, v6).unwrap_or_else(|| {
+        tracing::error!(
+            target: "vrrp",
+            instance = %inst.name,
+            "interface {} has no {} address to send adverts from",
+            inst.interface,
+            if v6 { "link-local IPv6" } else { "IPv4" }
+        );
+        if v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        }
+    });
+    let dsts = if inst.unicast_peer.is_empty() {
+        vec![group]
+    } else {
+        inst.unicast_peer.iter().map(|p| p.addr).collect()
+    };
+    Ok(Wire {
+        socket,
+        src,
+        dsts,
+        ip_id: (idx as u16).wrapping_mul(4099),
+        send_failing: false,
+    })
+}
+
+/// For each instance of `new`, the index in `old` of the instance it continues: same
+/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]) and
+/// same name (a renamed instance is stopped and started again).
+fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
+    use crate::daemon::reload::RouterKey;
+    let mut used = vec![false; old.instances.len()];
+    new.instances
+        .iter()
+        .map(|n| {
+            let key = RouterKey::of(n);
+            let found = old
+                .instances
+                .iter()
+                .enumerate()
+                .position(|(i, o)| !used[i] && o.name == n.name && RouterKey::of(o) == key);
+            if let Some(i) = found {
+                used[i] = true;
+            }
+            found
+        })
+        .collect()
+}
+
+/// Same definition, wherever it is written in the file.
+fn same_script(a: &crate::config::VrrpScript, b: &crate::config::VrrpScript) -> bool {
+    let mut a = a.clone();
+    a.span = b.span.clone();
+    a.script.span = b.script.span.clone();
+    a == *b
 }
 
 impl Driver {
+    /// Apply a reloaded configuration as a diff: kept instances keep their state (no
+    /// transition, no GARP burst, no notify) and take their new settings in place; removed
+    /// ones send priority 0 if MASTER and release their VIPs, as at shutdown; new ones start
+    /// as at daemon start. Nothing changes if the new instances cannot be built.
+    async fn reload(&mut self, node: &mut Node, new_cfg: Arc<Config>, now: Instant) {
+        let old_cfg = self.cfg.clone();
+        let kept = match_instances(&old_cfg, &new_cfg);
+        let mut next = node.clone();
+        let rebuilt = match next.rebuild(&new_cfg, &kept, now) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(target: "vrrp", "reload: VRRP configuration not applied: {e}");
+                return;
+            }
+        };
+        // Sockets and addresses first (a kept instance may change its authentication type,
+        // source address or peers): a failure leaves all as it was.
+        let mut sockets = self.sockets.clone();
+        let mut new_wires = Vec::new();
+        for idx in 0..kept.len() {
+            match make_wire(&new_cfg, idx, &next, &mut sockets) {
+                Ok(w) => new_wires.push(w),
+                Err(e) => {
+                    tracing::error!(target: "vrrp", "reload: VRRP configuration not applied: {e:#}");
+                    return;
+                }
+            }
+        }
+        // Removed instances go as at shutdown, under the old configuration.
+        let removed: Vec<usize> = (0..old_cfg.instances.len())
+            .filter(|o| !kept.contains(&Some(*o)))
+            .collect();
+        for &o in &removed {
+            tracing::info!(target: "vrrp", instance = %old_cfg.instances[o].name, "reload: instance removed");
+            let acts = node.retire(o, now);
+            self.execute(node, acts, now).await;
+        }
+        // Re-index everything per instance.
+        let mut old_wires: Vec<Option<Wire>> = std::mem::take(&mut self.wires)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut old_txs: Vec<Option<_>> = std::mem::take(&mut self.exec_txs)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut old_notifiers: Vec<Option<Option<Notifier>>> = std::mem::take(&mut self.notifiers)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let old_prios = std::mem::take(&mut self.priorities);
+        let old_vip_dev = std::mem::take(&mut self.vip_dev);
+        let mut new_wires = new_wires.into_iter();
+        let mut src_changed = Vec::new();
+        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+            match kept[idx] {
+                Some(o) => {
+                    let (Some(w), Some(tx), Some(n)) = (
+                        old_wires[o].take(),
+                        old_txs[o].take(),
+                        old_notifiers[o].take(),
+                    ) else {
+                        unreachable!("an old instance is kept at most once");
+                    };
+                    let _ = tx.send(ExecMsg::Reconfigure(Box::new(inst.clone())));
+                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify) {
+                        self.spawn_notifier(inst)
+                    } else {
+                        n
+                    };
+                    let Some(mut fresh) = new_wires.next() else {
+                        unreachable!("a wire was made for each instance");
+                    };
+                    fresh.ip_id = w.ip_id;
+                    fresh.send_failing = w.send_failing;
+                    if fresh.src != w.src {
+                        src_changed.push(idx);
+                    }
+                    self.wires.push(fresh);
+                    self.exec_txs.push(tx);
+                    self.notifiers.push(n);
+                    self.priorities.push(old_prios[o]);
+                    self.vip_dev.push(old_vip_dev[o].clone());
+                }
+                None => {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance added");
+                    if inst.use_vmac.is_some() {
+                        tracing::warn!(target: "vrrp", instance = %inst.name, "use_vmac is not applied to instances added by a reload; VIPs go on {}", inst.interface);
+                    }
+                    let Some(w) = new_wires.next() else {
+                        unreachable!("a wire was made for each instance");
+                    };
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.spawned.push(tokio::spawn(executor(
+                        inst.clone(),
+                        inst.interface.clone(),
+                        self.nl.clone(),
+                        rx,
+                    )));
+                    let n = self.spawn_notifier(inst);
+                    self.wires.push(w);
+                    self.exec_txs.push(tx);
+                    self.notifiers.push(n);
+                    self.priorities
+                        .push(next.instances()[idx].params().priority);
+                    self.vip_dev.push(inst.interface.clone());
+                }
+            }
+        }
+        // Dropping a removed instance's executor channel releases what it still holds.
+        drop(old_txs);
+        drop(old_notifiers);
+        // Timers follow their instance; removed instances' timers go.
+        let mut new_index = vec![None; old_cfg.instances.len()];
+        for (idx, k) in kept.iter().enumerate() {
+            if let Some(o) = k {
+                new_index[*o] = Some(idx);
+            }
+        }
+        let old_timers = std::mem::take(&mut self.timers);
+        for (at, o, kind) in old_timers.queue {
+            if let Some(Some(n)) = new_index.get(o) {
+                self.timers.arm(*n, kind, at);
+            }
+        }
+        // Sockets no instance uses any more close; new ones get a reader.
+        let in_use: Vec<SockKey> = self
+            .wires
+            .iter()
+            .map(|w| {
+                (
+                    w.socket.spec.ifname.clone(),
+                    w.socket.spec.family_v6,
+                    w.socket.spec.protocol,
+                )
+            })
+            .collect();
+        sockets.retain(|k, _| in_use.contains(k));
+        self.readers.retain(|k, r| {
+            let keep = sockets.contains_key(k);
+            if !keep {
+                r.abort();
+            }
+            keep
+        });
+        for (k, sock) in &sockets {
+            if !self.readers.contains_key(k) {
+                let r = spawn_reader(
+                    sock.clone(),
+                    self.drv_tx.clone(),
+                    self.by_vrid.clone(),
+                    self.stats.clone(),
+                );
+                self.readers.insert(k.clone(), r);
+            }
+        }
+        self.sockets = sockets;
+        {
+            let mut map = self.by_vrid.write().unwrap_or_else(|e| e.into_inner());
+            map.clear();
+            for (idx, inst) in new_cfg.instances.iter().enumerate() {
+                let v6 = next.instances()[idx].params().af == Af::V6;
+                map.insert((inst.interface.clone(), v6, inst.virtual_router_id), idx);
+            }
+        }
+        // Sync group notifiers are rebuilt by name.
+        let mut old_gn: Vec<Option<Option<Notifier>>> = std::mem::take(&mut self.group_notifiers)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for g in &new_cfg.sync_groups {
+            let old = old_cfg
+                .sync_groups
+                .iter()
+                .position(|o| o.name == g.name && same_ignoring_spans(&o.notify, &g.notify));
+            let n = match old.and_then(|o| old_gn[o].take()) {
+                Some(n) => n,
+                None => match Notifier::spawn(
+                    g.notify.clone(),
+                    NotifyKind::Group,
+                    g.name.clone(),
+                    self.policy.clone(),
+                    NOTIFY_TIMEOUT,
+                ) {
+                    Some((n, t)) => {
+                        self.spawned.push(t);
+                        Some(n)
+                    }
+                    None => None,
+                },
+            };
+            self.group_notifiers.push(n);
+        }
+        // vrrp_script runners: new or changed ones (re)start, untracked ones stop. A
+        // restarted script's last result stays with its instances until it reports again.
+        let wanted = tracked_scripts(&new_cfg);
+        self.script_tasks.retain(|name, (def, task)| {
+            let keep = wanted
+                .iter()
+                .any(|w| w.name == *name && same_script(w, def));
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for w in wanted {
+            if !self.script_tasks.contains_key(&w.name) {
+                let task = super::script::spawn(
+                    w.clone(),
+                    self.policy.clone(),
+                    self.script_tx.clone(),
+                    self.ctx.shutdown.clone(),
+                );
+                self.script_tasks.insert(w.name.clone(), (w.clone(), task));
+            }
+        }
+        let statics = |c: &Config| {
+            (
+                c.static_ipaddress.clone(),
+                c.static_routes.clone(),
+                c.static_rules.clone(),
+            )
+        };
+        if !same_ignoring_spans(&statics(&old_cfg), &statics(&new_cfg)) {
+            tracing::info!(target: "vrrp", "reload: static addresses, routes or rules changed; re-installing them");
+            self.nl.release("static", &mut self.static_owned).await;
+            install_static(&self.nl, &new_cfg, &mut self.static_owned).await;
+        }
+        *node = next;
+        self.cfg = new_cfg.clone();
+        *self
+            .stats
+            .instances
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = node
+            .instances()
+            .iter()
+            .enumerate()
+            .map(|(idx, i)| InstanceStatus {
+                name: i.name().to_string(),
+                state: i.state(),
+                priority: self.priorities[idx],
+                counters: i.counters().clone(),
+            })
+            .collect();
+        // A kept MASTER whose VIPs change gets DelVips then AddVips from the core: the
+        // executor applies the difference instead (see ExecMsg::Reconfigure), so the VIPs
+        // that stay never go away.
+        let mut rebuilt = rebuilt;
+        let mut i = 0;
+        while i < rebuilt.len() {
+            let readd = match &rebuilt[i] {
+                NodeAction::Instance {
+                    instance,
+                    action: Action::DelVips,
+                } => rebuilt[i + 1..].iter().any(|a| {
+                    matches!(a, NodeAction::Instance { instance: j, action: Action::AddVips } if j == instance)
+                }),
+                _ => false,
+            };
+            if readd {
+                rebuilt.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        self.execute(node, rebuilt, now).await;
+        for idx in src_changed {
+            let addr = self.wires[idx].src;
+            tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
+            let acts = node.step(idx, Input::LocalAddress { addr }, now);
+            self.execute(node, acts, now).await;
+        }
+        // New instances: as at daemon start.
+        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+            if kept[idx].is_some() {
+                continue;
+            }
+            let addr = self.wires[idx].src;
+            let acts = node.step(idx, Input::LocalAddress { addr }, now);
+            self.execute(node, acts, now).await;
+            let up = super::link::link_up(&inst.interface).unwrap_or(false);
+            self.link_state.insert(inst.interface.clone(), up);
+            let acts = node.step(idx, Input::LinkChanged { up }, now);
+            self.execute(node, acts, now).await;
+            let tracked: Vec<String> = node.instances()[idx]
+                .params()
+                .track_interfaces
+                .iter()
+                .map(|t| t.name.clone())
+                .collect();
+            for name in tracked {
+                let up = super::link::link_up(&name).unwrap_or(false);
+                self.link_state.insert(name.clone(), up);
+                if !up {
+                    let acts = node.step(idx, Input::TrackInterface { name, up }, now);
+                    self.execute(node, acts, now).await;
+                }
+            }
+            let acts = node.step(idx, Input::Startup, now);
+            self.execute(node, acts, now).await;
+        }
+        tracing::info!(
+            target: "vrrp",
+            "VRRP configuration reloaded: {} instance(s) ({} kept, {} added, {} removed)",
+            new_cfg.instances.len(),
+            kept.iter().filter(|k| k.is_some()).count(),
+            kept.iter().filter(|k| k.is_none()).count(),
+            removed.len()
+        );
+    }
+
+    fn spawn_notifier(&mut self, inst: &VrrpInstance) -> Option<Notifier> {
+        let (n, t) = Notifier::spawn(
+            inst.notify.clone(),
+            NotifyKind::Instance,
+            inst.name.clone(),
+            self.policy.clone(),
+            NOTIFY_TIMEOUT,
+        )?;
+        self.spawned.push(t);
+        Some(n)
+    }
+
     async fn handle(&mut self, node: &mut Node, msg: DriverMsg, now: Instant) {
         match msg {
-            DriverMsg::Packet { instance, packet } => {
+            DriverMsg::Packet { router, packet } => {
+                let found = self
+                    .by_vrid
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&router)
+                    .copied();
+                let Some(instance) = found else {
+                    self.stats.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                    return;
+                };
                 let acts = node.step(instance, Input::AdvertReceived { packet }, now);
                 self.execute(node, acts, now).await;
             }
@@ -1003,7 +1558,7 @@ impl Driver {
 
 /// Carries out one instance's address and GARP work, in order.
 async fn executor(
-    inst: VrrpInstance,
+    mut inst: VrrpInstance,
     vip_dev: String,
     nl: Netlink,
     mut rx: mpsc::UnboundedReceiver<ExecMsg>,
@@ -1074,6 +1629,55 @@ async fn executor(
                         tracing::error!(target: "vrrp", instance = %name, "{e}");
                     }
                 }
+            }
+            ExecMsg::Reconfigure(new) => {
+                // While MASTER the VIPs change on the fly: the ones no longer configured go
+                // now, the new ones come with the AddVips that follows. Routes and rules
+                // are re-installed when they changed.
+                if !owned.is_empty() {
+                    let mut keep = Vec::new();
+                    for vip in new
+                        .virtual_ipaddress
+                        .iter()
+                        .chain(&new.virtual_ipaddress_excluded)
+                    {
+                        if let Ok(k) = nl.key_of(vip, &vip_dev) {
+                            keep.push((k, vip.clone()));
+                        }
+                    }
+                    let (stay, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut owned.addrs)
+                        .into_iter()
+                        .partition(|(k, v)| {
+                            keep.iter().any(|(nk, nv)| {
+                                nk == k
+                                    && VirtualIp {
+                                        span: v.span.clone(),
+                                        ..nv.clone()
+                                    } == *v
+                            })
+                        });
+                    owned.addrs = stay;
+                    for (k, v) in gone.iter().rev() {
+                        match nl.del_addr(k, v).await {
+                            Ok(()) => {
+                                tracing::info!(target: "vrrp", instance = %name, "reload: VIP {k} removed")
+                            }
+                            Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
+                        }
+                    }
+                    if !same_ignoring_spans(
+                        &(&new.virtual_routes, &new.virtual_rules),
+                        &(&inst.virtual_routes, &inst.virtual_rules),
+                    ) {
+                        let mut routing = Owned {
+                            addrs: Vec::new(),
+                            routes: std::mem::take(&mut owned.routes),
+                            rules: std::mem::take(&mut owned.rules),
+                        };
+                        nl.release(&name, &mut routing).await;
+                    }
+                }
+                inst = *new;
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {

@@ -41,7 +41,13 @@ pub fn available() -> bool {
         eprintln!("skipping: needs root for network namespaces");
         return false;
     }
-    let probe = format!("rpprobe{}", std::process::id());
+    // Unique per call: tests of one binary probe in parallel, and a shared name made one of
+    // them see "File exists" and skip.
+    let probe = format!(
+        "rpprobe{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
     let ok = host(&["ip", "netns", "add", &probe]).status.success();
     if ok {
         host(&["ip", "netns", "del", &probe]);
