@@ -131,13 +131,30 @@ fn nopreempt_keeps_the_current_master() {
 
 #[test]
 fn equal_priority_higher_address_wins() {
+    // The address tie-break (RFC 5798 6.4.3) decides between two MASTERs of equal priority;
+    // a BACKUP of equal priority accepts whoever is master (keepalived does the same), so
+    // which box wins a simultaneous start depends on who times out first. Make the collision
+    // deterministic: hide each side's adverts from the other (INPUT drop of IP protocol 112)
+    // until both are MASTER, then let them meet.
     let Some(mut p) = pair("tie") else { return };
     let (a, b) = (p.a.clone(), p.b.clone());
-    // Same priority; b (10.20.0.2) has the higher primary address.
+    for ns in [&a, &b] {
+        p.lab
+            .exec_ok(ns, &["iptables", "-I", "INPUT", "-p", "112", "-j", "DROP"]);
+    }
     start_rampart(&mut p.lab, &a, "a", &conf(&[inst(100)], &[]));
     start_rampart(&mut p.lab, &b, "b", &conf(&[inst(100)], &[]));
-    p.vip_at(&p.mac_b.clone(), "tie-break");
+    let both = wait_for(T, || {
+        (p.lab.has_addr(&a, "eth0", VIP) && p.lab.has_addr(&b, "eth0", VIP)).then_some(())
+    });
+    assert!(both.is_some(), "with adverts hidden, both sides should become MASTER");
+    for ns in [&a, &b] {
+        p.lab
+            .exec_ok(ns, &["iptables", "-D", "INPUT", "-p", "112", "-j", "DROP"]);
+    }
+    // b (10.20.0.2) has the higher primary address: a yields.
     p.vip_only_on(&b);
+    p.vip_at(&p.mac_b.clone(), "tie-break");
     // And it stays that way.
     std::thread::sleep(Duration::from_secs(4));
     p.vip_only_on(&b);
