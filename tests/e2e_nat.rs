@@ -39,6 +39,10 @@ fn run(test: &str) -> Option<&'static VmRun> {
             .file("tests/data/e2e/nat-b.conf")
             .file("tests/data/e2e/store-mail.sh")
             .file(msmtpd())
+            .env(
+                "E2E_STRICT_TIMING",
+                &std::env::var("E2E_STRICT_TIMING").unwrap_or_else(|_| "0".into()),
+            )
             .memory_mb(768)
             .timeout_secs(420)
             .run()

@@ -147,7 +147,10 @@ fn equal_priority_higher_address_wins() {
     let both = wait_for(T, || {
         (p.lab.has_addr(&a, "eth0", VIP) && p.lab.has_addr(&b, "eth0", VIP)).then_some(())
     });
-    assert!(both.is_some(), "with adverts hidden, both sides should become MASTER");
+    assert!(
+        both.is_some(),
+        "with adverts hidden, both sides should become MASTER"
+    );
     for ns in [&a, &b] {
         p.lab
             .exec_ok(ns, &["iptables", "-D", "INPUT", "-p", "112", "-j", "DROP"]);
