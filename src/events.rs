@@ -40,6 +40,25 @@ pub struct Endpoint {
     pub group: Option<String>,
 }
 
+impl Endpoint {
+    /// The endpoint naming a configured virtual server.
+    pub fn of_virtual_server(vs: &crate::config::model::VirtualServer) -> Endpoint {
+        use crate::config::model::VsKey;
+        let (addr, port, fwmark, group) = match &vs.key {
+            VsKey::Addr { addr, port } => (Some(*addr), Some(*port), None, None),
+            VsKey::Fwmark(m) => (None, None, Some(*m), None),
+            VsKey::Group(g) => (None, None, None, Some(g.clone())),
+        };
+        Endpoint {
+            addr,
+            port,
+            fwmark,
+            protocol: vs.protocol.name(),
+            group,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {

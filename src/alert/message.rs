@@ -63,16 +63,8 @@ fn vs_matches(vs: &VirtualServer, ep: &Endpoint) -> bool {
             ep.group.is_none()
                 && ep.addr == Some(*addr)
                 && ep.port == Some(*port)
-                && protocol_name(vs) == ep.protocol
+                && vs.protocol.name() == ep.protocol
         }
-    }
-}
-
-fn protocol_name(vs: &VirtualServer) -> &'static str {
-    match vs.protocol {
-        crate::config::Protocol::Tcp => "tcp",
-        crate::config::Protocol::Udp => "udp",
-        crate::config::Protocol::Sctp => "sctp",
     }
 }
 

@@ -568,40 +568,8 @@ impl VsState {
     }
 }
 
-fn proto_name(p: crate::config::model::Protocol) -> &'static str {
-    use crate::config::model::Protocol;
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Sctp => "sctp",
-    }
-}
-
 fn vs_endpoint(vs: &VirtualServer) -> Endpoint {
-    let protocol = proto_name(vs.protocol);
-    match &vs.key {
-        VsKey::Addr { addr, port } => Endpoint {
-            addr: Some(*addr),
-            port: Some(*port),
-            fwmark: None,
-            protocol,
-            group: None,
-        },
-        VsKey::Fwmark(m) => Endpoint {
-            addr: None,
-            port: None,
-            fwmark: Some(*m),
-            protocol,
-            group: None,
-        },
-        VsKey::Group(g) => Endpoint {
-            addr: None,
-            port: None,
-            fwmark: None,
-            protocol,
-            group: Some(g.clone()),
-        },
-    }
+    Endpoint::of_virtual_server(vs)
 }
 
 /// The kernel services a virtual server stands for, with their settings (the IPVS module's

@@ -549,6 +549,17 @@ pub enum Protocol {
     Sctp,
 }
 
+impl Protocol {
+    /// Lower-case name, as keepalived prints it in `[ip]:tcp:port`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
 /// How a virtual server is addressed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum VsKey {

@@ -8,7 +8,7 @@
 
 use super::metrics::{Metrics, VrrpCounters};
 use crate::alert::fmt_endpoint;
-use crate::config::{Config, Protocol, VirtualServer, VsKey};
+use crate::config::{Config, VirtualServer};
 use crate::events::{Endpoint, Event};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -104,40 +104,9 @@ pub fn unix_time(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Sctp => "sctp",
-    }
-}
-
 /// The event endpoint of a configured virtual server.
 pub fn vs_endpoint(vs: &VirtualServer) -> Endpoint {
-    let protocol = protocol_name(vs.protocol);
-    match &vs.key {
-        VsKey::Addr { addr, port } => Endpoint {
-            addr: Some(*addr),
-            port: Some(*port),
-            fwmark: None,
-            protocol,
-            group: None,
-        },
-        VsKey::Fwmark(m) => Endpoint {
-            addr: None,
-            port: None,
-            fwmark: Some(*m),
-            protocol,
-            group: None,
-        },
-        VsKey::Group(g) => Endpoint {
-            addr: None,
-            port: None,
-            fwmark: None,
-            protocol,
-            group: Some(g.clone()),
-        },
-    }
+    Endpoint::of_virtual_server(vs)
 }
 
 impl StatusSnapshot {
@@ -186,7 +155,7 @@ impl StatusSnapshot {
             .virtual_servers
             .iter()
             .map(|vs| {
-                let protocol = protocol_name(vs.protocol);
+                let protocol = vs.protocol.name();
                 // keepalived's start: a real server is alive unless `alpha` (its own, else
                 // the virtual server's) says to wait for a first successful check.
                 let real_servers: Vec<RealServerStatus> = vs
