@@ -348,3 +348,79 @@ fn script_security_refuses_and_names_the_unsafe_path() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(!out.exists(), "an unsafe notify script must not run");
 }
+
+/// `rampart status --json` for the daemon started with label `label`.
+fn status_json(lab: &Lab, label: &str) -> Option<serde_json::Value> {
+    let sock = lab.path(&format!("{label}.sock"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["status", "--json", "--socket"])
+        .arg(&sock)
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// The state `rampart status` reports for instance `name`.
+fn instance_state(lab: &Lab, label: &str, name: &str) -> Option<String> {
+    let v = status_json(lab, label)?;
+    v["instances"]
+        .as_array()?
+        .iter()
+        .find(|i| i["name"] == name)
+        .map(|i| i["state"].to_string().trim_matches('"').to_uppercase())
+}
+
+#[test]
+fn missing_interface_puts_only_its_instance_in_fault_until_it_appears() {
+    let Some((mut lab, a, _b, _o)) = lan("fault") else {
+        return;
+    };
+    let (pid, log) = start_rampart(
+        &mut lab,
+        &a,
+        "a",
+        &conf(
+            &[
+                Inst::new("VI_GOOD", "eth0", 61, 150, &["10.50.0.100/24"]).v3("0.2"),
+                Inst::new("VI_MISSING", "eth9", 62, 150, &["10.51.0.100/24"]).v3("0.2"),
+            ],
+            &[],
+        ),
+    );
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", "10.50.0.100").then_some(())).is_some(),
+        "the instance on an existing interface becomes MASTER (logs in {logs})"
+    );
+    assert!(
+        !lab.wait_exit(pid, Duration::from_millis(500)),
+        "the daemon keeps running with one interface missing (logs in {logs})"
+    );
+    assert!(
+        wait_for(T, || (instance_state(&lab, "a", "VI_MISSING")? == "FAULT")
+            .then_some(()))
+        .is_some(),
+        "status shows the instance on the missing interface in FAULT: {:?} (logs in {logs})",
+        status_json(&lab, "a")
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ERROR") && l.contains("VI_MISSING") && l.contains("eth9")),
+        "one error names the instance and the interface (logs in {logs})"
+    );
+
+    // The interface appears: the instance leaves FAULT and, alone on its LAN, becomes MASTER.
+    let br2 = lab.lan("br2");
+    lab.attach(&a, "eth9", &br2, &["10.51.0.1/24"]);
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth9", "10.51.0.100").then_some(())).is_some(),
+        "once eth9 exists the instance leaves FAULT and takes its VIP: {:?} (logs in {logs})",
+        status_json(&lab, "a")
+    );
+    assert_eq!(
+        instance_state(&lab, "a", "VI_GOOD").as_deref(),
+        Some("MASTER"),
+        "the other instance was not disturbed (logs in {logs})"
+    );
+}

@@ -99,7 +99,11 @@ enum ExecMsg {
 
 /// Where an instance sends from and to.
 struct Wire {
-    socket: Arc<VrrpSocket>,
+    /// Which socket the instance uses.
+    key: SockKey,
+    /// None while its interface is missing or cannot be opened: the instance is in FAULT
+    /// and the socket is opened when the interface comes up.
+    socket: Option<Arc<VrrpSocket>>,
     src: IpAddr,
     dsts: Vec<IpAddr>,
     ip_id: u16,
@@ -220,63 +224,12 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut by_vrid: HashMap<(String, bool, u8), usize> = HashMap::new();
     let mut wires = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
-        let core = &node.instances()[idx];
-        let v6 = core.params().af == Af::V6;
-        let proto = if matches!(core.auth(), Auth::Ah(_)) {
-            IPPROTO_AH
-        } else {
-            IPPROTO_VRRP
-        };
-        let group: IpAddr = if v6 {
-            IpAddr::V6(cfg.global.vrrp_mcast_group6)
-        } else {
-            IpAddr::V4(cfg.global.vrrp_mcast_group4)
-        };
-        let key = (inst.interface.clone(), v6, proto);
-        let socket = match sockets.get(&key) {
-            Some(s) => s.clone(),
-            None => {
-                let s = Arc::new(
-                    VrrpSocket::open(SocketSpec {
-                        ifname: inst.interface.clone(),
-                        protocol: proto,
-                        group: Some(group),
-                        family_v6: v6,
-                        header_included: !v6,
-                    })
-                    .with_context(|| format!("VRRP instance {} ({})", inst.name, inst.span))?,
-                );
-                sockets.insert(key, s.clone());
-                s
-            }
-        };
-        by_vrid.insert((inst.interface.clone(), v6, inst.virtual_router_id), idx);
-        let src = local_address(inst, v6).unwrap_or_else(|| {
-            tracing::error!(
-                target: "vrrp",
-                instance = %inst.name,
-                "interface {} has no {} address to send adverts from",
-                inst.interface,
-                if v6 { "link-local IPv6" } else { "IPv4" }
-            );
-            if v6 {
-                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-            } else {
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-            }
-        });
-        let dsts = if inst.unicast_peer.is_empty() {
-            vec![group]
-        } else {
-            inst.unicast_peer.iter().map(|p| p.addr).collect()
-        };
-        wires.push(Wire {
-            socket,
-            src,
-            dsts,
-            ip_id: (idx as u16).wrapping_mul(4099),
-            send_failing: false,
-        });
+        let w = make_wire(&cfg, idx, &node, &mut sockets);
+        by_vrid.insert(
+            (inst.interface.clone(), w.key.1, inst.virtual_router_id),
+            idx,
+        );
+        wires.push(w);
     }
     *stats.instances.write().unwrap_or_else(|e| e.into_inner()) = node
         .instances()
@@ -423,6 +376,8 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         drv.execute(&node, acts, now).await;
         let up = super::link::link_up(&inst.interface).unwrap_or(false);
         drv.link_state.insert(inst.interface.clone(), up);
+        // Without a socket the instance can do nothing but FAULT.
+        let up = up && drv.wires[idx].socket.is_some();
         let acts = node.step(idx, Input::LinkChanged { up }, now);
         drv.execute(&node, acts, now).await;
         let tracked: Vec<String> = node.instances()[idx]
@@ -881,12 +836,14 @@ fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
 }
 
 /// The socket an instance uses (opened if no instance uses it yet) and where it sends.
+/// A socket that cannot be opened (interface missing) is logged and left `None`: the
+/// instance starts in FAULT instead of failing the engine, like keepalived.
 fn make_wire(
     cfg: &Config,
     idx: usize,
     node: &Node,
     sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
-) -> anyhow::Result<Wire> {
+) -> Wire {
     let inst = &cfg.instances[idx];
     let core = &node.instances()[idx];
     let v6 = core.params().af == Af::V6;
@@ -895,55 +852,84 @@ fn make_wire(
     } else {
         IPPROTO_VRRP
     };
-    let group: IpAddr = if v6 {
-        IpAddr::V6(cfg.global.vrrp_mcast_group6)
-    } else {
-        IpAddr::V4(cfg.global.vrrp_mcast_group4)
-    };
+    let group = mcast_group(cfg, v6);
     let key = (inst.interface.clone(), v6, proto);
-    let socket = match sockets.get(&key) {
-        Some(s) => s.clone(),
-        None => {
-            let s = Arc::new(
-                VrrpSocket::open(SocketSpec {
-                    ifname: inst.interface.clone(),
-                    protocol: proto,
-                    group: Some(group),
-                    family_v6: v6,
-                    header_included: !v6,
-                })
-                .with_context(|| format!("VRRP instance {} ({})", inst.name, inst.span))?,
-            );
-            sockets.insert(key, s.clone());
-            s
-        }
-    };
-    let src = local_address(inst, v6).unwrap_or_else(|| {
+    let socket = open_socket(cfg, &key, sockets);
+    if let Err(e) = &socket {
         tracing::error!(
             target: "vrrp",
             instance = %inst.name,
-            "interface {} has no {} address to send adverts from",
-            inst.interface,
-            if v6 { "link-local IPv6" } else { "IPv4" }
+            "VRRP instance {} ({}): cannot open interface {}: {e:#}; the instance stays in FAULT until the interface appears",
+            inst.name,
+            inst.span,
+            inst.interface
         );
-        if v6 {
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-        } else {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-        }
-    });
+    }
+    let socket = socket.ok();
+    let src = if socket.is_some() {
+        local_address(inst, v6).unwrap_or_else(|| {
+            tracing::error!(
+                target: "vrrp",
+                instance = %inst.name,
+                "interface {} has no {} address to send adverts from",
+                inst.interface,
+                if v6 { "link-local IPv6" } else { "IPv4" }
+            );
+            unspecified(v6)
+        })
+    } else {
+        unspecified(v6)
+    };
     let dsts = if inst.unicast_peer.is_empty() {
         vec![group]
     } else {
         inst.unicast_peer.iter().map(|p| p.addr).collect()
     };
-    Ok(Wire {
+    Wire {
+        key,
         socket,
         src,
         dsts,
         ip_id: (idx as u16).wrapping_mul(4099),
         send_failing: false,
-    })
+    }
+}
+
+fn unspecified(v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+fn mcast_group(cfg: &Config, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(cfg.global.vrrp_mcast_group6)
+    } else {
+        IpAddr::V4(cfg.global.vrrp_mcast_group4)
+    }
+}
+
+/// The shared socket for `key`, opened if no instance uses it yet.
+fn open_socket(
+    cfg: &Config,
+    key: &SockKey,
+    sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
+) -> anyhow::Result<Arc<VrrpSocket>> {
+    if let Some(s) = sockets.get(key) {
+        return Ok(s.clone());
+    }
+    let (ifname, v6, proto) = key.clone();
+    let s = Arc::new(VrrpSocket::open(SocketSpec {
+        ifname,
+        protocol: proto,
+        group: Some(mcast_group(cfg, v6)),
+        family_v6: v6,
+        header_included: !v6,
+    })?);
+    sockets.insert(key.clone(), s.clone());
+    Ok(s)
 }
 
 /// For each instance of `new`, the index in `old` of the instance it continues: same
@@ -998,13 +984,7 @@ impl Driver {
         let mut sockets = self.sockets.clone();
         let mut new_wires = Vec::new();
         for idx in 0..kept.len() {
-            match make_wire(&new_cfg, idx, &next, &mut sockets) {
-                Ok(w) => new_wires.push(w),
-                Err(e) => {
-                    tracing::error!(target: "vrrp", "reload: VRRP configuration not applied: {e:#}");
-                    return;
-                }
-            }
+            new_wires.push(make_wire(&new_cfg, idx, &next, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
         let removed: Vec<usize> = (0..old_cfg.instances.len())
@@ -1107,13 +1087,8 @@ impl Driver {
         let in_use: Vec<SockKey> = self
             .wires
             .iter()
-            .map(|w| {
-                (
-                    w.socket.spec.ifname.clone(),
-                    w.socket.spec.family_v6,
-                    w.socket.spec.protocol,
-                )
-            })
+            .filter(|w| w.socket.is_some())
+            .map(|w| w.key.clone())
             .collect();
         sockets.retain(|k, _| in_use.contains(k));
         self.readers.retain(|k, r| {
@@ -1381,8 +1356,13 @@ impl Driver {
         }
         self.link_state.insert(ifname.to_string(), up);
         tracing::info!(target: "vrrp", "interface {ifname} is {}", if up { "up" } else { "down" });
+        if up {
+            self.open_missing_sockets(node, ifname, now).await;
+        }
         for idx in 0..self.cfg.instances.len() {
             if self.cfg.instances[idx].interface == ifname {
+                // An instance whose socket still cannot be opened stays in FAULT.
+                let up = up && self.wires[idx].socket.is_some();
                 let acts = node.step(idx, Input::LinkChanged { up }, now);
                 self.execute(node, acts, now).await;
             }
@@ -1398,6 +1378,45 @@ impl Driver {
                 };
                 let acts = node.step(idx, input, now);
                 self.execute(node, acts, now).await;
+            }
+        }
+    }
+
+    /// Instances on `ifname` that started without a socket (interface missing at startup or
+    /// reload) open it now, with a reader, and pick up their source address.
+    async fn open_missing_sockets(&mut self, node: &mut Node, ifname: &str, now: Instant) {
+        for idx in 0..self.cfg.instances.len() {
+            if self.wires[idx].socket.is_some() || self.wires[idx].key.0 != ifname {
+                continue;
+            }
+            let cfg = self.cfg.clone();
+            let inst = &cfg.instances[idx];
+            let key = self.wires[idx].key.clone();
+            match open_socket(&cfg, &key, &mut self.sockets) {
+                Ok(s) => {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} appeared: VRRP socket open");
+                    if !self.readers.contains_key(&key) {
+                        let r = spawn_reader(
+                            s.clone(),
+                            self.drv_tx.clone(),
+                            self.by_vrid.clone(),
+                            self.stats.clone(),
+                        );
+                        self.readers.insert(key.clone(), r);
+                    }
+                    self.wires[idx].socket = Some(s);
+                    if self.wires[idx].src.is_unspecified() {
+                        if let Some(addr) = local_address(inst, key.1) {
+                            tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
+                            self.wires[idx].src = addr;
+                            let acts = node.step(idx, Input::LocalAddress { addr }, now);
+                            self.execute(node, acts, now).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(target: "vrrp", instance = %inst.name, "interface {ifname} is up but cannot be opened: {e:#}; the instance stays in FAULT");
+                }
             }
         }
     }
@@ -1541,7 +1560,12 @@ impl Driver {
                     continue;
                 }
             };
-            if let Err(e) = w.socket.send(&bytes, src, dst).await {
+            let Some(socket) = &w.socket else {
+                // Interface missing: the instance is in FAULT and has nothing to send on.
+                ok = false;
+                continue;
+            };
+            if let Err(e) = socket.send(&bytes, src, dst).await {
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 ok = false;
                 if !w.send_failing {
