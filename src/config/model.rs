@@ -306,6 +306,47 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
+    /// An instance with keepalived's defaults for everything but its identity: BACKUP,
+    /// priority 100, advert_int 1 s, nothing tracked, no VIPs. The parser starts from this.
+    pub fn new(
+        name: impl Into<String>,
+        interface: impl Into<String>,
+        vrid: u8,
+        span: Span,
+    ) -> Self {
+        VrrpInstance {
+            name: name.into(),
+            initial_state: InitialState::Backup,
+            interface: interface.into(),
+            virtual_router_id: vrid,
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: None,
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            authentication: None,
+            virtual_ipaddress: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            track_interface: Vec::new(),
+            track_script: Vec::new(),
+            unicast_src_ip: None,
+            unicast_peer: Vec::new(),
+            mcast_src_ip: None,
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            notify: NotifyScripts::default(),
+            smtp_alert: None,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            accept: None,
+            dont_track_primary: false,
+            span,
+        }
+    }
     /// The address family of the instance, from its VIPs (validation guarantees they agree).
     pub fn family(&self) -> Family {
         match self.virtual_ipaddress.first() {
@@ -634,6 +675,35 @@ pub struct VirtualServer {
 }
 
 impl VirtualServer {
+    /// A virtual server with keepalived's defaults (delay_loop 60 s, NAT, quorum 1, TCP until
+    /// the parser decides otherwise) and no real servers. The parser starts from this.
+    pub fn new(key: VsKey, span: Span) -> Self {
+        VirtualServer {
+            key,
+            delay_loop: Duration::from_secs(60),
+            lb_algo: None,
+            sched_flags: Vec::new(),
+            lb_kind: ForwardMethod::Nat,
+            persistence_timeout: None,
+            persistence_granularity: None,
+            protocol: Protocol::Tcp,
+            ops: false,
+            sorry_server: None,
+            sorry_server_inhibit: false,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: None,
+            quorum_down: None,
+            alpha: false,
+            omega: false,
+            ha_suspend: false,
+            virtualhost: None,
+            inhibit_on_failure: false,
+            smtp_alert: None,
+            real_servers: Vec::new(),
+            span,
+        }
+    }
     /// Sum of the configured weights of all real servers (for the quorum warning).
     pub fn total_weight(&self) -> u64 {
         self.real_servers.iter().map(|r| r.weight as u64).sum()

@@ -987,38 +987,7 @@ impl Parser {
 
     fn vrrp_instance(&mut self, st: &Stmt) -> Option<VrrpInstance> {
         let name = self.name(st)?;
-        let mut i = VrrpInstance {
-            name,
-            initial_state: InitialState::Backup,
-            interface: String::new(),
-            virtual_router_id: 0,
-            priority: 100,
-            advert_int: Duration::from_secs(1),
-            version: None,
-            nopreempt: false,
-            preempt_delay: Duration::ZERO,
-            authentication: None,
-            virtual_ipaddress: Vec::new(),
-            virtual_ipaddress_excluded: Vec::new(),
-            virtual_routes: Vec::new(),
-            virtual_rules: Vec::new(),
-            track_interface: Vec::new(),
-            track_script: Vec::new(),
-            unicast_src_ip: None,
-            unicast_peer: Vec::new(),
-            mcast_src_ip: None,
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            garp_master_refresh: None,
-            garp_master_refresh_repeat: None,
-            notify: NotifyScripts::default(),
-            smtp_alert: None,
-            use_vmac: None,
-            vmac_xmit_base: false,
-            accept: None,
-            dont_track_primary: false,
-            span: st.span().clone(),
-        };
+        let mut i = VrrpInstance::new(name, String::new(), 0, st.span().clone());
         let mut spans = InstanceSpans::default();
         let mut have_vrid = false;
         let stmts = self.block(st);
@@ -1811,31 +1780,7 @@ impl Parser {
                 VsKey::Addr { addr, port }
             }
         };
-        let mut vs = VirtualServer {
-            key,
-            delay_loop: Duration::from_secs(60),
-            lb_algo: None,
-            sched_flags: Vec::new(),
-            lb_kind: ForwardMethod::Nat,
-            persistence_timeout: None,
-            persistence_granularity: None,
-            protocol: Protocol::Tcp,
-            ops: false,
-            sorry_server: None,
-            sorry_server_inhibit: false,
-            quorum: 1,
-            hysteresis: 0,
-            quorum_up: None,
-            quorum_down: None,
-            alpha: false,
-            omega: false,
-            ha_suspend: false,
-            virtualhost: None,
-            inhibit_on_failure: false,
-            smtp_alert: None,
-            real_servers: Vec::new(),
-            span: st.span().clone(),
-        };
+        let mut vs = VirtualServer::new(key, st.span().clone());
         // Checker defaults written at the virtual server level (inherited by every checker).
         let mut defaults = CheckerCommon::default();
         let mut sorry_kind = None;

@@ -406,7 +406,6 @@ impl fmt::Display for ReloadPlan {
 mod tests {
     use super::*;
     use crate::config::model::*;
-    use std::time::Duration;
 
     fn vip(a: &str) -> VirtualIp {
         VirtualIp {
@@ -425,38 +424,9 @@ mod tests {
     }
 
     fn inst(name: &str, vrid: u8, ifname: &str, vips: &[&str]) -> VrrpInstance {
-        VrrpInstance {
-            name: name.into(),
-            initial_state: InitialState::Backup,
-            interface: ifname.into(),
-            virtual_router_id: vrid,
-            priority: 100,
-            advert_int: Duration::from_secs(1),
-            version: None,
-            nopreempt: false,
-            preempt_delay: Duration::ZERO,
-            authentication: None,
-            virtual_ipaddress: vips.iter().map(|a| vip(a)).collect(),
-            virtual_ipaddress_excluded: vec![],
-            virtual_routes: vec![],
-            virtual_rules: vec![],
-            track_interface: vec![],
-            track_script: vec![],
-            unicast_src_ip: None,
-            unicast_peer: vec![],
-            mcast_src_ip: None,
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            garp_master_refresh: None,
-            garp_master_refresh_repeat: None,
-            notify: NotifyScripts::default(),
-            smtp_alert: None,
-            use_vmac: None,
-            vmac_xmit_base: false,
-            accept: None,
-            dont_track_primary: false,
-            span: Span::builtin(),
-        }
+        let mut i = VrrpInstance::new(name, ifname, vrid, Span::builtin());
+        i.virtual_ipaddress = vips.iter().map(|a| vip(a)).collect();
+        i
     }
 
     #[test]

@@ -771,38 +771,9 @@ mod tests {
     }
 
     pub(crate) fn instance(name: &str, ifname: &str, vips: &[&str]) -> VrrpInstance {
-        VrrpInstance {
-            name: name.into(),
-            initial_state: InitialState::Backup,
-            interface: ifname.into(),
-            virtual_router_id: 51,
-            priority: 100,
-            advert_int: Duration::from_secs(1),
-            version: None,
-            nopreempt: false,
-            preempt_delay: Duration::ZERO,
-            authentication: None,
-            virtual_ipaddress: vips.iter().map(|v| vip(v)).collect(),
-            virtual_ipaddress_excluded: vec![],
-            virtual_routes: vec![],
-            virtual_rules: vec![],
-            track_interface: vec![],
-            track_script: vec![],
-            unicast_src_ip: None,
-            unicast_peer: vec![],
-            mcast_src_ip: None,
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            garp_master_refresh: None,
-            garp_master_refresh_repeat: None,
-            notify: NotifyScripts::default(),
-            smtp_alert: None,
-            use_vmac: None,
-            vmac_xmit_base: false,
-            accept: None,
-            dont_track_primary: false,
-            span: Span::builtin(),
-        }
+        let mut i = VrrpInstance::new(name, ifname, 51, Span::builtin());
+        i.virtual_ipaddress = vips.iter().map(|v| vip(v)).collect();
+        i
     }
 
     fn real(addr: &str) -> RealServer {
@@ -825,34 +796,17 @@ mod tests {
     }
 
     pub(crate) fn virtual_server(addr: &str, kind: ForwardMethod, reals: &[&str]) -> VirtualServer {
-        VirtualServer {
-            key: VsKey::Addr {
-                addr: ip(addr),
-                port: 80,
-            },
-            delay_loop: Duration::from_secs(6),
-            lb_algo: Some(Scheduler::Wrr),
-            sched_flags: vec![],
-            lb_kind: kind,
-            persistence_timeout: Some(60),
-            persistence_granularity: None,
-            protocol: Protocol::Tcp,
-            ops: false,
-            sorry_server: None,
-            sorry_server_inhibit: false,
-            quorum: 1,
-            hysteresis: 0,
-            quorum_up: None,
-            quorum_down: None,
-            alpha: false,
-            omega: false,
-            ha_suspend: false,
-            virtualhost: None,
-            inhibit_on_failure: false,
-            smtp_alert: None,
-            real_servers: reals.iter().map(|r| real(r)).collect(),
-            span: Span::builtin(),
-        }
+        let key = VsKey::Addr {
+            addr: ip(addr),
+            port: 80,
+        };
+        let mut vs = VirtualServer::new(key, Span::builtin());
+        vs.delay_loop = Duration::from_secs(6);
+        vs.lb_algo = Some(Scheduler::Wrr);
+        vs.lb_kind = kind;
+        vs.persistence_timeout = Some(60);
+        vs.real_servers = reals.iter().map(|r| real(r)).collect();
+        vs
     }
 
     /// Seed 004's shape on 10.x addresses: WAN and LAN instances, one NAT virtual server.
