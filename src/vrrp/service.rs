@@ -309,35 +309,23 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             nl.clone(),
             rx,
         )));
-        match Notifier::spawn(
-            inst.notify.clone(),
+        notifiers.push(spawn_notifier(
+            &inst.notify,
             NotifyKind::Instance,
-            inst.name.clone(),
-            policy.clone(),
-            NOTIFY_TIMEOUT,
-        ) {
-            Some((n, t)) => {
-                notifiers.push(Some(n));
-                notify_tasks.push(t);
-            }
-            None => notifiers.push(None),
-        }
+            &inst.name,
+            &policy,
+            &mut notify_tasks,
+        ));
     }
     let mut group_notifiers: Vec<Option<Notifier>> = Vec::new();
     for g in &cfg.sync_groups {
-        match Notifier::spawn(
-            g.notify.clone(),
+        group_notifiers.push(spawn_notifier(
+            &g.notify,
             NotifyKind::Group,
-            g.name.clone(),
-            policy.clone(),
-            NOTIFY_TIMEOUT,
-        ) {
-            Some((n, t)) => {
-                group_notifiers.push(Some(n));
-                notify_tasks.push(t);
-            }
-            None => group_notifiers.push(None),
-        }
+            &g.name,
+            &policy,
+            &mut notify_tasks,
+        ));
     }
 
     let mut drv = Driver {
@@ -1130,19 +1118,13 @@ impl Driver {
                 .position(|o| o.name == g.name && same_ignoring_spans(&o.notify, &g.notify));
             let n = match old.and_then(|o| old_gn[o].take()) {
                 Some(n) => n,
-                None => match Notifier::spawn(
-                    g.notify.clone(),
+                None => spawn_notifier(
+                    &g.notify,
                     NotifyKind::Group,
-                    g.name.clone(),
-                    self.policy.clone(),
-                    NOTIFY_TIMEOUT,
-                ) {
-                    Some((n, t)) => {
-                        self.spawned.push(t);
-                        Some(n)
-                    }
-                    None => None,
-                },
+                    &g.name,
+                    &self.policy,
+                    &mut self.spawned,
+                ),
             };
             self.group_notifiers.push(n);
         }
@@ -1751,4 +1733,24 @@ mod tests {
         }
         assert_eq!(fired.len(), 2);
     }
+}
+
+/// Start the notify queue of an instance or sync group (None when it has no notify script),
+/// keeping its task handle in `tasks` so shutdown can wait for queued scripts.
+fn spawn_notifier(
+    scripts: &crate::config::NotifyScripts,
+    kind: NotifyKind,
+    name: &str,
+    policy: &ScriptPolicy,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Option<Notifier> {
+    let (n, t) = Notifier::spawn(
+        scripts.clone(),
+        kind,
+        name.to_string(),
+        policy.clone(),
+        NOTIFY_TIMEOUT,
+    )?;
+    tasks.push(t);
+    Some(n)
 }
