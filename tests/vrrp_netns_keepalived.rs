@@ -208,3 +208,223 @@ fn v3_ipv6_rampart_backup() {
 fn v3_ipv6_rampart_master() {
     interop_af("v6m", Who::Rampart, true, v3_ipv6);
 }
+
+/// One LAN with rampart in `r`, keepalived in `k` and an observer `o` capturing VRRP and
+/// ARP with link-level headers. Returns (lab, lan, r, k, o, capture).
+fn vmac_lab(name: &str) -> Option<(Lab, String, String, String, String, std::path::PathBuf)> {
+    if !netns::available() || !keepalived_available() {
+        return None;
+    }
+    let mut lab = Lab::new(name);
+    let lan = lab.lan("br");
+    let r = lab.ns("r");
+    let k = lab.ns("k");
+    let o = lab.ns("o");
+    lab.attach(&r, "eth0", &lan, &["10.30.0.1/24"]);
+    lab.attach(&k, "eth0", &lan, &["10.30.0.2/24"]);
+    lab.attach(&o, "eth0", &lan, &["10.30.0.9/24"]);
+    let cap = lab.tcpdump(&o, "eth0", "vrrp or arp", "o");
+    Some((lab, lan, r, k, o, cap))
+}
+
+/// tcpdump -e lines of adverts sent from `src` (IPv4).
+fn adverts_from(cap: &std::path::Path, src: &str) -> Vec<String> {
+    netns::lines(cap)
+        .into_iter()
+        .filter(|l| l.contains(&format!("{src} > 224.0.0.18: VRRP")))
+        .collect()
+}
+
+/// tcpdump -e lines of gratuitous ARPs for `vip`.
+fn garps_for(cap: &std::path::Path, vip: &str) -> Vec<String> {
+    netns::lines(cap)
+        .into_iter()
+        .filter(|l| l.contains(&format!("who-has {vip} (ff:ff:ff:ff:ff:ff) tell {vip}")))
+        .collect()
+}
+
+fn vmac_inst(prio: u8, extra: &str) -> Inst {
+    let mut i = Inst::new("VI_1", "eth0", 30, prio, &["10.30.0.100/24"]);
+    i.extra = format!("  use_vmac\n{extra}");
+    i
+}
+
+/// use_vmac as keepalived: adverts and gratuitous ARPs leave from the VMAC interface with
+/// source MAC 00:00:5e:00:01:VRID, and adverts arrive on it (rampart, as backup, hears
+/// keepalived's adverts on its VMAC socket and stays backup).
+#[test]
+fn use_vmac_adverts_leave_from_the_vmac() {
+    let Some((mut lab, _lan, r, k, _o, cap)) = vmac_lab("vmacka") else {
+        return;
+    };
+    let logs = lab.dir.path().display().to_string();
+    let vmac = "00:00:5e:00:01:1e";
+    let (pid_k, ka_log) = start_keepalived(&mut lab, &k, "ka", &conf(&[vmac_inst(150, "")], &[]));
+    assert!(
+        wait_for(T, || lab.has_addr(&k, "vrrp.30", VIP).then_some(())).is_some(),
+        "keepalived should become MASTER with its VIP on vrrp.30 (logs in {logs})"
+    );
+    start_rampart(&mut lab, &r, "rp", &conf(&[vmac_inst(100, "")], &[]));
+    assert!(
+        wait_for(T, || (lab.rampart_state("rp", "VI_1")? == "BACKUP")
+            .then_some(()))
+        .is_some(),
+        "rampart should be BACKUP (logs in {logs})"
+    );
+    assert_eq!(lab.mac(&r, "vrrp.30"), vmac);
+    // Longer than Master_Down_Interval (3 s + skew): rampart hears keepalived on its VMAC.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !lab.has_addr(&r, "vrrp.30", VIP),
+        "rampart took the VIP: it does not hear keepalived's adverts on its VMAC (logs in {logs})"
+    );
+    lab.signal(pid_k, "TERM");
+    assert!(
+        wait_for(T, || lab.has_addr(&r, "vrrp.30", VIP).then_some(())).is_some(),
+        "rampart should take over after keepalived stops (logs in {logs})"
+    );
+    assert!(
+        wait_for(T, || (adverts_from(&cap, "10.30.0.1").len() >= 2)
+            .then_some(()))
+        .is_some(),
+        "rampart's adverts should be on the wire (logs in {logs})"
+    );
+    // Wait for the second GARP round (vrrp_garp_master_delay 1).
+    std::thread::sleep(Duration::from_millis(1500));
+    let ours = adverts_from(&cap, "10.30.0.1");
+    let theirs = adverts_from(&cap, "10.30.0.2");
+    assert!(
+        !theirs.is_empty(),
+        "keepalived's adverts captured (logs in {logs})"
+    );
+    for l in ours.iter().chain(&theirs) {
+        assert!(
+            l.contains(&format!("{vmac} > 01:00:5e:00:00:12")),
+            "every advert leaves from the VMAC, as keepalived's do: {l} (logs in {logs})"
+        );
+    }
+    let garps = garps_for(&cap, VIP);
+    // keepalived's burst (2 + 2) and rampart's (2 + 2).
+    assert!(
+        garps.len() >= 8,
+        "GARPs from both: {garps:?} (logs in {logs})"
+    );
+    for l in &garps {
+        assert!(
+            l.contains(&format!("{vmac} > ff:ff:ff:ff:ff:ff")),
+            "GARP from the VMAC: {l}"
+        );
+    }
+    let complaints = keepalived_complaints(&ka_log);
+    assert!(
+        complaints.is_empty(),
+        "keepalived complained:\n{}",
+        complaints.join("\n")
+    );
+}
+
+/// `vmac_xmit_base`: adverts leave from the base interface (its own MAC), VIPs and gratuitous
+/// ARPs stay on the VMAC, as keepalived does; keepalived with the same settings accepts them.
+#[test]
+fn vmac_xmit_base_sends_adverts_from_the_base_interface() {
+    let Some((mut lab, _lan, r, k, _o, cap)) = vmac_lab("vmacxb") else {
+        return;
+    };
+    let logs = lab.dir.path().display().to_string();
+    let vmac = "00:00:5e:00:01:1e";
+    let xb = "  vmac_xmit_base\n";
+    let (_, ka_log) = start_keepalived(&mut lab, &k, "ka", &conf(&[vmac_inst(100, xb)], &[]));
+    std::thread::sleep(Duration::from_millis(300));
+    start_rampart(&mut lab, &r, "rp", &conf(&[vmac_inst(150, xb)], &[]));
+    assert!(
+        wait_for(T, || lab.has_addr(&r, "vrrp.30", VIP).then_some(())).is_some(),
+        "rampart should become MASTER with the VIP on vrrp.30 (logs in {logs})"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !lab.has_addr(&k, "vrrp.30", VIP),
+        "keepalived took the VIP: it rejects rampart's adverts (logs in {logs})"
+    );
+    let base = lab.mac(&r, "eth0");
+    let ours = adverts_from(&cap, "10.30.0.1");
+    assert!(
+        ours.len() >= 2,
+        "rampart's adverts captured (logs in {logs})"
+    );
+    for l in &ours {
+        assert!(
+            l.starts_with(&format!("{base} > 01:00:5e:00:00:12"))
+                || l.contains(&format!(" {base} > 01:00:5e:00:00:12")),
+            "advert from the base interface's MAC {base}: {l} (logs in {logs})"
+        );
+    }
+    let garps = garps_for(&cap, VIP);
+    assert!(
+        garps.len() >= 2,
+        "rampart's GARPs captured (logs in {logs})"
+    );
+    for l in &garps {
+        assert!(
+            l.contains(&format!("{vmac} > ff:ff:ff:ff:ff:ff")),
+            "GARP from the VMAC: {l}"
+        );
+    }
+    let complaints = keepalived_complaints(&ka_log);
+    assert!(
+        complaints.is_empty(),
+        "keepalived complained:\n{}",
+        complaints.join("\n")
+    );
+}
+
+/// The interface is deleted and created again under the same name (new ifindex, new MAC):
+/// rampart goes to FAULT while it is gone (keepalived takes over), then opens a new socket
+/// on the new interface, makes the VMAC again, and as the higher priority takes the VIP
+/// back: keepalived hears its adverts and steps down.
+#[test]
+fn recreated_interface_gets_a_new_socket_and_vmac() {
+    let Some((mut lab, lan, r, k, _o, _cap)) = vmac_lab("recreate") else {
+        return;
+    };
+    let logs = lab.dir.path().display().to_string();
+    start_keepalived(&mut lab, &k, "ka", &conf(&[vmac_inst(100, "")], &[]));
+    std::thread::sleep(Duration::from_millis(300));
+    start_rampart(&mut lab, &r, "rp", &conf(&[vmac_inst(150, "")], &[]));
+    assert!(
+        wait_for(T, || lab.has_addr(&r, "vrrp.30", VIP).then_some(())).is_some(),
+        "rampart should become MASTER (logs in {logs})"
+    );
+    let old_index = lab.exec_ok(&r, &["cat", "/sys/class/net/eth0/ifindex"]);
+
+    lab.exec_ok(&r, &["ip", "link", "del", "eth0"]);
+    assert!(
+        wait_for(T, || (lab.rampart_state("rp", "VI_1")? == "FAULT")
+            .then_some(()))
+        .is_some(),
+        "rampart should be in FAULT while eth0 is gone (logs in {logs})"
+    );
+    assert!(
+        wait_for(T, || lab.has_addr(&k, "vrrp.30", VIP).then_some(())).is_some(),
+        "keepalived should take over (logs in {logs})"
+    );
+    // Still FAULT a while later: nothing half-works on a missing interface.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lab.rampart_state("rp", "VI_1").as_deref(), Some("FAULT"));
+
+    lab.attach(&r, "eth0", &lan, &["10.30.0.1/24"]);
+    let new_index = lab.exec_ok(&r, &["cat", "/sys/class/net/eth0/ifindex"]);
+    assert_ne!(
+        old_index, new_index,
+        "the test re-created eth0 with a new ifindex"
+    );
+    assert!(
+        wait_for(T, || lab.has_addr(&r, "vrrp.30", VIP).then_some(())).is_some(),
+        "rampart should be MASTER again with the VIP on a new vrrp.30 (logs in {logs})"
+    );
+    assert_eq!(lab.mac(&r, "vrrp.30"), "00:00:5e:00:01:1e");
+    assert!(
+        wait_for(T, || (!lab.has_addr(&k, "vrrp.30", VIP)).then_some(())).is_some(),
+        "keepalived should hear rampart's adverts on the new interface and step down (logs in {logs})"
+    );
+    assert_eq!(lab.rampart_state("rp", "VI_1").as_deref(), Some("MASTER"));
+}

@@ -384,7 +384,10 @@ pub fn address_message(key: &AddrKey, vip: &VirtualIp) -> AddressMessage {
             m.attributes.push(AddressAttribute::Label(l.clone()));
         }
     }
-    if vip.nodad {
+    // keepalived adds every IPv6 VIP with IFA_F_NODAD: a VIP that moves between routers
+    // must be usable at once, not "tentative" for DAD (and never "dadfailed" because the
+    // old master still answered for it a moment ago).
+    if vip.nodad || vip.addr.is_ipv6() {
         m.attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
@@ -554,6 +557,27 @@ mod tests {
         assert_eq!(m.header.index, 3);
         assert_eq!(m.header.prefix_len, 24);
         assert!(m.attributes.contains(&AddressAttribute::Local(v.addr)));
+    }
+
+    #[test]
+    fn ipv6_vips_always_nodad_ipv4_never() {
+        let has_nodad = |v: &VirtualIp| {
+            let k = AddrKey {
+                ifindex: 1,
+                ifname: "eth0".into(),
+                addr: v.addr,
+                prefix_len: v.prefix_len,
+            };
+            address_message(&k, v)
+                .attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Nodad)))
+        };
+        assert!(
+            has_nodad(&vip("fd00::10", 64)),
+            "as keepalived: IPv6 VIPs skip DAD"
+        );
+        assert!(!has_nodad(&vip("10.0.0.1", 24)));
     }
 
     #[test]

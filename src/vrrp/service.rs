@@ -185,38 +185,13 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut static_owned = Owned::default();
     install_static(&nl, &cfg, &mut static_owned).await;
 
-    // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
-    let mut vmacs_created = Vec::new();
-    let mut sysctl_undo = Vec::new();
+    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
+    // on the way out.
+    let mut vmacs = VmacBook::default();
     let mut vip_dev: Vec<String> = Vec::new();
-    for inst in &cfg.instances {
-        let v6 = node
-            .instances()
-            .get(vip_dev.len())
-            .is_some_and(|i| i.params().af == Af::V6);
-        match &inst.use_vmac {
-            Some(name) => {
-                let name = name
-                    .clone()
-                    .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6));
-                match vmac::ensure(&nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
-                    Ok(created) => {
-                        if created {
-                            vmacs_created.push(name.clone());
-                        }
-                        if !dry_run && !v6 {
-                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
-                        }
-                        vip_dev.push(name);
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "vrrp", instance = %inst.name, "{e}; VIPs go on {}", inst.interface);
-                        vip_dev.push(inst.interface.clone());
-                    }
-                }
-            }
-            None => vip_dev.push(inst.interface.clone()),
-        }
+    for (idx, inst) in cfg.instances.iter().enumerate() {
+        let v6 = node.instances()[idx].params().af == Af::V6;
+        vip_dev.push(vmacs.setup(&nl, inst, v6).await);
     }
 
     // Sockets: one per (interface, family, protocol), shared by the instances on it.
@@ -224,11 +199,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut by_vrid: HashMap<(String, bool, u8), usize> = HashMap::new();
     let mut wires = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
-        let w = make_wire(&cfg, idx, &node, &mut sockets);
-        by_vrid.insert(
-            (inst.interface.clone(), w.key.1, inst.virtual_router_id),
-            idx,
-        );
+        let xmit = xmit_dev(inst, &vip_dev[idx], dry_run);
+        let w = make_wire(&cfg, idx, &node, &xmit, &mut sockets);
+        by_vrid.insert((w.key.0.clone(), w.key.1, inst.virtual_router_id), idx);
         wires.push(w);
     }
     *stats.instances.write().unwrap_or_else(|e| e.into_inner()) = node
@@ -350,6 +323,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         by_vrid,
         drv_tx,
         vip_dev,
+        vmacs,
         spawned: Vec::new(),
         static_owned,
         script_tx,
@@ -462,6 +436,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         spawned,
         script_tasks,
         mut static_owned,
+        vmacs,
         ..
     } = drv;
     for r in readers.values() {
@@ -475,10 +450,10 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             let _ = t.await;
         }
         nl.release("static", &mut static_owned).await;
-        for v in &vmacs_created {
+        for v in &vmacs.created {
             vmac::remove(&nl, v).await;
         }
-        vmac::restore_conf(&sysctl_undo);
+        vmac::restore_conf(&vmacs.sysctl_undo);
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -754,6 +729,8 @@ struct Driver {
     drv_tx: mpsc::UnboundedSender<DriverMsg>,
     /// Per instance: the interface its VIPs go on.
     vip_dev: Vec<String>,
+    /// use_vmac interfaces we made and base sysctls we changed: undone at shutdown.
+    vmacs: VmacBook,
     /// Executors and notifiers started or retired by reloads: awaited at shutdown.
     spawned: Vec<tokio::task::JoinHandle<()>>,
     /// static_ipaddress/static_routes/static_rules as installed.
@@ -823,6 +800,69 @@ fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
         .collect()
 }
 
+/// The VMAC interface name of an instance with `use_vmac` (keepalived's default unless named).
+fn vmac_name(inst: &VrrpInstance, v6: bool) -> Option<String> {
+    inst.use_vmac.as_ref().map(|name| {
+        name.clone()
+            .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6))
+    })
+}
+
+/// The interface an instance's adverts leave from and arrive on: as keepalived, the VMAC
+/// (so they carry source MAC 00:00:5e:00:01:VRID) unless `vmac_xmit_base` is set, and the
+/// base interface without one. A dry run creates no VMAC and so uses the base.
+fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
+    if inst.use_vmac.is_some() && !inst.vmac_xmit_base && !dry_run {
+        vip_dev.to_string()
+    } else {
+        inst.interface.clone()
+    }
+}
+
+/// The use_vmac interfaces rampart created and the base interface sysctls it changed.
+#[derive(Debug, Default)]
+struct VmacBook {
+    created: Vec<String>,
+    sysctl_undo: Vec<(String, String, String)>,
+}
+
+impl VmacBook {
+    /// Create (or adopt) an instance's VMAC; returns the interface its VIPs go on: the VMAC,
+    /// or the base interface without use_vmac. A VMAC that cannot be made (base interface
+    /// missing) is still named: its adverts cannot leave, so the instance stays in FAULT
+    /// until the base interface appears and the VMAC is made then.
+    async fn setup(&mut self, nl: &Netlink, inst: &VrrpInstance, v6: bool) -> String {
+        let Some(name) = vmac_name(inst, v6) else {
+            return inst.interface.clone();
+        };
+        match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
+            Ok(created) => {
+                if created && !self.created.contains(&name) {
+                    self.created.push(name.clone());
+                }
+                if !nl.dry_run && !v6 {
+                    let undo = vmac::tune_base_arp(&inst.interface);
+                    // Keep the first original value per (interface, key): a re-created
+                    // interface would otherwise record our own setting as the original.
+                    for u in undo {
+                        if !self
+                            .sysctl_undo
+                            .iter()
+                            .any(|(i, k, _)| *i == u.0 && *k == u.1)
+                        {
+                            self.sysctl_undo.push(u);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(target: "vrrp", instance = %inst.name, "{e}");
+            }
+        }
+        name
+    }
+}
+
 /// The socket an instance uses (opened if no instance uses it yet) and where it sends.
 /// A socket that cannot be opened (interface missing) is logged and left `None`: the
 /// instance starts in FAULT instead of failing the engine, like keepalived.
@@ -830,6 +870,7 @@ fn make_wire(
     cfg: &Config,
     idx: usize,
     node: &Node,
+    xmit: &str,
     sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
 ) -> Wire {
     let inst = &cfg.instances[idx];
@@ -841,7 +882,7 @@ fn make_wire(
         IPPROTO_VRRP
     };
     let group = mcast_group(cfg, v6);
-    let key = (inst.interface.clone(), v6, proto);
+    let key = (xmit.to_string(), v6, proto);
     let socket = open_socket(cfg, &key, sockets);
     if let Err(e) = &socket {
         tracing::error!(
@@ -850,7 +891,7 @@ fn make_wire(
             "VRRP instance {} ({}): cannot open interface {}: {e:#}; the instance stays in FAULT until the interface appears",
             inst.name,
             inst.span,
-            inst.interface
+            key.0
         );
     }
     let socket = socket.ok();
@@ -970,9 +1011,21 @@ impl Driver {
         // Sockets and addresses first (a kept instance may change its authentication type,
         // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
+        // Added instances with use_vmac get their VMAC now, as at daemon start.
+        let mut new_vip_dev = Vec::new();
+        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+            new_vip_dev.push(match kept[idx] {
+                Some(o) => self.vip_dev[o].clone(),
+                None => {
+                    let v6 = next.instances()[idx].params().af == Af::V6;
+                    self.vmacs.setup(&self.nl, inst, v6).await
+                }
+            });
+        }
         let mut new_wires = Vec::new();
         for idx in 0..kept.len() {
-            new_wires.push(make_wire(&new_cfg, idx, &next, &mut sockets));
+            let xmit = xmit_dev(&new_cfg.instances[idx], &new_vip_dev[idx], self.nl.dry_run);
+            new_wires.push(make_wire(&new_cfg, idx, &next, &xmit, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
         let removed: Vec<usize> = (0..old_cfg.instances.len())
@@ -1032,16 +1085,13 @@ impl Driver {
                 }
                 None => {
                     tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance added");
-                    if inst.use_vmac.is_some() {
-                        tracing::warn!(target: "vrrp", instance = %inst.name, "use_vmac is not applied to instances added by a reload; VIPs go on {}", inst.interface);
-                    }
                     let Some(w) = new_wires.next() else {
                         unreachable!("a wire was made for each instance");
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.spawned.push(tokio::spawn(executor(
                         inst.clone(),
-                        inst.interface.clone(),
+                        new_vip_dev[idx].clone(),
                         self.nl.clone(),
                         rx,
                     )));
@@ -1051,7 +1101,7 @@ impl Driver {
                     self.notifiers.push(n);
                     self.priorities
                         .push(next.instances()[idx].params().priority);
-                    self.vip_dev.push(inst.interface.clone());
+                    self.vip_dev.push(new_vip_dev[idx].clone());
                 }
             }
         }
@@ -1103,7 +1153,8 @@ impl Driver {
             map.clear();
             for (idx, inst) in new_cfg.instances.iter().enumerate() {
                 let v6 = next.instances()[idx].params().af == Af::V6;
-                map.insert((inst.interface.clone(), v6, inst.virtual_router_id), idx);
+                let dev = self.wires[idx].key.0.clone();
+                map.insert((dev, v6, inst.virtual_router_id), idx);
             }
         }
         // Sync group notifiers are rebuilt by name.
@@ -1338,6 +1389,10 @@ impl Driver {
         }
         self.link_state.insert(ifname.to_string(), up);
         tracing::info!(target: "vrrp", "interface {ifname} is {}", if up { "up" } else { "down" });
+        // An interface deleted (and maybe re-created under the same name) leaves sockets
+        // bound to an ifindex that is gone: close them, so the instances stay in FAULT
+        // until new ones are open on the new interface.
+        self.close_stale_sockets(ifname);
         if up {
             self.open_missing_sockets(node, ifname, now).await;
         }
@@ -1364,15 +1419,53 @@ impl Driver {
         }
     }
 
-    /// Instances on `ifname` that started without a socket (interface missing at startup or
-    /// reload) open it now, with a reader, and pick up their source address.
+    /// Close the sockets of instances on `ifname` (or on their VMAC over it) whose interface
+    /// no longer exists or now has another ifindex.
+    fn close_stale_sockets(&mut self, ifname: &str) {
+        let mut stale: Vec<SockKey> = Vec::new();
+        for (idx, inst) in self.cfg.instances.iter().enumerate() {
+            let w = &self.wires[idx];
+            if inst.interface != ifname && w.key.0 != ifname {
+                continue;
+            }
+            let Some(sock) = &w.socket else { continue };
+            let now_index = nix::net::if_::if_nametoindex(w.key.0.as_str()).ok();
+            if now_index != Some(sock.ifindex) && !stale.contains(&w.key) {
+                stale.push(w.key.clone());
+            }
+        }
+        for key in stale {
+            tracing::warn!(target: "vrrp", "interface {} (ifindex {}) is gone: closing its VRRP socket", key.0, self.sockets.get(&key).map_or(0, |s| s.ifindex));
+            self.sockets.remove(&key);
+            if let Some(r) = self.readers.remove(&key) {
+                r.abort();
+            }
+            for w in self.wires.iter_mut().filter(|w| w.key == key) {
+                w.socket = None;
+            }
+        }
+    }
+
+    /// Instances on `ifname` without a socket (interface missing at startup or reload, or
+    /// deleted and re-created since) open it now, with a reader, and pick up their source
+    /// address. A use_vmac instance first gets its VMAC back: the kernel deletes a macvlan
+    /// with its base interface.
     async fn open_missing_sockets(&mut self, node: &mut Node, ifname: &str, now: Instant) {
         for idx in 0..self.cfg.instances.len() {
-            if self.wires[idx].socket.is_some() || self.wires[idx].key.0 != ifname {
+            let on_it =
+                self.wires[idx].key.0 == ifname || self.cfg.instances[idx].interface == ifname;
+            if self.wires[idx].socket.is_some() || !on_it {
                 continue;
             }
             let cfg = self.cfg.clone();
             let inst = &cfg.instances[idx];
+            if inst.use_vmac.is_some() && inst.interface == ifname && !self.nl.dry_run {
+                let v6 = node.instances()[idx].params().af == Af::V6;
+                let dev = self.vmacs.setup(&self.nl, inst, v6).await;
+                if dev != self.vip_dev[idx] {
+                    tracing::warn!(target: "vrrp", instance = %inst.name, "VMAC {dev} differs from {}", self.vip_dev[idx]);
+                }
+            }
             let key = self.wires[idx].key.clone();
             match open_socket(&cfg, &key, &mut self.sockets) {
                 Ok(s) => {
@@ -1603,6 +1696,12 @@ async fn executor(
                     tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
                     continue;
                 }
+                // The interface may have been deleted and re-created since (new ifindex,
+                // and a veth or VLAN gets a new MAC): open the sender again then.
+                let current = nix::net::if_::if_nametoindex(vip_dev.as_str()).ok();
+                if garp.as_ref().is_some_and(|g| Some(g.ifindex) != current) {
+                    garp = None;
+                }
                 if garp.is_none() {
                     match GarpSender::open(&vip_dev, vmac_mac) {
                         Ok(g) => garp = Some(g),
@@ -1614,10 +1713,8 @@ async fn executor(
                 }
                 let Some(g) = &garp else { continue };
                 let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
-                let ll = super::net::link_local_v6(&vip_dev)
-                    .or_else(|| super::net::link_local_v6(&inst.interface));
                 for _ in 0..repeat.max(1) {
-                    if let Err(e) = g.announce(&addrs, ll) {
+                    if let Err(e) = g.announce(&addrs) {
                         tracing::warn!(target: "vrrp", instance = %name, "{e}");
                         break;
                     }
