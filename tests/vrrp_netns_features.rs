@@ -222,6 +222,107 @@ fn use_vmac_answers_with_the_virtual_mac() {
     );
 }
 
+/// As keepalived, IPv6 VIPs are added with IFA_F_NODAD: usable at once, never "tentative"
+/// (DAD is switched on for this interface, unlike the rest of the lab).
+#[test]
+fn ipv6_vips_skip_dad() {
+    let Some((mut lab, a, _b, o)) = lan("nodad") else {
+        return;
+    };
+    lab.exec_ok(&a, &["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=1"]);
+    lab.exec_ok(&a, &["sysctl", "-qw", "net.ipv6.conf.eth0.dad_transmits=3"]);
+    let vip = "fd50::100";
+    let i = Inst::new("VI_6", "eth0", 63, 150, &["fd50::100/64"]).v3("0.2");
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", vip).then_some(())).is_some(),
+        "the IPv6 VIP should be added (logs in {logs})"
+    );
+    let line = lab.exec_ok(&a, &["ip", "-6", "-o", "addr", "show", "dev", "eth0"]);
+    let line = line
+        .lines()
+        .find(|l| l.contains(vip))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("nodad") && !line.contains("tentative") && !line.contains("dadfailed"),
+        "VIP added with nodad, not tentative: {line:?} (logs in {logs})"
+    );
+    // Usable as a source address at once: a tentative address cannot be bound (busybox's
+    // ping binds to -I ADDR), and the observer answers.
+    let ping = lab.exec(
+        &a,
+        &[
+            "busybox", "ping", "-6", "-c", "1", "-W", "2", "-I", vip, "fd50::9",
+        ],
+    );
+    assert!(
+        ping.status.success(),
+        "ping from the VIP right after it appeared: {}{} (logs in {logs})",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr)
+    );
+    let _ = o;
+}
+
+/// IPv6 use_vmac as keepalived 2.2.7: the interface is named vrrp.VRID as for IPv4, its MAC
+/// is 00:00:5e:00:02:VRID, carries the base's link-local address (adverts go out from
+/// the VMAC with that source) and the VIP; the unsolicited NA comes from the VMAC.
+#[test]
+fn ipv6_use_vmac_sends_from_the_vmac_with_the_base_link_local() {
+    let Some((mut lab, a, _b, o)) = lan("vmac6") else {
+        return;
+    };
+    let cap = lab.tcpdump(&o, "eth0", "ip6 proto 112 or icmp6", "o");
+    let mut i = Inst::new("VI_6", "eth0", 64, 150, &["fd50::100/64"]).v3("0.2");
+    i.extra = "  use_vmac\n".into();
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    let dev = "vrrp.64";
+    assert!(
+        wait_for(T, || lab.has_addr(&a, dev, "fd50::100").then_some(())).is_some(),
+        "the IPv6 VIP should live on {dev} (logs in {logs})"
+    );
+    assert_eq!(lab.mac(&a, dev), "00:00:5e:00:02:40");
+    let ll = lab.exec_ok(
+        &a,
+        &[
+            "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link",
+        ],
+    );
+    let ll = ll
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|w| w.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!ll.is_empty(), "eth0 has a link-local address");
+    assert!(
+        lab.has_addr(&a, dev, &ll),
+        "{dev} carries eth0's link-local {ll}"
+    );
+    let seen = wait_for(T, || {
+        let l = netns::lines(&cap);
+        let advert = l.iter().any(|x| {
+            x.contains("00:00:5e:00:02:40 > 33:33:00:00:00:12")
+                && x.contains(&format!("{ll} > ff02::12"))
+        });
+        let na = l.iter().any(|x| {
+            x.contains("00:00:5e:00:02:40 > 33:33:00:00:00:01")
+                && x.contains("fd50::100 > ff02::1")
+                && x.contains("neighbor advertisement")
+        });
+        (advert && na).then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "adverts from the VMAC with source {ll} and NAs from the VMAC on the wire: {:?} (logs in {logs})",
+        netns::lines(&cap)
+    );
+}
+
 #[test]
 fn dry_run_elects_but_changes_nothing() {
     let Some((mut lab, a, _b, _o)) = lan("dry") else {

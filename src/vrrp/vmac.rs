@@ -25,13 +25,10 @@ pub fn vmac_address(vrid: u8, v6: bool) -> Mac {
     [0x00, 0x00, 0x5e, 0x00, if v6 { 0x02 } else { 0x01 }, vrid]
 }
 
-/// keepalived's default name: `vrrp.VRID` (`vrrp6.VRID` for IPv6).
-pub fn default_name(vrid: u8, v6: bool) -> String {
-    if v6 {
-        format!("vrrp6.{vrid}")
-    } else {
-        format!("vrrp.{vrid}")
-    }
+/// keepalived's default name: `vrrp.VRID`, for IPv6 too (keepalived 2.2.7 made `vrrp.55`
+/// for an IPv6 instance with VRID 55 in a namespace test).
+pub fn default_name(vrid: u8, _v6: bool) -> String {
+    format!("vrrp.{vrid}")
 }
 
 /// Set an IPv4 per-interface sysctl; returns the previous value.
@@ -177,5 +174,6 @@ mod tests {
         assert_eq!(vmac_address(10, false), [0, 0, 0x5e, 0, 1, 10]);
         assert_eq!(vmac_address(255, true), [0, 0, 0x5e, 0, 2, 255]);
         assert_eq!(default_name(3, false), "vrrp.3");
+        assert_eq!(default_name(3, true), "vrrp.3");
     }
 }
