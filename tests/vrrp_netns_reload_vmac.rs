@@ -1,6 +1,6 @@
 //! A `use_vmac` instance added by a reload gets its VMAC interface, as one present at start
 //! does: the macvlan vrrp.VRID with MAC 00:00:5e:00:01:VRID carries its VIP, answers ARP for
-//! it, sends its adverts, and goes away when rampart stops.
+//! it, sends its adverts, and goes away when a reload removes the instance or rampart stops.
 //!
 //! Run as root: `cargo test --test vrrp_netns_reload_vmac`.
 
@@ -38,7 +38,7 @@ fn instance_added_by_reload_gets_its_vmac() {
         "VI_1 should become MASTER (logs in {logs})"
     );
 
-    std::fs::write(lab.path("a.conf"), conf(&[vi1, vi2], &[])).unwrap();
+    std::fs::write(lab.path("a.conf"), conf(&[vi1.clone(), vi2.clone()], &[])).unwrap();
     lab.signal(pid, "HUP");
     assert!(
         wait_for(T, || lab
@@ -71,6 +71,30 @@ fn instance_added_by_reload_gets_its_vmac() {
         "the new instance's adverts should leave from its VMAC (logs in {logs})"
     );
 
+    // Removed again by a reload: its VMAC goes, the other instance stays.
+    std::fs::write(lab.path("a.conf"), conf(&[vi1.clone()], &[])).unwrap();
+    lab.signal(pid, "HUP");
+    assert!(
+        wait_for(T, || (!lab
+            .exec(&a, &["ip", "link", "show", "vrrp.52"])
+            .status
+            .success())
+        .then_some(()))
+        .is_some(),
+        "the VMAC of an instance removed by a reload is removed (logs in {logs})"
+    );
+    assert!(lab.has_addr(&a, "eth0", "10.54.0.100"));
+
+    // Added once more, then rampart stops: the VMAC it made goes with it.
+    std::fs::write(lab.path("a.conf"), conf(&[vi1, vi2], &[])).unwrap();
+    lab.signal(pid, "HUP");
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.52", "10.54.0.200")
+            .then_some(()))
+        .is_some(),
+        "added again (logs in {logs})"
+    );
     lab.signal(pid, "TERM");
     assert!(lab.wait_exit(pid, T));
     assert!(

@@ -1107,6 +1107,15 @@ impl Driver {
         }
         // Dropping a removed instance's executor channel releases what it still holds.
         drop(old_txs);
+        // A removed instance's VMAC goes too (keepalived removes it), once no instance uses it.
+        for &o in &removed {
+            let dev = &old_vip_dev[o];
+            if self.vmacs.created.contains(dev) && !self.vip_dev.contains(dev) {
+                vmac::remove(&self.nl, dev).await;
+                self.vmacs.created.retain(|c| c != dev);
+                tracing::info!(target: "vrrp", "reload: VMAC {dev} removed");
+            }
+        }
         drop(old_notifiers);
         // Timers follow their instance; removed instances' timers go.
         let mut new_index = vec![None; old_cfg.instances.len()];
