@@ -323,6 +323,53 @@ fn ipv6_use_vmac_sends_from_the_vmac_with_the_base_link_local() {
     );
 }
 
+/// `no_accept` as keepalived 2.2.7 (which fills an nftables set `vips` while MASTER and drops
+/// input to and output from it): the MASTER holds the VIP but does not answer on it; an
+/// instance with the default (accept) does. The table goes when rampart stops.
+#[test]
+fn no_accept_drops_traffic_for_the_vips() {
+    let Some((mut lab, a, _b, o)) = lan("noacc") else {
+        return;
+    };
+    let mut closed = Inst::new("VI_NA", "eth0", 65, 150, &["10.50.0.100/24"]).v3("0.2");
+    closed.extra = "  no_accept\n".into();
+    let open = Inst::new("VI_A", "eth0", 66, 150, &["10.50.0.101/24"]).v3("0.2");
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(&[closed, open], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || (lab.has_addr(&a, "eth0", "10.50.0.100")
+            && lab.has_addr(&a, "eth0", "10.50.0.101"))
+        .then_some(()))
+        .is_some(),
+        "both instances become MASTER (logs in {logs})"
+    );
+    let ping = |ip: &str| {
+        lab.exec(&o, &["busybox", "ping", "-c", "1", "-W", "1", ip])
+            .status
+            .success()
+    };
+    assert!(
+        wait_for(T, || ping("10.50.0.101").then_some(())).is_some(),
+        "the accept VIP answers (logs in {logs})"
+    );
+    assert!(
+        !ping("10.50.0.100"),
+        "the no_accept VIP must not answer (logs in {logs})"
+    );
+    let set = lab.exec_ok(&a, &["nft", "list", "set", "ip", "rampart", "vips"]);
+    assert!(
+        set.contains("10.50.0.100") && !set.contains("10.50.0.101"),
+        "{set}"
+    );
+    lab.signal(pid, "TERM");
+    assert!(lab.wait_exit(pid, T));
+    let tables = lab.exec_ok(&a, &["nft", "list", "tables"]);
+    assert!(
+        !tables.contains("rampart"),
+        "table removed at exit: {tables}"
+    );
+}
+
 #[test]
 fn dry_run_elects_but_changes_nothing() {
     let Some((mut lab, a, _b, _o)) = lan("dry") else {

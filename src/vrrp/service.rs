@@ -279,6 +279,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         exec_tasks.push(tokio::spawn(executor(
             inst.clone(),
             vip_dev[idx].clone(),
+            cfg.global.vrrp_strict,
             nl.clone(),
             rx,
         )));
@@ -454,6 +455,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             vmac::remove(&nl, v).await;
         }
         vmac::restore_conf(&vmacs.sysctl_undo);
+        nl.firewall.remove_tables().await;
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -758,6 +760,7 @@ async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
         excluded: &[],
         routes: &cfg.static_routes,
         rules: &cfg.static_rules,
+        no_accept: false,
     };
     nl.install("static", &dev, wanted, owned).await;
 }
@@ -1092,6 +1095,7 @@ impl Driver {
                     self.spawned.push(tokio::spawn(executor(
                         inst.clone(),
                         new_vip_dev[idx].clone(),
+                        new_cfg.global.vrrp_strict,
                         self.nl.clone(),
                         rx,
                     )));
@@ -1615,10 +1619,11 @@ impl Driver {
         let name = self.cfg.instances[idx].name.clone();
         let w = &mut self.wires[idx];
         let mut ok = true;
+        // One IP ID per advert, shared by its copies to each unicast peer, as keepalived.
+        w.ip_id = w.ip_id.wrapping_add(1);
         for &dst in &w.dsts {
             let (bytes, src) = match (w.src, dst) {
                 (IpAddr::V4(src), IpAddr::V4(d)) => {
-                    w.ip_id = w.ip_id.wrapping_add(1);
                     let ah = match (auth, ah_seq) {
                         (Auth::Ah(key), Some(seq)) => Some(AhParams {
                             key,
@@ -1664,10 +1669,19 @@ impl Driver {
     }
 }
 
+/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
+/// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
+/// accepts whatever Accept_Mode says).
+fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
+    let accept = inst.accept.unwrap_or(!vrrp_strict);
+    !accept && inst.priority != super::fsm::PRIORITY_OWNER
+}
+
 /// Carries out one instance's address and GARP work, in order.
 async fn executor(
     mut inst: VrrpInstance,
     vip_dev: String,
+    vrrp_strict: bool,
     nl: Netlink,
     mut rx: mpsc::UnboundedReceiver<ExecMsg>,
 ) {
@@ -1690,6 +1704,7 @@ async fn executor(
                     excluded: &inst.virtual_ipaddress_excluded,
                     routes: &inst.virtual_routes,
                     rules: &inst.virtual_rules,
+                    no_accept: no_accept(&inst, vrrp_strict),
                 };
                 nl.install(&name, &vip_dev, wanted, &mut owned).await;
                 tracing::info!(target: "vrrp", instance = %name, "VIPs added on {vip_dev}");
@@ -1782,9 +1797,9 @@ async fn executor(
                         &(&inst.virtual_routes, &inst.virtual_rules),
                     ) {
                         let mut routing = Owned {
-                            addrs: Vec::new(),
                             routes: std::mem::take(&mut owned.routes),
                             rules: std::mem::take(&mut owned.rules),
+                            ..Owned::default()
                         };
                         nl.release(&name, &mut routing).await;
                     }
