@@ -118,6 +118,11 @@ pub async fn ensure(
         &format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"),
         "1",
     );
+    // No router solicitations from the VMAC (keepalived drops them with an nftables rule).
+    set_sysctl(
+        &format!("/proc/sys/net/ipv6/conf/{name}/router_solicitations"),
+        "0",
+    );
     let up = LinkUnspec::new_with_index(idx).up().build();
     nl.handle()
         .link()
