@@ -427,4 +427,7 @@ fn recreated_interface_gets_a_new_socket_and_vmac() {
         "keepalived should hear rampart's adverts on the new interface and step down (logs in {logs})"
     );
     assert_eq!(lab.rampart_state("rp", "VI_1").as_deref(), Some("MASTER"));
+    if std::env::var_os("RAMPART_KEEP_LOGS").is_some() {
+        panic!("logs kept on request in {logs}");
+    }
 }

@@ -840,6 +840,9 @@ impl VmacBook {
         };
         match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
             Ok(created) => {
+                if created {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "VMAC {name} made on {}", inst.interface);
+                }
                 if created && !self.created.contains(&name) {
                     self.created.push(name.clone());
                 }
@@ -1474,15 +1477,13 @@ impl Driver {
             let inst = &cfg.instances[idx];
             if inst.use_vmac.is_some() && inst.interface == ifname && !self.nl.dry_run {
                 let v6 = node.instances()[idx].params().af == Af::V6;
-                let dev = self.vmacs.setup(&self.nl, inst, v6).await;
-                if dev != self.vip_dev[idx] {
-                    tracing::warn!(target: "vrrp", instance = %inst.name, "VMAC {dev} differs from {}", self.vip_dev[idx]);
-                }
+                // Same name as before, so vip_dev and the socket key stay right.
+                self.vmacs.setup(&self.nl, inst, v6).await;
             }
             let key = self.wires[idx].key.clone();
             match open_socket(&cfg, &key, &mut self.sockets) {
                 Ok(s) => {
-                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} appeared: VRRP socket open");
+                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} is back: VRRP socket open on {} (ifindex {})", key.0, s.ifindex);
                     if !self.readers.contains_key(&key) {
                         let r = spawn_reader(
                             s.clone(),
