@@ -1371,16 +1371,8 @@ impl Driver {
                 // Instances that started without a source address (IPv6 link-local still in
                 // DAD, interface not configured yet) pick one up now.
                 for idx in 0..self.cfg.instances.len() {
-                    if !self.wires[idx].src.is_unspecified() {
-                        continue;
-                    }
-                    let inst = &self.cfg.instances[idx];
-                    let v6 = node.instances()[idx].params().af == Af::V6;
-                    if let Some(addr) = local_address(inst, v6) {
-                        tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
-                        self.wires[idx].src = addr;
-                        let acts = node.step(idx, Input::LocalAddress { addr }, now);
-                        self.execute(node, acts, now).await;
+                    if self.wires[idx].src.is_unspecified() {
+                        self.refresh_source(node, idx, now).await;
                     }
                 }
             }
@@ -1432,6 +1424,35 @@ impl Driver {
                 let acts = node.step(idx, input, now);
                 self.execute(node, acts, now).await;
             }
+        }
+    }
+
+    /// Pick the instance's advert source address again. An IPv6 instance sending from its
+    /// VMAC first gets the base interface's link-local address copied onto the VMAC (the
+    /// kernel only sends from a link-local address of the sending interface). No address:
+    /// the source becomes unspecified and the next address notification tries again.
+    async fn refresh_source(&mut self, node: &mut Node, idx: usize, now: Instant) {
+        let cfg = self.cfg.clone();
+        let inst = &cfg.instances[idx];
+        let v6 = node.instances()[idx].params().af == Af::V6;
+        let old = self.wires[idx].src;
+        match local_address(inst, v6) {
+            Some(addr) => {
+                if v6 && self.wires[idx].key.0 != inst.interface {
+                    self.vmacs.setup(&self.nl, inst, v6).await;
+                }
+                if addr != old {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
+                    self.wires[idx].src = addr;
+                    let acts = node.step(idx, Input::LocalAddress { addr }, now);
+                    self.execute(node, acts, now).await;
+                }
+            }
+            None if !old.is_unspecified() => {
+                tracing::warn!(target: "vrrp", instance = %inst.name, "{} has no {} address any more; waiting for one", inst.interface, if v6 { "link-local IPv6" } else { "IPv4" });
+                self.wires[idx].src = unspecified(v6);
+            }
+            None => {}
         }
     }
 
@@ -1494,14 +1515,9 @@ impl Driver {
                         self.readers.insert(key.clone(), r);
                     }
                     self.wires[idx].socket = Some(s);
-                    if self.wires[idx].src.is_unspecified() {
-                        if let Some(addr) = local_address(inst, key.1) {
-                            tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
-                            self.wires[idx].src = addr;
-                            let acts = node.step(idx, Input::LocalAddress { addr }, now);
-                            self.execute(node, acts, now).await;
-                        }
-                    }
+                    // A re-created interface may have other addresses (a new MAC makes a new
+                    // IPv6 link-local address).
+                    self.refresh_source(node, idx, now).await;
                 }
                 Err(e) => {
                     tracing::error!(target: "vrrp", instance = %inst.name, "interface {ifname} is up but cannot be opened: {e:#}; the instance stays in FAULT");
