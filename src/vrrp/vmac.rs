@@ -69,9 +69,10 @@ pub fn restore_conf(undo: &[(String, String, String)]) {
 /// Create (or reuse) the macvlan and bring it up. Returns true when we created it (and so
 /// must delete it on shutdown).
 ///
-/// As keepalived 2.2.7 does (seen with `ip -d link` beside it in a namespace): private
-/// mode, `addrgenmode none` so the VMAC makes no link-local address of its own, and for
-/// IPv6 the base interface's link-local address copied onto it (nodad), because adverts
+/// As keepalived 2.2.7 does (seen with `ip -d link` and `sysctl -a` beside it in a
+/// namespace): private mode, `addrgenmode none` so the VMAC makes no link-local address of
+/// its own; for IPv4 arp_ignore 1, accept_local 1, promote_secondaries 1 and IPv6 disabled
+/// on the VMAC; for IPv6 the base interface's link-local address copied onto it (nodad), because adverts
 /// leave from the VMAC with the base's link-local source and the kernel only sends from a
 /// link-local address configured on the sending interface.
 pub async fn ensure(
@@ -118,11 +119,23 @@ pub async fn ensure(
         &format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"),
         "1",
     );
-    // No router solicitations from the VMAC (keepalived drops them with an nftables rule).
-    set_sysctl(
-        &format!("/proc/sys/net/ipv6/conf/{name}/router_solicitations"),
-        "0",
-    );
+    if v6 {
+        // No router solicitations from the VMAC (keepalived drops them with an nftables rule).
+        set_sysctl(
+            &format!("/proc/sys/net/ipv6/conf/{name}/router_solicitations"),
+            "0",
+        );
+    } else {
+        // As keepalived sets them on an IPv4 VMAC (compared with `sysctl -a` beside it).
+        for (key, value) in [
+            ("arp_ignore", "1"),
+            ("accept_local", "1"),
+            ("promote_secondaries", "1"),
+        ] {
+            set_conf(name, key, value);
+        }
+        set_sysctl(&format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "1");
+    }
     let up = LinkUnspec::new_with_index(idx).up().build();
     nl.handle()
         .link()
