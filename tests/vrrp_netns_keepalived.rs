@@ -377,6 +377,62 @@ fn vmac_xmit_base_sends_adverts_from_the_base_interface() {
     );
 }
 
+/// Unicast peers with use_vmac: keepalived 2.2.7 sets vmac_xmit_base itself ("unicast with
+/// use_vmac requires vmac_xmit_base"), so the unicast adverts carry the base interface's MAC.
+#[test]
+fn unicast_with_use_vmac_sends_from_the_base_interface() {
+    let Some((mut lab, _lan, r, k, _o, _cap)) = vmac_lab("vmacuni") else {
+        return;
+    };
+    let kcap = lab.tcpdump(&k, "eth0", "vrrp", "k");
+    let logs = lab.dir.path().display().to_string();
+    let inst = |prio, src: &str, peer: &str| vmac_inst(prio, "").unicast(src, &[peer]);
+    let (_, ka_log) = start_keepalived(
+        &mut lab,
+        &k,
+        "ka",
+        &conf(&[inst(100, "10.30.0.2", "10.30.0.1")], &[]),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    start_rampart(
+        &mut lab,
+        &r,
+        "rp",
+        &conf(&[inst(150, "10.30.0.1", "10.30.0.2")], &[]),
+    );
+    assert!(
+        wait_for(T, || lab.has_addr(&r, "vrrp.30", VIP).then_some(())).is_some(),
+        "rampart should become MASTER with the VIP on vrrp.30 (logs in {logs})"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !lab.has_addr(&k, "vrrp.30", VIP),
+        "keepalived took the VIP: it rejects rampart's unicast adverts (logs in {logs})"
+    );
+    // Unicast adverts reach keepalived's interface for sure: capture there.
+    let base = lab.mac(&r, "eth0");
+    let seen: Vec<String> = netns::lines(&kcap)
+        .into_iter()
+        .filter(|l| l.contains("10.30.0.1 > 10.30.0.2: VRRP"))
+        .collect();
+    assert!(
+        seen.len() >= 2,
+        "rampart's unicast adverts at keepalived (logs in {logs})"
+    );
+    for l in &seen {
+        assert!(
+            l.contains(&format!("{base} > ")),
+            "unicast advert from the base MAC: {l}"
+        );
+    }
+    let complaints = keepalived_complaints(&ka_log);
+    assert!(
+        complaints.is_empty(),
+        "keepalived complained:\n{}",
+        complaints.join("\n")
+    );
+}
+
 /// The interface is deleted and created again under the same name (new ifindex, new MAC):
 /// rampart goes to FAULT while it is gone (keepalived takes over), then opens a new socket
 /// on the new interface, makes the VMAC again, and as the higher priority takes the VIP

@@ -813,9 +813,11 @@ fn vmac_name(inst: &VrrpInstance, v6: bool) -> Option<String> {
 
 /// The interface an instance's adverts leave from and arrive on: as keepalived, the VMAC
 /// (so they carry source MAC 00:00:5e:00:01:VRID) unless `vmac_xmit_base` is set, and the
-/// base interface without one. A dry run creates no VMAC and so uses the base.
+/// base interface without one. Unicast peers imply `vmac_xmit_base` (keepalived 2.2.7:
+/// "unicast with use_vmac requires vmac_xmit_base - setting"). A dry run creates no VMAC
+/// and so uses the base.
 fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
-    if inst.use_vmac.is_some() && !inst.vmac_xmit_base && !dry_run {
+    if inst.use_vmac.is_some() && !inst.vmac_xmit_base && inst.unicast_peer.is_empty() && !dry_run {
         vip_dev.to_string()
     } else {
         inst.interface.clone()
@@ -838,6 +840,9 @@ impl VmacBook {
         let Some(name) = vmac_name(inst, v6) else {
             return inst.interface.clone();
         };
+        if !inst.unicast_peer.is_empty() && !inst.vmac_xmit_base {
+            tracing::info!(target: "vrrp", instance = %inst.name, "unicast peers with use_vmac: adverts leave from {} (vmac_xmit_base), as keepalived", inst.interface);
+        }
         match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
             Ok(created) => {
                 if created {
