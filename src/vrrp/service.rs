@@ -1396,7 +1396,13 @@ impl Driver {
 
     async fn link_changed(&mut self, node: &mut Node, ifname: &str, up: bool, now: Instant) {
         match self.link_state.get(ifname) {
-            Some(&old) if old == up => return,
+            Some(&old) if old == up => {
+                // Down, then deleted (RTM_DELLINK after the carrier loss): close its socket now.
+                if !up {
+                    self.close_stale_sockets(ifname);
+                }
+                return;
+            }
             None => return, // not an interface we care about
             _ => {}
         }
