@@ -572,3 +572,38 @@ fn missing_interface_puts_only_its_instance_in_fault_until_it_appears() {
         "the other instance was not disturbed (logs in {logs})"
     );
 }
+
+/// use_vmac on an interface that does not exist yet: FAULT, then, when it appears, the VMAC
+/// is made on it and carries the VIP (as keepalived does for a re-created interface).
+#[test]
+fn use_vmac_on_a_missing_interface_is_made_when_it_appears() {
+    let Some((mut lab, a, _b, o)) = lan("vmacmiss") else {
+        return;
+    };
+    let mut i = Inst::new("VI_LATE", "eth9", 67, 150, &["10.51.0.100/24"]).v3("0.2");
+    i.extra = "  use_vmac\n".into();
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || (instance_state(&lab, "a", "VI_LATE")? == "FAULT")
+            .then_some(()))
+        .is_some(),
+        "FAULT while eth9 is missing (logs in {logs})"
+    );
+    let br2 = lab.lan("br2");
+    lab.attach(&a, "eth9", &br2, &["10.51.0.1/24"]);
+    lab.attach(&o, "eth9", &br2, &["10.51.0.9/24"]);
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.67", "10.51.0.100")
+            .then_some(()))
+        .is_some(),
+        "the VMAC is made when eth9 appears and carries the VIP: {:?} (logs in {logs})",
+        status_json(&lab, "a")
+    );
+    let got = wait_for(T, || {
+        lab.arping(&o, "eth9", "10.51.0.100")
+            .filter(|m| m == "00:00:5e:00:01:43")
+    });
+    assert!(got.is_some(), "ARP answered by the VMAC (logs in {logs})");
+}
