@@ -32,7 +32,7 @@ fn instance_added_by_reload_gets_its_vmac() {
     let vi1 = Inst::new("VI_1", "eth0", 51, 150, &["10.54.0.100/24"]).v3("0.2");
     let mut vi2 = Inst::new("VI_2", "eth0", 52, 150, &["10.54.0.200/24"]).v3("0.2");
     vi2.extra = "  use_vmac\n".into();
-    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(&[vi1.clone()], &[]));
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(std::slice::from_ref(&vi1), &[]));
     assert!(
         wait_for(T, || lab.has_addr(&a, "eth0", "10.54.0.100").then_some(())).is_some(),
         "VI_1 should become MASTER (logs in {logs})"
@@ -72,7 +72,7 @@ fn instance_added_by_reload_gets_its_vmac() {
     );
 
     // Removed again by a reload: its VMAC goes, the other instance stays.
-    std::fs::write(lab.path("a.conf"), conf(&[vi1.clone()], &[])).unwrap();
+    std::fs::write(lab.path("a.conf"), conf(std::slice::from_ref(&vi1), &[])).unwrap();
     lab.signal(pid, "HUP");
     assert!(
         wait_for(T, || (!lab

@@ -1034,8 +1034,8 @@ impl Driver {
             });
         }
         let mut new_wires = Vec::new();
-        for idx in 0..kept.len() {
-            let xmit = xmit_dev(&new_cfg.instances[idx], &new_vip_dev[idx], self.nl.dry_run);
+        for (idx, (inst, dev)) in new_cfg.instances.iter().zip(&new_vip_dev).enumerate() {
+            let xmit = xmit_dev(inst, dev, self.nl.dry_run);
             new_wires.push(make_wire(&new_cfg, idx, &next, &xmit, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
