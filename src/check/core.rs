@@ -549,7 +549,7 @@ impl Core {
                     *key,
                     ServiceEntry {
                         settings: settings.clone(),
-                        dests: dests.clone(),
+                        dests: crate::ipvs::desired::dests_for_key(key, &dests),
                     },
                 );
             }
