@@ -11,7 +11,7 @@
 # Usage: benches/vm_check_bench.sh [N [DELAY_LOOPS [SECONDS]]]     (defaults: 1000 "1 6" 60)
 # Env:   RAMPART_BIN  binary to measure (default: a release build, made here with cargo)
 #        BACKEND_BIN  check_backend binary (default: the release bench build, made here)
-#        VICTIMS (10), DAEMONS ("keepalived rampart")
+#        VICTIMS (10), DAEMONS ("keepalived rampart"), REPS (1; 2 runs K R K R per delay_loop)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -29,7 +29,7 @@ if [[ -z ${BACKEND_BIN:-} ]]; then
     BACKEND_BIN=$(ls -t "$TARGET"/release/deps/check_backend-* | grep -v '\.d$' | head -1)
 fi
 n_loops=$(wc -w <<<"$LOOPS")
-n_daemons=$(wc -w <<<"${DAEMONS:-keepalived rampart}")
+n_daemons=$(($(wc -w <<<"${DAEMONS:-keepalived rampart}") * ${REPS:-1}))
 # Per run: start-up and settling (up to ~60 s under TCG), the window, the victims' removal.
 LIMIT=$((120 + n_loops * n_daemons * (SECS + 120)))
 
@@ -42,8 +42,9 @@ SAMPLER=$!
 trap 'kill $SAMPLER 2>/dev/null; rm -f "$LOADS"' EXIT
 rc=0
 "$REPO/tests/vm/run-vm.sh" -t "$LIMIT" -m 1024 -e N="$N" -e LOOPS="$LOOPS" -e SECS="$SECS" \
-    -e VICTIMS="${VICTIMS:-10}" -e DAEMONS="${DAEMONS:-keepalived rampart}" \
+    -e VICTIMS="${VICTIMS:-10}" -e DAEMONS="${DAEMONS:-keepalived rampart}" -e REPS="${REPS:-1}" \
     "$HERE/vm_check_bench_scenario.sh" "$REPO/tests/vm/scenarios/check_vm_lib.sh" \
     "$BACKEND_BIN:/files/check_backend" || rc=$?
 echo "host load average (1 min) during the run, sampled every 10 s: $(sort -n "$LOADS" | awk '{a[NR] = $1; s += $1} END {if (NR) printf "min %s, mean %.2f, max %s (n=%d)", a[1], s / NR, a[NR], NR}')"
+echo "samples in order: $(tr '\n' ' ' <"$LOADS")"
 exit $rc

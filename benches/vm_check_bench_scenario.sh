@@ -3,7 +3,8 @@
 # keepalived 2.2.7 (`keepalived -n -l -C`) and by rampart (`rampart -n -C`) on the same
 # keepalived.conf, one after the other, each really programming IPVS. Prints one markdown row per
 # daemon and delay_loop, and whether both programmed the same table.
-# Env: N (1000), LOOPS ("1 6"), SECS (60), VICTIMS (10), DAEMONS ("keepalived rampart").
+# Env: N (1000), LOOPS ("1 6"), SECS (60), VICTIMS (10), DAEMONS ("keepalived rampart"),
+#      REPS (1: each daemon once per delay_loop; 2: K R K R, to see the run-to-run noise).
 # Files: /files/check_vm_lib.sh, /files/check_backend.
 . /usr/local/lib/vm/lib.sh
 . /files/check_vm_lib.sh
@@ -13,6 +14,7 @@ LOOPS=${LOOPS:-"1 6"}
 SECS=${SECS:-60}
 VICTIMS=${VICTIMS:-10}
 DAEMONS=${DAEMONS:-"keepalived rampart"}
+REPS=${REPS:-1}
 PER_VS=100
 RETRY=2
 DBR=1
@@ -21,6 +23,8 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 cv_topology
 cv_backend_start
+BACKEND_PID=$(cat "$CV/backend.pid")
+backend_ticks() { awk '{print $14+$15}' "/proc/$BACKEND_PID/stat"; }
 VICTIM_ADDRS=()
 for v in $(seq 0 $((VICTIMS - 1))); do VICTIM_ADDRS+=("$(cv_addr "$v")"); done
 
@@ -63,7 +67,9 @@ ROWS=$CV/rows
 for DL in $LOOPS; do
     CONF=$CV/bench_$DL.conf
     gen_conf "$DL" >"$CONF"
-    for D in $DAEMONS; do
+    RUNS=""
+    for _ in $(seq "$REPS"); do RUNS="$RUNS $DAEMONS"; done
+    for D in $RUNS; do
         cv_victims_start "${VICTIM_ADDRS[@]}"
         ipvsadm -C
         cv_daemon_start "$D" "$CONF"
@@ -74,9 +80,9 @@ for DL in $LOOPS; do
         # Let the first rounds settle (start-up work is not part of the steady state).
         settle=$((DL * 2 > 10 ? DL * 2 : 10))
         sleep "$settle"
-        A0=$(cv_accepted "$CV/backend.out"); C0=$(cv_cpu_ticks "$D"); set -- $(cpu_busy); B0=$1 J0=$2; T0=$(now_us)
+        A0=$(cv_accepted "$CV/backend.out"); C0=$(cv_cpu_ticks "$D"); K0=$(backend_ticks); set -- $(cpu_busy); B0=$1 J0=$2; T0=$(now_us)
         sleep "$SECS"
-        A1=$(cv_accepted "$CV/backend.out"); C1=$(cv_cpu_ticks "$D"); set -- $(cpu_busy); B1=$1 J1=$2; T1=$(now_us)
+        A1=$(cv_accepted "$CV/backend.out"); C1=$(cv_cpu_ticks "$D"); K1=$(backend_ticks); set -- $(cpu_busy); B1=$1 J1=$2; T1=$(now_us)
         RSS=$(cv_rss_kib "$D" VmRSS); HWM=$(cv_rss_kib "$D" VmHWM); NPROC=$(cv_pids "$D" | wc -l)
         cv_table | sort >"$CV/table.$D.$DL"
         echo "$D delay_loop $DL: $(grep -c '^-a' "$CV/table.$D.$DL") destinations in $(grep -c '^-A' "$CV/table.$D.$DL") services; VM load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -106,11 +112,12 @@ for DL in $LOOPS; do
         cv_daemon_stop "$D"
         awk -v d="$D" -v dl="$DL" -v n="$N" -v a0="$A0" -v a1="$A1" -v c0="$C0" -v c1="$C1" -v hz="$HZ" \
             -v t0="$T0" -v t1="$T1" -v rss="$RSS" -v hwm="$HWM" -v np="$NPROC" -v b0="$B0" -v b1="$B1" \
-            -v j0="$J0" -v j1="$J1" -v mn="${min:-}" -v mx="${max:-}" -v ng="$ngone" 'BEGIN {
+            -v j0="$J0" -v j1="$J1" -v mn="${min:-}" -v mx="${max:-}" -v ng="$ngone" -v k0="$K0" -v k1="$K1" 'BEGIN {
             wall = (t1 - t0) / 1e6; cpu = (c1 - c0) / hz; checks = a1 - a0
             rate = checks / wall
             downs = (mn == "") ? "none" : sprintf("%.2f–%.2f s (n=%d)", mn / 1e6, mx / 1e6, ng)
-            printf "| %s | %s s | %d | %.0f | %.2f s | %.1f | %.0f | %.1f / %.1f (%d proc) | %.0f | %s |\n", d, dl, n, rate, cpu, cpu / wall * 100, (checks > 0 ? cpu / checks * 1e6 : 0), rss / 1024, hwm / 1024, np, (b1 - b0) / (j1 - j0) * 100, downs
+            bcpu = (k1 - k0) / hz
+            printf "| %s | %s s | %d | %.0f | %.2f s | %.1f | %.0f | %.1f / %.1f (%d proc) | %.0f | %.0f | %s |\n", d, dl, n, rate, cpu, cpu / wall * 100, (checks > 0 ? cpu / checks * 1e6 : 0), rss / 1024, hwm / 1024, np, (checks > 0 ? bcpu / checks * 1e6 : 0), (b1 - b0) / (j1 - j0) * 100, downs
         }' | tee -a "$ROWS"
         echo "$D: victims gone: ${min:+$(secs 0 "$min")..$(secs 0 "$max") s after the stop}; last log lines:"
         tail -3 "$CV/$D.log" | cut -c1-200 | sed 's/^/    /'
@@ -125,6 +132,6 @@ for DL in $LOOPS; do
     fi
 done
 echo
-echo "| daemon | delay_loop | real servers | checks/s (backend accepted) | CPU time in the window | % of the vCPU | CPU µs per check | RSS end / peak MiB | VM vCPU busy % | victims: stop → out of IPVS (budget ${RETRY} × ${DBR} s after the first failure) |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| daemon | delay_loop | real servers | checks/s (backend accepted) | CPU time in the window | % of the vCPU | CPU µs per check | RSS end / peak MiB | backend CPU µs per connection (control) | VM vCPU busy % | victims: stop → out of IPVS (budget ${RETRY} × ${DBR} s after the first failure) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$ROWS"
