@@ -114,7 +114,7 @@ for line in open(log):
     g = re.search(r"target=(127\.200\.0\.\d+):9090 up=false", m)
     if g and g.group(1) not in first_fail:
         first_fail[g.group(1)] = t
-    g = re.search(r"op=del-dest service=\S+ dest=\[(127\.200\.0\.\d+)\]:9090", m)
+    g = re.search(r"op=del-dest service=\S+ dest=\[(127\.200\.0\.\d+)\]:\d+", m)
     if g and g.group(1) not in down:
         down[g.group(1)] = t
 fd = [down[k] - first_fail[k] for k in down if k in first_fail]
