@@ -91,6 +91,14 @@ impl ProbeSpec {
         }
     }
 
+    /// What the check targets, for logs: the address it connects to, or the script.
+    pub fn target(&self) -> String {
+        match self {
+            ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
+            ProbeSpec::Misc(m) => m.argv.join(" "),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             ProbeSpec::Tcp(_) => "TCP_CHECK",

@@ -382,6 +382,17 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
             vs.quorum_up = Some(*gained);
             vs.alive_weight = Some(*alive_weight);
         }
+        Event::RealServerWeight {
+            virtual_server,
+            real_server,
+            weight,
+        } => {
+            let name = fmt_endpoint(real_server);
+            let vs = vs_entry(s, virtual_server);
+            if let Some(r) = vs.real_servers.iter_mut().find(|r| r.name == name) {
+                r.effective_weight = *weight;
+            }
+        }
         Event::Reload { ok, detail } => {
             if *ok {
                 s.reloads += 1;
