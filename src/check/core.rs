@@ -192,7 +192,14 @@ impl Core {
                 let mut start_up = true;
                 for ch in &rs.checkers {
                     let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
-                    match probe_spec(vs, rs, ch, vs_port, cfg.global.script_user.as_ref()) {
+                    match probe_spec(
+                        vs,
+                        rs,
+                        ch,
+                        vs_port,
+                        cfg.global.script_user.as_ref(),
+                        cfg.global.ssl.as_ref(),
+                    ) {
                         Ok((spec, timing)) => {
                             let key = (spec, timing, alpha, suspend_on.clone());
                             let id = *index.entry(key.clone()).or_insert_with(|| {
@@ -798,6 +805,7 @@ pub fn probe_spec(
     ch: &crate::config::model::Checker,
     vs_port: Option<u16>,
     script_user: Option<&crate::config::model::RunAs>,
+    ssl: Option<&crate::config::model::SslContext>,
 ) -> Result<(ProbeSpec, Timing), CoreError> {
     let c = &ch.common;
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
@@ -849,9 +857,11 @@ pub fn probe_spec(
                 .collect();
             ProbeSpec::Http {
                 connect: conn,
-                tls: tls.then(|| TlsSpec {
-                    sni: if h.enable_sni { vhost.clone() } else { None },
-                    ca_file: None,
+                tls: tls.then(|| {
+                    TlsSpec::new(
+                        if h.enable_sni { vhost.clone() } else { None },
+                        ssl,
+                    )
                 }),
                 proto: h.http_protocol,
                 urls,

@@ -303,10 +303,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         digest: None,
         status: Vec::new(),
     };
-    let tls = a.ssl.then(|| TlsSpec {
-        sni: if a.sni { a.vhost.clone() } else { None },
-        ca_file: None,
-    });
+    let tls = a
+        .ssl
+        .then(|| TlsSpec::new(if a.sni { a.vhost.clone() } else { None }, None));
     let started = Instant::now();
     // genhash hashes whatever the server sends; the cap only protects memory.
     let result = rt.block_on(probe::fetch(
