@@ -332,7 +332,10 @@ fn ssl_get_presents_the_configured_client_certificate() {
         ..ssl.clone()
     };
     let r = down_reason(run(&with(Some(&bad))));
-    assert!(r.contains("local error") && r.contains("missing.pem"), "{r}");
+    assert!(
+        r.contains("local error") && r.contains("missing.pem"),
+        "{r}"
+    );
 }
 
 fn misc(script: &str, timeout_ms: u64, dynamic: bool) -> ProbeSpec {

@@ -857,12 +857,8 @@ pub fn probe_spec(
                 .collect();
             ProbeSpec::Http {
                 connect: conn,
-                tls: tls.then(|| {
-                    TlsSpec::new(
-                        if h.enable_sni { vhost.clone() } else { None },
-                        ssl,
-                    )
-                }),
+                tls: tls
+                    .then(|| TlsSpec::new(if h.enable_sni { vhost.clone() } else { None }, ssl)),
                 proto: h.http_protocol,
                 urls,
                 max_body: h.max_body.unwrap_or(super::probe::DEFAULT_MAX_BODY),

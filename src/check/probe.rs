@@ -4,8 +4,8 @@
 use super::http::{self, Progress, ResponseReader};
 use crate::config::model::HttpProtocol;
 use socket2::{Domain, Protocol as SockProto, Socket, Type};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -165,7 +165,9 @@ pub enum FetchError {
     ConnectTimeout { addr: SocketAddr, after: Duration },
     #[error("TLS handshake with {addr} failed: {msg}")]
     Tls { addr: SocketAddr, msg: String },
-    #[error("TLS handshake with {addr} failed: server certificate not accepted (CA file {ca}): {msg}")]
+    #[error(
+        "TLS handshake with {addr} failed: server certificate not accepted (CA file {ca}): {msg}"
+    )]
     CertNotTrusted {
         addr: SocketAddr,
         ca: String,
@@ -439,13 +441,10 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
-        match self.0.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 NotValidForName | NotValidForNameContext { .. },
             )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
@@ -571,7 +570,9 @@ fn build_tls_config(t: &TlsSpec) -> Result<Arc<rustls::ClientConfig>, ProbeError
                 file_err(
                     "key",
                     key_path,
-                    &format!("{e} (encrypted keys are not supported: decrypt it with `openssl pkey`)"),
+                    &format!(
+                        "{e} (encrypted keys are not supported: decrypt it with `openssl pkey`)"
+                    ),
                 )
             })?;
             builder
