@@ -105,6 +105,15 @@ fn same_output_as_debian_genhash() {
     let p = closed_port();
     compare("refused", args(&format!("-s 127.0.0.1 -p {p} -u /")));
     compare("refused -v", args(&format!("-s 127.0.0.1 -p {p} -u / -v")));
+    // An HTTP/1.1 keep-alive server that ignores `Connection: close` and leaves the
+    // connection open after a Content-Length body.
+    let ka = backend("keepalive", &[]);
+    for flags in ["-P 1.1", "-P 1.0", "-P 1.1 -v"] {
+        compare(
+            "keep-alive",
+            args(&format!("-s 127.0.0.1 -p {} -u / -t 2 {flags}", ka.port)),
+        );
+    }
     // Read timeout.
     let hang = backend("hang", &[]);
     compare(

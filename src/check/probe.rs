@@ -258,8 +258,8 @@ async fn run_http(
     max_body: u64,
 ) -> Result<Outcome, ProbeError> {
     for url in urls {
-        let resp = match fetch(c, tls, proto, url, max_body, false).await? {
-            Ok((resp, _)) => resp,
+        let resp = match fetch(c, tls, proto, url, max_body, false, false).await? {
+            Ok(f) => f.response,
             Err(reason) => return Ok(Outcome::down(format!("{}: {reason}", url.path))),
         };
         match resp.status {
@@ -291,9 +291,23 @@ async fn run_http(
     Ok(Outcome::Up { weight: None })
 }
 
+/// A response as read by [`fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub response: http::Response,
+    /// The hashed body bytes, one entry per read (with `keep_body`, for genhash -v).
+    pub body: Vec<Vec<u8>>,
+    /// `to_eof` only: the server sent a response but did not close the connection within
+    /// the timeout (genhash then says "Timeout HTTP read" instead of a digest).
+    pub timed_out: bool,
+}
+
 /// Connect, send keepalived's request for `url` and read the response.
 /// Outer error: local problem; inner error: the server's fault (a reason to log).
-/// With `keep_body` the hashed body bytes are returned too (genhash -v).
+/// With `keep_body` the hashed body bytes are returned too (genhash -v). With `to_eof` the
+/// connection is read until the server closes it even past Content-Length (genhash 2.2.7
+/// does; a checker stops at Content-Length so that keep-alive servers do not cost it a
+/// timeout).
 pub async fn fetch(
     c: &ConnectSpec,
     tls: Option<&TlsSpec>,
@@ -301,7 +315,8 @@ pub async fn fetch(
     url: &UrlSpec,
     max_body: u64,
     keep_body: bool,
-) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
+    to_eof: bool,
+) -> Result<Result<Fetched, FetchError>, ProbeError> {
     let stream = match connect(c).await? {
         Ok(s) => s,
         Err(reason) => return Ok(Err(reason)),
@@ -311,9 +326,17 @@ pub async fn fetch(
     if keep_body {
         reader = reader.keep_body();
     }
+    // to_eof: reads stop at this deadline and return what arrived; the outer timeout is a
+    // backstop for the handshake.
+    let deadline = to_eof.then(|| (tokio::time::Instant::now() + c.timeout, c.timeout));
+    let outer = if to_eof {
+        c.timeout + Duration::from_secs(1)
+    } else {
+        c.timeout
+    };
     let exchange = async {
         match tls {
-            None => exchange(stream, &req, reader).await,
+            None => exchange(stream, &req, reader, deadline).await,
             Some(t) => {
                 let config = tls_config(t)?;
                 let name = match &t.sni {
@@ -323,7 +346,7 @@ pub async fn fetch(
                 };
                 let connector = tokio_rustls::TlsConnector::from(config);
                 match connector.connect(name, stream).await {
-                    Ok(s) => exchange(s, &req, reader).await,
+                    Ok(s) => exchange(s, &req, reader, deadline).await,
                     Err(e) => {
                         let cert_error = e
                             .get_ref()
@@ -345,7 +368,7 @@ pub async fn fetch(
             }
         }
     };
-    match timeout(c.timeout, exchange).await {
+    match timeout(outer, exchange).await {
         Ok(r) => r,
         Err(_) => Ok(Err(FetchError::Timeout(c.timeout))),
     }
@@ -355,7 +378,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     req: &[u8],
     mut reader: ResponseReader,
-) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
+    deadline: Option<(tokio::time::Instant, Duration)>,
+) -> Result<Result<Fetched, FetchError>, ProbeError> {
     if let Err(e) = s.write_all(req).await {
         return Ok(Err(FetchError::Send(e.to_string())));
     }
@@ -363,12 +387,25 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     // (a 4 KiB buffer kept NUL-terminated; observed with genhash 2.2.7).
     // 4 KiB per in-flight check keeps memory small with thousands of checks in flight.
     let mut buf = vec![0u8; if reader.keeps_body() { 4095 } else { 4096 }];
+    let mut timed_out = false;
     loop {
-        match s.read(&mut buf).await {
+        let read = match deadline {
+            None => s.read(&mut buf).await,
+            Some((d, total)) => match tokio::time::timeout_at(d, s.read(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) if reader.has_header() => {
+                    timed_out = true;
+                    break;
+                }
+                Err(_) => return Ok(Err(FetchError::Timeout(total))),
+            },
+        };
+        match read {
             Ok(0) => break,
             Ok(n) => match reader.feed(&buf[..n]) {
                 Ok(Progress::More) => {}
-                Ok(Progress::Done) => break,
+                Ok(Progress::Done) if deadline.is_none() => break,
+                Ok(Progress::Done) => {}
                 Err(e) => return Ok(Err(e.into())),
             },
             // A TLS peer closing without close_notify still ends the body (as keepalived).
@@ -377,7 +414,14 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let body = reader.body_chunks().to_vec();
-    Ok(reader.finish().map(|r| (r, body)).map_err(FetchError::from))
+    Ok(reader
+        .finish()
+        .map(|response| Fetched {
+            response,
+            body,
+            timed_out,
+        })
+        .map_err(FetchError::from))
 }
 
 /// Accepts any certificate: keepalived's SSL_GET does not verify unless a CA is configured.

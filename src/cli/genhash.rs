@@ -194,13 +194,17 @@ const SEP_FINAL: &str =
 /// What genhash prints for one fetch: (stdout, stderr).
 pub fn render(
     args: &Args,
-    result: &Result<(http::Response, Vec<Vec<u8>>), FetchError>,
+    result: &Result<probe::Fetched, FetchError>,
     elapsed: Duration,
 ) -> (String, String) {
     let mut out = String::new();
     let mut err = String::new();
     match result {
-        Ok((resp, body)) => {
+        Ok(probe::Fetched {
+            response: resp,
+            body,
+            timed_out,
+        }) => {
             let hex = hex::encode(resp.digest);
             if args.verbose {
                 out.push_str(SEP_HEADER);
@@ -217,7 +221,10 @@ pub fn render(
                         out.push_str(&hexdump(chunk));
                     }
                 }
-                if !args.ssl {
+                if *timed_out {
+                    // genhash dumps what arrived, then gives up without a digest.
+                    out.push_str("Timeout HTTP read\n");
+                } else if !args.ssl {
                     out.push('\n');
                     out.push_str(SEP_HASH);
                     out.push('\n');
@@ -226,8 +233,12 @@ pub fn render(
                     out.push('\n');
                 }
                 // Over SSL genhash prints the bare digest right after the body dump.
-                out.push_str(&hex);
-                out.push('\n');
+                if !*timed_out {
+                    out.push_str(&hex);
+                    out.push('\n');
+                }
+            } else if *timed_out {
+                out.push_str("Timeout HTTP read\n");
             } else {
                 out.push_str(&hex);
                 out.push('\n');
@@ -315,6 +326,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         &url,
         u64::MAX,
         a.verbose,
+        true,
     ));
     let result = match result {
         Ok(r) => r,
