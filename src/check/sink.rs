@@ -135,6 +135,20 @@ impl Tracker {
     }
 }
 
+/// Empty the kernel's IPVS table in one operation (the daemon's `lvs_flush_on_stop` fallback
+/// when the checker engine did not finish its own shutdown in time).
+pub fn flush_kernel_table() {
+    let result = crate::ipvs::client::Client::connect()
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| c.apply(&[IpvsOp::Flush]).map_err(|e| e.to_string()));
+    match result {
+        Ok(_) => tracing::info!(target: "check", "lvs_flush_on_stop: IPVS table flushed"),
+        Err(e) => {
+            tracing::error!(target: "check", "lvs_flush_on_stop: cannot flush the IPVS table: {e}")
+        }
+    }
+}
+
 /// Logs what would change in the kernel; changes nothing.
 #[derive(Debug, Default)]
 pub struct DryRunSink {
