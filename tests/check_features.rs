@@ -409,6 +409,7 @@ virtual_server 10.0.0.1 80 {
         log_all_failures
         HTTP_GET {
             log_all_failures
+            fast_recovery
             url { path / }
         }
     }

@@ -398,6 +398,7 @@ pub const CHECK_COMMON: &[&str] = &[
 
 pub const HTTP_CHECK: &[&str] = &[
     "url",
+    "fast_recovery",
     "http_protocol",
     "virtualhost",
     "enable_sni",
@@ -417,8 +418,7 @@ pub const HTTP_CHECK: &[&str] = &[
     "log_all_failures",
 ];
 
-pub const HTTP_CHECK_UNSUPPORTED: &[&str] =
-    &["fast_recovery", "bind_if", "source_ip", "ssl_use_sni"];
+pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["bind_if", "source_ip", "ssl_use_sni"];
 
 pub const MISC_CHECK: &[&str] = &[
     "misc_path",

@@ -2222,6 +2222,11 @@ impl Parser {
                 }
                 ("virtualhost", true, _) => http.virtualhost = self.string(s),
                 ("enable_sni", true, _) if kind_name == "SSL_GET" => http.enable_sni = self.flag(s),
+                // rampart checks every url in each run (keepalived without fast_recovery
+                // checks one url per delay_loop while the server is down): always on.
+                ("fast_recovery", true, _) => {
+                    self.flag(s);
+                }
                 ("max_body" | "max_body_len", true, _) => {
                     http.max_body = self.one(s, v::uint, "a number of bytes")
                 }
