@@ -76,19 +76,7 @@ pub async fn run_with_sink(
     // ha_suspend: watch this host's addresses (the VRRP engine's rtnetlink watch) and feed
     // their appearance and disappearance to the core.
     let (addr_tx, mut addr_rx) = mpsc::unbounded_channel();
-    let mut addr_watch = AddrWatch::default();
-    let _link_task = if core.uses_ha_suspend() {
-        match crate::vrrp::link::spawn(addr_tx) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::error!(target: "check", "ha_suspend: cannot watch local addresses ({e}); checks of ha_suspend virtual servers run as if their address were configured");
-                addr_watch.assume_all = true;
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let mut addr_watch = AddrWatch::new(addr_tx);
     let now = Instant::now().into_std();
     for input in addr_watch.sync(&core, true) {
         let actions = core.step(input, now);
@@ -286,19 +274,48 @@ fn warn_ha_suspend_without_address(cfg: &Config) {
 }
 
 /// The local addresses the core was last told about (ha_suspend).
-#[derive(Default)]
 struct AddrWatch {
     known: BTreeSet<IpAddr>,
     /// The watch could not be set up: treat every address as configured (checks run).
     assume_all: bool,
+    /// Where the rtnetlink watch (started on first need) sends its events.
+    tx: mpsc::UnboundedSender<crate::vrrp::link::LinkEvent>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for AddrWatch {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
 }
 
 impl AddrWatch {
+    fn new(tx: mpsc::UnboundedSender<crate::vrrp::link::LinkEvent>) -> AddrWatch {
+        AddrWatch {
+            known: BTreeSet::new(),
+            assume_all: false,
+            tx,
+            task: None,
+        }
+    }
+
     /// Suspend/Resume inputs for the addresses that changed since the last call (`all`:
-    /// Resume for every present address, for a core that has not seen them yet).
+    /// Resume for every present address, for a core that has not seen them yet). Starts the
+    /// rtnetlink watch the first time a core uses ha_suspend (at start or after a reload).
     fn sync(&mut self, core: &Core, all: bool) -> Vec<Input> {
         if !core.uses_ha_suspend() {
             return Vec::new();
+        }
+        if self.task.is_none() && !self.assume_all {
+            match crate::vrrp::link::spawn(self.tx.clone()) {
+                Ok(t) => self.task = Some(t),
+                Err(e) => {
+                    tracing::error!(target: "check", "ha_suspend: cannot watch local addresses ({e}); checks of ha_suspend virtual servers run as if their address were configured");
+                    self.assume_all = true;
+                }
+            }
         }
         if self.assume_all {
             return core
