@@ -197,6 +197,17 @@ virtual_server 10.99.0.2 80 {{
         }}
     }}
 }}
+virtual_server 10.99.0.3 80 {{
+    protocol TCP
+    delay_loop 0.4
+    real_server 127.0.0.1 {dead} {{
+        weight 7
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+        }}
+    }}
+}}
 "#,
             dead = check_support::closed_port(),
         ),
@@ -217,9 +228,11 @@ virtual_server 10.99.0.2 80 {{
     let target = format!("target=127.0.0.1:{port}");
     let w = Duration::from_secs(10);
 
-    // No VIP: the ha_suspend virtual server's check never runs, the other one does.
+    // No VIP: the ha_suspend virtual server's check never runs, the others do (and the
+    // dead server goes DOWN).
     let t0 = Instant::now();
     log.wait(t0, &["check-result", "up=false"], w);
+    log.wait(t0, &["op=del-dest", "service=tcp:[10.99.0.3]:80"], w);
     log.drain_until(Instant::now() + Duration::from_millis(1500));
     assert_eq!(
         log.count(t0, Instant::now(), &["check-result", &target]),
@@ -255,7 +268,8 @@ virtual_server 10.99.0.2 80 {{
         weights,
         vec![
             (serde_json::json!(3), serde_json::json!(3)),
-            (serde_json::json!(5), serde_json::json!(0))
+            (serde_json::json!(5), serde_json::json!(0)),
+            (serde_json::json!(7), serde_json::Value::Null)
         ],
         "{v}"
     );
@@ -266,6 +280,7 @@ virtual_server 10.99.0.2 80 {{
         .expect("rampart status");
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("0 (configured 5)"), "{text}");
+    assert!(text.contains("- (configured 7)"), "{text}");
 
     // The VIP appears: checks resume (at their next due time) and run every delay_loop.
     let t1 = Instant::now();

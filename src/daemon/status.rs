@@ -653,6 +653,8 @@ pub fn render_table(s: &StatusSnapshot) -> String {
             for rs in &vs.real_servers {
                 let weight = match rs.effective_weight {
                     Some(e) if e != rs.weight => format!("{e} (configured {})", rs.weight),
+                    // Down and not in the table (removed, no inhibit_on_failure).
+                    None if rs.state == "DOWN" => format!("- (configured {})", rs.weight),
                     _ => rs.weight.to_string(),
                 };
                 rows.push(vec![
