@@ -496,6 +496,11 @@ impl Parser {
             let target = match s.kw.text.as_str() {
                 "password" => {
                     ssl.password = self.string(s);
+                    self.warn(
+                        DiagClass::Unsupported,
+                        s.span(),
+                        "SSL `password`: encrypted keys are not supported by rampart yet; the password is ignored (decrypt the key with `openssl pkey`)",
+                    );
                     continue;
                 }
                 "ca" => &mut ssl.ca,
