@@ -147,6 +147,38 @@ fn same_output_as_debian_genhash() {
             tls.port
         )),
     );
+    // The keep-alive server over TLS.
+    let tls_ka = backend(
+        "keepalive",
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let tls_hang = backend(
+        "hang",
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    compare(
+        "ssl timeout",
+        args(&format!("-S -s 127.0.0.1 -p {} -u / -t 1", tls_hang.port)),
+    );
+    for flags in ["", "-v"] {
+        compare(
+            "ssl keep-alive",
+            args(&format!(
+                "-S -s 127.0.0.1 -p {} -u / -t 2 -P 1.1 {flags}",
+                tls_ka.port
+            )),
+        );
+    }
     // Argument errors.
     compare("usage", args("-s 127.0.0.1"));
     compare("bad protocol", args("-s 127.0.0.1 -p 1 -u / -P 2.0"));

@@ -223,7 +223,11 @@ pub fn render(
                 }
                 if *timed_out {
                     // genhash dumps what arrived, then gives up without a digest.
-                    out.push_str("Timeout HTTP read\n");
+                    out.push_str(if args.ssl {
+                        "Timeout SSL read\n"
+                    } else {
+                        "Timeout HTTP read\n"
+                    });
                 } else if !args.ssl {
                     out.push('\n');
                     out.push_str(SEP_HASH);
@@ -238,7 +242,11 @@ pub fn render(
                     out.push('\n');
                 }
             } else if *timed_out {
-                out.push_str("Timeout HTTP read\n");
+                out.push_str(if args.ssl {
+                    "Timeout SSL read\n"
+                } else {
+                    "Timeout HTTP read\n"
+                });
             } else {
                 out.push_str(&hex);
                 out.push('\n');
@@ -247,6 +255,8 @@ pub fn render(
         Err(FetchError::Connect { .. }) | Err(FetchError::ConnectTimeout { .. }) => {
             out.push_str("Connection failed\n")
         }
+        // genhash names the layer that timed out: SSL for any read over TLS.
+        Err(FetchError::Timeout(_)) if args.ssl => out.push_str("Timeout SSL read\n"),
         Err(FetchError::Timeout(_)) => out.push_str("Timeout WEB read\n"),
         Err(FetchError::Http(http::HttpError::NoData)) => {
             err.push_str("no data received from remote webserver\n");
