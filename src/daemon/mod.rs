@@ -137,8 +137,18 @@ impl EventSinks {
         self.board.reconfigure(new, rid, Some(path));
         self.alerter.set_config(new.clone());
         for i in &old.instances {
-            if new.instance(&i.name).is_none() {
-                self.metrics.forget("instance", &i.name);
+            if new.instance(&i.name).is_some() {
+                continue;
+            }
+            // Renamed (same VRID, family and interface): the series follow the new name.
+            let key = reload::RouterKey::of(i);
+            match new
+                .instances
+                .iter()
+                .find(|n| reload::RouterKey::of(n) == key && old.instance(&n.name).is_none())
+            {
+                Some(n) => self.metrics.relabel("instance", &i.name, &n.name),
+                None => self.metrics.forget("instance", &i.name),
             }
         }
         let (g, o) = (&new.global, &old.global);
