@@ -67,6 +67,14 @@ fn a_broken_file_changes_nothing_and_is_reported() {
 }
 
 #[test]
+fn lvs_sync_daemon_changes_apply_on_reload() {
+    check(
+        "lvs_sync_daemon_changes_apply_on_reload",
+        &["setup", "syncd-reload"],
+    );
+}
+
+#[test]
 fn a_live_connection_survives_every_reload() {
     check(
         "a_live_connection_survives_every_reload",

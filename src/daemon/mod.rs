@@ -133,8 +133,25 @@ struct EventSinks {
 impl EventSinks {
     /// After a reload: status rows, alert settings and fifos of the new configuration;
     /// series of removed instances and virtual servers stop being exported.
-    fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
+    async fn reconfigure(
+        &mut self,
+        new: &Arc<Config>,
+        old: &Config,
+        rid: &str,
+        path: &std::path::Path,
+    ) {
         self.board.reconfigure(new, rid, Some(path));
+        // lvs_sync_daemon added, removed or changed: applied now, in the role the state of the
+        // instance it follows calls for (the board has the states, renamed instances included).
+        let snapshot = self.board.snapshot(None);
+        let state_of = |name: &str| {
+            use crate::events::VrrpStateName as S;
+            let i = snapshot.instances.iter().find(|i| i.name == name)?;
+            [S::Init, S::Backup, S::Master, S::Fault, S::Stop]
+                .into_iter()
+                .find(|s| s.as_str() == i.state)
+        };
+        self.syncd.reconfigure(new, state_of).await;
         self.alerter.set_config(new.clone());
         for i in &old.instances {
             if new.instance(&i.name).is_some() {
@@ -353,11 +370,11 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
             Some(ev) = ev_rx.recv() => sinks.consume(&ev),
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", config_path.display());
-                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &rid, &ipvs_planner).await;
+                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &ipvs_planner).await;
                 after_reload(&reply, &ev_tx);
             }
             Some(req) = reload_rx.recv() => {
-                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &rid, &ipvs_planner).await;
+                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &ipvs_planner).await;
                 if !req.plan_only {
                     after_reload(&reply, &ev_tx);
                 }
@@ -436,7 +453,6 @@ async fn reload(
     plan_only: bool,
     cfg_tx: &watch::Sender<Arc<Config>>,
     sinks: &mut EventSinks,
-    rid: &str,
     ipvs_planner: &reload::IpvsPlanner,
 ) -> control::ReloadReply {
     match config::load_file(
@@ -469,7 +485,10 @@ async fn reload(
                 for l in &lines {
                     tracing::info!(target: "reload", "{l}");
                 }
-                sinks.reconfigure(&new, running, rid, path);
+                // router_id may change with the file (status and alerts use the new one).
+                sinks
+                    .reconfigure(&new, running, &router_id(&new), path)
+                    .await;
                 *running = new.clone();
                 let _ = cfg_tx.send(new);
             }

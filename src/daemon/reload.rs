@@ -102,6 +102,9 @@ pub struct ReloadPlan {
     pub instances: Vec<InstanceChange>,
     pub virtual_servers: Vec<VirtualServerChange>,
     pub real_servers: Vec<RealServerChange>,
+    /// global_defs settings that change, as "field: old -> new" (alerts, fifos, the sync
+    /// daemon and router_id take them at once).
+    pub global: Vec<String>,
     /// The kernel operations the checker engine would send (empty when it does not run).
     pub ipvs: IpvsPlan,
 }
@@ -113,6 +116,10 @@ impl ReloadPlan {
 
     /// No difference between the configurations (IPVS operations aside).
     fn config_unchanged(&self) -> bool {
+        self.global.is_empty() && self.objects_unchanged()
+    }
+
+    fn objects_unchanged(&self) -> bool {
         self.instances
             .iter()
             .all(|c| matches!(c, InstanceChange::Kept { vips_added, vips_removed, settings, old_name, name, .. }
@@ -222,9 +229,44 @@ fn vip_set(i: &VrrpInstance) -> Vec<String> {
         .collect()
 }
 
+/// The global_defs settings that differ, by their configuration names.
+fn global_changes(
+    old: &crate::config::model::GlobalDefs,
+    new: &crate::config::model::GlobalDefs,
+) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(o)), Ok(serde_json::Value::Object(n))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let null = serde_json::Value::Null;
+    keys.into_iter()
+        .filter_map(|k| {
+            let (a, b) = (o.get(k).unwrap_or(&null), n.get(k).unwrap_or(&null));
+            if same_ignoring_spans(a, b) {
+                return None;
+            }
+            let (a, b) = (a.to_string(), b.to_string());
+            Some(
+                if a.len() + b.len() <= 100 && !a.contains("\"span\"") && !b.contains("\"span\"") {
+                    format!("{k}: {a} -> {b}")
+                } else {
+                    format!("{k} changed")
+                },
+            )
+        })
+        .collect()
+}
+
 /// Compute the reload plan from the running configuration to the new one.
 pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
-    let mut out = ReloadPlan::default();
+    let mut out = ReloadPlan {
+        global: global_changes(&old.global, &new.global),
+        ..ReloadPlan::default()
+    };
 
     let old_by_key: BTreeMap<RouterKey, &VrrpInstance> = old
         .instances
@@ -366,6 +408,12 @@ impl fmt::Display for ReloadPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
             return writeln!(f, "no changes");
+        }
+        if !self.global.is_empty() {
+            writeln!(f, "~ global_defs")?;
+            for g in &self.global {
+                writeln!(f, "    ~ {g}")?;
+            }
         }
         for c in &self.instances {
             match c {
@@ -791,5 +839,18 @@ mod tests {
         );
         assert_eq!(ip.now.len(), 1);
         assert!(ip.now[0].starts_with("op=edit-dest"), "{:?}", ip.now);
+    }
+
+    #[test]
+    fn global_defs_changes_are_listed() {
+        let old = load("global_defs {\n  router_id A\n  smtp_server 127.0.0.1\n}\n");
+        let new = load(
+            "global_defs {\n  router_id B\n  smtp_server 127.0.0.1\n  notification_email {\n    ops@example.test\n  }\n}\n",
+        );
+        let p = plan(&old, &new);
+        assert_eq!(
+            p.to_string(),
+            "~ global_defs\n    ~ notification_email: [] -> [\"ops@example.test\"]\n    ~ router_id: \"A\" -> \"B\"\n"
+        );
     }
 }

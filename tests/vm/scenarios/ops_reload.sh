@@ -35,6 +35,7 @@ global_defs {
     notification_email_from lvs@example.test
     smtp_server 10.0.1.25
     smtp_connect_timeout 2
+${SYNC:+    lvs_sync_daemon $SYNC}
 }
 
 vrrp_instance VI_WAN {
@@ -340,6 +341,31 @@ broken_file() {
     conf 0 1 >"$CONF"
 }
 
+# lvs_sync_daemon added by a reload starts the master sync daemon (VI_WAN is MASTER); a changed
+# sync id restarts it with the new one; removed, it stops. No restart of rampart.
+syncd_reload() {
+    local mark
+    mark=$(log_mark)
+    SYNC="eth1 VI_WAN" conf 0 1 >"$CONF"
+    hup
+    wait_until 10 sh -c "ip netns exec dir ipvsadm -L --daemon | grep -q 'master sync daemon (mcast=eth1, syncid=60,'" || {
+        ip netns exec dir ipvsadm -L --daemon; log_since "$mark" | grep -v check-result; return 1; }
+    echo "added: $(ip netns exec dir ipvsadm -L --daemon)"
+    SYNC="eth1 VI_WAN id 77" conf 0 1 >"$CONF"
+    hup
+    wait_until 10 sh -c "ip netns exec dir ipvsadm -L --daemon | grep -q 'master sync daemon (mcast=eth1, syncid=77,'" || {
+        ip netns exec dir ipvsadm -L --daemon; log_since "$mark" | grep -v check-result; return 1; }
+    echo "id changed: $(ip netns exec dir ipvsadm -L --daemon)"
+    [ "$(ip netns exec dir ipvsadm -L --daemon | wc -l)" = 1 ]
+    conf 0 1 >"$CONF"
+    hup
+    wait_until 10 sh -c "[ -z \"\$(ip netns exec dir ipvsadm -L --daemon)\" ]" || {
+        ip netns exec dir ipvsadm -L --daemon; log_since "$mark" | grep -v check-result; return 1; }
+    echo "removed: no sync daemon runs"
+    log_since "$mark" | grep 'syncd' | sed 's/^/    /'
+    [ "$(ops_since "$mark" | wc -l)" = 0 ]
+}
+
 # After all of it: the connection opened before the first reload still works.
 live_connection() {
     local t0
@@ -357,6 +383,7 @@ section weight-change with_state weight_change
 section drain-removed with_state drain_removed
 section vs-added with_state vs_added
 section broken-file with_state broken_file
+section syncd-reload with_state syncd_reload
 section live-connection with_state live_connection
 echo "--- daemon log (without check results) ---"
 grep -v 'check-result' "$LOG" | tail -n 60 | sed 's/^/    /'
