@@ -212,8 +212,11 @@ impl<S: OpSink + Send> TableSink for KernelSink<S> {
         if ops.is_empty() {
             return;
         }
+        // Every change to the kernel table is logged, with one summary line per update
+        // (`ipvs-apply operations=N failed=M`): an operator (and the reload tests) can see
+        // that a reload changing one weight sent exactly one request.
         for op in &ops {
-            tracing::debug!(target: "ipvs", "ipvs-op {}", format_op(op));
+            tracing::info!(target: "ipvs", "ipvs-op {}", format_op(op));
         }
         self.send(&ops);
     }
@@ -237,6 +240,7 @@ impl<S: OpSink + Send> KernelSink<S> {
                 if failed > 0 {
                     tracing::error!(target: "check", "{failed} of {} IPVS operations failed", ops.len());
                 }
+                tracing::info!(target: "ipvs", "ipvs-apply operations={} failed={failed}", ops.len());
             }
             Err(e) => tracing::error!(target: "check", "IPVS update failed: {e}"),
         }
