@@ -973,8 +973,9 @@ fn open_socket(
 }
 
 /// For each instance of `new`, the index in `old` of the instance it continues: same
-/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]) and
-/// same name (a renamed instance is stopped and started again).
+/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]),
+/// whatever its name (a renamed instance keeps its state; from then on it reports under its
+/// new name).
 fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
     use crate::daemon::reload::RouterKey;
     let mut used = vec![false; old.instances.len()];
@@ -986,7 +987,7 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
                 .instances
                 .iter()
                 .enumerate()
-                .position(|(i, o)| !used[i] && o.name == n.name && RouterKey::of(o) == key);
+                .position(|(i, o)| !used[i] && RouterKey::of(o) == key);
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -1075,7 +1076,13 @@ impl Driver {
                         unreachable!("an old instance is kept at most once");
                     };
                     let _ = tx.send(ExecMsg::Reconfigure(Box::new(inst.clone())));
-                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify) {
+                    if inst.name != old_cfg.instances[o].name {
+                        tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance {} renamed to {}; state kept", old_cfg.instances[o].name, inst.name);
+                    }
+                    // Notify scripts get the instance name: a renamed instance gets a new notifier.
+                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify)
+                        || inst.name != old_cfg.instances[o].name
+                    {
                         self.spawn_notifier(inst)
                     } else {
                         n
@@ -1723,7 +1730,7 @@ async fn executor(
                 .is_some_and(|v| v.addr.is_ipv6()),
         )
     });
-    let name = inst.name.clone();
+    let mut name = inst.name.clone();
     while let Some(msg) = rx.recv().await {
         match msg {
             ExecMsg::AddVips => {
@@ -1833,6 +1840,7 @@ async fn executor(
                     }
                 }
                 inst = *new;
+                name = inst.name.clone();
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {
