@@ -1826,6 +1826,13 @@ async fn executor(
                             }
                             Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
                         }
+                        // Its no_accept drop rule goes with it.
+                        if let Some(pos) = owned.blocked.iter().position(|a| *a == k.addr) {
+                            owned.blocked.remove(pos);
+                            if let Err(e) = nl.firewall.unblock(k.addr).await {
+                                tracing::error!(target: "vrrp", instance = %name, "no_accept for {}: {e}", k.addr);
+                            }
+                        }
                     }
                     if !same_ignoring_spans(
                         &(&new.virtual_routes, &new.virtual_rules),
