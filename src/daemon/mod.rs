@@ -3,9 +3,12 @@
 //! Engines are started as tasks that each receive an [`EngineCtx`]: the options, a sender for
 //! [`Event`]s (consumed by alerts, notify fifos, status and metrics) and a shutdown signal.
 
+pub mod caps;
 pub mod control;
+pub mod logging;
 pub mod metrics;
 pub mod opts;
+pub mod process;
 pub mod reload;
 pub mod status;
 pub mod syncd;
@@ -49,18 +52,10 @@ pub fn default_config_file() -> PathBuf {
     PathBuf::from("/etc/rampart/rampart.conf")
 }
 
+/// Console, journald, syslog and file logging, as the options and environment ask
+/// (see [`logging::destinations`]).
 pub fn init_logging(opts: &DaemonOpts) {
-    use tracing_subscriber::EnvFilter;
-    let default = if opts.log_detail { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_env("RAMPART_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if opts.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    logging::init(opts);
 }
 
 /// Load the configuration, printing diagnostics; None when it has errors.
@@ -85,14 +80,57 @@ pub fn load_config(path: &std::path::Path, config_id: Option<String>) -> Option<
     }
 }
 
-/// Run the daemon in the foreground until SIGTERM/SIGINT.
-pub fn run(opts: DaemonOpts) -> ExitCode {
+/// Run the daemon until SIGTERM/SIGINT: in the background (as keepalived) unless `-n` or
+/// systemd's `NOTIFY_SOCKET`. Order: configuration checked, pid files checked, fork, pid
+/// files written, process flags, ip_vs loaded, capabilities reduced, then the engines.
+pub fn run(mut opts: DaemonOpts) -> ExitCode {
+    process::absolutize(&mut opts);
+    let forking = process::should_fork(&opts, std::env::var_os("NOTIFY_SOCKET").is_some());
     init_logging(&opts);
     let path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let Some(cfg) = load_config(&path, opts.config_id.clone()) else {
         tracing::error!("{}: configuration has errors, not starting", path.display());
         return ExitCode::from(1);
     };
+    if opts.dump_conf {
+        tracing::info!(target: "config", "configuration dump (-d):\n{cfg:#?}");
+    }
+    let pids = process::PidFiles::for_opts(&opts);
+    if let Some((file, pid)) = pids.running() {
+        // keepalived's message and exit status (0): starting an already running daemon is
+        // not an error for the scripts that do it.
+        tracing::warn!(
+            "{} (pid {pid}, {})",
+            process::ALREADY_RUNNING,
+            file.display()
+        );
+        eprintln!("{}", process::ALREADY_RUNNING);
+        return ExitCode::SUCCESS;
+    }
+    if forking {
+        match process::daemonize(opts.log_console) {
+            Ok(process::Forked::Parent(code)) => return code,
+            Ok(process::Forked::Child) => {}
+            Err(e) => {
+                tracing::error!("cannot fork into the background: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = pids.write() {
+        tracing::error!("{e}");
+        return ExitCode::from(1);
+    }
+    process::apply_process_flags(&opts);
+    process::load_ip_vs(&opts, !cfg.virtual_servers.is_empty());
+    // Before any thread exists: every runtime thread inherits the reduced sets.
+    if let Err(e) = caps::reduce(opts.capabilities) {
+        tracing::error!(
+            "cannot reduce capabilities: {e} (`--capabilities keep` runs without reducing them)"
+        );
+        pids.remove();
+        return ExitCode::from(1);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -101,10 +139,13 @@ pub fn run(opts: DaemonOpts) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
+            pids.remove();
             return ExitCode::from(1);
         }
     };
-    rt.block_on(run_async(Arc::new(cfg), opts))
+    let code = rt.block_on(run_async(Arc::new(cfg), opts));
+    pids.remove();
+    code
 }
 
 /// The resolved router id: `router_id`, or the host name as keepalived uses it.
@@ -222,11 +263,6 @@ const JSON_DUMP: &str = "/tmp/keepalived.json";
 
 async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
-    if let Some(pid) = &opts.pid_file {
-        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
-            tracing::error!("cannot write pid file {}: {e}", pid.display());
-        }
-    }
     let config_path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let rid = router_id(&cfg);
     let metrics = Arc::new(metrics::Metrics::new());
@@ -322,6 +358,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         return ExitCode::from(1);
     };
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    process::notify_ready();
     tracing::info!(
         "rampart {} started with {} ({} VRRP instances, {} virtual servers)",
         env!("CARGO_PKG_VERSION"),
@@ -391,9 +428,6 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     sinks.syncd.shutdown(Duration::from_secs(2)).await;
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
-    }
-    if let Some(pid) = &opts.pid_file {
-        let _ = std::fs::remove_file(pid);
     }
     tracing::info!("rampart stopped");
     if failed {

@@ -1453,8 +1453,14 @@ impl Driver {
             Action::Notify(t) => {
                 self.priorities[idx] = t.priority;
                 let reason = transition_reason(&t);
+                // Structured fields too: journald gets INSTANCE=, OLD_STATE=, STATE=, ...
                 tracing::info!(
                     target: "vrrp",
+                    instance = %t.instance,
+                    old_state = t.from.name().as_str(),
+                    state = t.to.name().as_str(),
+                    priority = t.priority,
+                    reason = %reason,
                     "VRRP instance {}: {} -> {} ({reason}), priority {}",
                     t.instance,
                     t.from.name().as_str(),
