@@ -1457,8 +1457,8 @@ impl Driver {
                 tracing::info!(
                     target: "vrrp",
                     instance = %t.instance,
-                    old_state = t.from.name().as_str(),
-                    state = t.to.name().as_str(),
+                    old_state = %t.from.name().as_str(),
+                    state = %t.to.name().as_str(),
                     priority = t.priority,
                     reason = %reason,
                     "VRRP instance {}: {} -> {} ({reason}), priority {}",
