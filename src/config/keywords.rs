@@ -67,6 +67,12 @@ pub const GLOBAL: &[&str] = &[
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
     "lvs_sync_daemon_interface",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "no_email_faults",
+    "fifo_write_vrrp_states_on_reload",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -79,12 +85,7 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "bfd_process_name",
     "use_symlink_paths",
     "set_supplementary_groups",
-    "startup_script",
-    "startup_script_timeout",
-    "shutdown_script",
-    "shutdown_script_timeout",
     "checker_log_all_failures",
-    "no_email_faults",
     "default_interface",
     "lvs_flush_on_stop",
     "dynamic_interfaces",
@@ -158,7 +159,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "reload_file",
     "data_use_instance",
     "vrrp_owner_ignore_adverts",
-    "fifo_write_vrrp_states_on_reload",
     "vrrp_strict_check",
     "vrrp_garp_extra_if",
     "vrrp_track_process",

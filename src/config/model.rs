@@ -105,7 +105,28 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     pub lvs_notify_fifo: Option<NotifyFifo>,
+    /// `startup_script SCRIPT [username [groupname]]`: run once before the engines start.
+    pub startup_script: Option<GlobalScript>,
+    /// `startup_script_timeout` (1-1000 s, default 10 s).
+    pub startup_script_timeout: Duration,
+    /// `shutdown_script SCRIPT [username [groupname]]`: run once after the engines stopped.
+    pub shutdown_script: Option<GlobalScript>,
+    /// `shutdown_script_timeout` (1-1000 s, default 10 s).
+    pub shutdown_script_timeout: Duration,
+    /// `no_email_faults`: no email for an instance or sync group entering FAULT.
+    pub no_email_faults: bool,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, every instance's and sync group's
+    /// state is written to the notify fifos.
+    pub fifo_write_vrrp_states_on_reload: bool,
     pub span: Option<Span>,
+}
+
+/// A global script and the user it runs as (`startup_script`, `shutdown_script`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobalScript {
+    pub command: Command,
+    /// None: root.
+    pub user: Option<RunAs>,
 }
 
 impl Default for GlobalDefs {
@@ -136,6 +157,12 @@ impl Default for GlobalDefs {
             notify_fifo: None,
             vrrp_notify_fifo: None,
             lvs_notify_fifo: None,
+            startup_script: None,
+            startup_script_timeout: Duration::from_secs(10),
+            shutdown_script: None,
+            shutdown_script_timeout: Duration::from_secs(10),
+            no_email_faults: false,
+            fifo_write_vrrp_states_on_reload: false,
             span: None,
         }
     }
@@ -177,6 +204,11 @@ pub struct LvsTimeouts {
 pub struct NotifyFifo {
     pub path: String,
     pub script: Option<Command>,
+    /// `notify_fifo PATH [username [groupname]]`: owner of the fifo when rampart creates it.
+    pub owner: Option<RunAs>,
+    /// `notify_fifo_script SCRIPT [username [groupname]]`: the user the script runs as
+    /// (default: script_user, else root).
+    pub script_user: Option<RunAs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

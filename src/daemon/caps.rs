@@ -5,7 +5,7 @@
 //! | set | `reduced` (default) |
 //! |---|---|
 //! | effective | NET_ADMIN, NET_RAW, NET_BIND_SERVICE |
-//! | permitted | the above + SETUID, SETGID (raised around the fork of a script that runs as another user) + KILL (raised around killing a timed-out script of another user) |
+//! | permitted | the above + SETUID, SETGID (raised around the fork of a script that runs as another user) + KILL (raised around killing a timed-out script of another user) + CHOWN and DAC_OVERRIDE (raised to give a new notify fifo to its configured owner and to open it) |
 //! | bounding | NET_ADMIN, NET_RAW, NET_BIND_SERVICE: what a script that runs as root gets |
 //!
 //! A script run as root gets the bounding set at execve (the kernel gives uid 0 its bounding
@@ -16,6 +16,8 @@
 
 use std::io;
 
+pub const CAP_CHOWN: u32 = 0;
+pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
@@ -70,7 +72,13 @@ pub struct Plan {
 /// Pure: the sets the daemon runs with in `mode`.
 pub fn plan(mode: CapMode) -> Option<Plan> {
     let always = mask(&[CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE]);
-    let per_call = mask(&[CAP_SETUID, CAP_SETGID, CAP_KILL]);
+    let per_call = mask(&[
+        CAP_SETUID,
+        CAP_SETGID,
+        CAP_KILL,
+        CAP_CHOWN,
+        CAP_DAC_OVERRIDE,
+    ]);
     match mode {
         CapMode::Keep => None,
         CapMode::Reduced => Some(Plan {
@@ -260,7 +268,7 @@ mod tests {
     fn reduced_plan_keeps_network_caps_and_per_call_ids() {
         let p = plan(CapMode::Reduced).unwrap();
         assert_eq!(p.effective, 0x3400); // NET_BIND_SERVICE, NET_ADMIN, NET_RAW
-        assert_eq!(p.permitted, 0x34e0); // + KILL, SETGID, SETUID
+        assert_eq!(p.permitted, 0x34e3); // + CHOWN, DAC_OVERRIDE, KILL, SETGID, SETUID
         assert_eq!(p.bounding, Some(0x3400));
         assert_eq!(plan(CapMode::FullScripts).unwrap().bounding, None);
         assert_eq!(plan(CapMode::Keep), None);

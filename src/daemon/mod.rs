@@ -123,6 +123,10 @@ pub fn run(mut opts: DaemonOpts) -> ExitCode {
     }
     process::apply_process_flags(&opts);
     process::load_ip_vs(&opts, !cfg.virtual_servers.is_empty());
+    // keepalived runs startup_script before its children start: with full privileges here.
+    if let Some(s) = &cfg.global.startup_script {
+        process::run_global_script("startup_script", s, cfg.global.startup_script_timeout);
+    }
     // Before any thread exists: every runtime thread inherits the reduced sets.
     if let Err(e) = caps::reduce(opts.capabilities) {
         tracing::error!(
@@ -143,7 +147,15 @@ pub fn run(mut opts: DaemonOpts) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = rt.block_on(run_async(Arc::new(cfg), opts));
+    let cfg = Arc::new(cfg);
+    // The configuration in force at exit: a reload may have changed shutdown_script.
+    let mut last = cfg.clone();
+    let code = rt.block_on(run_async(cfg, opts, &mut last));
+    drop(rt);
+    // After the engines stopped (keepalived: after its children terminated).
+    if let Some(s) = &last.global.shutdown_script {
+        process::run_global_script("shutdown_script", s, last.global.shutdown_script_timeout);
+    }
     pids.remove();
     code
 }
@@ -193,6 +205,24 @@ impl EventSinks {
                 }
             };
         }
+        if g.fifo_write_vrrp_states_on_reload {
+            self.write_states_to_fifos();
+        }
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: every instance's and group's state, once.
+    fn write_states_to_fifos(&mut self) {
+        let Some(f) = self.fifos.as_mut() else { return };
+        let snap = self.board.snapshot(None);
+        let lines = crate::alert::fifo::state_lines(
+            snap.instances
+                .iter()
+                .map(|i| (i.name.as_str(), i.state.as_str(), i.effective_priority)),
+            snap.sync_groups
+                .iter()
+                .map(|g| (g.name.as_str(), g.state.as_str())),
+        );
+        f.write_vrrp_lines(&lines);
     }
 
     fn consume(&mut self, ev: &Event) {
@@ -261,7 +291,11 @@ const DATA_DUMP: &str = "/tmp/keepalived.data";
 const STATS_DUMP: &str = "/tmp/keepalived.stats";
 const JSON_DUMP: &str = "/tmp/keepalived.json";
 
-async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
+async fn run_async(
+    cfg: Arc<Config>,
+    opts: DaemonOpts,
+    running_at_exit: &mut Arc<Config>,
+) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
     let config_path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let rid = router_id(&cfg);
@@ -429,6 +463,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
     }
+    *running_at_exit = running.clone();
     tracing::info!("rampart stopped");
     if failed {
         ExitCode::from(1)

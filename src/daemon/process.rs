@@ -240,6 +240,76 @@ pub fn load_ip_vs(opts: &DaemonOpts, has_virtual_servers: bool) {
     }
 }
 
+/// `startup_script` / `shutdown_script`: run once, synchronously (no runtime is running),
+/// as its user if one is given; killed with its process group after `timeout`. A failure
+/// is logged; it does not stop the daemon (keepalived neither).
+pub fn run_global_script(
+    what: &str,
+    script: &crate::config::GlobalScript,
+    timeout: std::time::Duration,
+) -> Option<i32> {
+    use std::os::unix::process::CommandExt;
+    let cmd = &script.command;
+    let mut command = std::process::Command::new(&cmd.argv[0]);
+    command
+        .args(&cmd.argv[1..])
+        .stdin(std::process::Stdio::null())
+        .process_group(0);
+    if let Some(u) = &script.user {
+        match crate::vrrp::notify::resolve_user(what, u) {
+            Ok(ids) => {
+                command.gid(ids.gid).uid(ids.uid);
+            }
+            Err(e) => {
+                tracing::error!("{e} (configured at {}); not run", cmd.span);
+                return None;
+            }
+        }
+    }
+    let ids_caps: &[u32] = if script.user.is_some() {
+        &[super::caps::CAP_SETUID, super::caps::CAP_SETGID]
+    } else {
+        &[]
+    };
+    let mut child = match super::caps::with_raised(ids_caps, || command.spawn()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(
+                "{what} {:?}: cannot start: {e} (configured at {})",
+                cmd.raw,
+                cmd.span
+            );
+            return None;
+        }
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => {
+                if st.success() {
+                    tracing::info!("{what} {:?} done", cmd.raw);
+                } else {
+                    tracing::warn!("{what} {:?}: {st} (configured at {})", cmd.raw, cmd.span);
+                }
+                return st.code();
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                super::caps::kill_group(child.id());
+                let _ = child.wait();
+                tracing::error!(
+                    "{what} {:?} timed out after {timeout:?}; process group killed (configured at {})",
+                    cmd.raw,
+                    cmd.span
+                );
+                return None;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
