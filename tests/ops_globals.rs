@@ -200,3 +200,89 @@ fn fifo_owner_script_user_and_states_on_reload() {
         "{after}"
     );
 }
+
+/// `notify_priority_changes`: a tracked script failing lowers the effective priority of a
+/// MASTER without a transition; the fifo gets keepalived's `MASTER_PRIORITY` line, and
+/// `rampart status` shows the new priority. VI_2 (notify_priority_changes off) writes none.
+#[test]
+fn priority_changes_reach_the_fifo_where_enabled() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("prio");
+    let fifo = lab.path("vrrp.fifo");
+    let out = lab.path("lines");
+    let flag = lab.path("fail");
+    let br = lab.lan("br");
+    let a = lab.ns("a");
+    lab.attach(&a, "eth0", &br, &["10.65.0.1/24"]);
+    let reader = format!(
+        "/bin/sh -c 'while read l; do echo \"$l\" >> {}; done < \"$0\"'",
+        out.display()
+    );
+    let mut i1 = Inst::new("VI_1", "eth0", 65, 100, &["10.65.0.100/24"]);
+    i1.extra = "  notify_priority_changes\n  track_script {\n    chk\n  }\n".into();
+    let mut i2 = Inst::new("VI_2", "eth0", 66, 100, &["10.65.0.200/24"]);
+    i2.extra = "  notify_priority_changes off\n  track_script {\n    chk\n  }\n".into();
+    let text = conf(&[i1, i2], &[])
+        .replacen(
+            "router_id lab",
+            &format!(
+                "router_id lab\n  vrrp_notify_priority_changes\n  vrrp_notify_fifo {}\n  vrrp_notify_fifo_script \"{}\"",
+                fifo.display(),
+                reader.replace('"', "\\\"")
+            ),
+            1,
+        )
+        .replacen(
+            "vrrp_instance",
+            &format!(
+                "vrrp_script chk {{\n  script \"/bin/sh -c '! test -e {}'\"\n  interval 1\n  fall 1\n  rise 1\n  weight -20\n}}\nvrrp_instance",
+                flag.display()
+            ),
+            1,
+        );
+    let (_pid, log) = start_rampart(&mut lab, &a, "a", &text);
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    let masters = wait_for(T, || {
+        let t = read();
+        (t.contains("INSTANCE \"VI_1\" MASTER 100") && t.contains("INSTANCE \"VI_2\" MASTER 100"))
+            .then_some(t)
+    });
+    assert!(masters.is_some(), "{}\n{}", read(), logs());
+    std::fs::write(&flag, "").unwrap();
+    let lowered = wait_for(T, || {
+        read()
+            .contains("INSTANCE \"VI_1\" MASTER_PRIORITY 80")
+            .then_some(())
+    });
+    assert!(lowered.is_some(), "{}\n{}", read(), logs());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !read().contains("VI_2\" MASTER_PRIORITY"),
+        "VI_2 has it off: {}",
+        read()
+    );
+    let sock = lab.path("a.sock");
+    let st = rampart::daemon::control::call(
+        &sock,
+        &rampart::daemon::control::Request::Status,
+        Duration::from_secs(5),
+    )
+    .unwrap()
+    .status
+    .unwrap();
+    for name in ["VI_1", "VI_2"] {
+        let i = st.instances.iter().find(|i| i.name == name).unwrap();
+        assert_eq!(i.effective_priority, 80, "{name} in status");
+        assert_eq!(i.state, "MASTER");
+    }
+    std::fs::remove_file(&flag).unwrap();
+    let back = wait_for(T, || {
+        read()
+            .contains("INSTANCE \"VI_1\" MASTER_PRIORITY 100")
+            .then_some(())
+    });
+    assert!(back.is_some(), "{}\n{}", read(), logs());
+}

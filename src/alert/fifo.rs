@@ -83,7 +83,40 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
             ),
         )),
         Event::Reload { .. } => None,
+        // keepalived's `notify_priority_changes` lines; written only where enabled (see
+        // [`priority_changes_enabled`]).
+        Event::VrrpPriority {
+            instance,
+            state,
+            priority,
+        } => {
+            let what = match state {
+                VrrpStateName::Master => "MASTER_PRIORITY",
+                VrrpStateName::Backup => "BACKUP_PRIORITY",
+                _ => return None,
+            };
+            Some((
+                FifoClass::Vrrp,
+                format!("INSTANCE \"{instance}\" {what} {priority}\n"),
+            ))
+        }
     }
+}
+
+/// `notify_priority_changes` of an instance: its own, else its sync group's, else the
+/// global `vrrp_notify_priority_changes`.
+pub fn priority_changes_enabled(cfg: &crate::config::Config, instance: &str) -> bool {
+    let Some(i) = cfg.instance(instance) else {
+        return false;
+    };
+    i.notify_priority_changes
+        .or_else(|| {
+            cfg.sync_groups
+                .iter()
+                .find(|g| g.members.iter().any(|m| m == instance))
+                .and_then(|g| g.notify_priority_changes)
+        })
+        .unwrap_or(cfg.global.vrrp_notify_priority_changes)
 }
 
 /// Pure: the fifo lines for states (`INSTANCE "VI_1" MASTER 100`, `GROUP "G" BACKUP 0`),

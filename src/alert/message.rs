@@ -276,6 +276,8 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                 ),
             })
         }
+        // keepalived mails no priority changes.
+        Event::VrrpPriority { .. } => None,
     }
 }
 

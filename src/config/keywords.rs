@@ -73,6 +73,7 @@ pub const GLOBAL: &[&str] = &[
     "shutdown_script_timeout",
     "no_email_faults",
     "fifo_write_vrrp_states_on_reload",
+    "vrrp_notify_priority_changes",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -163,7 +164,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "vrrp_garp_extra_if",
     "vrrp_track_process",
     "vrrp_dont_track_primary",
-    "vrrp_notify_priority_changes",
     "vrrp_use_process_cmdline",
     "vrrp_use_process_comm",
     "vrrp_version_3_use_v2_checksum",
@@ -201,13 +201,13 @@ pub const SYNC_GROUP: &[&str] = &[
     "smtp_alert",
     "track_interface",
     "track_script",
+    "notify_priority_changes",
 ];
 
 pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &[
     "track_process",
     "track_file",
     "track_bfd",
-    "notify_priority_changes",
     "global_tracking",
     "sync_group_tracking_weight",
 ];
@@ -248,6 +248,7 @@ pub const INSTANCE: &[&str] = &[
     "no_accept",
     "dont_track_primary",
     "lvs_sync_daemon_interface",
+    "notify_priority_changes",
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
@@ -257,7 +258,6 @@ pub const INSTANCE_UNSUPPORTED: &[&str] = &[
     "track_src_ip",
     "notify_master_rx_lower_pri",
     "notify_deleted",
-    "notify_priority_changes",
     "use_ipvlan",
     "ipvlan",
     "native_ipv6",

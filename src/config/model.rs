@@ -118,6 +118,8 @@ pub struct GlobalDefs {
     /// `fifo_write_vrrp_states_on_reload`: after a reload, every instance's and sync group's
     /// state is written to the notify fifos.
     pub fifo_write_vrrp_states_on_reload: bool,
+    /// `vrrp_notify_priority_changes`: default for instances' `notify_priority_changes`.
+    pub vrrp_notify_priority_changes: bool,
     pub span: Option<Span>,
 }
 
@@ -163,6 +165,7 @@ impl Default for GlobalDefs {
             shutdown_script_timeout: Duration::from_secs(10),
             no_email_faults: false,
             fifo_write_vrrp_states_on_reload: false,
+            vrrp_notify_priority_changes: false,
             span: None,
         }
     }
@@ -261,6 +264,8 @@ pub struct SyncGroup {
     pub smtp_alert: Option<bool>,
     pub track_interface: Vec<TrackInterface>,
     pub track_script: Vec<TrackScript>,
+    /// `notify_priority_changes`: default for its members.
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -334,6 +339,9 @@ pub struct VrrpInstance {
     /// `accept` / `no_accept`; None: keepalived's default (accept unless vrrp_strict).
     pub accept: Option<bool>,
     pub dont_track_primary: bool,
+    /// `notify_priority_changes`: fifo lines `MASTER_PRIORITY`/`BACKUP_PRIORITY` when the
+    /// effective priority changes (None: the sync group's, else the global default).
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -376,6 +384,7 @@ impl VrrpInstance {
             vmac_xmit_base: false,
             accept: None,
             dont_track_primary: false,
+            notify_priority_changes: None,
             span,
         }
     }

@@ -605,6 +605,7 @@ impl Parser {
                     }
                 }
                 "no_email_faults" => g.no_email_faults = self.flag(s),
+                "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = self.flag(s),
                 "fifo_write_vrrp_states_on_reload" => {
                     g.fifo_write_vrrp_states_on_reload = self.flag(s)
                 }
@@ -981,6 +982,7 @@ impl Parser {
             smtp_alert: None,
             track_interface: Vec::new(),
             track_script: Vec::new(),
+            notify_priority_changes: None,
             span: st.span().clone(),
         };
         let mut member_spans: Vec<Span> = Vec::new();
@@ -1008,6 +1010,7 @@ impl Parser {
                         member_spans.push(t.span.clone());
                     }
                 }
+                "notify_priority_changes" => g.notify_priority_changes = Some(self.flag(s)),
                 "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
                 "track_interface" => {
                     g.track_interface = self.track_list(s, |name, weight, span| TrackInterface {
@@ -1229,6 +1232,7 @@ impl Parser {
                     i.garp_master_refresh_repeat = self.u32_in(s, 1, u32::MAX as u64)
                 }
                 "smtp_alert" => i.smtp_alert = Some(self.flag(s)),
+                "notify_priority_changes" => i.notify_priority_changes = Some(self.flag(s)),
                 "use_vmac" => {
                     self.no_block(s);
                     self.max_args(s, 1, "[NAME]");

@@ -178,6 +178,8 @@ struct EventSinks {
     alerter: crate::alert::smtp::AlertHandle,
     fifos: Option<crate::alert::fifo::FifoWriters>,
     syncd: syncd::SyncDaemons,
+    /// The running configuration (which instances want priority-change fifo lines).
+    cfg: Arc<Config>,
 }
 
 impl EventSinks {
@@ -186,6 +188,7 @@ impl EventSinks {
     fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
         self.board.reconfigure(new, rid, Some(path));
         self.alerter.set_config(new.clone());
+        self.cfg = new.clone();
         for i in &old.instances {
             if new.instance(&i.name).is_none() {
                 self.metrics.forget("instance", &i.name);
@@ -232,7 +235,15 @@ impl EventSinks {
         self.board.apply(ev);
         self.alerter.send(ev);
         if let Some(f) = self.fifos.as_mut() {
-            f.write_event(ev);
+            let wanted = match ev {
+                Event::VrrpPriority { instance, .. } => {
+                    crate::alert::fifo::priority_changes_enabled(&self.cfg, instance)
+                }
+                _ => true,
+            };
+            if wanted {
+                f.write_event(ev);
+            }
         }
     }
 }
@@ -280,6 +291,18 @@ fn log_event(ev: &Event) {
                 tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             }
         }
+        Event::VrrpPriority {
+            instance,
+            state,
+            priority,
+        } => tracing::info!(
+            target: "vrrp",
+            instance = %instance,
+            state = %state.as_str(),
+            priority = *priority,
+            "VRRP instance {instance}: effective priority now {priority} ({})",
+            state.as_str()
+        ),
         other => {
             tracing::debug!(target: "event", "{}", serde_json::to_string(other).unwrap_or_default())
         }
@@ -324,6 +347,7 @@ async fn run_async(
         alerter: alerter.clone(),
         fifos,
         syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only && !opts.dry_run),
+        cfg: cfg.clone(),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
