@@ -135,5 +135,6 @@ fn log_event(ev: &Event) {
         } => {
             tracing::info!(target: "event", instance = %instance, priority = *priority, "VRRP instance {instance}: effective priority now {priority}")
         }
+        Event::RealServerWeight { .. } => {}
     }
 }
