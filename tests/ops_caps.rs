@@ -16,6 +16,7 @@ use netns_vrrp::{Inst, conf, start_rampart};
 use rampart::daemon::caps;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
@@ -298,4 +299,58 @@ fn misc_check_timeout_kills_another_users_group() {
     );
     assert_eq!(caps::of_process(&st).map(|c| c.0), Some(EFFECTIVE), "{log}");
     assert!(log.contains("timed out"), "{log}");
+}
+
+/// Started with a bounding set without CAP_SETPCAP (systemd's CapabilityBoundingSet, a
+/// container): the daemon cannot narrow the bounding set, starts anyway, and still reduces
+/// its permitted and effective sets.
+#[test]
+fn without_setpcap_the_bounding_set_stays_and_the_rest_is_reduced() {
+    if !nix::unistd::Uid::effective().is_root()
+        || Command::new("setpriv").arg("--help").output().is_err()
+    {
+        eprintln!("skipping: needs root and setpriv");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf_path = dir.path().join("n.conf");
+    std::fs::write(
+        &conf_path,
+        "global_defs {\n  router_id n\n}\nvirtual_server 127.0.0.1 9 {\n  protocol TCP\n  real_server 127.0.0.1 9 {\n    TCP_CHECK {\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let sock = dir.path().join("n.sock");
+    let log = std::fs::File::create(dir.path().join("n.log")).unwrap();
+    // The unit's set without SETPCAP (setpriv keeps the rest).
+    let mut daemon = Command::new("setpriv")
+        .args([
+            "--bounding-set",
+            "-all,+net_admin,+net_raw,+net_bind_service,+setuid,+setgid,+kill,+chown,+dac_override",
+            env!("CARGO_BIN_EXE_rampart"),
+            "-n",
+            "-C",
+            "--dry-run",
+            "-G",
+            "-f",
+        ])
+        .arg(&conf_path)
+        .arg("--control-socket")
+        .arg(&sock)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let up = wait_for(T, || sock.exists().then_some(()));
+    let st = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = daemon.wait();
+    let log = std::fs::read_to_string(dir.path().join("n.log")).unwrap_or_default();
+    assert!(up.is_some(), "{log}");
+    let (eff, prm, bnd) = caps::of_process(&st).unwrap();
+    assert_eq!(eff, EFFECTIVE, "{log}");
+    assert_eq!(prm, PERMITTED, "{log}");
+    assert_eq!(bnd, PERMITTED, "the bounding set setpriv gave: {log}");
+    assert!(log.contains("no CAP_SETPCAP"), "{log}");
 }

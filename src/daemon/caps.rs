@@ -182,11 +182,20 @@ fn in_bounding(cap: u32) -> bool {
 /// inherit their creator's sets). Not root, or `Keep`: nothing to do.
 pub fn reduce(mode: CapMode) -> io::Result<()> {
     let Some(p) = plan(mode) else { return Ok(()) };
-    let (_, permitted, _) = current()?;
+    let (effective, permitted, _) = current()?;
     if permitted == 0 {
         return Ok(()); // not privileged: nothing to give up
     }
-    if let Some(bounding) = p.bounding {
+    // Narrowing the bounding set needs CAP_SETPCAP. Without it (systemd's
+    // CapabilityBoundingSet without CAP_SETPCAP, a container) the bounding set stays as the
+    // starter gave it; permitted and effective are still reduced.
+    let can_narrow = effective & mask(&[CAP_SETPCAP]) != 0;
+    if p.bounding.is_some() && !can_narrow {
+        tracing::info!(
+            "capabilities: no CAP_SETPCAP, so the bounding set (what root scripts get) stays as given"
+        );
+    }
+    if let (Some(bounding), true) = (p.bounding, can_narrow) {
         // Dropping from the bounding set needs CAP_SETPCAP in effective, which we still hold.
         for cap in 0..=last_cap() {
             if bounding & (1 << cap) == 0 && in_bounding(cap) {
