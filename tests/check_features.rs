@@ -485,3 +485,36 @@ virtual_server 10.0.0.1 443 {
     let e = load_err("SSL { cafile /x }");
     assert!(e.contains("cafile"), "{e}");
 }
+
+#[test]
+fn bind_if_is_inherited_into_the_check_socket() {
+    let cfg = load(
+        r#"
+virtual_server fe80::1 80 {
+    protocol TCP
+    bind_if veth9
+    real_server fe80::2 80 {
+        TCP_CHECK {
+            bindto fe80::3
+        }
+    }
+    real_server fe80::4 80 {
+        TCP_CHECK {
+            bind_if lo
+        }
+    }
+}
+"#,
+    );
+    let (core, _) = Core::new(&cfg, 1);
+    let dev = |i| match core.probe_spec(ProbeId(i)) {
+        ProbeSpec::Tcp(c) => c.bind_if.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(dev(0).as_deref(), Some("veth9"));
+    assert_eq!(dev(1).as_deref(), Some("lo"));
+    let e = load_err(
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   bind_if averyveryverylongname0\n  }\n }\n}\n",
+    );
+    assert!(e.contains("interface name"), "{e}");
+}

@@ -15,6 +15,7 @@ fn conn(port: u16, timeout_ms: u64) -> ConnectSpec {
         bind_ip: None,
         bind_port: None,
         fwmark: None,
+        bind_if: None,
         timeout: Duration::from_millis(timeout_ms),
     }
 }
@@ -425,4 +426,17 @@ fn nginx_backend_digest_status_and_http11() {
         vec![(418, 418)],
     );
     assert_eq!(run(&teapot), Outcome::Up { weight: None });
+}
+
+#[test]
+fn bind_if_binds_the_check_socket_to_the_device() {
+    let b = backend("ok", &[]);
+    let with = |dev: &str| {
+        let mut c = conn(b.port, 2000);
+        c.bind_if = Some(dev.into());
+        ProbeSpec::Tcp(c)
+    };
+    assert_eq!(run(&with("lo")), Outcome::Up { weight: None });
+    let r = down_reason(run(&with("rpnodev0")));
+    assert!(r.contains("local error") && r.contains("rpnodev0"), "{r}");
 }

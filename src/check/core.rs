@@ -830,6 +830,7 @@ pub fn probe_spec(
             bind_ip: c.bindto,
             bind_port: c.bind_port,
             fwmark: c.fwmark,
+            bind_if: c.bind_if.clone(),
             timeout: c
                 .connect_timeout
                 .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),

@@ -25,6 +25,8 @@ pub struct ConnectSpec {
     pub bind_port: Option<u16>,
     /// SO_MARK.
     pub fwmark: Option<u32>,
+    /// SO_BINDTODEVICE (`bind_if`); also the scope of IPv6 link-local addresses.
+    pub bind_if: Option<String>,
     /// connect_timeout: bounds the connect, and separately each url's request/response.
     pub timeout: Duration,
 }
@@ -198,6 +200,26 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, P
     if let Some(mark) = c.fwmark {
         sock.set_mark(mark).map_err(sock_err)?;
     }
+    // bind_if: the device, and the scope of link-local addresses on it.
+    let scope = match &c.bind_if {
+        Some(dev) => {
+            let dev_err = |e: &dyn std::fmt::Display| ProbeError::Socket {
+                addr: c.addr,
+                source: std::io::Error::other(format!("bind_if {dev}: {e}")),
+            };
+            sock.bind_device(Some(dev.as_bytes()))
+                .map_err(|e| dev_err(&e))?;
+            nix::net::if_::if_nametoindex(dev.as_str()).map_err(|e| dev_err(&e))?
+        }
+        None => 0,
+    };
+    let scoped = |a: SocketAddr| match a {
+        SocketAddr::V6(mut v6) if v6.ip().is_unicast_link_local() && v6.scope_id() == 0 => {
+            v6.set_scope_id(scope);
+            SocketAddr::V6(v6)
+        }
+        other => other,
+    };
     if c.bind_ip.is_some() || c.bind_port.is_some() {
         let ip = c.bind_ip.unwrap_or(match c.addr {
             SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -206,12 +228,13 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, P
         if c.bind_port.is_some() {
             sock.set_reuse_address(true).map_err(sock_err)?;
         }
-        sock.bind(&SocketAddr::new(ip, c.bind_port.unwrap_or(0)).into())
+        sock.bind(&scoped(SocketAddr::new(ip, c.bind_port.unwrap_or(0))).into())
             .map_err(sock_err)?;
     }
+    let target = scoped(c.addr);
     let std_stream: std::net::TcpStream = sock.into();
     let ts = TcpSocket::from_std_stream(std_stream);
-    Ok(match timeout(c.timeout, ts.connect(c.addr)).await {
+    Ok(match timeout(c.timeout, ts.connect(target)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
             Ok(s)

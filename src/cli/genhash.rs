@@ -316,6 +316,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         bind_ip: None,
         bind_port: None,
         fwmark: a.fwmark,
+        bind_if: None,
         timeout: a.timeout,
     };
     let url = UrlSpec {

@@ -806,6 +806,9 @@ pub struct CheckerCommon {
     pub alpha: Option<bool>,
     /// `log_all_failures` (checker, real server or virtual server level).
     pub log_all_failures: Option<bool>,
+    /// `bind_if`: the interface the checker's socket is bound to (SO_BINDTODEVICE; needed
+    /// with an IPv6 link-local `bindto` or `connect_ip`).
+    pub bind_if: Option<String>,
 }
 
 impl CheckerCommon {

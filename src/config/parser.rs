@@ -2162,6 +2162,14 @@ impl Parser {
             "delay_loop" => c.delay_loop = self.timer(s),
             "alpha" => c.alpha = Some(self.flag(s)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(s)),
+            "bind_if" => {
+                // IFNAMSIZ: 15 bytes and a NUL.
+                c.bind_if = self.one(
+                    s,
+                    |n| (!n.is_empty() && n.len() < 16 && !n.contains('/')).then(|| n.to_string()),
+                    "an interface name (at most 15 characters)",
+                )
+            }
             _ => return false,
         }
         true
@@ -2350,6 +2358,7 @@ fn inherit(c: &mut CheckerCommon, d: &CheckerCommon) {
     c.delay_loop = c.delay_loop.or(d.delay_loop);
     c.alpha = c.alpha.or(d.alpha);
     c.log_all_failures = c.log_all_failures.or(d.log_all_failures);
+    c.bind_if = c.bind_if.clone().or_else(|| d.bind_if.clone());
 }
 
 fn fwd_method(s: &str) -> Option<ForwardMethod> {
