@@ -204,6 +204,7 @@ pub fn render(
             response: resp,
             body,
             timed_out,
+            ..
         }) => {
             let hex = hex::encode(resp.digest);
             if args.verbose {
@@ -324,6 +325,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         path: a.url.clone(),
         digest: None,
         status: Vec::new(),
+        regex: None,
     };
     let tls = a
         .ssl

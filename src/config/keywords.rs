@@ -443,9 +443,11 @@ pub const MISC_CHECK: &[&str] = &[
     "bind_if",
 ];
 
-pub const URL: &[&str] = &["path", "digest", "status_code", "virtualhost"];
-
-pub const URL_UNSUPPORTED: &[&str] = &[
+pub const URL: &[&str] = &[
+    "path",
+    "digest",
+    "status_code",
+    "virtualhost",
     "regex",
     "regex_no_match",
     "regex_options",
@@ -453,6 +455,8 @@ pub const URL_UNSUPPORTED: &[&str] = &[
     "regex_min_offset",
     "regex_max_offset",
 ];
+
+pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
