@@ -847,6 +847,9 @@ pub struct CheckerCommon {
     pub alpha: Option<bool>,
     /// `log_all_failures` (checker, real server or virtual server level).
     pub log_all_failures: Option<bool>,
+    /// `bind_if`: the interface the checker's socket is bound to (SO_BINDTODEVICE; needed
+    /// with an IPv6 link-local `bindto` or `connect_ip`).
+    pub bind_if: Option<String>,
 }
 
 impl CheckerCommon {
@@ -900,7 +903,50 @@ pub struct UrlCheck {
     /// Accepted status codes; empty means 200–299.
     pub status_code: Vec<StatusRange>,
     pub virtualhost: Option<String>,
+    /// `regex` and its options: the response must (or, with `regex_no_match`, must not) match.
+    pub regex: Option<UrlRegex>,
     pub span: Span,
+}
+
+/// `regex PATTERN` in a url block, with `regex_no_match`, `regex_options`,
+/// `regex_min_offset`, `regex_max_offset`. The pattern was checked to compile when parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct UrlRegex {
+    pub pattern: String,
+    pub no_match: bool,
+    /// PCRE2 option names rampart maps onto its regex engine: caseless, multiline, dotall,
+    /// extended, ungreedy, utf/ucp.
+    pub options: Vec<String>,
+    /// The match must start at or after this offset into the response (header included).
+    pub min_offset: u64,
+    /// The match must start before this offset (0: no limit).
+    pub max_offset: u64,
+}
+
+impl UrlRegex {
+    /// The regex options rampart implements.
+    pub const OPTIONS: &'static [&'static str] = &[
+        "caseless",
+        "multiline",
+        "dotall",
+        "extended",
+        "ungreedy",
+        "utf",
+        "ucp",
+    ];
+
+    /// Compile with the configured options (bytes; Unicode only with utf/ucp, as PCRE2).
+    pub fn compile(&self) -> Result<regex::bytes::Regex, regex::Error> {
+        let has = |o: &str| self.options.iter().any(|x| x == o);
+        regex::bytes::RegexBuilder::new(&self.pattern)
+            .case_insensitive(has("caseless"))
+            .multi_line(has("multiline"))
+            .dot_matches_new_line(has("dotall"))
+            .ignore_whitespace(has("extended"))
+            .swap_greed(has("ungreedy"))
+            .unicode(has("utf") || has("ucp"))
+            .build()
+    }
 }
 
 /// An inclusive range of HTTP status codes; a single code has first == last.

@@ -2223,6 +2223,14 @@ impl Parser {
             "delay_loop" => c.delay_loop = self.timer(s),
             "alpha" => c.alpha = Some(self.flag(s)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(s)),
+            "bind_if" => {
+                // IFNAMSIZ: 15 bytes and a NUL.
+                c.bind_if = self.one(
+                    s,
+                    |n| (!n.is_empty() && n.len() < 16 && !n.contains('/')).then(|| n.to_string()),
+                    "an interface name (at most 15 characters)",
+                )
+            }
             _ => return false,
         }
         true
@@ -2348,9 +2356,14 @@ impl Parser {
             digest: None,
             status_code: Vec::new(),
             virtualhost: None,
+            regex: None,
             span: st.span().clone(),
         };
         let mut have_path = false;
+        let mut regex: Option<(String, Span)> = None;
+        let mut no_match = false;
+        let mut options: Vec<String> = Vec::new();
+        let (mut min_offset, mut max_offset) = (0u64, 0u64);
         let stmts = self.block(st);
         self.duplicates(stmts, &[]);
         for s in stmts {
@@ -2387,8 +2400,67 @@ impl Parser {
                     }
                 }
                 "virtualhost" => u.virtualhost = self.string(s),
+                "regex" => {
+                    if let Some(p) = self.string(s) {
+                        regex = Some((p, s.args[0].span.clone()));
+                    }
+                }
+                "regex_no_match" => no_match = self.flag(s),
+                "regex_options" => {
+                    self.no_block(s);
+                    for t in &s.args {
+                        if UrlRegex::OPTIONS.contains(&t.text.as_str()) {
+                            options.push(t.text.clone());
+                        } else {
+                            self.warn(
+                                DiagClass::Unsupported,
+                                &t.span,
+                                format!(
+                                    "regex option `{}` is not supported by rampart yet; ignored (supported: {})",
+                                    t.text,
+                                    UrlRegex::OPTIONS.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+                "regex_min_offset" => {
+                    min_offset = self.one(s, v::uint, "an offset in bytes").unwrap_or(0)
+                }
+                "regex_max_offset" => {
+                    max_offset = self.one(s, v::uint, "an offset in bytes").unwrap_or(0)
+                }
+                "regex_stack" => self.warn(
+                    DiagClass::Unsupported,
+                    s.span(),
+                    "`regex_stack` has no meaning for rampart's regex engine (no JIT stack); ignored",
+                ),
                 _ => self.other(s, "url", kw::URL, kw::URL_UNSUPPORTED),
             }
+        }
+        if let Some((pattern, span)) = regex {
+            let r = UrlRegex {
+                pattern,
+                no_match,
+                options,
+                min_offset,
+                max_offset,
+            };
+            match r.compile() {
+                Ok(_) => u.regex = Some(r),
+                Err(e) => self.error_help(
+                    DiagClass::BadValue,
+                    &span,
+                    format!("regex does not compile: {e}"),
+                    "rampart uses Rust regex syntax: PCRE look-around and backreferences are not available",
+                ),
+            }
+        } else if no_match || !options.is_empty() || min_offset > 0 || max_offset > 0 {
+            self.warn(
+                DiagClass::Semantic,
+                st.span(),
+                "regex options without `regex`: ignored",
+            );
         }
         if !have_path {
             self.error(DiagClass::Missing, st.span(), "url without a `path`");
@@ -2411,6 +2483,7 @@ fn inherit(c: &mut CheckerCommon, d: &CheckerCommon) {
     c.delay_loop = c.delay_loop.or(d.delay_loop);
     c.alpha = c.alpha.or(d.alpha);
     c.log_all_failures = c.log_all_failures.or(d.log_all_failures);
+    c.bind_if = c.bind_if.clone().or_else(|| d.bind_if.clone());
 }
 
 fn fwd_method(s: &str) -> Option<ForwardMethod> {

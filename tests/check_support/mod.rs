@@ -107,6 +107,7 @@ pub fn url(path: &str, digest: Option<&str>) -> UrlCheck {
         }),
         status_code: vec![],
         virtualhost: None,
+        regex: None,
         span: span(),
     }
 }
