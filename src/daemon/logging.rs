@@ -153,12 +153,16 @@ pub fn journal_datagram(level: &Level, facility: u8, target: &str, rec: &Record)
     put_field(&mut buf, "TARGET", target);
     for (k, v) in &rec.fields {
         if let Some(name) = journal_field_name(k) {
-            if !matches!(
+            // An event field named like one of ours (a VRRP `priority`) is kept as EVENT_*.
+            let name = if matches!(
                 name.as_str(),
                 "MESSAGE" | "PRIORITY" | "SYSLOG_FACILITY" | "SYSLOG_IDENTIFIER" | "TARGET"
             ) {
-                put_field(&mut buf, &name, v);
-            }
+                format!("EVENT_{name}")
+            } else {
+                name
+            };
+            put_field(&mut buf, &name, v);
         }
     }
     buf
@@ -334,13 +338,14 @@ mod tests {
                 ("instance".into(), "VI_1".into()),
                 ("state".into(), "MASTER".into()),
                 ("_pid".into(), "spoof".into()),
+                ("priority".into(), "100".into()),
             ],
         };
         let d = journal_datagram(&Level::WARN, 3, "vrrp", &rec);
         assert_eq!(
             String::from_utf8(d).unwrap(),
             "MESSAGE=VRRP instance VI_1: BACKUP -> MASTER\nPRIORITY=4\nSYSLOG_FACILITY=3\nSYSLOG_IDENTIFIER=rampart\n\
-             TARGET=vrrp\nINSTANCE=VI_1\nSTATE=MASTER\nPID=spoof\n"
+             TARGET=vrrp\nINSTANCE=VI_1\nSTATE=MASTER\nPID=spoof\nEVENT_PRIORITY=100\n"
         );
     }
 
