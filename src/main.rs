@@ -38,8 +38,9 @@ struct Cli {
     /// Don't log via syslog.
     #[arg(short = 'G', long = "no-syslog")]
     no_syslog: bool,
-    /// Also log to FILE (appended).
-    #[arg(short = 'g', long = "log-file", value_name = "FILE")]
+    /// Also log to FILE (appended; default /tmp/keepalived.log, as keepalived's -g). FILE is
+    /// an optional argument: `-g=FILE` or `--log-file=FILE`.
+    #[arg(short = 'g', long = "log-file", value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "/tmp/keepalived.log")]
     log_file: Option<PathBuf>,
     /// umask for file creation (numeric, e.g. 022 or 0x12).
     #[arg(short = 'u', long = "umask", value_name = "MASK", value_parser = parse_umask)]

@@ -86,8 +86,8 @@ fn forks_writes_pid_files_refuses_a_second_daemon_and_cleans_up() {
         pid_file.to_str().unwrap(),
         "-c",
         cpid.to_str().unwrap(),
-        "-g",
-        log.to_str().unwrap(),
+        // An optional argument, as keepalived's: attached with `=`.
+        &format!("-g={}", log.display()),
         "--control-socket",
         sock.to_str().unwrap(),
     ];

@@ -132,7 +132,15 @@ fn journald_native_when_stderr_is_the_journal_else_console_and_syslog() {
     assert_eq!(master["INSTANCE"], "VI_1");
     assert_eq!(master["OLD_STATE"], "BACKUP");
     assert_eq!(master["PRIORITY"], "6");
+    assert_eq!(
+        master["EVENT_PRIORITY"], "100",
+        "the VRRP priority, renamed"
+    );
     assert_eq!(master["SYSLOG_IDENTIFIER"], "rampart");
+    assert_eq!(
+        master["SYSLOG_FACILITY"], "3",
+        "daemon, keepalived's default"
+    );
     assert_eq!(master["TARGET"], "vrrp");
     assert!(
         master["MESSAGE"].contains("VI_1: BACKUP -> MASTER"),

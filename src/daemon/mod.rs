@@ -95,6 +95,9 @@ pub fn run(mut opts: DaemonOpts) -> ExitCode {
         tracing::error!("{}: configuration has errors, not starting", path.display());
         return ExitCode::from(1);
     };
+    for w in caps::root_script_warnings(&cfg, opts.capabilities) {
+        tracing::warn!("{w}");
+    }
     if opts.dump_conf {
         tracing::info!(target: "config", "configuration dump (-d):\n{cfg:#?}");
     }
