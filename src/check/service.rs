@@ -19,7 +19,8 @@ use super::sink::{DryRunSink, KernelSink, TableSink};
 use crate::config::Config;
 use crate::daemon::EngineCtx;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -76,6 +77,18 @@ pub async fn run_with_sink(
     release_startup_memory();
     let mut plan_requests = ctx.ipvs_planner.register();
     let mut running_cfg = cfg.clone();
+    warn_ha_suspend_without_address(&cfg);
+    // ha_suspend: watch this host's addresses (the VRRP engine's rtnetlink watch) and feed
+    // their appearance and disappearance to the core.
+    let (addr_tx, mut addr_rx) = mpsc::unbounded_channel();
+    let mut addr_watch = AddrWatch::new(addr_tx);
+    let now = Instant::now().into_std();
+    for input in addr_watch.sync(&core, true) {
+        let actions = core.step(input, now);
+        shell.handle(actions);
+    }
+    let actions = core.report_weights();
+    shell.handle(actions);
     let start = Instant::now();
     let actions = core.start(start.into_std());
     shell.handle(actions);
@@ -123,6 +136,16 @@ pub async fn run_with_sink(
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
             }
+            Some(_) = addr_rx.recv() => {
+                // Any address change (or lost notifications): re-read the addresses and
+                // tell the core what appeared and disappeared.
+                while addr_rx.try_recv().is_ok() {}
+                let now = Instant::now().into_std();
+                for input in addr_watch.sync(&core, false) {
+                    let actions = core.step(input, now);
+                    shell.handle(actions);
+                }
+            }
             r = ctx.config.changed(), if watch_config => {
                 if r.is_err() {
                     watch_config = false;
@@ -164,6 +187,12 @@ pub async fn run_with_sink(
                     new_core.probe_count(), new_core.probe_count() - kept);
                 core = new_core;
                 specs = specs_of(&core);
+                for input in addr_watch.sync(&core, true) {
+                    let actions = core.step(input, Instant::now().into_std());
+                    shell.handle(actions);
+                }
+                let weights = core.report_weights();
+                shell.handle(weights);
                 shell.script_user = new_cfg
                     .global
                     .script_user
@@ -200,15 +229,19 @@ pub async fn run_with_sink(
                         continue;
                     };
                     let spec = &specs[id.0];
-                    // Failed attempts are logged at info (as keepalived does), successes at
-                    // debug: a healthy pool stays quiet at 10,000 checks a second.
+                    // As keepalived: a failed attempt of a checker that is up is logged at
+                    // info with log_all_failures (else only the DOWN transition is); every
+                    // other attempt at debug, so a large pool stays quiet.
                     match &outcome {
                         Outcome::Up { .. } => tracing::debug!(target: "check",
                             "check-result probe={} kind={} target={} up=true detail=\"ok\"",
-                            id.0, spec.kind(), target_of(spec)),
-                        Outcome::Down { reason } => tracing::info!(target: "check",
+                            id.0, spec.kind(), spec.target()),
+                        Outcome::Down { reason } if core.probe_up(id) && core.probe_logs_all_failures(id) => tracing::info!(target: "check",
                             "check-result probe={} kind={} target={} up=false detail={:?}",
-                            id.0, spec.kind(), target_of(spec), reason),
+                            id.0, spec.kind(), spec.target(), reason),
+                        Outcome::Down { reason } => tracing::debug!(target: "check",
+                            "check-result probe={} kind={} target={} up=false detail={:?}",
+                            id.0, spec.kind(), spec.target(), reason),
                     }
                     let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
                     shell.handle(actions);
@@ -220,6 +253,12 @@ pub async fn run_with_sink(
                 while let Some(Reverse((at, id))) = shell.heap.peek().copied() {
                     if at > now || in_flight >= MAX_IN_FLIGHT { break; }
                     shell.heap.pop();
+                    if core.probe_suspended(ProbeId(id)) {
+                        // The core reschedules it a delay_loop later.
+                        let actions = core.step(Input::Due { probe: ProbeId(id) }, now.into_std());
+                        shell.handle(actions);
+                        continue;
+                    }
                     in_flight += 1;
                     let spec = specs[id].clone();
                     let tx = tx.clone();
@@ -238,7 +277,8 @@ pub async fn run_with_sink(
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
     shell.handle(actions);
-    shell.flush(&core, &mut *sink);
+    let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
+    sink.shutdown(&core.desired(), flush_on_stop);
     Ok(())
 }
 
@@ -265,10 +305,95 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
-fn target_of(spec: &ProbeSpec) -> String {
-    match spec {
-        ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
-        ProbeSpec::Misc(m) => m.argv.join(" "),
+/// ha_suspend on a fwmark virtual server (or a group of fwmarks) has no address to wait for.
+fn warn_ha_suspend_without_address(cfg: &Config) {
+    for vs in cfg.virtual_servers.iter().filter(|v| v.ha_suspend) {
+        if let crate::config::model::VsKey::Fwmark(m) = &vs.key {
+            tracing::warn!(target: "check", "{}:{}: ha_suspend has no effect on the fwmark {m} virtual server (no address to wait for)", vs.span.file, vs.span.line);
+        }
+    }
+}
+
+/// The local addresses the core was last told about (ha_suspend).
+struct AddrWatch {
+    known: BTreeSet<IpAddr>,
+    /// The watch could not be set up: treat every address as configured (checks run).
+    assume_all: bool,
+    /// Where the rtnetlink watch (started on first need) sends its events.
+    tx: mpsc::UnboundedSender<crate::vrrp::link::LinkEvent>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for AddrWatch {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+impl AddrWatch {
+    fn new(tx: mpsc::UnboundedSender<crate::vrrp::link::LinkEvent>) -> AddrWatch {
+        AddrWatch {
+            known: BTreeSet::new(),
+            assume_all: false,
+            tx,
+            task: None,
+        }
+    }
+
+    /// Suspend/Resume inputs for the addresses that changed since the last call (`all`:
+    /// Resume for every present address, for a core that has not seen them yet). Starts the
+    /// rtnetlink watch the first time a core uses ha_suspend (at start or after a reload).
+    fn sync(&mut self, core: &Core, all: bool) -> Vec<Input> {
+        if !core.uses_ha_suspend() {
+            return Vec::new();
+        }
+        if self.task.is_none() && !self.assume_all {
+            match crate::vrrp::link::spawn(self.tx.clone()) {
+                Ok(t) => self.task = Some(t),
+                Err(e) => {
+                    tracing::error!(target: "check", "ha_suspend: cannot watch local addresses ({e}); checks of ha_suspend virtual servers run as if their address were configured");
+                    self.assume_all = true;
+                }
+            }
+        }
+        if self.assume_all {
+            return core
+                .suspend_addresses()
+                .into_iter()
+                .map(|addr| Input::Resume { addr })
+                .collect();
+        }
+        let now: BTreeSet<IpAddr> = match nix::ifaddrs::getifaddrs() {
+            Ok(list) => list
+                .filter_map(|a| {
+                    let s = a.address?;
+                    if let Some(v4) = s.as_sockaddr_in() {
+                        Some(IpAddr::V4(v4.ip()))
+                    } else {
+                        s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+                    }
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!(target: "check", "ha_suspend: cannot list local addresses: {e}");
+                return Vec::new();
+            }
+        };
+        let mut out: Vec<Input> = self
+            .known
+            .difference(&now)
+            .map(|&addr| Input::Suspend { addr })
+            .collect();
+        let added: Vec<IpAddr> = if all {
+            now.iter().copied().collect()
+        } else {
+            now.difference(&self.known).copied().collect()
+        };
+        out.extend(added.into_iter().map(|addr| Input::Resume { addr }));
+        self.known = now;
+        out
     }
 }
 
@@ -295,6 +420,8 @@ impl Shell {
                 }
                 Action::RunScript { command, why } => self.run_script(command, why),
                 Action::TableChanged => self.table_dirty = true,
+                Action::Run { .. } => {} // the loop runs due probes itself (see Input::Due)
+                Action::Log(msg) => tracing::info!(target: "check", "{msg}"),
             }
         }
     }

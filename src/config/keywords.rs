@@ -13,6 +13,7 @@ pub const TOP: &[&str] = &[
     "virtual_server_group",
     "virtual_server",
     "include",
+    "SSL",
 ];
 
 pub const TOP_UNSUPPORTED: &[&str] = &[
@@ -32,7 +33,6 @@ pub const TOP_UNSUPPORTED: &[&str] = &[
     "vrrp_track_file",
     "track_file",
     "garp_group",
-    "SSL",
     "virtual_server_group_ext",
 ];
 
@@ -67,6 +67,10 @@ pub const GLOBAL: &[&str] = &[
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
     "lvs_sync_daemon_interface",
+    "checker_log_all_failures",
+    "lvs_flush_on_stop",
+    "rs_init_notifies",
+    "no_checker_emails",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -83,12 +87,9 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "startup_script_timeout",
     "shutdown_script",
     "shutdown_script_timeout",
-    "checker_log_all_failures",
     "no_email_faults",
     "default_interface",
-    "lvs_flush_on_stop",
     "dynamic_interfaces",
-    "no_checker_emails",
     "local_name",
     "max_auto_priority",
     "min_auto_priority_delay",
@@ -148,8 +149,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "process_monitor_rcv_bufs_force",
     "vrrp_rx_bufs_policy",
     "vrrp_rx_bufs_multiplier",
-    "rs_init_notifies",
-    "no_checker_emails",
     "umask",
     "random_seed",
     "reload_check_config",
@@ -324,6 +323,7 @@ pub const VS: &[&str] = &[
     "delay_before_retry",
     "warmup",
     "fwmark",
+    "log_all_failures",
 ];
 
 pub const VS_UNSUPPORTED: &[&str] = &[
@@ -337,7 +337,6 @@ pub const VS_UNSUPPORTED: &[&str] = &[
     "one_packet_scheduling",
     "quorum_up_down",
     "debug",
-    "log_all_failures",
 ];
 
 pub const RS: &[&str] = &[
@@ -364,6 +363,7 @@ pub const RS: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
 pub const RS_UNSUPPORTED: &[&str] = &[
@@ -377,7 +377,6 @@ pub const RS_UNSUPPORTED: &[&str] = &[
     "virtualhost",
     "bind_if",
     "source_ip",
-    "log_all_failures",
     "debug",
 ];
 
@@ -394,10 +393,12 @@ pub const CHECK_COMMON: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
 pub const HTTP_CHECK: &[&str] = &[
     "url",
+    "fast_recovery",
     "http_protocol",
     "virtualhost",
     "enable_sni",
@@ -414,15 +415,10 @@ pub const HTTP_CHECK: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
-pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &[
-    "fast_recovery",
-    "bind_if",
-    "source_ip",
-    "log_all_failures",
-    "ssl_use_sni",
-];
+pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["bind_if", "source_ip", "ssl_use_sni"];
 
 pub const MISC_CHECK: &[&str] = &[
     "misc_path",
@@ -441,6 +437,7 @@ pub const MISC_CHECK: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
 pub const URL: &[&str] = &["path", "digest", "status_code", "virtualhost"];

@@ -585,6 +585,7 @@ impl Metrics {
                 ..
             } => self.virtualserver_quorum(virtual_server, *gained),
             Event::Reload { ok, .. } => self.config_reload(*ok),
+            Event::RealServerWeight { .. } => {}
         }
     }
 

@@ -419,6 +419,11 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     {
         tracing::error!("engines did not stop within {:?}", SHUTDOWN_BUDGET);
         failed = true;
+        // lvs_flush_on_stop promises an empty IPVS table after stop: if the checker engine
+        // did not get there in time, flush it from here.
+        if !opts.vrrp_only && !opts.dry_run && cfg_tx.borrow().global.lvs_flush_on_stop.is_some() {
+            crate::check::sink::flush_kernel_table();
+        }
     }
     sinks.syncd.shutdown(Duration::from_secs(2)).await;
     if !alerter.flush(Duration::from_secs(2)).await {

@@ -391,6 +391,17 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
             vs.quorum_up = Some(*gained);
             vs.alive_weight = Some(*alive_weight);
         }
+        Event::RealServerWeight {
+            virtual_server,
+            real_server,
+            weight,
+        } => {
+            let name = fmt_endpoint(real_server);
+            let vs = vs_entry(s, virtual_server);
+            if let Some(r) = vs.real_servers.iter_mut().find(|r| r.name == name) {
+                r.effective_weight = *weight;
+            }
+        }
         Event::Reload { ok, detail } => {
             if *ok {
                 s.reloads += 1;
@@ -651,6 +662,8 @@ pub fn render_table(s: &StatusSnapshot) -> String {
             for rs in &vs.real_servers {
                 let weight = match rs.effective_weight {
                     Some(e) if e != rs.weight => format!("{e} (configured {})", rs.weight),
+                    // Down and not in the table (removed, no inhibit_on_failure).
+                    None if rs.state == "DOWN" => format!("- (configured {})", rs.weight),
                     _ => rs.weight.to_string(),
                 };
                 rows.push(vec![
