@@ -891,6 +891,27 @@ mod tests {
     }
 
     #[test]
+    fn a_renamed_instance_keeps_its_series() {
+        let m = Metrics::new();
+        m.observe_event(&Event::VrrpInstance {
+            instance: "OLD".into(),
+            from: VrrpStateName::Backup,
+            to: VrrpStateName::Master,
+            priority: 150,
+            reason: String::new(),
+        });
+        m.vrrp_dropped("OLD", "ttl");
+        m.relabel("instance", "OLD", "NEW");
+        let text = m.render();
+        assert!(
+            text.contains("rampart_vrrp_state{instance=\"NEW\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_vrrp_dropped_total{instance=\"NEW\",reason=\"ttl\"} 1\n"));
+        assert!(!text.contains("instance=\"OLD\""), "{text}");
+    }
+
+    #[test]
     fn escapes_label_values() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
