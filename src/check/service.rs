@@ -78,8 +78,6 @@ pub async fn run_with_sink(
     shell.applied = core.desired();
     sink.apply(&shell.applied);
     release_startup_memory();
-    let mut plan_requests = ctx.ipvs_planner.register();
-    let mut running_cfg = cfg.clone();
     warn_ha_suspend_without_address(&cfg);
     // ha_suspend: watch this host's addresses (the VRRP engine's rtnetlink watch) and feed
     // their appearance and disappearance to the core.
@@ -92,6 +90,8 @@ pub async fn run_with_sink(
     }
     let actions = core.report_weights();
     shell.handle(actions);
+    let mut plan_requests = ctx.ipvs_planner.register();
+    let mut running_cfg = cfg.clone();
     let start = Instant::now();
     let actions = core.start(start.into_std());
     shell.handle(actions);
@@ -449,8 +449,10 @@ impl Shell {
             cmd.args(args)
                 .stdin(std::process::Stdio::null())
                 .process_group(0);
+            let mut other_user = false;
             if let Some((u, g)) = &user {
                 if let Ok(Some(pw)) = nix::unistd::User::from_name(u) {
+                    other_user = true;
                     let gid = g
                         .as_deref()
                         .and_then(|g| nix::unistd::Group::from_name(g).ok().flatten())
@@ -459,7 +461,7 @@ impl Shell {
                     cmd.uid(pw.uid.as_raw()).gid(gid.as_raw());
                 }
             }
-            match cmd.spawn() {
+            match crate::daemon::caps::spawn(&mut cmd, other_user) {
                 Ok(mut child) => {
                     if let Ok(st) = child.wait().await {
                         if !st.success() {
