@@ -97,7 +97,7 @@ fn start_daemon(conf: &Path, sock: &Path, log: &Path) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .arg("-f")
         .arg(conf)
-        .args(["-C", "--dry-run", "-l", "--control-socket"])
+        .args(["-n", "-C", "--dry-run", "-l", "--control-socket"])
         .arg(sock)
         .env("RAMPART_LOG", "info")
         .env("NO_COLOR", "1")

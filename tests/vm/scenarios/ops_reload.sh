@@ -180,7 +180,7 @@ setup() {
     touch $RUN/live-rs1.out $RUN/live-rs2.out
     echo "+$(secs_since $t0) s: namespaces and servers up"
     conf 1 0 >"$CONF"
-    NO_COLOR=1 RAMPART_LOG=info,alert=debug ip netns exec dir rampart -f "$CONF" -l --control-socket "$SOCK" \
+    NO_COLOR=1 RAMPART_LOG=info,alert=debug ip netns exec dir rampart -n -f "$CONF" -l --control-socket "$SOCK" \
         --metrics-listen 127.0.0.1:9100 >>"$LOG" 2>&1 &
     echo $! >"$RUN/D.pid"
     wait_until 30 has_addr dir eth0 10.0.1.100 || { tail -n 30 "$LOG"; return 1; }
