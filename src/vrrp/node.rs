@@ -206,11 +206,11 @@ impl Node {
 
     /// Apply a reloaded configuration that may add, remove or change instances.
     /// `kept[new]` is the index in the running node of the instance that new instance `new`
-    /// continues (same virtual router and name), or None for a new one. Kept instances keep
+    /// continues (same virtual router, renamed or not), or None for a new one. Kept instances keep
     /// their state and take their new settings in place ([`Instance::reconfigure`]); new ones
     /// are built in INIT and wait for the shell's usual startup inputs; running instances no
     /// one keeps are dropped (retire them first). Sync groups with the same name and members
-    /// keep their state. Returns the kept instances' actions, indexed in the new node.
+    /// (the same kept instances, renamed or not) keep their state. Returns the kept instances' actions, indexed in the new node.
     /// On error nothing changes.
     pub fn rebuild(
         &mut self,
