@@ -40,7 +40,10 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             .table()
             .map_err(|e| anyhow::anyhow!("cannot read the IPVS table: {e}"))?;
         let kernel = crate::ipvs::convert::table_from_dump(&dump);
-        Box::new(KernelSink::new(client, kernel, cfg.global.lvs_flush))
+        Box::new(
+            KernelSink::new(client, kernel, cfg.global.lvs_flush)
+                .with_counters(ctx.ipvs_ops.clone()),
+        )
     };
     run_with_sink(cfg, ctx, sink, seed).await
 }

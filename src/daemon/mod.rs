@@ -36,6 +36,8 @@ pub struct EngineCtx {
     /// How a reload asks the checker engine for the IPVS operations a new configuration
     /// would cause (`rampart reload --plan`, and the log of an applied reload).
     pub ipvs_planner: reload::IpvsPlanner,
+    /// Requests sent to the kernel's IPVS table (exported as `rampart_ipvs_operations_total`).
+    pub ipvs_ops: Arc<crate::check::sink::IpvsOpCounters>,
 }
 
 /// How long engines get to release VIPs, send priority-0 adverts and remove IPVS entries.
@@ -387,12 +389,15 @@ async fn run_async(
     let (sd_tx, sd_rx) = watch::channel(false);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let ipvs_planner = reload::IpvsPlanner::default();
+    let ipvs_ops = Arc::new(crate::check::sink::IpvsOpCounters::default());
+    metrics.attach_ipvs_ops(ipvs_ops.clone());
     let ctx = EngineCtx {
         opts: opts.clone(),
         events: ev_tx.clone(),
         shutdown: sd_rx.clone(),
         config: cfg_rx,
         ipvs_planner: ipvs_planner.clone(),
+        ipvs_ops: ipvs_ops.clone(),
     };
     let mut engines = tokio::task::JoinSet::new();
     if !opts.check_only {
