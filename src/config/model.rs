@@ -105,6 +105,21 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     pub lvs_notify_fifo: Option<NotifyFifo>,
+    /// `startup_script SCRIPT [username [groupname]]`: run once before the engines start.
+    pub startup_script: Option<GlobalScript>,
+    /// `startup_script_timeout` (1-1000 s, default 10 s).
+    pub startup_script_timeout: Duration,
+    /// `shutdown_script SCRIPT [username [groupname]]`: run once after the engines stopped.
+    pub shutdown_script: Option<GlobalScript>,
+    /// `shutdown_script_timeout` (1-1000 s, default 10 s).
+    pub shutdown_script_timeout: Duration,
+    /// `no_email_faults`: no email for an instance or sync group entering FAULT.
+    pub no_email_faults: bool,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, every instance's and sync group's
+    /// state is written to the notify fifos.
+    pub fifo_write_vrrp_states_on_reload: bool,
+    /// `vrrp_notify_priority_changes`: default for instances' `notify_priority_changes`.
+    pub vrrp_notify_priority_changes: bool,
     /// `checker_log_all_failures`: log every failed check attempt while a checker is up.
     pub checker_log_all_failures: bool,
     /// `rs_init_notifies`: notify (script, fifo, alert) for real servers that start up alive.
@@ -117,6 +132,14 @@ pub struct GlobalDefs {
     /// The top-level `SSL { password ca certificate key }` block (SSL_GET's TLS context).
     pub ssl: Option<SslContext>,
     pub span: Option<Span>,
+}
+
+/// A global script and the user it runs as (`startup_script`, `shutdown_script`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobalScript {
+    pub command: Command,
+    /// None: root.
+    pub user: Option<RunAs>,
 }
 
 /// `lvs_flush_on_stop` (flush the whole table) or `lvs_flush_on_stop VS` (delete each managed
@@ -170,6 +193,13 @@ impl Default for GlobalDefs {
             notify_fifo: None,
             vrrp_notify_fifo: None,
             lvs_notify_fifo: None,
+            startup_script: None,
+            startup_script_timeout: Duration::from_secs(10),
+            shutdown_script: None,
+            shutdown_script_timeout: Duration::from_secs(10),
+            no_email_faults: false,
+            fifo_write_vrrp_states_on_reload: false,
+            vrrp_notify_priority_changes: false,
             checker_log_all_failures: false,
             rs_init_notifies: false,
             no_checker_emails: false,
@@ -216,6 +246,11 @@ pub struct LvsTimeouts {
 pub struct NotifyFifo {
     pub path: String,
     pub script: Option<Command>,
+    /// `notify_fifo PATH [username [groupname]]`: owner of the fifo when rampart creates it.
+    pub owner: Option<RunAs>,
+    /// `notify_fifo_script SCRIPT [username [groupname]]`: the user the script runs as
+    /// (default: script_user, else root).
+    pub script_user: Option<RunAs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -268,6 +303,8 @@ pub struct SyncGroup {
     pub smtp_alert: Option<bool>,
     pub track_interface: Vec<TrackInterface>,
     pub track_script: Vec<TrackScript>,
+    /// `notify_priority_changes`: default for its members.
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -341,6 +378,9 @@ pub struct VrrpInstance {
     /// `accept` / `no_accept`; None: keepalived's default (accept unless vrrp_strict).
     pub accept: Option<bool>,
     pub dont_track_primary: bool,
+    /// `notify_priority_changes`: fifo lines `MASTER_PRIORITY`/`BACKUP_PRIORITY` when the
+    /// effective priority changes (None: the sync group's, else the global default).
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -383,6 +423,7 @@ impl VrrpInstance {
             vmac_xmit_base: false,
             accept: None,
             dont_track_primary: false,
+            notify_priority_changes: None,
             span,
         }
     }

@@ -1616,6 +1616,8 @@ impl Driver {
                 NodeAction::Group { group, transition } => self.group_transition(group, transition),
             }
         }
+        // After the actions: a transition already reported its priority.
+        self.report_priority_changes(node, &mut touched);
         if !touched.is_empty() {
             let mut st = self
                 .stats
@@ -1628,6 +1630,32 @@ impl Driver {
                     s.priority = self.priorities[idx];
                     s.counters = i.counters().clone();
                 }
+            }
+        }
+    }
+
+    /// Effective priorities that changed without a transition (tracking weights): reported
+    /// as [`Event::VrrpPriority`] for MASTER and BACKUP instances (status, metrics,
+    /// `notify_priority_changes`). Transitions carry their own priority.
+    fn report_priority_changes(&mut self, node: &Node, touched: &mut Vec<usize>) {
+        for (idx, inst) in node.instances().iter().enumerate() {
+            let Some(last) = self.priorities.get(idx).copied() else {
+                continue;
+            };
+            let now = inst.effective_priority();
+            if now == last {
+                continue;
+            }
+            self.priorities[idx] = now;
+            touched.push(idx);
+            let state = inst.state().name();
+            use crate::events::VrrpStateName as S;
+            if matches!(state, S::Master | S::Backup) {
+                let _ = self.ctx.events.send(Event::VrrpPriority {
+                    instance: self.cfg.instances[idx].name.clone(),
+                    state,
+                    priority: now,
+                });
             }
         }
     }
@@ -1653,8 +1681,14 @@ impl Driver {
             Action::Notify(t) => {
                 self.priorities[idx] = t.priority;
                 let reason = transition_reason(&t);
+                // Structured fields too: journald gets INSTANCE=, OLD_STATE=, STATE=, ...
                 tracing::info!(
                     target: "vrrp",
+                    instance = %t.instance,
+                    old_state = %t.from.name().as_str(),
+                    state = %t.to.name().as_str(),
+                    priority = t.priority,
+                    reason = %reason,
                     "VRRP instance {}: {} -> {} ({reason}), priority {}",
                     t.instance,
                     t.from.name().as_str(),
