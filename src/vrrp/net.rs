@@ -205,6 +205,26 @@ impl VrrpSocket {
         Ok(VrrpSocket { fd, spec, ifindex })
     }
 
+    /// Join one more multicast group (an instance's `mcast_dst_ip`). Joining a group twice
+    /// is not an error.
+    pub fn join(&self, group: IpAddr) -> Result<(), NetError> {
+        let s = self.fd.get_ref();
+        let r = match group {
+            IpAddr::V6(g) => s.join_multicast_v6(&g, self.ifindex),
+            IpAddr::V4(g) => {
+                s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(self.ifindex))
+            }
+        };
+        match r {
+            Err(e) if e.raw_os_error() != Some(libc::EADDRINUSE) => Err(NetError::Socket {
+                ifname: self.spec.ifname.clone(),
+                what: "join mcast_dst_ip group",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Receive one packet.
     pub async fn recv(&self) -> Result<RxPacket, NetError> {
         loop {

@@ -78,6 +78,7 @@ enum DriverMsg {
     },
     Link(LinkEvent),
     Script(ScriptStatus),
+    TrackFile(super::track_file::FileValue),
 }
 
 /// Work for an instance's executor.
@@ -87,6 +88,13 @@ enum ExecMsg {
     DelVips,
     Garp {
         repeat: u32,
+        /// `vrrp_garp_interval` / `vrrp_gna_interval`: pause between two messages.
+        garp_interval: Duration,
+        gna_interval: Duration,
+    },
+    /// `garp_extra_if`: one round on the VIP interfaces other than the instance's own.
+    GarpExtra {
+        all: bool,
     },
     AddrRemoved {
         ifindex: u32,
@@ -179,6 +187,14 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     if policy.enforce_security {
         check_script_security(&cfg);
+    }
+    super::track_file::apply_no_swap(&cfg);
+    super::track_file::init_files(&cfg);
+    let mut promote_undo = Vec::new();
+    if !dry_run {
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
+        }
     }
 
     // Static addresses, routes and rules: present whatever the VRRP state.
@@ -383,6 +399,41 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
         }
     }
+    // track_file values the instances start with, then the watcher for changes.
+    let files = super::track_file::tracked(&cfg);
+    let initial = super::track_file::read_all(&files);
+    for v in &initial {
+        for idx in 0..node.instances().len() {
+            if node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name)
+            {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                drv.execute(&node, acts, now).await;
+            }
+        }
+    }
+    let _file_watch = if files.is_empty() {
+        None
+    } else {
+        let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+        let task = super::track_file::spawn(files, initial, file_tx);
+        let tx = drv.drv_tx.clone();
+        tasks.spawn(async move {
+            while let Some(v) = file_rx.recv().await {
+                if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                    return;
+                }
+            }
+        });
+        Some(AbortOnDrop(task))
+    };
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -479,6 +530,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             vmac::remove(&nl, v).await;
         }
         vmac::restore_conf(&sysctl_undo);
+        for (path, old) in &promote_undo {
+            let _ = std::fs::write(path, old);
+        }
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -840,9 +894,14 @@ fn make_wire(
     } else {
         IPPROTO_VRRP
     };
-    let group = mcast_group(cfg, v6);
+    let group = inst.mcast_dst_ip.unwrap_or_else(|| mcast_group(cfg, v6));
     let key = (inst.interface.clone(), v6, proto);
     let socket = open_socket(cfg, &key, sockets);
+    if let (Ok(s), Some(g)) = (&socket, inst.mcast_dst_ip) {
+        if let Err(e) = s.join(g) {
+            tracing::error!(target: "vrrp", instance = %inst.name, "mcast_dst_ip {g}: {e}");
+        }
+    }
     if let Err(e) = &socket {
         tracing::error!(
             target: "vrrp",
@@ -1292,6 +1351,23 @@ impl Driver {
                     }
                 }
             }
+            DriverMsg::TrackFile(v) => {
+                for idx in 0..node.instances().len() {
+                    let tracks = node.instances()[idx]
+                        .params()
+                        .track_files
+                        .iter()
+                        .any(|t| t.name == v.name);
+                    if tracks {
+                        let input = Input::TrackFile {
+                            name: v.name.clone(),
+                            value: v.value,
+                        };
+                        let acts = node.step(idx, input, now);
+                        self.execute(node, acts, now).await;
+                    }
+                }
+            }
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1446,7 +1522,28 @@ impl Driver {
                 let _ = self.exec_txs[idx].send(ExecMsg::DelVips);
             }
             Action::SendGratuitous { repeat } => {
-                let _ = self.exec_txs[idx].send(ExecMsg::Garp { repeat });
+                let _ = self.exec_txs[idx].send(ExecMsg::Garp {
+                    repeat,
+                    garp_interval: self.cfg.global.vrrp_garp_interval,
+                    gna_interval: self.cfg.global.vrrp_gna_interval,
+                });
+            }
+            Action::SendGratuitousExtra { all } => {
+                let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
+            }
+            Action::NotifyMasterRxLowerPri { from, priority } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+                if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
+                    let policy = self.policy.clone();
+                    self.spawned.push(tokio::spawn(async move {
+                        let label = format!("{} (notify_master_rx_lower_pri)", cmd.raw);
+                        match super::notify::run_command(&label, &cmd.argv, &[], &policy, NOTIFY_TIMEOUT).await {
+                            Ok(Some(0)) => {}
+                            Ok(code) => tracing::warn!(target: "vrrp", "notify {label}: exit status {code:?} (configured at {})", cmd.span),
+                            Err(e) => tracing::error!(target: "vrrp", "notify: {e} (configured at {})", cmd.span),
+                        }
+                    }));
+                }
             }
             Action::ArmTimer { timer, after } => self.timers.arm(idx, timer, now + after),
             Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
@@ -1530,7 +1627,11 @@ impl Driver {
                         dst: d,
                         id: w.ip_id,
                     };
-                    (packet::encode_ipv4(p, &ip, ah), None)
+                    let ttl = match self.cfg.instances[idx].unicast_ttl {
+                        Some(t) if !d.is_multicast() => t,
+                        _ => packet::VRRP_TTL,
+                    };
+                    (packet::encode_ipv4_ttl(p, &ip, ah, ttl), None)
                 }
                 (src, dst) => (packet::encode_vrrp(p, src, dst), Some(src)),
             };
@@ -1598,7 +1699,40 @@ async fn executor(
                     tracing::info!(target: "vrrp", instance = %name, "VIPs removed");
                 }
             }
-            ExecMsg::Garp { repeat } => {
+            ExecMsg::GarpExtra { all } => {
+                if nl.dry_run || !all {
+                    // Without `all` only VMAC interfaces of per-address use_vmac would get
+                    // them; rampart has none besides the instance's own.
+                    continue;
+                }
+                let own = inst.interface.clone();
+                let mut by_dev: Vec<(String, Vec<IpAddr>)> = Vec::new();
+                for v in inst
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&inst.virtual_ipaddress_excluded)
+                {
+                    let Some(dev) = v.dev.as_ref().filter(|d| **d != own && **d != vip_dev) else {
+                        continue;
+                    };
+                    match by_dev.iter_mut().find(|(d, _)| d == dev) {
+                        Some((_, a)) => a.push(v.addr),
+                        None => by_dev.push((dev.clone(), vec![v.addr])),
+                    }
+                }
+                for (dev, addrs) in by_dev {
+                    let r = GarpSender::open(&dev, None)
+                        .and_then(|g| g.announce(&addrs, super::net::link_local_v6(&dev)));
+                    if let Err(e) = r {
+                        tracing::warn!(target: "vrrp", instance = %name, "garp_extra_if on {dev}: {e}");
+                    }
+                }
+            }
+            ExecMsg::Garp {
+                repeat,
+                garp_interval,
+                gna_interval,
+            } => {
                 if nl.dry_run {
                     tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
                     continue;
@@ -1616,10 +1750,36 @@ async fn executor(
                 let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
                 let ll = super::net::link_local_v6(&vip_dev)
                     .or_else(|| super::net::link_local_v6(&inst.interface));
-                for _ in 0..repeat.max(1) {
-                    if let Err(e) = g.announce(&addrs, ll) {
-                        tracing::warn!(target: "vrrp", instance = %name, "{e}");
-                        break;
+                if garp_interval.is_zero() && gna_interval.is_zero() {
+                    for _ in 0..repeat.max(1) {
+                        if let Err(e) = g.announce(&addrs, ll) {
+                            tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                            break;
+                        }
+                    }
+                } else {
+                    // keepalived spaces messages on one interface by vrrp_garp_interval
+                    // (ARP) / vrrp_gna_interval (NA), for switches that drop floods.
+                    let mut failed = false;
+                    for _ in 0..repeat.max(1) {
+                        for a in &addrs {
+                            if let Err(e) = g.announce(std::slice::from_ref(a), ll) {
+                                tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                                failed = true;
+                                break;
+                            }
+                            let pause = if a.is_ipv4() {
+                                garp_interval
+                            } else {
+                                gna_interval
+                            };
+                            if !pause.is_zero() {
+                                tokio::time::sleep(pause).await;
+                            }
+                        }
+                        if failed {
+                            break;
+                        }
                     }
                 }
             }
@@ -1753,4 +1913,13 @@ fn spawn_notifier(
     )?;
     tasks.push(t);
     Some(n)
+}
+
+/// Aborts a background task when the engine stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
