@@ -224,6 +224,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 unknown_script(&mut suggestions, d, &t.name, &t.span, &scripts);
             }
         }
+        unknown_track_files(cfg, &i.track_file, d);
         // Unicast peers and the source address must share one family.
         let fam = i
             .unicast_src_ip
@@ -305,6 +306,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 unknown_script(&mut suggestions, d, &t.name, &t.span, &scripts);
             }
         }
+        unknown_track_files(cfg, &g.track_file, d);
     }
 
     if let (Some(s), Some(gspan)) = (&cfg.global.lvs_sync_daemon, &cfg.global.span)
@@ -418,4 +420,24 @@ fn unknown_script(
         diag = diag.with_help(format!("did you mean `{s}`?"));
     }
     d.push(diag);
+}
+
+/// `track_file { NAME }` entries naming no `track_file NAME { ... }` block.
+fn unknown_track_files(cfg: &Config, refs: &[TrackFileRef], d: &mut Vec<Diagnostic>) {
+    for t in refs {
+        if cfg.track_file(&t.name).is_none() {
+            let mut diag = Diagnostic::error(
+                DiagClass::Semantic,
+                Some(t.span.clone()),
+                format!("track_file names unknown track_file block `{}`", t.name),
+            );
+            if let Some(s) = super::parser::did_you_mean(
+                &t.name,
+                cfg.track_files.iter().map(|f| f.name.as_str()),
+            ) {
+                diag = diag.with_help(format!("did you mean `{s}`?"));
+            }
+            d.push(diag);
+        }
+    }
 }

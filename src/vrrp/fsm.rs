@@ -881,12 +881,12 @@ impl Instance {
                 self.reevaluate(now, &mut out);
             }
             Input::TrackFile { name, value } => {
+                let prio = self.effective_priority();
                 for t in self.params.track_files.iter_mut() {
                     if t.name == name {
                         t.value = value;
                     }
                 }
-                let prio = self.effective_priority();
                 self.reevaluate(now, &mut out);
                 if self.state == VrrpState::Master && self.effective_priority() != prio {
                     // keepalived advertises a changed priority with the next advert; a
