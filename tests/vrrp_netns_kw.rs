@@ -1,0 +1,384 @@
+//! keepalived keywords whose effect is on the wire, checked against Debian's keepalived 2.2.7:
+//! the same configuration is run once by keepalived and once by rampart as the *subject*, a
+//! keepalived *peer* provokes it, and an observer namespace captures what the subject sends.
+//! Both implementations must match the expected behaviour.
+//!
+//! - A MASTER receiving a lower-priority advert: answers with an advert (unless
+//!   `lower_prio_no_advert`) and sends `garp_lower_prio_repeat` gratuitous ARPs.
+//! - A MASTER receiving a higher-priority advert: with `higher_prio_send_advert` it sends one
+//!   advert before going BACKUP, without it none.
+//! - `vrrp_garp_interval`: gratuitous ARPs on becoming MASTER are spaced by it.
+//!
+//! The peer drops incoming VRRP (iptables in its namespace), so it never hears the subject
+//! and keeps advertising as a second master: a deterministic stimulus once a second.
+//! The subject uses VRRPv3 with a 2.3 s interval (and `down_timer_adverts 1` to start fast),
+//! so its own periodic adverts are rare and out of phase with the peer's.
+//!
+//! Run as root: `cargo test --test vrrp_netns_kw`. Skips without namespaces or keepalived.
+
+#[path = "common/netns.rs"]
+mod netns;
+#[path = "common/netns_vrrp.rs"]
+mod netns_vrrp;
+
+use netns::{Lab, wait_for};
+use netns_vrrp::{Inst, conf, start_keepalived, start_rampart};
+use std::time::Duration;
+
+const VIP: &str = "10.31.0.100";
+const SUBJECT: &str = "10.31.0.1";
+const PEER: &str = "10.31.0.2";
+/// An advert of the subject this soon after one of the peer's is an answer to it.
+const ANSWER_WINDOW: f64 = 0.15;
+
+fn keepalived_available() -> bool {
+    let ok = std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("skipping: keepalived not installed");
+    }
+    ok
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Rampart,
+    Keepalived,
+}
+
+/// One captured packet of interest.
+#[derive(Debug, Clone)]
+enum Seen {
+    /// (time, source IP, priority)
+    Advert(f64, String, u8),
+    /// (time, source MAC) of a gratuitous ARP for VIP.
+    Garp(f64, String),
+}
+
+/// `tcpdump -n -e -tt -r` lines → adverts and gratuitous ARPs.
+fn parse_capture(text: &str) -> Vec<Seen> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let mut w = l.split_whitespace();
+        let (Some(t), Some(mac)) = (w.next(), w.next()) else {
+            continue;
+        };
+        let Ok(t) = t.parse::<f64>() else { continue };
+        if l.contains("VRRP") && l.contains("Advertisement") {
+            let src = l
+                .split(": ")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .unwrap_or("")
+                .to_string();
+            let prio = l
+                .split("prio ")
+                .nth(1)
+                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            out.push(Seen::Advert(t, src, prio));
+        } else if l.contains(&format!("who-has {VIP} ")) && l.contains(&format!("tell {VIP},")) {
+            out.push(Seen::Garp(t, mac.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
+struct Observed {
+    /// The peer's adverts, times.
+    peer_adverts: Vec<f64>,
+    /// For each peer advert: did the subject advertise within ANSWER_WINDOW after it?
+    answered: Vec<bool>,
+    /// Gratuitous ARPs from the subject's MAC at or after the peer's first advert.
+    subject_garps_after_peer: Vec<f64>,
+    /// Gratuitous ARPs from the subject's MAC before the peer appeared (becoming MASTER).
+    subject_garps_before_peer: Vec<f64>,
+    /// The subject ended up holding the VIP.
+    subject_has_vip: bool,
+    logs: String,
+    /// Kept alive so that a failing assertion (a panic while it is dropped) keeps the logs.
+    _lab: Lab,
+}
+
+/// Run `subject` (priority `subject_prio`, `extra` instance lines, `global` lines) until it is
+/// MASTER, then start the keepalived peer at `peer_prio` and watch for `watch`.
+fn run(
+    name: &str,
+    who: Who,
+    subject_prio: u8,
+    peer_prio: u8,
+    global: &str,
+    extra: &str,
+    watch: Duration,
+) -> Option<Observed> {
+    let mut lab = Lab::new(name);
+    let lan = lab.lan("br");
+    let s = lab.ns("s");
+    let p = lab.ns("p");
+    let o = lab.ns("o");
+    lab.attach(&s, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+    lab.attach(&p, "eth0", &lan, &[&format!("{PEER}/24")]);
+    lab.attach(&o, "eth0", &lan, &["10.31.0.9/24"]);
+    let mac_s = lab.mac(&s, "eth0");
+    let logs = lab.dir.path().display().to_string();
+
+    let mut subject = Inst::new("VI_KW", "eth0", 61, subject_prio, &[VIP]).v3("2.3");
+    subject.extra = format!("  down_timer_adverts 1\n{extra}");
+    // `global` goes last in global_defs, so it overrides the lab's GARP settings.
+    let conf_s = conf(&[subject], &[]).replacen(
+        "vrrp_garp_master_repeat 2\n}",
+        &format!("vrrp_garp_master_repeat 2\n{global}}}"),
+        1,
+    );
+    let peer = Inst::new("VI_KW", "eth0", 61, peer_prio, &[VIP]).v3("1");
+    let conf_p = conf(&[peer], &[]);
+
+    let cap = lab.path("cap.pcap");
+    let cap_log = lab.path("tcpdump.log");
+    let tcpdump = lab.spawn(
+        "tcpdump",
+        &o,
+        &[
+            "tcpdump",
+            "-i",
+            "eth0",
+            "-n",
+            "--immediate-mode",
+            "-U",
+            "-w",
+            cap.to_str().unwrap(),
+            "vrrp or arp",
+        ],
+        &cap_log,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    match who {
+        Who::Rampart => start_rampart(&mut lab, &s, &format!("{name}-s"), &conf_s),
+        Who::Keepalived => start_keepalived(&mut lab, &s, &format!("{name}-s"), &conf_s),
+    };
+    let master = wait_for(Duration::from_secs(20), || {
+        lab.has_addr(&s, "eth0", VIP).then_some(())
+    });
+    assert!(
+        master.is_some(),
+        "{name} ({who:?}): the subject never became MASTER (logs in {logs})"
+    );
+    // Let the subject's own MASTER-entry GARPs (now and after vrrp_garp_master_delay 1) pass.
+    std::thread::sleep(Duration::from_millis(1500));
+    lab.exec_ok(&p, &["iptables", "-A", "INPUT", "-p", "112", "-j", "DROP"]);
+    start_keepalived(&mut lab, &p, &format!("{name}-p"), &conf_p);
+    let peer_master = wait_for(Duration::from_secs(20), || {
+        lab.has_addr(&p, "eth0", VIP).then_some(())
+    });
+    assert!(
+        peer_master.is_some(),
+        "{name} ({who:?}): the peer never became MASTER (logs in {logs})"
+    );
+    std::thread::sleep(watch);
+    let subject_has_vip = lab.has_addr(&s, "eth0", VIP);
+    // The last packets reach the capture file before tcpdump stops.
+    std::thread::sleep(Duration::from_millis(300));
+    lab.signal(tcpdump, "INT");
+    lab.wait_exit(tcpdump, Duration::from_secs(5));
+    let out = lab.exec(
+        &o,
+        &["tcpdump", "-n", "-e", "-tt", "-r", cap.to_str().unwrap()],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    std::fs::write(lab.path("capture.txt"), &text).ok();
+    let seen = parse_capture(&text);
+    let peer_adverts: Vec<f64> = seen
+        .iter()
+        .filter_map(|x| match x {
+            Seen::Advert(t, src, prio) if src == PEER && *prio > 0 => Some(*t),
+            _ => None,
+        })
+        .collect();
+    let subject_adverts: Vec<f64> = seen
+        .iter()
+        .filter_map(|x| match x {
+            Seen::Advert(t, src, _) if src == SUBJECT => Some(*t),
+            _ => None,
+        })
+        .collect();
+    let Some(&first_peer) = peer_adverts.first() else {
+        panic!("{name} ({who:?}): no advert of the peer captured (logs in {logs})");
+    };
+    let answered = peer_adverts
+        .iter()
+        .map(|t| {
+            subject_adverts
+                .iter()
+                .any(|s| *s >= *t && *s - *t <= ANSWER_WINDOW)
+        })
+        .collect();
+    let garps = |after: bool| -> Vec<f64> {
+        seen.iter()
+            .filter_map(|x| match x {
+                Seen::Garp(t, mac) if *mac == mac_s && ((*t >= first_peer) == after) => Some(*t),
+                _ => None,
+            })
+            .collect()
+    };
+    let o = Observed {
+        peer_adverts,
+        answered,
+        subject_garps_after_peer: garps(true),
+        subject_garps_before_peer: garps(false),
+        subject_has_vip,
+        logs: logs.clone(),
+        _lab: lab,
+    };
+    Some(o)
+}
+
+fn skip() -> bool {
+    !netns::available() || !keepalived_available()
+}
+
+/// The subject (150) is MASTER; the peer (100) advertises as a second master every second.
+fn lower_prio_case(name: &str, extra: &str) -> [(Who, Observed); 2] {
+    [Who::Keepalived, Who::Rampart].map(|who| {
+        let o = run(name, who, 150, 100, "", extra, Duration::from_millis(3300)).expect("lab");
+        assert!(
+            o.subject_has_vip,
+            "{name} ({who:?}): the subject lost MASTER (logs in {})",
+            o.logs
+        );
+        eprintln!(
+            "{name} {who:?}: peer adverts {}, answered {:?}, subject GARPs after the peer {}",
+            o.peer_adverts.len(),
+            o.answered,
+            o.subject_garps_after_peer.len()
+        );
+        (who, o)
+    })
+}
+
+#[test]
+fn lower_priority_advert_is_answered_with_an_advert_and_garps_like_keepalived() {
+    if skip() {
+        return;
+    }
+    let extra = "  garp_lower_prio_repeat 2\n  garp_lower_prio_delay 0\n";
+    for (who, o) in lower_prio_case("kwlow", extra) {
+        let n = o.peer_adverts.len();
+        assert!(
+            n >= 2,
+            "{who:?}: only {n} peer adverts (logs in {})",
+            o.logs
+        );
+        let answered = o.answered.iter().filter(|a| **a).count();
+        assert!(
+            answered + 1 >= n,
+            "{who:?}: answered {answered} of {n} lower-priority adverts (logs in {})",
+            o.logs
+        );
+        // Two GARPs per lower-priority advert; the capture may end between an advert and
+        // its GARPs, hence the range.
+        let g = o.subject_garps_after_peer.len();
+        assert!(
+            g == 2 * n || g + 2 == 2 * n,
+            "{who:?}: {g} GARPs for {n} lower-priority adverts (logs in {})",
+            o.logs
+        );
+    }
+}
+
+#[test]
+fn lower_prio_no_advert_and_no_garps_like_keepalived() {
+    if skip() {
+        return;
+    }
+    let extra = "  lower_prio_no_advert\n  garp_lower_prio_repeat 0\n";
+    for (who, o) in lower_prio_case("kwnoadv", extra) {
+        let n = o.peer_adverts.len();
+        let answered = o.answered.iter().filter(|a| **a).count();
+        assert!(
+            answered <= 1,
+            "{who:?}: answered {answered} of {n} lower-priority adverts despite lower_prio_no_advert (logs in {})",
+            o.logs
+        );
+        assert_eq!(
+            o.subject_garps_after_peer.len(),
+            0,
+            "{who:?}: GARPs despite garp_lower_prio_repeat 0 (logs in {})",
+            o.logs
+        );
+    }
+}
+
+/// The subject (100) is MASTER; the peer (150) appears. With `higher_prio_send_advert` the
+/// subject sends one advert in answer before it goes BACKUP.
+#[test]
+fn higher_prio_send_advert_like_keepalived() {
+    if skip() {
+        return;
+    }
+    for (extra, want) in [("  higher_prio_send_advert\n", true), ("", false)] {
+        for who in [Who::Keepalived, Who::Rampart] {
+            let o = run(
+                "kwhigh",
+                who,
+                100,
+                150,
+                "",
+                extra,
+                Duration::from_millis(1500),
+            )
+            .expect("lab");
+            assert!(
+                !o.subject_has_vip,
+                "{who:?}: the subject stayed MASTER (logs in {})",
+                o.logs
+            );
+            assert_eq!(
+                o.answered.first().copied(),
+                Some(want),
+                "{who:?} {extra:?}: answer to the first higher-priority advert (logs in {})",
+                o.logs
+            );
+        }
+    }
+}
+
+/// `vrrp_garp_interval 0.25`: the GARPs of becoming MASTER (the lab's
+/// `vrrp_garp_master_repeat 2`, again after `vrrp_garp_master_delay 1`) are 0.25 s apart.
+#[test]
+fn garp_interval_spaces_gratuitous_arps_like_keepalived() {
+    if skip() {
+        return;
+    }
+    for who in [Who::Keepalived, Who::Rampart] {
+        let o = run(
+            "kwgint",
+            who,
+            150,
+            100,
+            "  vrrp_garp_interval 0.25\n",
+            "  garp_lower_prio_repeat 0\n",
+            Duration::from_millis(200),
+        )
+        .expect("lab");
+        let g = &o.subject_garps_before_peer;
+        // 2 now + 2 after vrrp_garp_master_delay 1 (counted from the first round's start).
+        assert_eq!(g.len(), 4, "{who:?}: GARPs {g:?} (logs in {})", o.logs);
+        let second = g[2] - g[0];
+        assert!(
+            (0.9..1.3).contains(&second),
+            "{who:?}: second round {second:.3} s after the first (all: {g:?}; logs in {})",
+            o.logs
+        );
+        for w in [&g[..2], &g[2..]] {
+            let gap = w[1] - w[0];
+            assert!(
+                (0.24..0.6).contains(&gap),
+                "{who:?}: GARPs {gap:.3} s apart, want about 0.25 (all: {g:?}; logs in {})",
+                o.logs
+            );
+        }
+    }
+}
