@@ -382,3 +382,240 @@ fn garp_interval_spaces_gratuitous_arps_like_keepalived() {
         }
     }
 }
+
+/// One namespace per implementation, alone on a LAN: `track_file` with weight 0 — a non-zero
+/// number in the file means FAULT (VIP released), 0 means back to MASTER. keepalived and
+/// rampart run the same file.
+#[test]
+fn track_file_fault_and_recovery_like_keepalived() {
+    if skip() {
+        return;
+    }
+    for who in [Who::Keepalived, Who::Rampart] {
+        let mut lab = Lab::new("kwtf");
+        let lan = lab.lan("br");
+        let s = lab.ns("s");
+        lab.attach(&s, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+        let logs = lab.dir.path().display().to_string();
+        let file = lab.path("state");
+        let mut inst = Inst::new("VI_TF", "eth0", 62, 150, &[VIP]);
+        inst.extra = "  track_file {\n    ready weight 0\n  }\n".into();
+        let text = format!(
+            "track_file ready {{\n  file \"{}\"\n  init_file 0 overwrite\n}}\n{}",
+            file.display(),
+            conf(&[inst], &[])
+        );
+        match who {
+            Who::Rampart => start_rampart(&mut lab, &s, "kwtf-s", &text),
+            Who::Keepalived => start_keepalived(&mut lab, &s, "kwtf-s", &text),
+        };
+        let up = |lab: &Lab| {
+            wait_for(Duration::from_secs(15), || {
+                lab.has_addr(&s, "eth0", VIP).then_some(())
+            })
+        };
+        assert!(up(&lab).is_some(), "{who:?}: never MASTER (logs in {logs})");
+        assert_eq!(
+            std::fs::read_to_string(&file)
+                .ok()
+                .map(|t| t.trim().to_string()),
+            Some("0".into()),
+            "{who:?}: init_file did not write the file"
+        );
+        std::fs::write(&file, "1\n").unwrap();
+        let down = wait_for(Duration::from_secs(5), || {
+            (!lab.has_addr(&s, "eth0", VIP)).then_some(())
+        });
+        assert!(
+            down.is_some(),
+            "{who:?}: `1` in the file did not release the VIP (logs in {logs})"
+        );
+        std::fs::write(&file, "0\n").unwrap();
+        assert!(
+            up(&lab).is_some(),
+            "{who:?}: `0` in the file did not bring MASTER back (logs in {logs})"
+        );
+    }
+}
+
+/// `mcast_dst_ip 224.0.0.19` on both sides: rampart (100) hears keepalived (150) on the
+/// alternative group and stays BACKUP; the adverts go to 224.0.0.19.
+#[test]
+fn mcast_dst_ip_interoperates_with_keepalived() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("kwmc");
+    let lan = lab.lan("br");
+    let r = lab.ns("r");
+    let k = lab.ns("k");
+    lab.attach(&r, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+    lab.attach(&k, "eth0", &lan, &[&format!("{PEER}/24")]);
+    let logs = lab.dir.path().display().to_string();
+    let mk = |prio| {
+        let mut i = Inst::new("VI_MC", "eth0", 63, prio, &[VIP]);
+        i.extra = "  mcast_dst_ip 224.0.0.19\n".into();
+        conf(&[i], &[])
+    };
+    let cap = lab.path("r.pcap");
+    let tcpdump = lab.spawn(
+        "tcpdump",
+        &r,
+        &[
+            "tcpdump",
+            "-i",
+            "eth0",
+            "-n",
+            "--immediate-mode",
+            "-U",
+            "-w",
+            cap.to_str().unwrap(),
+            "vrrp",
+        ],
+        &lab.path("tcpdump.log"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    start_rampart(&mut lab, &r, "kwmc-r", &mk(100));
+    start_keepalived(&mut lab, &k, "kwmc-k", &mk(150));
+    let k_master = wait_for(Duration::from_secs(15), || {
+        lab.has_addr(&k, "eth0", VIP).then_some(())
+    });
+    assert!(
+        k_master.is_some(),
+        "keepalived never became MASTER (logs in {logs})"
+    );
+    // rampart's Master_Down_Interval is 3.6 s: it would have taken the VIP by now if it did
+    // not hear keepalived on 224.0.0.19.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !lab.has_addr(&r, "eth0", VIP),
+        "rampart took the VIP: it does not hear adverts on mcast_dst_ip (logs in {logs})"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    lab.signal(tcpdump, "INT");
+    lab.wait_exit(tcpdump, Duration::from_secs(5));
+    let out = lab.exec(&r, &["tcpdump", "-n", "-r", cap.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("10.31.0.2 > 224.0.0.19: VRRP"), "{text}");
+    assert!(
+        !text.contains("224.0.0.18"),
+        "adverts to the default group:\n{text}"
+    );
+}
+
+/// `unicast_ttl 10`: rampart's unicast adverts carry TTL 10 and keepalived accepts them (it
+/// stays BACKUP); keepalived's TTL-10 adverts are accepted by rampart the other way round.
+#[test]
+fn unicast_ttl_interoperates_with_keepalived() {
+    if skip() {
+        return;
+    }
+    for rampart_master in [true, false] {
+        let mut lab = Lab::new("kwhop");
+        let lan = lab.lan("br");
+        let r = lab.ns("r");
+        let k = lab.ns("k");
+        lab.attach(&r, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+        lab.attach(&k, "eth0", &lan, &[&format!("{PEER}/24")]);
+        let logs = lab.dir.path().display().to_string();
+        let (pr, pk) = if rampart_master {
+            (150, 100)
+        } else {
+            (100, 150)
+        };
+        let mk = |prio, src: &str, peer: &str| {
+            let mut i = Inst::new("VI_HOP", "eth0", 64, prio, &[VIP]).unicast(src, &[peer]);
+            i.extra = "  unicast_ttl 10\n".into();
+            conf(&[i], &[])
+        };
+        let (m, b) = if rampart_master { (&r, &k) } else { (&k, &r) };
+        let cap = lab.path("b.pcap");
+        let tcpdump = lab.spawn(
+            "tcpdump",
+            b,
+            &[
+                "tcpdump",
+                "-i",
+                "eth0",
+                "-n",
+                "-v",
+                "--immediate-mode",
+                "-U",
+                "-w",
+                cap.to_str().unwrap(),
+                "vrrp",
+            ],
+            &lab.path("tcpdump.log"),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let (_, ka_log) = start_keepalived(&mut lab, &k, "kwhop-k", &mk(pk, PEER, SUBJECT));
+        start_rampart(&mut lab, &r, "kwhop-r", &mk(pr, SUBJECT, PEER));
+        let got = wait_for(Duration::from_secs(15), || {
+            lab.has_addr(m, "eth0", VIP).then_some(())
+        });
+        assert!(
+            got.is_some(),
+            "rampart master {rampart_master}: no MASTER (logs in {logs})"
+        );
+        std::thread::sleep(Duration::from_secs(5));
+        assert!(
+            !lab.has_addr(b, "eth0", VIP),
+            "rampart master {rampart_master}: the backup took the VIP: TTL-10 adverts rejected (logs in {logs})"
+        );
+        let complaints = netns_vrrp::keepalived_complaints(&ka_log);
+        assert!(
+            complaints.is_empty(),
+            "keepalived complained:\n{}",
+            complaints.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        lab.signal(tcpdump, "INT");
+        lab.wait_exit(tcpdump, Duration::from_secs(5));
+        let out = lab.exec(b, &["tcpdump", "-n", "-v", "-r", cap.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("ttl 10,"),
+            "no TTL-10 advert seen by the backup:\n{text}"
+        );
+    }
+}
+
+/// `promote_secondaries` sets the interface's sysctl while rampart runs and restores it.
+#[test]
+fn promote_secondaries_is_set_and_restored() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("kwps");
+    let lan = lab.lan("br");
+    let s = lab.ns("s");
+    lab.attach(&s, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+    let logs = lab.dir.path().display().to_string();
+    let sysctl = "net.ipv4.conf.eth0.promote_secondaries";
+    lab.exec_ok(&s, &["sysctl", "-qw", &format!("{sysctl}=0")]);
+    let mut i = Inst::new("VI_PS", "eth0", 65, 150, &[VIP]);
+    i.extra = "  promote_secondaries\n".into();
+    let (pid, _) = start_rampart(&mut lab, &s, "kwps-s", &conf(&[i], &[]));
+    let read = |lab: &Lab| {
+        lab.exec_ok(&s, &["sysctl", "-n", sysctl])
+            .trim()
+            .to_string()
+    };
+    let set = wait_for(Duration::from_secs(10), || {
+        (read(&lab) == "1").then_some(())
+    });
+    assert!(
+        set.is_some(),
+        "promote_secondaries not set (logs in {logs})"
+    );
+    lab.signal(pid, "TERM");
+    assert!(
+        lab.wait_exit(pid, Duration::from_secs(10)),
+        "rampart did not stop (logs in {logs})"
+    );
+    assert_eq!(
+        read(&lab),
+        "0",
+        "promote_secondaries not restored (logs in {logs})"
+    );
+}

@@ -440,7 +440,9 @@ pub fn decode_ipv4_with(
     if proto != IPPROTO_VRRP && proto != IPPROTO_AH {
         return Err(DecodeError::BadProtocol(proto));
     }
-    if ttl != VRRP_TTL && !opts.unicast {
+    // keepalived checks the TTL of multicast adverts only: a unicast advert may carry any
+    // TTL (`unicast_ttl`, or routers on the way).
+    if ttl != VRRP_TTL && !opts.unicast && dst.is_multicast() {
         return Err(DecodeError::BadTtl(ttl));
     }
     let (ah, vrrp_bytes) = if proto == IPPROTO_AH {
