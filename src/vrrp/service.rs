@@ -370,6 +370,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         static_owned,
         script_tx,
         script_tasks,
+        file_watch: None,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -419,21 +420,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
         }
     }
-    let _file_watch = if files.is_empty() {
-        None
-    } else {
-        let (file_tx, mut file_rx) = mpsc::unbounded_channel();
-        let task = super::track_file::spawn(files, initial, file_tx);
-        let tx = drv.drv_tx.clone();
-        tasks.spawn(async move {
-            while let Some(v) = file_rx.recv().await {
-                if tx.send(DriverMsg::TrackFile(v)).is_err() {
-                    return;
-                }
-            }
-        });
-        Some(AbortOnDrop(task))
-    };
+    drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -815,6 +802,8 @@ struct Driver {
     script_tx: mpsc::UnboundedSender<ScriptStatus>,
     /// Running vrrp_script runners by name, with the definition they run.
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+    /// The track_file poller (None: no file is tracked).
+    file_watch: Option<AbortOnDrop>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -1261,6 +1250,15 @@ impl Driver {
             }
         }
         self.execute(node, rebuilt, now).await;
+        // track_file: the files of the new configuration are read now (new instances start
+        // with their values, kept ones see a changed file or weight) and polled from here on.
+        let files = super::track_file::tracked(&new_cfg);
+        let initial = super::track_file::read_all(&files);
+        for v in &initial {
+            self.track_file_value(node, v, now).await;
+        }
+        self.file_watch = None;
+        self.file_watch = start_file_watch(files, initial, &self.drv_tx);
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1351,23 +1349,7 @@ impl Driver {
                     }
                 }
             }
-            DriverMsg::TrackFile(v) => {
-                for idx in 0..node.instances().len() {
-                    let tracks = node.instances()[idx]
-                        .params()
-                        .track_files
-                        .iter()
-                        .any(|t| t.name == v.name);
-                    if tracks {
-                        let input = Input::TrackFile {
-                            name: v.name.clone(),
-                            value: v.value,
-                        };
-                        let acts = node.step(idx, input, now);
-                        self.execute(node, acts, now).await;
-                    }
-                }
-            }
+            DriverMsg::TrackFile(v) => self.track_file_value(node, &v, now).await,
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1402,6 +1384,29 @@ impl Driver {
                 for tx in &self.exec_txs {
                     let _ = tx.send(ExecMsg::Resync);
                 }
+            }
+        }
+    }
+
+    async fn track_file_value(
+        &mut self,
+        node: &mut Node,
+        v: &super::track_file::FileValue,
+        now: Instant,
+    ) {
+        for idx in 0..node.instances().len() {
+            let tracks = node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name);
+            if tracks {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
             }
         }
     }
@@ -1915,11 +1920,36 @@ fn spawn_notifier(
     Some(n)
 }
 
-/// Aborts a background task when the engine stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Aborts background tasks when dropped (engine stop, reload replacing them).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        for t in &self.0 {
+            t.abort();
+        }
     }
+}
+
+/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
+/// driver.
+fn start_file_watch(
+    files: Vec<crate::config::TrackFile>,
+    initial: Vec<super::track_file::FileValue>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> Option<AbortOnDrop> {
+    if files.is_empty() {
+        return None;
+    }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let poller = super::track_file::spawn(files, initial, file_tx);
+    let tx = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(v) = file_rx.recv().await {
+            if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                return;
+            }
+        }
+    });
+    Some(AbortOnDrop(vec![poller, forward]))
 }
