@@ -400,3 +400,118 @@ fn track_file_is_still_unsupported_on_real_servers() {
         "{got:?}"
     );
 }
+
+#[test]
+fn garp_group_sets_intervals_per_interface() {
+    let text = "global_defs {
+    vrrp_garp_interval 0.01
+    vrrp_gna_interval 0.02
+}
+garp_group {
+    garp_interval 0.5
+    interfaces {
+        eth1
+        eth2
+    }
+}
+garp_group {
+    gna_interval 0.25
+    interface eth3
+}
+";
+    let (cfg, d) = analyse_text(text);
+    assert_eq!(d.0, vec![], "{d}");
+    let ms = Duration::from_millis;
+    assert_eq!(cfg.garp_intervals("eth1"), (ms(500), ms(20)));
+    assert_eq!(cfg.garp_intervals("eth2"), (ms(500), ms(20)));
+    assert_eq!(cfg.garp_intervals("eth3"), (ms(10), ms(250)));
+    assert_eq!(cfg.garp_intervals("eth0"), (ms(10), ms(20)));
+}
+
+#[test]
+fn garp_group_diagnostics() {
+    use DiagClass::*;
+    use Severity::*;
+    let text = "garp_group {
+    garp_interval 0.5
+}
+garp_group {
+    interface eth1
+    interfaces {
+        eth2
+    }
+}
+garp_group {
+    interface eth1
+    garp_intervall 1
+}
+";
+    let got = diags(text);
+    let got: Vec<_> = got
+        .iter()
+        .map(|(s, c, l, col, m)| (*s, *c, *l, *col, m.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Error,
+                Missing,
+                1,
+                1,
+                "garp_group has no `interface` or `interfaces`"
+            ),
+            (
+                Error,
+                Semantic,
+                6,
+                5,
+                "use only one of `interface` and `interfaces` in a garp_group"
+            ),
+            (
+                Error,
+                Duplicate,
+                10,
+                1,
+                "interface `eth1` is already in the garp_group at line 4"
+            ),
+            (
+                Error,
+                UnknownKeyword,
+                12,
+                5,
+                "unknown keyword `garp_intervall` in garp_group"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn strict_mode_per_instance() {
+    let text = "global_defs {
+    vrrp_higher_prio_send_advert
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        192.0.2.1
+    }
+    strict_mode
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 2
+    virtual_ipaddress {
+        192.0.2.2
+    }
+    strict_mode off
+}
+";
+    let (cfg, d) = analyse_text(text);
+    assert!(!d.has_errors(), "{d}");
+    let (a, b) = (cfg.instance("A").unwrap(), cfg.instance("B").unwrap());
+    assert_eq!((a.strict_mode, b.strict_mode), (Some(true), Some(false)));
+    assert!(a.lower_prio_no_advert_or(&cfg.global) && !a.higher_prio_send_advert_or(&cfg.global));
+    assert!(!b.lower_prio_no_advert_or(&cfg.global) && b.higher_prio_send_advert_or(&cfg.global));
+}

@@ -15,6 +15,7 @@ pub const TOP: &[&str] = &[
     "include",
     "track_file",
     "vrrp_track_file",
+    "garp_group",
 ];
 
 pub const TOP_UNSUPPORTED: &[&str] = &[
@@ -31,7 +32,6 @@ pub const TOP_UNSUPPORTED: &[&str] = &[
     "bfd_instance",
     "vrrp_track_process",
     "track_process",
-    "garp_group",
     "SSL",
     "virtual_server_group_ext",
 ];
@@ -179,6 +179,10 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "smtp_helo",
 ];
 
+pub const GARP_GROUP: &[&str] = &["garp_interval", "gna_interval", "interface", "interfaces"];
+
+pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
+
 pub const VRRP_SCRIPT: &[&str] = &[
     "script",
     "interval",
@@ -264,6 +268,7 @@ pub const INSTANCE: &[&str] = &[
     "track_file",
     "promote_secondaries",
     "mcast_dst_ip",
+    "strict_mode",
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
@@ -278,7 +283,6 @@ pub const INSTANCE_UNSUPPORTED: &[&str] = &[
     "old_unicast_checksum",
     "kernel_rx_buf_size",
     "debug",
-    "strict_mode",
     "linkbeat_use_polling",
     "evip_other",
     "no_virtual_ipaddress",
@@ -487,6 +491,8 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         TOP,
         GLOBAL,
         VRRP_SCRIPT,
+        GARP_GROUP,
+        TRACK_FILE,
         SYNC_GROUP,
         INSTANCE,
         VS,

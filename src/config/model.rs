@@ -26,6 +26,8 @@ pub struct Config {
     pub static_rules: Vec<VirtualRule>,
     /// `track_file NAME { ... }` (and its deprecated synonym `vrrp_track_file`).
     pub track_files: Vec<TrackFile>,
+    /// `garp_group { ... }` blocks: GARP / NA spacing per interface (group).
+    pub garp_groups: Vec<GarpGroup>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
 }
@@ -33,6 +35,22 @@ pub struct Config {
 impl Config {
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.instances.iter().find(|i| i.name == name)
+    }
+    /// (`garp_interval`, `gna_interval`) on `ifname`: its `garp_group`'s, else the global
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`.
+    pub fn garp_intervals(&self, ifname: &str) -> (Duration, Duration) {
+        let g = &self.global;
+        match self
+            .garp_groups
+            .iter()
+            .find(|x| x.interfaces.iter().any(|i| i == ifname))
+        {
+            Some(x) => (
+                x.garp_interval.unwrap_or(g.vrrp_garp_interval),
+                x.gna_interval.unwrap_or(g.vrrp_gna_interval),
+            ),
+            None => (g.vrrp_garp_interval, g.vrrp_gna_interval),
+        }
     }
     pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
         self.track_files.iter().find(|f| f.name == name)
@@ -151,6 +169,18 @@ pub struct ProcessTuning {
     /// RLIMIT_RTTIME in microseconds.
     pub rlimit_rttime: Option<u64>,
     pub cpu_affinity: Vec<u32>,
+}
+
+/// `garp_group { garp_interval; gna_interval; interface IF | interfaces { ... } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GarpGroup {
+    /// None: the global `vrrp_garp_interval`.
+    pub garp_interval: Option<Duration>,
+    pub gna_interval: Option<Duration>,
+    /// `interface IF`, or the list of `interfaces { }` (keepalived aggregates the delay over
+    /// the list; rampart spaces the messages on each interface of it).
+    pub interfaces: Vec<String>,
+    pub span: Span,
 }
 
 /// `garp_extra_if [all] SECS`: periodic gratuitous ARPs / NAs on VIP interfaces other than
@@ -421,6 +451,8 @@ pub struct VrrpInstance {
     pub promote_secondaries: bool,
     /// Multicast destination instead of `vrrp_mcast_group4/6`.
     pub mcast_dst_ip: Option<IpAddr>,
+    /// `strict_mode [BOOL]`; None: `vrrp_strict`.
+    pub strict_mode: Option<bool>,
     pub span: Span,
 }
 
@@ -477,6 +509,7 @@ impl VrrpInstance {
             unicast_fault_no_peer: false,
             promote_secondaries: false,
             mcast_dst_ip: None,
+            strict_mode: None,
             span,
         }
     }
@@ -521,17 +554,21 @@ impl VrrpInstance {
             .or(global.vrrp_garp_lower_prio_repeat)
             .unwrap_or(global.vrrp_garp_master_repeat)
     }
-    /// `vrrp_strict` cannot clear it (keepalived.conf(5)).
+    /// `strict_mode`, else `vrrp_strict`.
+    pub fn strict_or(&self, global: &GlobalDefs) -> bool {
+        self.strict_mode.unwrap_or(global.vrrp_strict)
+    }
+    /// Strict mode cannot clear it (keepalived.conf(5)).
     pub fn lower_prio_no_advert_or(&self, global: &GlobalDefs) -> bool {
-        global.vrrp_strict
+        self.strict_or(global)
             || self
                 .lower_prio_no_advert
                 .or(global.vrrp_lower_prio_no_advert)
                 .unwrap_or(false)
     }
-    /// `vrrp_strict` cannot set it (keepalived.conf(5)).
+    /// Strict mode cannot set it (keepalived.conf(5)).
     pub fn higher_prio_send_advert_or(&self, global: &GlobalDefs) -> bool {
-        !global.vrrp_strict
+        !self.strict_or(global)
             && self
                 .higher_prio_send_advert
                 .unwrap_or(global.vrrp_higher_prio_send_advert)

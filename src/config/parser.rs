@@ -479,6 +479,25 @@ impl Parser {
                         cfg.virtual_servers.push(vs)
                     }
                 }
+                "garp_group" => {
+                    if let Some(g) = self.garp_group(st) {
+                        for i in &g.interfaces {
+                            if let Some(other) =
+                                cfg.garp_groups.iter().find(|o| o.interfaces.contains(i))
+                            {
+                                self.error(
+                                    DiagClass::Duplicate,
+                                    st.span(),
+                                    format!(
+                                        "interface `{i}` is already in the garp_group at line {}",
+                                        other.span.line
+                                    ),
+                                );
+                            }
+                        }
+                        cfg.garp_groups.push(g);
+                    }
+                }
                 "track_file" | "vrrp_track_file" => {
                     if let Some(f) = self.track_file_def(st) {
                         if cfg.track_files.iter().any(|x| x.name == f.name) {
@@ -877,6 +896,62 @@ impl Parser {
         }
     }
 
+    /// `garp_group { garp_interval S; gna_interval S; interface IF | interfaces { IF ... } }`.
+    fn garp_group(&mut self, st: &Stmt) -> Option<GarpGroup> {
+        self.max_args(st, 0, "`garp_group {`");
+        let mut g = GarpGroup {
+            garp_interval: None,
+            gna_interval: None,
+            interfaces: Vec::new(),
+            span: st.span().clone(),
+        };
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        let mut named = false;
+        for x in stmts {
+            match x.kw.text.as_str() {
+                "garp_interval" => g.garp_interval = self.garp_interval(x),
+                "gna_interval" => g.gna_interval = self.garp_interval(x),
+                "interface" => {
+                    if named {
+                        self.error(
+                            DiagClass::Semantic,
+                            x.span(),
+                            "use only one of `interface` and `interfaces` in a garp_group",
+                        );
+                    }
+                    named = true;
+                    if let Some(i) = self.string(x) {
+                        g.interfaces.push(i)
+                    }
+                }
+                "interfaces" => {
+                    if named {
+                        self.error(
+                            DiagClass::Semantic,
+                            x.span(),
+                            "use only one of `interface` and `interfaces` in a garp_group",
+                        );
+                    }
+                    named = true;
+                    for t in self.list(x) {
+                        g.interfaces.push(t.text.clone());
+                    }
+                }
+                _ => self.other(x, "garp_group", kw::GARP_GROUP, &[]),
+            }
+        }
+        if g.interfaces.is_empty() {
+            self.error(
+                DiagClass::Missing,
+                st.span(),
+                "garp_group has no `interface` or `interfaces`",
+            );
+            return None;
+        }
+        Some(g)
+    }
+
     /// `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }`.
     fn track_file_def(&mut self, st: &Stmt) -> Option<TrackFile> {
         let name = self.name(st)?;
@@ -941,7 +1016,7 @@ impl Parser {
                     }
                     f.init_file = Some((value, overwrite));
                 }
-                _ => self.other(x, "track_file", &["file", "weight", "init_file"], &[]),
+                _ => self.other(x, "track_file", kw::TRACK_FILE, &[]),
             }
         }
         if !have_file {
@@ -1603,6 +1678,7 @@ impl Parser {
                     i.track_file.append(&mut t)
                 }
                 "promote_secondaries" => i.promote_secondaries = self.flag(s),
+                "strict_mode" => i.strict_mode = Some(self.flag(s)),
                 "mcast_dst_ip" => {
                     if let Some(a) = self.one(s, v::ip, "a multicast address") {
                         let link_local_v6 = match a {

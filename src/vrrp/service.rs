@@ -1527,10 +1527,11 @@ impl Driver {
                 let _ = self.exec_txs[idx].send(ExecMsg::DelVips);
             }
             Action::SendGratuitous { repeat } => {
+                let (garp_interval, gna_interval) = self.cfg.garp_intervals(&self.vip_dev[idx]);
                 let _ = self.exec_txs[idx].send(ExecMsg::Garp {
                     repeat,
-                    garp_interval: self.cfg.global.vrrp_garp_interval,
-                    gna_interval: self.cfg.global.vrrp_gna_interval,
+                    garp_interval,
+                    gna_interval,
                 });
             }
             Action::SendGratuitousExtra { all } => {
