@@ -515,3 +515,81 @@ vrrp_instance B {
     assert!(a.lower_prio_no_advert_or(&cfg.global) && !a.higher_prio_send_advert_or(&cfg.global));
     assert!(!b.lower_prio_no_advert_or(&cfg.global) && b.higher_prio_send_advert_or(&cfg.global));
 }
+
+#[test]
+fn ignored_tracking_weights_are_warned_like_keepalived() {
+    use DiagClass::*;
+    use Severity::*;
+    let text = "vrrp_script chk {
+    script /bin/true
+    weight 5
+}
+track_file tf {
+    file /run/tf
+    weight 2
+}
+vrrp_sync_group G {
+    group {
+        A
+    }
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        192.0.2.1
+    }
+    track_interface {
+        eth1 weight 5
+    }
+    track_script {
+        chk
+    }
+    track_file {
+        tf weight 0
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 2
+    priority 255
+    virtual_ipaddress {
+        192.0.2.2
+    }
+    track_file {
+        tf
+    }
+}
+";
+    let got = diags(text);
+    let got: Vec<_> = got
+        .iter()
+        .map(|(s, c, l, col, m)| (*s, *c, *l, *col, m.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Warning,
+                Semantic,
+                21,
+                9,
+                "weight of tracked interface `eth1` ignored: `A` is in sync group `G`; it going down means FAULT (as in keepalived)"
+            ),
+            (
+                Warning,
+                Semantic,
+                24,
+                9,
+                "tracked script `chk` with weight 5 ignored: `A` is in sync group `G` (as in keepalived; use weight 0 to go to FAULT on failure)"
+            ),
+            (
+                Warning,
+                Semantic,
+                38,
+                9,
+                "tracked file `tf` with weight 2 ignored: `B` is the address owner (priority 255) (as in keepalived; use weight 0 to go to FAULT on a non-zero value)"
+            ),
+        ]
+    );
+}

@@ -656,7 +656,7 @@ vrrp_track_file health {
     file /run/health
 }
 vrrp_sync_group G {
-    group { a }
+    group { b }
     track_file { health weight 0 }
 }
 vrrp_instance a {
@@ -668,29 +668,71 @@ vrrp_instance a {
         health weight 10 noreverse
     }
 }
+vrrp_instance b {
+    interface eth0
+    virtual_router_id 5
+    virtual_ipaddress { 192.0.2.5 }
+    track_file {
+        ready
+        health weight 0
+    }
+}
 "#,
     );
+    let tf = |name: &str, weight, reverse| TrackedFile {
+        name: name.into(),
+        weight,
+        reverse,
+        value: 0,
+    };
     assert_eq!(
         p[0].track_files,
-        vec![
-            TrackedFile {
-                name: "ready".into(),
-                weight: -2,
-                reverse: true,
-                value: 0
-            },
-            TrackedFile {
-                name: "health".into(),
-                weight: 10,
-                reverse: false,
-                value: 0
-            },
-            TrackedFile {
-                name: "health".into(),
-                weight: 0,
-                reverse: false,
-                value: 0
-            },
-        ]
+        vec![tf("ready", -2, true), tf("health", 10, false)]
     );
+    // A sync group member does not track weighted files (keepalived: "ignoring tracked file
+    // ready with weight -2 due to SYNC group"); weight 0 ones, its own and the group's, stay.
+    assert_eq!(
+        p[1].track_files,
+        vec![tf("health", 0, false), tf("health", 0, false)]
+    );
+}
+
+#[test]
+fn weighted_tracking_is_ignored_in_sync_groups_and_by_owners_like_keepalived() {
+    let p = params_from(
+        r#"
+vrrp_script chk {
+    script "/bin/true"
+    weight 5
+}
+vrrp_sync_group G {
+    group { member }
+}
+vrrp_instance member {
+    interface eth0
+    virtual_router_id 6
+    virtual_ipaddress { 192.0.2.6 }
+    track_interface { eth1 weight 5 }
+    track_script { chk }
+}
+vrrp_instance owner {
+    interface eth0
+    virtual_router_id 7
+    priority 255
+    virtual_ipaddress { 192.0.2.7 }
+    track_interface { eth1 weight 5 }
+    track_script {
+        chk
+        chk weight 0
+    }
+}
+"#,
+    );
+    // Sync group: the interface weight is dropped (down means FAULT), the weighted script
+    // is not tracked.
+    assert_eq!(p[0].track_interfaces, vec![tracked("eth1", 0)]);
+    assert_eq!(p[0].track_scripts, vec![]);
+    // Owner: the weighted script is not tracked, the weight-0 one is.
+    assert_eq!(p[1].track_interfaces, vec![tracked("eth1", 5)]);
+    assert_eq!(p[1].track_scripts, vec![tracked("chk", 0)]);
 }

@@ -420,13 +420,19 @@ impl InstanceParams {
         let group_ifs = sync_group
             .map(|g| g.track_interface.as_slice())
             .unwrap_or(&[]);
+        // keepalived 2.2.7 (observed with `keepalived -t`): in a sync group a tracked
+        // interface's weight is ignored (down means FAULT) and weighted scripts and files are
+        // not tracked at all; an address owner does not track weighted scripts and files
+        // either. The config front end warns about each (see config::validate).
+        let in_group = sync_group.is_some();
+        let owner = inst.priority == PRIORITY_OWNER;
         let track_interfaces = inst
             .track_interface
             .iter()
             .chain(group_ifs)
             .map(|t| Tracked {
                 name: t.name.clone(),
-                weight: t.weight.unwrap_or(0),
+                weight: if in_group { 0 } else { t.weight.unwrap_or(0) },
                 reverse: false,
                 ok: true,
             })
@@ -440,9 +446,13 @@ impl InstanceParams {
                     script: t.name.clone(),
                 });
             };
+            let weight = t.weight.unwrap_or(script.weight);
+            if weight != 0 && (in_group || owner) {
+                continue;
+            }
             track_scripts.push(Tracked {
                 name: t.name.clone(),
-                weight: t.weight.unwrap_or(script.weight),
+                weight,
                 reverse: script.weight_reverse,
                 // keepalived: a script starts failed with init_fail, else OK until it reports.
                 ok: !script.init_fail,
@@ -457,9 +467,13 @@ impl InstanceParams {
                     file: t.name.clone(),
                 });
             };
+            let weight = t.weight.unwrap_or(f.weight);
+            if weight != 0 && (in_group || owner) {
+                continue;
+            }
             track_files.push(TrackedFile {
                 name: t.name.clone(),
-                weight: t.weight.unwrap_or(f.weight),
+                weight,
                 reverse: t.reverse.unwrap_or(f.reverse),
                 value: 0,
             });
