@@ -619,3 +619,76 @@ fn promote_secondaries_is_set_and_restored() {
         "promote_secondaries not restored (logs in {logs})"
     );
 }
+
+/// `unicast_ttl 10` over IPv6: rampart's unicast adverts carry hop limit 10 and keepalived
+/// (backup) accepts them.
+#[test]
+fn unicast_ttl_ipv6_interoperates_with_keepalived() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("kwhop6");
+    let lan = lab.lan("br");
+    let r = lab.ns("r");
+    let k = lab.ns("k");
+    lab.attach(&r, "eth0", &lan, &["fd31::1/64"]);
+    lab.attach(&k, "eth0", &lan, &["fd31::2/64"]);
+    let logs = lab.dir.path().display().to_string();
+    let vip6 = "fd31::100";
+    let mk = |prio, src: &str, peer: &str| {
+        let mut i = Inst::new("VI_HOP6", "eth0", 66, prio, &[vip6])
+            .v3("1")
+            .unicast(src, &[peer]);
+        i.extra = "  unicast_ttl 10\n".into();
+        conf(&[i], &[])
+    };
+    let cap = lab.path("k.pcap");
+    let tcpdump = lab.spawn(
+        "tcpdump",
+        &k,
+        &[
+            "tcpdump",
+            "-i",
+            "eth0",
+            "-n",
+            "-v",
+            "--immediate-mode",
+            "-U",
+            "-w",
+            cap.to_str().unwrap(),
+            "ip6 proto 112",
+        ],
+        &lab.path("tcpdump.log"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, ka_log) = start_keepalived(&mut lab, &k, "kwhop6-k", &mk(100, "fd31::2", "fd31::1"));
+    start_rampart(&mut lab, &r, "kwhop6-r", &mk(150, "fd31::1", "fd31::2"));
+    let got = wait_for(Duration::from_secs(15), || {
+        lab.has_addr(&r, "eth0", vip6).then_some(())
+    });
+    assert!(
+        got.is_some(),
+        "rampart never became MASTER (logs in {logs})"
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !lab.has_addr(&k, "eth0", vip6),
+        "keepalived took the VIP: it rejects rampart's hop-limit-10 adverts (logs in {logs})"
+    );
+    let complaints = netns_vrrp::keepalived_complaints(&ka_log);
+    assert!(
+        complaints.is_empty(),
+        "keepalived complained:\n{}",
+        complaints.join("\n")
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    lab.signal(tcpdump, "INT");
+    lab.wait_exit(tcpdump, Duration::from_secs(5));
+    let out = lab.exec(&k, &["tcpdump", "-n", "-v", "-r", cap.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("hlim 10") && l.contains("fd31::1 > fd31::2")),
+        "no hop-limit-10 advert from rampart:\n{text}"
+    );
+}

@@ -252,13 +252,27 @@ impl VrrpSocket {
         src: Option<IpAddr>,
         dst: IpAddr,
     ) -> Result<(), NetError> {
+        self.send_hops(data, src, dst, None).await
+    }
+
+    /// [`VrrpSocket::send`] with an IPv6 hop limit for this packet only (`unicast_ttl`);
+    /// None: the socket's 255. IPv4 packets carry their TTL in the header they come with.
+    pub async fn send_hops(
+        &self,
+        data: &[u8],
+        src: Option<IpAddr>,
+        dst: IpAddr,
+        hop_limit: Option<u8>,
+    ) -> Result<(), NetError> {
         loop {
             let mut guard = self.fd.writable().await.map_err(|source| NetError::Send {
                 ifname: self.spec.ifname.clone(),
                 dst,
                 source,
             })?;
-            match guard.try_io(|inner| send_one(inner.get_ref(), self.ifindex, data, src, dst)) {
+            match guard
+                .try_io(|inner| send_one(inner.get_ref(), self.ifindex, data, src, dst, hop_limit))
+            {
                 Ok(r) => {
                     return r.map(|_| ()).map_err(|source| NetError::Send {
                         ifname: self.spec.ifname.clone(),
@@ -323,6 +337,7 @@ fn send_one(
     data: &[u8],
     src: Option<IpAddr>,
     dst: IpAddr,
+    hop_limit: Option<u8>,
 ) -> std::io::Result<usize> {
     use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
     let iov = [IoSlice::new(data)];
@@ -361,6 +376,10 @@ fn send_one(
                     ipi6_ifindex: ifindex,
                 };
                 cm.push(ControlMessage::Ipv6PacketInfo(&pi));
+            }
+            let hops: libc::c_int = hop_limit.map_or(-1, libc::c_int::from);
+            if hop_limit.is_some() {
+                cm.push(ControlMessage::Ipv6HopLimit(&hops));
             }
             sendmsg(s.as_raw_fd(), &iov, &cm, MsgFlags::empty(), Some(&addr))
                 .map_err(std::io::Error::from)

@@ -1654,7 +1654,10 @@ impl Driver {
                 ok = false;
                 continue;
             };
-            if let Err(e) = socket.send(&bytes, src, dst).await {
+            let hops = self.cfg.instances[idx]
+                .unicast_ttl
+                .filter(|_| dst.is_ipv6() && !dst.is_multicast());
+            if let Err(e) = socket.send_hops(&bytes, src, dst, hops).await {
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 ok = false;
                 if !w.send_failing {
