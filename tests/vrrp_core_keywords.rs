@@ -736,3 +736,39 @@ vrrp_instance owner {
     assert_eq!(p[1].track_interfaces, vec![tracked("eth1", 5)]);
     assert_eq!(p[1].track_scripts, vec![tracked("chk", 0)]);
 }
+
+#[test]
+fn startup_delay_is_for_the_daemon_start_not_for_instances_added_by_reload() {
+    let one = "global_defs {\n vrrp_startup_delay 2\n}
+vrrp_instance a {
+    interface eth0
+    virtual_router_id 8
+    virtual_ipaddress { 192.0.2.8 }
+}
+";
+    let two = format!(
+        "{one}vrrp_instance b {{
+    interface eth0
+    virtual_router_id 9
+    virtual_ipaddress {{ 192.0.2.9 }}
+}}
+"
+    );
+    let load = |t: &str| {
+        load_str("keywords.conf", t, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{d}"))
+            .config
+    };
+    let mut node = Node::from_config(&load(one)).unwrap();
+    assert_eq!(
+        node.instances()[0].params().startup_delay,
+        Duration::from_secs(2)
+    );
+    node.rebuild(&load(&two), &[Some(0), None], Instant::now())
+        .unwrap();
+    assert_eq!(
+        node.instances()[0].params().startup_delay,
+        Duration::from_secs(2)
+    );
+    assert_eq!(node.instances()[1].params().startup_delay, Duration::ZERO);
+}

@@ -248,13 +248,19 @@ impl Node {
                     pending.push((idx, actions));
                     instances.push(running);
                 }
-                None => instances.push(Instance::from_config(
-                    inst,
-                    &cfg.global,
-                    &cfg.vrrp_scripts,
-                    &cfg.track_files,
-                    group,
-                )?),
+                None => {
+                    let mut p = InstanceParams::from_config(
+                        inst,
+                        &cfg.global,
+                        &cfg.vrrp_scripts,
+                        &cfg.track_files,
+                        group,
+                    )?;
+                    // vrrp_startup_delay is about the daemon starting (bonds still settling),
+                    // not about an instance added by a reload.
+                    p.startup_delay = std::time::Duration::ZERO;
+                    instances.push(Instance::new(p))
+                }
             }
         }
         let groups = cfg
