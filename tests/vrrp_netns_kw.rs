@@ -347,6 +347,10 @@ fn higher_prio_send_advert_like_keepalived() {
 
 /// `vrrp_garp_interval 0.25`: the GARPs of becoming MASTER (the lab's
 /// `vrrp_garp_master_repeat 2`, again after `vrrp_garp_master_delay 1`) are 0.25 s apart.
+///
+/// keepalived 2.2.7 sends at most 2 GARPs per round for a VIP once `vrrp_garp_interval` is
+/// set, whatever `vrrp_garp_master_repeat` says (observed: repeat 5, interval 0.1 → 2 GARPs,
+/// the rest never sent); rampart sends them all, spaced — checked below with repeat 3.
 #[test]
 fn garp_interval_spaces_gratuitous_arps_like_keepalived() {
     if skip() {
@@ -380,6 +384,32 @@ fn garp_interval_spaces_gratuitous_arps_like_keepalived() {
                 o.logs
             );
         }
+    }
+    // rampart with repeat 3: three GARPs per round, 0.25 s apart (keepalived would send 2).
+    let o = run(
+        "kwgint3",
+        Who::Rampart,
+        150,
+        100,
+        "  vrrp_garp_interval 0.25\n  vrrp_garp_master_repeat 3\n",
+        "  garp_lower_prio_repeat 0\n",
+        Duration::from_millis(200),
+    )
+    .expect("lab");
+    let g = &o.subject_garps_before_peer;
+    assert_eq!(
+        g.len(),
+        6,
+        "rampart, repeat 3: GARPs {g:?} (logs in {})",
+        o.logs
+    );
+    for w in g[..3].windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            (0.24..0.6).contains(&gap),
+            "rampart, repeat 3: GARPs {gap:.3} s apart (all: {g:?}; logs in {})",
+            o.logs
+        );
     }
 }
 
