@@ -70,7 +70,9 @@ for v in range((n + per_vs - 1) // per_vs):
             out.append("    HTTP_GET {\n      url {\n        path /\n        digest b1946ac92492d2347c6235b4d2611184\n      }\n      connect_timeout 3\n    }\n")
         out.append("  }\n")
     out.append("}\n")
-out.append("virtual_server 10.255.0.1 80 {\n  delay_loop %s\n  lb_kind DR\n" % dl)
+# The victims' first failed attempt (while still up) is logged at info only with
+# log_all_failures; the DOWN delay is measured from it.
+out.append("virtual_server 10.255.0.1 80 {\n  delay_loop %s\n  lb_kind DR\n  log_all_failures\n" % dl)
 for v in range(1, victims + 1):
     out.append("  real_server 127.200.0.%d 9090 {\n    TCP_CHECK {\n      connect_timeout 3\n      retry %s\n      delay_before_retry %s\n    }\n  }\n" % (v, retry, dbr))
 out.append("}\n")
@@ -114,7 +116,7 @@ for line in open(log):
     g = re.search(r"target=(127\.200\.0\.\d+):9090 up=false", m)
     if g and g.group(1) not in first_fail:
         first_fail[g.group(1)] = t
-    g = re.search(r"op=del-dest service=\S+ dest=\[(127\.200\.0\.\d+)\]:9090", m)
+    g = re.search(r"op=del-dest service=\S+ dest=\[(127\.200\.0\.\d+)\]:\d+", m)
     if g and g.group(1) not in down:
         down[g.group(1)] = t
 fd = [down[k] - first_fail[k] for k in down if k in first_fail]

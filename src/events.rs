@@ -87,6 +87,13 @@ pub enum Event {
         alive_weight: u64,
         quorum: u32,
     },
+    /// A real server's weight in the desired IPVS table changed (None: not in the table).
+    /// Not a transition: consumed by the status board only.
+    RealServerWeight {
+        virtual_server: Endpoint,
+        real_server: Endpoint,
+        weight: Option<u32>,
+    },
     /// A reload was refused (errors in the new file) or applied.
     Reload { ok: bool, detail: String },
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Purpose-built HTTP backends for the checker tests (loopback only).
 
-usage: check_backend.py MODE [--host H] [--cert C --key K] [--delay S]
+usage: check_backend.py MODE [--host H] [--cert C --key K [--client-ca CA]] [--delay S]
 Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
 Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F);
 --cert/--key wrap any mode in TLS.
@@ -78,6 +78,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--client-ca", help="with --cert: require a client certificate signed by this CA")
     ap.add_argument("--delay", type=float, default=0.01)
     ap.add_argument("--file", help="raw mode: the bytes to answer with")
     a = ap.parse_args()
@@ -92,6 +93,9 @@ def main():
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
+        if a.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(a.client_ca)
     print("READY %d" % s.getsockname()[1], flush=True)
     while True:
         c, _ = s.accept()

@@ -45,6 +45,8 @@ fn action_json(a: &Action, t0: Instant) -> Value {
         Action::Emit(ev) => json!({ "emit": ev }),
         Action::RunScript { command, why } => json!({"script": command.raw, "why": why}),
         Action::TableChanged => json!({"table_changed": true}),
+        Action::Run { probe } => json!({"run": probe.0}),
+        Action::Log(msg) => json!({ "log": msg }),
     }
 }
 
@@ -55,7 +57,10 @@ fn run_case(dir: &Path) -> String {
     assert!(errors.is_empty(), "{errors:?}");
     let t0 = Instant::now();
     let mut out = Vec::new();
-    let start: Vec<Value> = core.start(t0).iter().map(|a| action_json(a, t0)).collect();
+    // As the shell: the initial table weights are reported, then the first checks scheduled.
+    let mut start_actions = core.report_weights();
+    start_actions.extend(core.start(t0));
+    let start: Vec<Value> = start_actions.iter().map(|a| action_json(a, t0)).collect();
     out.push(json!({"t": 0.0, "start": start, "table": table_json(&core)}));
     let input = std::fs::read_to_string(dir.join("input.jsonl")).expect("input.jsonl");
     for (n, line) in input

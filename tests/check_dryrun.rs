@@ -120,7 +120,7 @@ virtual_server 10.0.0.1 80 {{
     protocol TCP
     delay_loop 1
     lb_algo wrr
-    lb_kind DR
+    lb_kind NAT
     inhibit_on_failure
     real_server 127.0.0.1 {web} {{
         weight 3
@@ -191,7 +191,7 @@ virtual_server 10.0.0.2 443 {{
             "op=add-dest",
             "service=tcp:[10.0.0.1]:80",
             &format!("dest=[127.0.0.1]:{}", web.port),
-            "forward=dr",
+            "forward=nat",
             "weight=3",
         ],
         w,

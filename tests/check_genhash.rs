@@ -105,6 +105,15 @@ fn same_output_as_debian_genhash() {
     let p = closed_port();
     compare("refused", args(&format!("-s 127.0.0.1 -p {p} -u /")));
     compare("refused -v", args(&format!("-s 127.0.0.1 -p {p} -u / -v")));
+    // An HTTP/1.1 keep-alive server that ignores `Connection: close` and leaves the
+    // connection open after a Content-Length body.
+    let ka = backend("keepalive", &[]);
+    for flags in ["-P 1.1", "-P 1.0", "-P 1.1 -v"] {
+        compare(
+            "keep-alive",
+            args(&format!("-s 127.0.0.1 -p {} -u / -t 2 {flags}", ka.port)),
+        );
+    }
     // Read timeout.
     let hang = backend("hang", &[]);
     compare(
@@ -138,6 +147,38 @@ fn same_output_as_debian_genhash() {
             tls.port
         )),
     );
+    // The keep-alive server over TLS.
+    let tls_ka = backend(
+        "keepalive",
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let tls_hang = backend(
+        "hang",
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    compare(
+        "ssl timeout",
+        args(&format!("-S -s 127.0.0.1 -p {} -u / -t 1", tls_hang.port)),
+    );
+    for flags in ["", "-v"] {
+        compare(
+            "ssl keep-alive",
+            args(&format!(
+                "-S -s 127.0.0.1 -p {} -u / -t 2 -P 1.1 {flags}",
+                tls_ka.port
+            )),
+        );
+    }
     // Argument errors.
     compare("usage", args("-s 127.0.0.1"));
     compare("bad protocol", args("-s 127.0.0.1 -p 1 -u / -P 2.0"));

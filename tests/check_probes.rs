@@ -5,7 +5,7 @@ mod check_support;
 use check_support::*;
 
 use rampart::check::probe::{self, ConnectSpec, MiscSpec, Outcome, ProbeSpec, TlsSpec, UrlSpec};
-use rampart::config::model::HttpProtocol;
+use rampart::config::model::{HttpProtocol, SslContext};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -220,7 +220,7 @@ fn ssl_get_with_self_signed_certificate_and_sni() {
     for sni in [None, Some("backend.test".to_string())] {
         let spec = http_spec(
             conn(b.port, 3000),
-            Some(TlsSpec { sni, ca_file: None }),
+            Some(TlsSpec::new(sni, None)),
             "/",
             Some(HELLO_MD5),
             vec![],
@@ -247,31 +247,95 @@ fn ssl_get_verifies_against_a_configured_ca() {
             key.to_str().unwrap(),
         ],
     );
-    let spec = |sni: &str, ca_file: Option<std::path::PathBuf>| {
+    let spec = |sni: Option<&str>, ca_file: Option<std::path::PathBuf>| {
+        let ssl = SslContext {
+            ca: ca_file,
+            ..Default::default()
+        };
         http_spec(
             conn(b.port, 3000),
-            Some(TlsSpec {
-                sni: Some(sni.into()),
-                ca_file,
-            }),
+            Some(TlsSpec::new(sni.map(String::from), Some(&ssl))),
             "/",
             Some(HELLO_MD5),
             vec![],
         )
     };
     assert_eq!(
-        run(&spec("backend.test", Some(ca.clone()))),
+        run(&spec(Some("backend.test"), Some(ca.clone()))),
         Outcome::Up { weight: None }
     );
-    let r = down_reason(run(&spec("other.test", Some(ca))));
-    assert!(r.contains("TLS handshake"), "{r}");
-    // A CA that did not sign the server's certificate.
+    // Without SNI the check connects to an IP address: the chain is verified, not the name.
+    assert_eq!(
+        run(&spec(None, Some(ca.clone()))),
+        Outcome::Up { weight: None }
+    );
+    // With SNI the name must match.
+    let r = down_reason(run(&spec(Some("other.test"), Some(ca.clone()))));
+    assert!(r.contains("server certificate not accepted"), "{r}");
+    // A CA that did not sign the server's certificate: the reason names the CA file.
     let other = tempfile::tempdir().unwrap();
     let (other_ca, _, _) = ca_signed(other.path(), "backend.test");
-    let r = down_reason(run(&spec("backend.test", Some(other_ca))));
-    assert!(r.contains("TLS handshake"), "{r}");
+    for sni in [None, Some("backend.test")] {
+        let r = down_reason(run(&spec(sni, Some(other_ca.clone()))));
+        assert!(
+            r.contains("server certificate not accepted")
+                && r.contains(&other_ca.display().to_string()),
+            "{r}"
+        );
+    }
     // Without a CA nothing is verified (keepalived's behaviour).
-    assert_eq!(run(&spec("other.test", None)), Outcome::Up { weight: None });
+    assert_eq!(
+        run(&spec(Some("other.test"), None)),
+        Outcome::Up { weight: None }
+    );
+}
+
+#[test]
+fn ssl_get_presents_the_configured_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, leaf, key) = ca_signed(dir.path(), "backend.test");
+    // The server wants a client certificate signed by the same CA; the leaf (serverAuth and
+    // clientAuth) serves as both.
+    let b = backend(
+        "ok",
+        &[
+            "--cert",
+            leaf.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--client-ca",
+            ca.to_str().unwrap(),
+        ],
+    );
+    let with = |ssl: Option<&SslContext>| {
+        http_spec(
+            conn(b.port, 3000),
+            Some(TlsSpec::new(None, ssl)),
+            "/",
+            Some(HELLO_MD5),
+            vec![],
+        )
+    };
+    let ssl = SslContext {
+        ca: Some(ca.clone()),
+        certificate: Some(leaf.clone()),
+        key: Some(key.clone()),
+        password: None,
+    };
+    assert_eq!(run(&with(Some(&ssl))), Outcome::Up { weight: None });
+    // No client certificate: the server refuses the handshake.
+    let r = down_reason(run(&with(None)));
+    assert!(r.contains("TLS") || r.contains("reading"), "{r}");
+    // An unreadable key is a local error that names the file.
+    let bad = SslContext {
+        key: Some(dir.path().join("missing.pem")),
+        ..ssl.clone()
+    };
+    let r = down_reason(run(&with(Some(&bad))));
+    assert!(
+        r.contains("local error") && r.contains("missing.pem"),
+        "{r}"
+    );
 }
 
 fn misc(script: &str, timeout_ms: u64, dynamic: bool) -> ProbeSpec {

@@ -184,3 +184,47 @@ fn fwmark_ipv6_and_groups() {
     }));
     assert!(t.services.values().all(|e| e.dests.len() == 1));
 }
+
+/// keepalived 2.2.7 (and ipvsadm) give a DR/TUN destination the service's port, 0 under a
+/// fwmark service; masq keeps the real server's. Seen in the test VM
+/// (tests/check_vm_parity.rs): "virtual server ... and real server ... ports don't match -
+/// resetting".
+#[test]
+fn dr_and_tun_destinations_take_the_service_port() {
+    let mut v = vs(VsKey::Addr {
+        addr: ip("10.0.0.1"),
+        port: 80,
+    });
+    v.lb_kind = ForwardMethod::Dr;
+    let mut masq = rs("192.168.0.3", Some(8080), 1);
+    masq.lb_kind = Some(ForwardMethod::Nat);
+    // Two real servers on one address become one kernel destination, up while one of them is.
+    v.real_servers = vec![
+        rs("192.168.0.1", Some(8080), 1),
+        rs("192.168.0.2", Some(8080), 4),
+        rs("192.168.0.2", Some(9090), 2),
+        masq,
+    ];
+    let weights = [Some(1), Some(0), Some(2), Some(1)];
+    let e = desired_entries(&v, &Config::default(), &|i, _| weights[i], false);
+    let got: Vec<(String, u32)> = e[0]
+        .1
+        .dests
+        .iter()
+        .map(|(k, d)| (format!("{}:{}", k.addr, k.port), d.weight))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("192.168.0.1:80".to_string(), 1),
+            ("192.168.0.2:80".to_string(), 2),
+            ("192.168.0.3:8080".to_string(), 1),
+        ]
+    );
+
+    let mut f = vs(VsKey::Fwmark(7));
+    f.lb_kind = ForwardMethod::Tun;
+    f.real_servers = vec![rs("192.168.0.1", Some(8080), 1)];
+    let e = desired_entries(&f, &Config::default(), &|_, r| Some(r.weight), false);
+    assert_eq!(e[0].1.dests.keys().next().expect("dest").port, 0);
+}

@@ -130,5 +130,6 @@ fn log_event(ev: &Event) {
                 tracing::error!(target: "event", "configuration reload refused: {detail}")
             }
         }
+        Event::RealServerWeight { .. } => {}
     }
 }

@@ -82,7 +82,7 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
                 if *gained { "UP" } else { "DOWN" }
             ),
         )),
-        Event::Reload { .. } => None,
+        Event::Reload { .. } | Event::RealServerWeight { .. } => None,
     }
 }
 

@@ -269,6 +269,7 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                 ),
             })
         }
+        Event::RealServerWeight { .. } => None,
     }
 }
 

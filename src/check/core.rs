@@ -18,8 +18,8 @@ use crate::events::{Endpoint, Event};
 use crate::ipvs::table::{
     DesiredTable, DestKey, DestSettings, ServiceEntry, ServiceKey, ServiceSettings,
 };
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Index of a (deduplicated) probe.
@@ -37,8 +37,17 @@ pub struct Timing {
 
 #[derive(Debug, Clone)]
 pub enum Input {
+    /// A probe's scheduled time came: the core answers [`Action::Run`], or, while the probe
+    /// is suspended (`ha_suspend`), a new [`Action::Schedule`] a `delay_loop` later.
+    Due { probe: ProbeId },
     /// A probe finished.
     Result { probe: ProbeId, outcome: Outcome },
+    /// `addr` is no longer configured on this host: checks of `ha_suspend` virtual servers
+    /// that have no other of their addresses left are suspended (their real servers keep
+    /// their state and their IPVS entries, as keepalived does).
+    Suspend { addr: IpAddr },
+    /// `addr` is configured on this host (again): their checks resume.
+    Resume { addr: IpAddr },
     /// The daemon is stopping: run omega scripts, empty the table.
     Shutdown,
 }
@@ -58,6 +67,12 @@ pub enum Action {
     },
     /// `desired()` changed.
     TableChanged,
+    /// Start the probe now (answer to [`Input::Due`]).
+    Run {
+        probe: ProbeId,
+    },
+    /// Something to log at info (suspended or resumed checks).
+    Log(String),
 }
 
 /// Configuration problems found while building the core (the checker is skipped).
@@ -79,6 +94,19 @@ struct ProbeState {
     last_reason: String,
     /// (virtual server, real server) pairs this probe feeds.
     feeds: Vec<(usize, usize)>,
+    /// ha_suspend: the virtual server's addresses (inclusive ranges); empty: never suspended.
+    suspend_on: Vec<(IpAddr, IpAddr)>,
+    /// Those of `suspend_on` configured on this host; none: suspended.
+    present: BTreeSet<IpAddr>,
+    /// log_all_failures (checker, real or virtual server level, else the global
+    /// checker_log_all_failures).
+    log_all_failures: bool,
+}
+
+impl ProbeState {
+    fn suspended(&self) -> bool {
+        !self.suspend_on.is_empty() && self.present.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +124,9 @@ struct RsState {
     alive: bool,
     /// Effective weight while alive (configured, or misc_dynamic).
     eff_weight: u32,
+    /// The weight last reported in an [`Event::RealServerWeight`] (None inside: not in the
+    /// table); None: not reported yet.
+    reported_weight: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +151,8 @@ pub struct Core {
     vss: Vec<VsState>,
     seed: u64,
     shut_down: bool,
+    /// rs_init_notifies: [`Core::start`] notifies for real servers that start alive.
+    rs_init_notifies: bool,
 }
 
 /// Longest spread of the first checks when no warmup is configured (see [`Core::start`]).
@@ -138,7 +171,8 @@ impl Core {
     pub fn new(cfg: &Config, seed: u64) -> (Core, Vec<CoreError>) {
         let mut errors = Vec::new();
         let mut probes: Vec<ProbeState> = Vec::new();
-        let mut index: HashMap<(ProbeSpec, Timing, bool), ProbeId> = HashMap::new();
+        type Key = (ProbeSpec, Timing, bool, Vec<(IpAddr, IpAddr)>);
+        let mut index: HashMap<Key, ProbeId> = HashMap::new();
         let mut vss = Vec::new();
         for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
             let services = service_entries(cfg, vs);
@@ -147,15 +181,27 @@ impl Core {
                 _ => None,
             };
             let vs_endpoint = vs_endpoint(vs);
+            let suspend_on = if vs.ha_suspend {
+                suspend_ranges(cfg, vs)
+            } else {
+                Vec::new()
+            };
             let mut rss = Vec::new();
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let mut ids = Vec::new();
                 let mut start_up = true;
                 for ch in &rs.checkers {
                     let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
-                    match probe_spec(vs, rs, ch, vs_port, cfg.global.script_user.as_ref()) {
+                    match probe_spec(
+                        vs,
+                        rs,
+                        ch,
+                        vs_port,
+                        cfg.global.script_user.as_ref(),
+                        cfg.global.ssl.as_ref(),
+                    ) {
                         Ok((spec, timing)) => {
-                            let key = (spec, timing, alpha);
+                            let key = (spec, timing, alpha, suspend_on.clone());
                             let id = *index.entry(key.clone()).or_insert_with(|| {
                                 probes.push(ProbeState {
                                     spec: key.0.clone(),
@@ -166,10 +212,17 @@ impl Core {
                                     weight: None,
                                     last_reason: String::new(),
                                     feeds: Vec::new(),
+                                    suspend_on: key.3.clone(),
+                                    present: BTreeSet::new(),
+                                    log_all_failures: false,
                                 });
                                 ProbeId(probes.len() - 1)
                             });
                             probes[id.0].feeds.push((vi, ri));
+                            probes[id.0].log_all_failures |= ch
+                                .common
+                                .log_all_failures
+                                .unwrap_or(cfg.global.checker_log_all_failures);
                             start_up &= probes[id.0].up;
                             ids.push(id);
                         }
@@ -199,6 +252,7 @@ impl Core {
                     probes: ids,
                     alive: start_up,
                     eff_weight: rs.weight,
+                    reported_weight: None,
                 });
             }
             let sorry = vs.sorry_server.as_ref().map(|s| {
@@ -238,6 +292,7 @@ impl Core {
                 vss,
                 seed,
                 shut_down: false,
+                rs_init_notifies: cfg.global.rs_init_notifies,
             },
             errors,
         )
@@ -254,6 +309,63 @@ impl Core {
     /// Whether a probe's checker is UP.
     pub fn probe_up(&self, id: ProbeId) -> bool {
         self.probes[id.0].up
+    }
+
+    /// Whether failed attempts of this probe are logged (log_all_failures).
+    pub fn probe_logs_all_failures(&self, id: ProbeId) -> bool {
+        self.probes[id.0].log_all_failures
+    }
+
+    /// Whether a probe is suspended (ha_suspend and none of its virtual server's addresses
+    /// configured here).
+    pub fn probe_suspended(&self, id: ProbeId) -> bool {
+        self.probes[id.0].suspended()
+    }
+
+    /// One address of each ha_suspend range (enough to resume every check).
+    pub fn suspend_addresses(&self) -> Vec<IpAddr> {
+        let set: BTreeSet<IpAddr> = self
+            .probes
+            .iter()
+            .flat_map(|p| p.suspend_on.iter().map(|r| r.0))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Whether any check depends on local addresses (the shell then watches them).
+    pub fn uses_ha_suspend(&self) -> bool {
+        self.probes.iter().any(|p| !p.suspend_on.is_empty())
+    }
+
+    /// One [`Event::RealServerWeight`] per real server whose weight in the desired table was
+    /// not reported yet or changed since (at start and after a reload).
+    pub fn report_weights(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for vi in 0..self.vss.len() {
+            for ri in 0..self.vss[vi].rs.len() {
+                self.report_weight(vi, ri, &mut out);
+            }
+        }
+        out
+    }
+
+    fn report_weight(&mut self, vi: usize, ri: usize, out: &mut Vec<Action>) {
+        let v = &self.vss[vi];
+        let w = if self.shut_down {
+            None
+        } else {
+            v.table_weight(&v.rs[ri])
+        };
+        let v = &mut self.vss[vi];
+        let r = &mut v.rs[ri];
+        if r.reported_weight != Some(w) {
+            r.reported_weight = Some(w);
+            out.push(Action::Emit(Event::RealServerWeight {
+                virtual_server: v.endpoint.clone(),
+                real_server: r.endpoint.clone(),
+                weight: w,
+            }));
+        }
     }
 
     /// The first checks: spread over `warmup` by the seeded jitter when one is configured;
@@ -278,6 +390,27 @@ impl Core {
                 probe: ProbeId(i),
                 at: now + delay,
             });
+        }
+        if self.rs_init_notifies {
+            // keepalived's rs_init_notifies: real servers that start alive are announced
+            // (notify_up, notify fifo, alert) as if they had just come up.
+            for v in &self.vss {
+                for r in v.rs.iter().filter(|r| r.alive) {
+                    let reason = "initial state (rs_init_notifies)".to_string();
+                    out.push(Action::Emit(Event::RealServer {
+                        virtual_server: v.endpoint.clone(),
+                        real_server: r.endpoint.clone(),
+                        up: true,
+                        reason: reason.clone(),
+                    }));
+                    if let Some(c) = &r.notify_up {
+                        out.push(Action::RunScript {
+                            command: c.clone(),
+                            why: reason,
+                        });
+                    }
+                }
+            }
         }
         out
     }
@@ -308,6 +441,7 @@ impl Core {
             np.retry_it = op.retry_it;
             np.weight = op.weight;
             np.last_reason = op.last_reason.clone();
+            np.present = op.present.clone();
         }
         // Real servers start from their previous state, so that update_rs reports exactly
         // the differences; virtual servers keep their quorum state.
@@ -321,6 +455,7 @@ impl Core {
                     let r = &mut self.vss[vi].rs[ri];
                     r.alive = p.alive;
                     r.eff_weight = p.eff_weight;
+                    r.reported_weight = p.reported_weight;
                 }
             }
             if let Some(o) = old_vs {
@@ -335,13 +470,14 @@ impl Core {
         (map, out)
     }
 
-    /// The first checks of the probes not carried over by [`Core::adopt`] (as [`Core::start`]).
+    /// The first checks of the probes not carried over by [`Core::adopt`] (as [`Core::start`],
+    /// without its start-up notifications).
     pub fn start_new(&self, now: Instant, adopted: &[bool]) -> Vec<Action> {
         self.start(now)
             .into_iter()
             .filter(|a| match a {
                 Action::Schedule { probe, .. } => !adopted.get(probe.0).copied().unwrap_or(false),
-                _ => true,
+                _ => false,
             })
             .collect()
     }
@@ -353,6 +489,48 @@ impl Core {
             return out;
         }
         match input {
+            Input::Due { probe } => {
+                let Some(p) = self.probes.get(probe.0) else {
+                    return out;
+                };
+                // keepalived keeps a suspended checker's timer running and skips the check.
+                out.push(if p.suspended() {
+                    Action::Schedule {
+                        probe,
+                        at: now + p.timing.delay_loop,
+                    }
+                } else {
+                    Action::Run { probe }
+                });
+            }
+            Input::Suspend { addr } | Input::Resume { addr } => {
+                let present = matches!(input, Input::Resume { .. });
+                for (i, p) in self.probes.iter_mut().enumerate() {
+                    if !p.suspend_on.iter().any(|r| in_range(addr, *r)) {
+                        continue;
+                    }
+                    let was = p.suspended();
+                    if present {
+                        p.present.insert(addr);
+                    } else {
+                        p.present.remove(&addr);
+                    }
+                    if was != p.suspended() {
+                        out.push(Action::Log(format!(
+                            "{} {} check {} of {} (ha_suspend: address {addr} {} this host)",
+                            if was { "resuming" } else { "suspending" },
+                            p.spec.kind(),
+                            i,
+                            p.spec.target(),
+                            if present {
+                                "configured on"
+                            } else {
+                                "no longer on"
+                            },
+                        )));
+                    }
+                }
+            }
             Input::Result { probe, outcome } => {
                 let Some(p) = self.probes.get_mut(probe.0) else {
                     return out;
@@ -463,6 +641,7 @@ impl Core {
         }
         if changed {
             out.push(Action::TableChanged);
+            self.report_weight(vi, ri, out);
             self.update_quorum(vi, out);
         }
     }
@@ -505,6 +684,9 @@ impl Core {
         }
         if v.sorry.is_some() {
             out.push(Action::TableChanged);
+            for ri in 0..self.vss[vi].rs.len() {
+                self.report_weight(vi, ri, out);
+            }
         }
     }
 
@@ -516,16 +698,9 @@ impl Core {
         }
         for v in &self.vss {
             let mut dests = std::collections::BTreeMap::new();
-            let sorry_active = !v.quorum_up && v.sorry.is_some();
+            let sorry_active = v.sorry_active();
             for r in &v.rs {
-                let weight = if r.alive && !sorry_active {
-                    Some(r.eff_weight)
-                } else if r.inhibit {
-                    Some(0)
-                } else {
-                    None
-                };
-                if let Some(weight) = weight {
+                if let Some(weight) = v.table_weight(r) {
                     dests.insert(
                         r.dest,
                         DestSettings {
@@ -549,7 +724,7 @@ impl Core {
                     *key,
                     ServiceEntry {
                         settings: settings.clone(),
-                        dests: dests.clone(),
+                        dests: crate::ipvs::desired::dests_for_key(key, &dests),
                     },
                 );
             }
@@ -559,12 +734,54 @@ impl Core {
 }
 
 impl VsState {
+    fn sorry_active(&self) -> bool {
+        !self.quorum_up && self.sorry.is_some()
+    }
+
+    /// A real server's weight in the desired table; None: not in it.
+    fn table_weight(&self, r: &RsState) -> Option<u32> {
+        if r.alive && !self.sorry_active() {
+            Some(r.eff_weight)
+        } else if r.inhibit {
+            Some(0)
+        } else {
+            None
+        }
+    }
+
     fn alive_weight(&self) -> u64 {
         self.rs
             .iter()
             .filter(|r| r.alive)
             .map(|r| r.eff_weight as u64)
             .sum()
+    }
+}
+
+fn in_range(a: IpAddr, (first, last): (IpAddr, IpAddr)) -> bool {
+    a.is_ipv4() == first.is_ipv4() && first <= a && a <= last
+}
+
+/// The addresses whose presence on this host an `ha_suspend` virtual server's checks wait
+/// for: its own address, or its group's address ranges (fwmark services have none, so
+/// ha_suspend does not apply to them).
+fn suspend_ranges(cfg: &Config, vs: &VirtualServer) -> Vec<(IpAddr, IpAddr)> {
+    use crate::config::model::VsgMember;
+    match &vs.key {
+        VsKey::Addr { addr, .. } => vec![(*addr, *addr)],
+        VsKey::Fwmark(_) => Vec::new(),
+        VsKey::Group(name) => cfg
+            .virtual_server_group(name)
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter_map(|m| match m {
+                        VsgMember::Range { first, last, .. } => Some((*first, *last)),
+                        VsgMember::Fwmark { .. } => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -588,6 +805,7 @@ pub fn probe_spec(
     ch: &crate::config::model::Checker,
     vs_port: Option<u16>,
     script_user: Option<&crate::config::model::RunAs>,
+    ssl: Option<&crate::config::model::SslContext>,
 ) -> Result<(ProbeSpec, Timing), CoreError> {
     let c = &ch.common;
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
@@ -639,10 +857,8 @@ pub fn probe_spec(
                 .collect();
             ProbeSpec::Http {
                 connect: conn,
-                tls: tls.then(|| TlsSpec {
-                    sni: if h.enable_sni { vhost.clone() } else { None },
-                    ca_file: None,
-                }),
+                tls: tls
+                    .then(|| TlsSpec::new(if h.enable_sni { vhost.clone() } else { None }, ssl)),
                 proto: h.http_protocol,
                 urls,
                 max_body: h.max_body.unwrap_or(super::probe::DEFAULT_MAX_BODY),

@@ -176,6 +176,11 @@ impl ResponseReader {
         }
     }
 
+    /// Whether the header block is complete.
+    pub fn has_header(&self) -> bool {
+        self.status.is_some()
+    }
+
     /// The header bytes read so far (for `genhash -v` on partial responses).
     pub fn header(&self) -> &[u8] {
         &self.header

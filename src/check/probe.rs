@@ -4,6 +4,7 @@
 use super::http::{self, Progress, ResponseReader};
 use crate::config::model::HttpProtocol;
 use socket2::{Domain, Protocol as SockProto, Socket, Type};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -52,8 +53,22 @@ pub struct TlsSpec {
     /// SNI name; None sends no SNI.
     pub sni: Option<String>,
     /// Verify the server certificate against this CA bundle (PEM); None: no verification,
-    /// as keepalived.
+    /// as keepalived. The chain is always verified; the name in the certificate only when an
+    /// SNI name is sent (a certificate rarely names the real server's IP address).
     pub ca_file: Option<PathBuf>,
+    /// Client certificate chain and its private key (PEM), presented when the server asks.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl TlsSpec {
+    /// SSL_GET's TLS settings from the top-level `SSL` block (None: keepalived's defaults).
+    pub fn new(sni: Option<String>, ssl: Option<&crate::config::model::SslContext>) -> TlsSpec {
+        TlsSpec {
+            sni,
+            ca_file: ssl.and_then(|s| s.ca.clone()),
+            client_cert: ssl.and_then(|s| Some((s.certificate.clone()?, s.key.clone()?))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -88,6 +103,14 @@ impl ProbeSpec {
                 connect.timeout * (2 * urls.len().max(1) as u32) + slack
             }
             ProbeSpec::Misc(m) => m.timeout + Duration::from_secs(2),
+        }
+    }
+
+    /// What the check targets, for logs: the address it connects to, or the script.
+    pub fn target(&self) -> String {
+        match self {
+            ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
+            ProbeSpec::Misc(m) => m.argv.join(" "),
         }
     }
 
@@ -142,6 +165,14 @@ pub enum FetchError {
     ConnectTimeout { addr: SocketAddr, after: Duration },
     #[error("TLS handshake with {addr} failed: {msg}")]
     Tls { addr: SocketAddr, msg: String },
+    #[error(
+        "TLS handshake with {addr} failed: server certificate not accepted (CA file {ca}): {msg}"
+    )]
+    CertNotTrusted {
+        addr: SocketAddr,
+        ca: String,
+        msg: String,
+    },
     #[error("sending the request failed: {0}")]
     Send(String),
     #[error("reading the response failed: {0}")]
@@ -227,8 +258,8 @@ async fn run_http(
     max_body: u64,
 ) -> Result<Outcome, ProbeError> {
     for url in urls {
-        let resp = match fetch(c, tls, proto, url, max_body, false).await? {
-            Ok((resp, _)) => resp,
+        let resp = match fetch(c, tls, proto, url, max_body, false, false).await? {
+            Ok(f) => f.response,
             Err(reason) => return Ok(Outcome::down(format!("{}: {reason}", url.path))),
         };
         match resp.status {
@@ -260,9 +291,23 @@ async fn run_http(
     Ok(Outcome::Up { weight: None })
 }
 
+/// A response as read by [`fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub response: http::Response,
+    /// The hashed body bytes, one entry per read (with `keep_body`, for genhash -v).
+    pub body: Vec<Vec<u8>>,
+    /// `to_eof` only: the server sent a response but did not close the connection within
+    /// the timeout (genhash then says "Timeout HTTP read" instead of a digest).
+    pub timed_out: bool,
+}
+
 /// Connect, send keepalived's request for `url` and read the response.
 /// Outer error: local problem; inner error: the server's fault (a reason to log).
-/// With `keep_body` the hashed body bytes are returned too (genhash -v).
+/// With `keep_body` the hashed body bytes are returned too (genhash -v). With `to_eof` the
+/// connection is read until the server closes it even past Content-Length (genhash 2.2.7
+/// does; a checker stops at Content-Length so that keep-alive servers do not cost it a
+/// timeout).
 pub async fn fetch(
     c: &ConnectSpec,
     tls: Option<&TlsSpec>,
@@ -270,7 +315,8 @@ pub async fn fetch(
     url: &UrlSpec,
     max_body: u64,
     keep_body: bool,
-) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
+    to_eof: bool,
+) -> Result<Result<Fetched, FetchError>, ProbeError> {
     let stream = match connect(c).await? {
         Ok(s) => s,
         Err(reason) => return Ok(Err(reason)),
@@ -280,9 +326,17 @@ pub async fn fetch(
     if keep_body {
         reader = reader.keep_body();
     }
+    // to_eof: reads stop at this deadline and return what arrived; the outer timeout is a
+    // backstop for the handshake.
+    let deadline = to_eof.then(|| (tokio::time::Instant::now() + c.timeout, c.timeout));
+    let outer = if to_eof {
+        c.timeout + Duration::from_secs(1)
+    } else {
+        c.timeout
+    };
     let exchange = async {
         match tls {
-            None => exchange(stream, &req, reader).await,
+            None => exchange(stream, &req, reader, deadline).await,
             Some(t) => {
                 let config = tls_config(t)?;
                 let name = match &t.sni {
@@ -292,16 +346,29 @@ pub async fn fetch(
                 };
                 let connector = tokio_rustls::TlsConnector::from(config);
                 match connector.connect(name, stream).await {
-                    Ok(s) => exchange(s, &req, reader).await,
-                    Err(e) => Ok(Err(FetchError::Tls {
-                        addr: c.addr,
-                        msg: e.to_string(),
-                    })),
+                    Ok(s) => exchange(s, &req, reader, deadline).await,
+                    Err(e) => {
+                        let cert_error = e
+                            .get_ref()
+                            .and_then(|x| x.downcast_ref::<rustls::Error>())
+                            .is_some_and(|x| matches!(x, rustls::Error::InvalidCertificate(_)));
+                        Ok(Err(match (&t.ca_file, cert_error) {
+                            (Some(ca), true) => FetchError::CertNotTrusted {
+                                addr: c.addr,
+                                ca: ca.display().to_string(),
+                                msg: e.to_string(),
+                            },
+                            _ => FetchError::Tls {
+                                addr: c.addr,
+                                msg: e.to_string(),
+                            },
+                        }))
+                    }
                 }
             }
         }
     };
-    match timeout(c.timeout, exchange).await {
+    match timeout(outer, exchange).await {
         Ok(r) => r,
         Err(_) => Ok(Err(FetchError::Timeout(c.timeout))),
     }
@@ -311,7 +378,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     req: &[u8],
     mut reader: ResponseReader,
-) -> Result<Result<(http::Response, Vec<Vec<u8>>), FetchError>, ProbeError> {
+    deadline: Option<(tokio::time::Instant, Duration)>,
+) -> Result<Result<Fetched, FetchError>, ProbeError> {
     if let Err(e) = s.write_all(req).await {
         return Ok(Err(FetchError::Send(e.to_string())));
     }
@@ -319,12 +387,25 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     // (a 4 KiB buffer kept NUL-terminated; observed with genhash 2.2.7).
     // 4 KiB per in-flight check keeps memory small with thousands of checks in flight.
     let mut buf = vec![0u8; if reader.keeps_body() { 4095 } else { 4096 }];
+    let mut timed_out = false;
     loop {
-        match s.read(&mut buf).await {
+        let read = match deadline {
+            None => s.read(&mut buf).await,
+            Some((d, total)) => match tokio::time::timeout_at(d, s.read(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) if reader.has_header() => {
+                    timed_out = true;
+                    break;
+                }
+                Err(_) => return Ok(Err(FetchError::Timeout(total))),
+            },
+        };
+        match read {
             Ok(0) => break,
             Ok(n) => match reader.feed(&buf[..n]) {
                 Ok(Progress::More) => {}
-                Ok(Progress::Done) => break,
+                Ok(Progress::Done) if deadline.is_none() => break,
+                Ok(Progress::Done) => {}
                 Err(e) => return Ok(Err(e.into())),
             },
             // A TLS peer closing without close_notify still ends the body (as keepalived).
@@ -333,7 +414,14 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let body = reader.body_chunks().to_vec();
-    Ok(reader.finish().map(|r| (r, body)).map_err(FetchError::from))
+    Ok(reader
+        .finish()
+        .map(|response| Fetched {
+            response,
+            body,
+            timed_out,
+        })
+        .map_err(FetchError::from))
 }
 
 /// Accepts any certificate: keepalived's SSL_GET does not verify unless a CA is configured.
@@ -382,39 +470,159 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
     }
 }
 
+/// Verifies the chain against the configured CA, accepting any name in the certificate (used
+/// when no SNI name is configured: the check connects to an IP address).
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The files a TLS configuration was built from, with their modification times: a changed
+/// file (a renewed certificate) gives a new configuration at the next check.
+type TlsKey = (bool, Vec<(PathBuf, Option<std::time::SystemTime>)>);
+
 fn tls_config(t: &TlsSpec) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
     static NO_VERIFY: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    static BUILT: OnceLock<std::sync::Mutex<HashMap<TlsKey, Arc<rustls::ClientConfig>>>> =
+        OnceLock::new();
+    if t.ca_file.is_none() && t.client_cert.is_none() {
+        if let Some(c) = NO_VERIFY.get() {
+            return Ok(c.clone());
+        }
+        let c = build_tls_config(t)?;
+        return Ok(NO_VERIFY.get_or_init(|| c).clone());
+    }
+    let files = t
+        .ca_file
+        .iter()
+        .chain(t.client_cert.iter().flat_map(|(c, k)| [c, k]));
+    let key: TlsKey = (
+        t.sni.is_some(),
+        files
+            .map(|p| {
+                let mtime = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+                (p.clone(), mtime)
+            })
+            .collect(),
+    );
+    let cache = BUILT.get_or_init(Default::default);
+    if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(c);
+    }
+    let c = build_tls_config(t)?;
+    if let Ok(mut m) = cache.lock() {
+        // Old entries (replaced files) are dropped; there are few distinct contexts.
+        m.retain(|k, _| k.0 != key.0 || k.1.iter().zip(&key.1).all(|(a, b)| a.0 != b.0));
+        m.insert(key, c.clone());
+    }
+    Ok(c)
+}
+
+fn build_tls_config(t: &TlsSpec) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ProbeError::Tls(e.to_string()))?;
-    match &t.ca_file {
-        None => {
-            if let Some(c) = NO_VERIFY.get() {
-                return Ok(c.clone());
+    let file_err = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        ProbeError::Tls(format!("SSL {what} file {}: {e}", path.display()))
+    };
+    let builder = match &t.ca_file {
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone()))),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let certs =
+                CertificateDer::pem_file_iter(path).map_err(|e| file_err("ca", path, &e))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| file_err("ca", path, &e))?;
+                roots.add(cert).map_err(|e| file_err("ca", path, &e))?;
             }
-            let c = Arc::new(
+            if roots.is_empty() {
+                return Err(file_err("ca", path, &"no PEM certificate in it"));
+            }
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| file_err("ca", path, &e))?;
+            if t.sni.is_some() {
+                builder.with_webpki_verifier(webpki)
+            } else {
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-                    .with_no_client_auth(),
-            );
-            Ok(NO_VERIFY.get_or_init(|| c).clone())
-        }
-        Some(path) => {
-            use rustls::pki_types::{CertificateDer, pem::PemObject};
-            let mut roots = rustls::RootCertStore::empty();
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| ProbeError::Tls(format!("{}: {e}", path.display())))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| ProbeError::Tls(format!("{}: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| ProbeError::Tls(format!("{}: {e}", path.display())))?;
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
             }
-            Ok(Arc::new(
-                builder.with_root_certificates(roots).with_no_client_auth(),
-            ))
         }
-    }
+    };
+    let config = match &t.client_cert {
+        None => builder.with_no_client_auth(),
+        Some((cert_path, key_path)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+                .map_err(|e| file_err("certificate", cert_path, &e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| file_err("certificate", cert_path, &e))?;
+            if chain.is_empty() {
+                return Err(file_err(
+                    "certificate",
+                    cert_path,
+                    &"no PEM certificate in it",
+                ));
+            }
+            let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
+                file_err(
+                    "key",
+                    key_path,
+                    &format!(
+                        "{e} (encrypted keys are not supported: decrypt it with `openssl pkey`)"
+                    ),
+                )
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| file_err("certificate/key", cert_path, &e))?
+        }
+    };
+    Ok(Arc::new(config))
 }

@@ -19,7 +19,8 @@ use super::sink::{DryRunSink, KernelSink, TableSink};
 use crate::config::Config;
 use crate::daemon::EngineCtx;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -63,14 +64,31 @@ pub async fn run_with_sink(
         heap: BinaryHeap::new(),
         events: ctx.events.clone(),
         table_dirty: false,
+        drains: Vec::new(),
+        applied: Default::default(),
         script_user: cfg
             .global
             .script_user
             .as_ref()
             .map(|u| (u.user.clone(), u.group.clone())),
     };
-    sink.apply(&core.desired());
+    shell.applied = core.desired();
+    sink.apply(&shell.applied);
     release_startup_memory();
+    warn_ha_suspend_without_address(&cfg);
+    // ha_suspend: watch this host's addresses (the VRRP engine's rtnetlink watch) and feed
+    // their appearance and disappearance to the core.
+    let (addr_tx, mut addr_rx) = mpsc::unbounded_channel();
+    let mut addr_watch = AddrWatch::new(addr_tx);
+    let now = Instant::now().into_std();
+    for input in addr_watch.sync(&core, true) {
+        let actions = core.step(input, now);
+        shell.handle(actions);
+    }
+    let actions = core.report_weights();
+    shell.handle(actions);
+    let mut plan_requests = ctx.ipvs_planner.register();
+    let mut running_cfg = cfg.clone();
     let start = Instant::now();
     let actions = core.start(start.into_std());
     shell.handle(actions);
@@ -92,9 +110,41 @@ pub async fn run_with_sink(
         } else {
             shell.heap.peek().map(|Reverse((at, _))| *at)
         };
+        let drain_end = shell.drains.iter().map(|d| d.until).min();
         tokio::select! {
+            Some(req) = plan_requests.recv() => {
+                // What the reload below would send, computed on a copy of the live state.
+                let (mut next_core, _) = Core::new(&req.config, seed);
+                next_core.adopt(&core);
+                let next_table = next_core.desired();
+                let started = crate::daemon::reload::drains(&running_cfg, &req.config, &core.desired(), &next_table);
+                let plan = crate::daemon::reload::ipvs_plan(&shell.applied, &next_table, &shell.drains, &started);
+                let _ = req.reply.send(plan);
+            }
+            _ = sleep_until_opt(drain_end) => {
+                let now = Instant::now();
+                shell.drains.retain(|d| {
+                    let keep = d.until > now;
+                    if !keep {
+                        tracing::info!(target: "check", "drain of [{}]:{} over: deleting it", d.dest.addr, d.dest.port);
+                    }
+                    keep
+                });
+                shell.table_dirty = true;
+                shell.flush(&core, &mut *sink);
+            }
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
+            }
+            Some(_) = addr_rx.recv() => {
+                // Any address change (or lost notifications): re-read the addresses and
+                // tell the core what appeared and disappeared.
+                while addr_rx.try_recv().is_ok() {}
+                let now = Instant::now().into_std();
+                for input in addr_watch.sync(&core, false) {
+                    let actions = core.step(input, now);
+                    shell.handle(actions);
+                }
             }
             r = ctx.config.changed(), if watch_config => {
                 if r.is_err() {
@@ -107,6 +157,20 @@ pub async fn run_with_sink(
                     tracing::error!(target: "check", "checker not started: {e}");
                 }
                 let (map, actions) = new_core.adopt(&core);
+                // Removed real servers with inhibit_on_failure stay at weight 0 for a while.
+                let next_table = new_core.desired();
+                let started = crate::daemon::reload::drains(&running_cfg, &new_cfg, &core.desired(), &next_table);
+                // A drained real server put back in the configuration is not drained any more.
+                shell.drains.retain(|d| {
+                    !next_table.services.get(&d.service).is_some_and(|e| e.dests.contains_key(&d.dest))
+                });
+                let now = Instant::now();
+                for d in started {
+                    tracing::info!(target: "check", "real server [{}]:{} removed from the configuration: weight 0, deleted in {:?} (inhibit_on_failure)", d.dest.addr, d.dest.port, d.until);
+                    shell.drains.retain(|x| (x.service, x.dest) != (d.service, d.dest));
+                    shell.drains.push(crate::daemon::reload::Drain { until: now + d.until, service: d.service, dest: d.dest, settings: d.settings });
+                }
+                running_cfg = new_cfg.clone();
                 let mut adopted = vec![false; new_core.probe_count()];
                 for id in map.iter().flatten() {
                     adopted[id.0] = true;
@@ -123,6 +187,12 @@ pub async fn run_with_sink(
                     new_core.probe_count(), new_core.probe_count() - kept);
                 core = new_core;
                 specs = specs_of(&core);
+                for input in addr_watch.sync(&core, true) {
+                    let actions = core.step(input, Instant::now().into_std());
+                    shell.handle(actions);
+                }
+                let weights = core.report_weights();
+                shell.handle(weights);
                 shell.script_user = new_cfg
                     .global
                     .script_user
@@ -159,15 +229,19 @@ pub async fn run_with_sink(
                         continue;
                     };
                     let spec = &specs[id.0];
-                    // Failed attempts are logged at info (as keepalived does), successes at
-                    // debug: a healthy pool stays quiet at 10,000 checks a second.
+                    // As keepalived: a failed attempt of a checker that is up is logged at
+                    // info with log_all_failures (else only the DOWN transition is); every
+                    // other attempt at debug, so a large pool stays quiet.
                     match &outcome {
                         Outcome::Up { .. } => tracing::debug!(target: "check",
                             "check-result probe={} kind={} target={} up=true detail=\"ok\"",
-                            id.0, spec.kind(), target_of(spec)),
-                        Outcome::Down { reason } => tracing::info!(target: "check",
+                            id.0, spec.kind(), spec.target()),
+                        Outcome::Down { reason } if core.probe_up(id) && core.probe_logs_all_failures(id) => tracing::info!(target: "check",
                             "check-result probe={} kind={} target={} up=false detail={:?}",
-                            id.0, spec.kind(), target_of(spec), reason),
+                            id.0, spec.kind(), spec.target(), reason),
+                        Outcome::Down { reason } => tracing::debug!(target: "check",
+                            "check-result probe={} kind={} target={} up=false detail={:?}",
+                            id.0, spec.kind(), spec.target(), reason),
                     }
                     let actions = core.step(Input::Result { probe: id, outcome }, Instant::now().into_std());
                     shell.handle(actions);
@@ -179,6 +253,12 @@ pub async fn run_with_sink(
                 while let Some(Reverse((at, id))) = shell.heap.peek().copied() {
                     if at > now || in_flight >= MAX_IN_FLIGHT { break; }
                     shell.heap.pop();
+                    if core.probe_suspended(ProbeId(id)) {
+                        // The core reschedules it a delay_loop later.
+                        let actions = core.step(Input::Due { probe: ProbeId(id) }, now.into_std());
+                        shell.handle(actions);
+                        continue;
+                    }
                     in_flight += 1;
                     let spec = specs[id].clone();
                     let tx = tx.clone();
@@ -197,7 +277,8 @@ pub async fn run_with_sink(
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
     shell.handle(actions);
-    shell.flush(&core, &mut *sink);
+    let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
+    sink.shutdown(&core.desired(), flush_on_stop);
     Ok(())
 }
 
@@ -224,10 +305,95 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
-fn target_of(spec: &ProbeSpec) -> String {
-    match spec {
-        ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
-        ProbeSpec::Misc(m) => m.argv.join(" "),
+/// ha_suspend on a fwmark virtual server (or a group of fwmarks) has no address to wait for.
+fn warn_ha_suspend_without_address(cfg: &Config) {
+    for vs in cfg.virtual_servers.iter().filter(|v| v.ha_suspend) {
+        if let crate::config::model::VsKey::Fwmark(m) = &vs.key {
+            tracing::warn!(target: "check", "{}:{}: ha_suspend has no effect on the fwmark {m} virtual server (no address to wait for)", vs.span.file, vs.span.line);
+        }
+    }
+}
+
+/// The local addresses the core was last told about (ha_suspend).
+struct AddrWatch {
+    known: BTreeSet<IpAddr>,
+    /// The watch could not be set up: treat every address as configured (checks run).
+    assume_all: bool,
+    /// Where the rtnetlink watch (started on first need) sends its events.
+    tx: mpsc::UnboundedSender<crate::vrrp::link::LinkEvent>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for AddrWatch {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+impl AddrWatch {
+    fn new(tx: mpsc::UnboundedSender<crate::vrrp::link::LinkEvent>) -> AddrWatch {
+        AddrWatch {
+            known: BTreeSet::new(),
+            assume_all: false,
+            tx,
+            task: None,
+        }
+    }
+
+    /// Suspend/Resume inputs for the addresses that changed since the last call (`all`:
+    /// Resume for every present address, for a core that has not seen them yet). Starts the
+    /// rtnetlink watch the first time a core uses ha_suspend (at start or after a reload).
+    fn sync(&mut self, core: &Core, all: bool) -> Vec<Input> {
+        if !core.uses_ha_suspend() {
+            return Vec::new();
+        }
+        if self.task.is_none() && !self.assume_all {
+            match crate::vrrp::link::spawn(self.tx.clone()) {
+                Ok(t) => self.task = Some(t),
+                Err(e) => {
+                    tracing::error!(target: "check", "ha_suspend: cannot watch local addresses ({e}); checks of ha_suspend virtual servers run as if their address were configured");
+                    self.assume_all = true;
+                }
+            }
+        }
+        if self.assume_all {
+            return core
+                .suspend_addresses()
+                .into_iter()
+                .map(|addr| Input::Resume { addr })
+                .collect();
+        }
+        let now: BTreeSet<IpAddr> = match nix::ifaddrs::getifaddrs() {
+            Ok(list) => list
+                .filter_map(|a| {
+                    let s = a.address?;
+                    if let Some(v4) = s.as_sockaddr_in() {
+                        Some(IpAddr::V4(v4.ip()))
+                    } else {
+                        s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+                    }
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!(target: "check", "ha_suspend: cannot list local addresses: {e}");
+                return Vec::new();
+            }
+        };
+        let mut out: Vec<Input> = self
+            .known
+            .difference(&now)
+            .map(|&addr| Input::Suspend { addr })
+            .collect();
+        let added: Vec<IpAddr> = if all {
+            now.iter().copied().collect()
+        } else {
+            now.difference(&self.known).copied().collect()
+        };
+        out.extend(added.into_iter().map(|addr| Input::Resume { addr }));
+        self.known = now;
+        out
     }
 }
 
@@ -235,6 +401,10 @@ struct Shell {
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     events: mpsc::UnboundedSender<crate::events::Event>,
     table_dirty: bool,
+    /// Real servers a reload removed, kept at weight 0 until their drain time is up.
+    drains: Vec<crate::daemon::reload::Drain<Instant>>,
+    /// The table last handed to the sink (drains included).
+    applied: crate::ipvs::table::DesiredTable,
     script_user: Option<(String, Option<String>)>,
 }
 
@@ -250,6 +420,8 @@ impl Shell {
                 }
                 Action::RunScript { command, why } => self.run_script(command, why),
                 Action::TableChanged => self.table_dirty = true,
+                Action::Run { .. } => {} // the loop runs due probes itself (see Input::Due)
+                Action::Log(msg) => tracing::info!(target: "check", "{msg}"),
             }
         }
     }
@@ -257,7 +429,9 @@ impl Shell {
     /// Hand the desired table to the sink if it changed.
     fn flush(&mut self, core: &Core, sink: &mut dyn TableSink) {
         if std::mem::take(&mut self.table_dirty) {
-            sink.apply(&core.desired());
+            let table = crate::daemon::reload::with_drains(&core.desired(), &self.drains);
+            sink.apply(&table);
+            self.applied = table;
         }
     }
 

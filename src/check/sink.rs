@@ -12,6 +12,7 @@
 //! in the kernel; every service rampart ever desired counts as managed, so services dropped
 //! from the desired table (all of them at shutdown) are deleted while foreign ones are kept.
 
+use crate::config::model::LvsFlushOnStop;
 use crate::ipvs::reconcile::{IpvsOp, OpSink, reconcile, reconcile_flush};
 use crate::ipvs::table::{
     DesiredTable, DestKey, DestSettings, KernelTable, ServiceKey, ServiceSettings,
@@ -20,6 +21,15 @@ use std::collections::BTreeSet;
 
 pub trait TableSink: Send {
     fn apply(&mut self, desired: &DesiredTable);
+
+    /// The daemon is stopping; `desired` is the (empty) final table. With
+    /// `lvs_flush_on_stop` the whole IPVS table is flushed in one operation instead of
+    /// deleting each managed service; `lvs_flush_on_stop VS` deletes each managed service
+    /// (the kernel drops their real servers), which is what [`TableSink::apply`] does anyway.
+    fn shutdown(&mut self, desired: &DesiredTable, flush_on_stop: Option<LvsFlushOnStop>) {
+        let _ = flush_on_stop;
+        self.apply(desired);
+    }
 }
 
 fn fmt_service(k: &ServiceKey) -> String {
@@ -125,6 +135,20 @@ impl Tracker {
     }
 }
 
+/// Empty the kernel's IPVS table in one operation (the daemon's `lvs_flush_on_stop` fallback
+/// when the checker engine did not finish its own shutdown in time).
+pub fn flush_kernel_table() {
+    let result = crate::ipvs::client::Client::connect()
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| c.apply(&[IpvsOp::Flush]).map_err(|e| e.to_string()));
+    match result {
+        Ok(_) => tracing::info!(target: "check", "lvs_flush_on_stop: IPVS table flushed"),
+        Err(e) => {
+            tracing::error!(target: "check", "lvs_flush_on_stop: cannot flush the IPVS table: {e}")
+        }
+    }
+}
+
 /// Logs what would change in the kernel; changes nothing.
 #[derive(Debug, Default)]
 pub struct DryRunSink {
@@ -135,6 +159,15 @@ impl TableSink for DryRunSink {
     fn apply(&mut self, desired: &DesiredTable) {
         for op in self.tracker.ops(desired) {
             tracing::info!(target: "dry_run", "ipvs-op {}", format_op(&op));
+        }
+    }
+
+    fn shutdown(&mut self, desired: &DesiredTable, flush_on_stop: Option<LvsFlushOnStop>) {
+        if flush_on_stop == Some(LvsFlushOnStop::All) {
+            self.tracker.believed = KernelTable::default();
+            tracing::info!(target: "dry_run", "ipvs-op {}", format_op(&IpvsOp::Flush));
+        } else {
+            self.apply(desired);
         }
     }
 }
@@ -179,15 +212,35 @@ impl<S: OpSink + Send> TableSink for KernelSink<S> {
         if ops.is_empty() {
             return;
         }
+        // Every change to the kernel table is logged, with one summary line per update
+        // (`ipvs-apply operations=N failed=M`): an operator (and the reload tests) can see
+        // that a reload changing one weight sent exactly one request.
         for op in &ops {
-            tracing::debug!(target: "ipvs", "ipvs-op {}", format_op(op));
+            tracing::info!(target: "ipvs", "ipvs-op {}", format_op(op));
         }
-        match self.client.apply(&ops) {
+        self.send(&ops);
+    }
+
+    fn shutdown(&mut self, desired: &DesiredTable, flush_on_stop: Option<LvsFlushOnStop>) {
+        if flush_on_stop == Some(LvsFlushOnStop::All) {
+            tracing::info!(target: "check", "lvs_flush_on_stop: flushing the IPVS table");
+            self.tracker.believed = KernelTable::default();
+            self.send(&[IpvsOp::Flush]);
+        } else {
+            self.apply(desired);
+        }
+    }
+}
+
+impl<S: OpSink + Send> KernelSink<S> {
+    fn send(&mut self, ops: &[IpvsOp]) {
+        match self.client.apply(ops) {
             Ok(outcomes) => {
                 let failed = outcomes.iter().filter(|o| !o.ok()).count();
                 if failed > 0 {
                     tracing::error!(target: "check", "{failed} of {} IPVS operations failed", ops.len());
                 }
+                tracing::info!(target: "ipvs", "ipvs-apply operations={} failed={failed}", ops.len());
             }
             Err(e) => tracing::error!(target: "check", "IPVS update failed: {e}"),
         }

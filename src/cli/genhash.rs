@@ -194,13 +194,17 @@ const SEP_FINAL: &str =
 /// What genhash prints for one fetch: (stdout, stderr).
 pub fn render(
     args: &Args,
-    result: &Result<(http::Response, Vec<Vec<u8>>), FetchError>,
+    result: &Result<probe::Fetched, FetchError>,
     elapsed: Duration,
 ) -> (String, String) {
     let mut out = String::new();
     let mut err = String::new();
     match result {
-        Ok((resp, body)) => {
+        Ok(probe::Fetched {
+            response: resp,
+            body,
+            timed_out,
+        }) => {
             let hex = hex::encode(resp.digest);
             if args.verbose {
                 out.push_str(SEP_HEADER);
@@ -217,7 +221,14 @@ pub fn render(
                         out.push_str(&hexdump(chunk));
                     }
                 }
-                if !args.ssl {
+                if *timed_out {
+                    // genhash dumps what arrived, then gives up without a digest.
+                    out.push_str(if args.ssl {
+                        "Timeout SSL read\n"
+                    } else {
+                        "Timeout HTTP read\n"
+                    });
+                } else if !args.ssl {
                     out.push('\n');
                     out.push_str(SEP_HASH);
                     out.push('\n');
@@ -226,8 +237,16 @@ pub fn render(
                     out.push('\n');
                 }
                 // Over SSL genhash prints the bare digest right after the body dump.
-                out.push_str(&hex);
-                out.push('\n');
+                if !*timed_out {
+                    out.push_str(&hex);
+                    out.push('\n');
+                }
+            } else if *timed_out {
+                out.push_str(if args.ssl {
+                    "Timeout SSL read\n"
+                } else {
+                    "Timeout HTTP read\n"
+                });
             } else {
                 out.push_str(&hex);
                 out.push('\n');
@@ -236,6 +255,8 @@ pub fn render(
         Err(FetchError::Connect { .. }) | Err(FetchError::ConnectTimeout { .. }) => {
             out.push_str("Connection failed\n")
         }
+        // genhash names the layer that timed out: SSL for any read over TLS.
+        Err(FetchError::Timeout(_)) if args.ssl => out.push_str("Timeout SSL read\n"),
         Err(FetchError::Timeout(_)) => out.push_str("Timeout WEB read\n"),
         Err(FetchError::Http(http::HttpError::NoData)) => {
             err.push_str("no data received from remote webserver\n");
@@ -303,10 +324,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         digest: None,
         status: Vec::new(),
     };
-    let tls = a.ssl.then(|| TlsSpec {
-        sni: if a.sni { a.vhost.clone() } else { None },
-        ca_file: None,
-    });
+    let tls = a
+        .ssl
+        .then(|| TlsSpec::new(if a.sni { a.vhost.clone() } else { None }, None));
     let started = Instant::now();
     // genhash hashes whatever the server sends; the cap only protects memory.
     let result = rt.block_on(probe::fetch(
@@ -316,6 +336,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         &url,
         u64::MAX,
         a.verbose,
+        true,
     ));
     let result = match result {
         Ok(r) => r,

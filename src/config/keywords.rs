@@ -16,6 +16,7 @@ pub const TOP: &[&str] = &[
     "track_file",
     "vrrp_track_file",
     "garp_group",
+    "SSL",
 ];
 
 pub const TOP_UNSUPPORTED: &[&str] = &[
@@ -32,7 +33,6 @@ pub const TOP_UNSUPPORTED: &[&str] = &[
     "bfd_instance",
     "vrrp_track_process",
     "track_process",
-    "SSL",
     "virtual_server_group_ext",
 ];
 
@@ -95,6 +95,10 @@ pub const GLOBAL: &[&str] = &[
     "checker_process_name",
     "max_auto_priority",
     "min_auto_priority_delay",
+    "checker_log_all_failures",
+    "lvs_flush_on_stop",
+    "rs_init_notifies",
+    "no_checker_emails",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -107,12 +111,9 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "startup_script_timeout",
     "shutdown_script",
     "shutdown_script_timeout",
-    "checker_log_all_failures",
     "no_email_faults",
     "default_interface",
-    "lvs_flush_on_stop",
     "dynamic_interfaces",
-    "no_checker_emails",
     "local_name",
     "vrrp_iptables",
     "vrrp_ipsets",
@@ -150,8 +151,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "process_monitor_rcv_bufs_force",
     "vrrp_rx_bufs_policy",
     "vrrp_rx_bufs_multiplier",
-    "rs_init_notifies",
-    "no_checker_emails",
     "umask",
     "random_seed",
     "reload_check_config",
@@ -330,6 +329,7 @@ pub const VS: &[&str] = &[
     "delay_before_retry",
     "warmup",
     "fwmark",
+    "log_all_failures",
 ];
 
 pub const VS_UNSUPPORTED: &[&str] = &[
@@ -343,7 +343,6 @@ pub const VS_UNSUPPORTED: &[&str] = &[
     "one_packet_scheduling",
     "quorum_up_down",
     "debug",
-    "log_all_failures",
 ];
 
 pub const RS: &[&str] = &[
@@ -370,6 +369,7 @@ pub const RS: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
 pub const RS_UNSUPPORTED: &[&str] = &[
@@ -384,7 +384,6 @@ pub const RS_UNSUPPORTED: &[&str] = &[
     "virtualhost",
     "bind_if",
     "source_ip",
-    "log_all_failures",
     "debug",
 ];
 
@@ -401,10 +400,12 @@ pub const CHECK_COMMON: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
 pub const HTTP_CHECK: &[&str] = &[
     "url",
+    "fast_recovery",
     "http_protocol",
     "virtualhost",
     "enable_sni",
@@ -421,15 +422,10 @@ pub const HTTP_CHECK: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
-pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &[
-    "fast_recovery",
-    "bind_if",
-    "source_ip",
-    "log_all_failures",
-    "ssl_use_sni",
-];
+pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["bind_if", "source_ip", "ssl_use_sni"];
 
 pub const MISC_CHECK: &[&str] = &[
     "misc_path",
@@ -448,6 +444,7 @@ pub const MISC_CHECK: &[&str] = &[
     "fwmark",
     "delay_loop",
     "alpha",
+    "log_all_failures",
 ];
 
 pub const URL: &[&str] = &["path", "digest", "status_code", "virtualhost"];

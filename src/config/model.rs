@@ -154,7 +154,41 @@ pub struct GlobalDefs {
     pub vrrp_process: ProcessTuning,
     /// The same for the checker (`checker_*`).
     pub checker_process: ProcessTuning,
+    /// `checker_log_all_failures`: log every failed check attempt while a checker is up.
+    pub checker_log_all_failures: bool,
+    /// `rs_init_notifies`: notify (script, fifo, alert) for real servers that start up alive.
+    pub rs_init_notifies: bool,
+    /// `no_checker_emails`: mail only real servers added to or removed from the pool.
+    pub no_checker_emails: bool,
+    /// `lvs_flush_on_stop [VS]`: how the IPVS table is emptied at shutdown (None: each
+    /// managed service is deleted, as without the keyword).
+    pub lvs_flush_on_stop: Option<LvsFlushOnStop>,
+    /// The top-level `SSL { password ca certificate key }` block (SSL_GET's TLS context).
+    pub ssl: Option<SslContext>,
     pub span: Option<Span>,
+}
+
+/// `lvs_flush_on_stop` (flush the whole table) or `lvs_flush_on_stop VS` (delete each managed
+/// virtual server, letting the kernel drop its real servers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LvsFlushOnStop {
+    All,
+    VirtualServers,
+}
+
+/// The top-level `SSL` block. Files are checked for readability when the configuration is
+/// loaded; their contents are read when the checkers start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SslContext {
+    /// Password of an encrypted `key` (rampart reads unencrypted PKCS#8/PKCS#1/SEC1 keys only;
+    /// a password is reported as unsupported).
+    pub password: Option<String>,
+    /// CA bundle (PEM): when set, SSL_GET verifies server certificates against it.
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate chain (PEM) presented to real servers.
+    pub certificate: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub key: Option<std::path::PathBuf>,
 }
 
 /// Scheduling settings keepalived applies to one of its child processes. rampart runs the
@@ -257,6 +291,11 @@ impl Default for GlobalDefs {
             vrrp_garp_extra_if: None,
             vrrp_process: ProcessTuning::default(),
             checker_process: ProcessTuning::default(),
+            checker_log_all_failures: false,
+            rs_init_notifies: false,
+            no_checker_emails: false,
+            lvs_flush_on_stop: None,
+            ssl: None,
             span: None,
         }
     }
@@ -978,6 +1017,8 @@ pub struct CheckerCommon {
     pub delay_loop: Option<Duration>,
     /// Checker-level alpha.
     pub alpha: Option<bool>,
+    /// `log_all_failures` (checker, real server or virtual server level).
+    pub log_all_failures: Option<bool>,
 }
 
 impl CheckerCommon {

@@ -511,8 +511,59 @@ impl Parser {
                         }
                     }
                 }
+                "SSL" => {
+                    let mut ssl = cfg.global.ssl.take().unwrap_or_default();
+                    self.ssl_block(st, &mut ssl);
+                    cfg.global.ssl = Some(ssl);
+                }
                 _ => self.other(st, "the top level", kw::TOP, kw::TOP_UNSUPPORTED),
             }
+        }
+    }
+
+    /// The top-level `SSL { password ca certificate key }` block (repeated blocks merge).
+    fn ssl_block(&mut self, st: &Stmt, ssl: &mut SslContext) {
+        self.max_args(st, 0, "`SSL {`");
+        for s in self.block(st) {
+            let target = match s.kw.text.as_str() {
+                "password" => {
+                    ssl.password = self.string(s);
+                    self.warn(
+                        DiagClass::Unsupported,
+                        s.span(),
+                        "SSL `password`: encrypted keys are not supported by rampart yet; the password is ignored (decrypt the key with `openssl pkey`)",
+                    );
+                    continue;
+                }
+                "ca" => &mut ssl.ca,
+                "certificate" => &mut ssl.certificate,
+                "key" => &mut ssl.key,
+                _ => {
+                    self.other(s, "SSL", &["password", "ca", "certificate", "key"], &[]);
+                    continue;
+                }
+            };
+            let Some(path) = self.string(s) else { continue };
+            // Checked now, so that a typo fails `rampart -t` and a reload instead of every
+            // SSL_GET check later.
+            if let Err(e) = std::fs::File::open(&path) {
+                self.error_help(
+                    DiagClass::BadValue,
+                    &s.args[0].span,
+                    format!("SSL `{}` file {path:?} cannot be read: {e}", s.kw.text),
+                    "expected a readable PEM file",
+                );
+                continue;
+            }
+            *target = Some(std::path::PathBuf::from(path));
+        }
+        if ssl.certificate.is_some() != ssl.key.is_some() {
+            self.error_help(
+                DiagClass::Missing,
+                st.span(),
+                "SSL block: `certificate` and `key` go together",
+                "give both the client certificate and its private key, or neither",
+            );
         }
     }
 
@@ -619,6 +670,21 @@ impl Parser {
                 }
                 "vrrp_strict" => g.vrrp_strict = self.flag(s),
                 "lvs_flush" => g.lvs_flush = self.flag(s),
+                "lvs_flush_on_stop" => {
+                    self.no_block(s);
+                    self.max_args(s, 1, "`lvs_flush_on_stop` or `lvs_flush_on_stop VS`");
+                    g.lvs_flush_on_stop = match s.args.first().map(|t| t.text.as_str()) {
+                        None => Some(LvsFlushOnStop::All),
+                        Some("VS") => Some(LvsFlushOnStop::VirtualServers),
+                        Some(_) => {
+                            self.bad(&s.args[0], "lvs_flush_on_stop mode", "nothing or `VS`");
+                            None
+                        }
+                    };
+                }
+                "checker_log_all_failures" => g.checker_log_all_failures = self.flag(s),
+                "rs_init_notifies" => g.rs_init_notifies = self.flag(s),
+                "no_checker_emails" => g.no_checker_emails = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "lvs_timeouts" => g.lvs_timeouts = self.lvs_timeouts(s),
                 "notify_fifo" => g.notify_fifo = self.fifo(s),
@@ -2599,6 +2665,7 @@ impl Parser {
             }
             "delay_loop" => c.delay_loop = self.timer(s),
             "alpha" => c.alpha = Some(self.flag(s)),
+            "log_all_failures" => c.log_all_failures = Some(self.flag(s)),
             _ => return false,
         }
         true
@@ -2664,6 +2731,11 @@ impl Parser {
                 }
                 ("virtualhost", true, _) => http.virtualhost = self.string(s),
                 ("enable_sni", true, _) if kind_name == "SSL_GET" => http.enable_sni = self.flag(s),
+                // rampart checks every url in each run (keepalived without fast_recovery
+                // checks one url per delay_loop while the server is down): always on.
+                ("fast_recovery", true, _) => {
+                    self.flag(s);
+                }
                 ("max_body" | "max_body_len", true, _) => {
                     http.max_body = self.one(s, v::uint, "a number of bytes")
                 }
@@ -2781,6 +2853,7 @@ fn inherit(c: &mut CheckerCommon, d: &CheckerCommon) {
     c.fwmark = c.fwmark.or(d.fwmark);
     c.delay_loop = c.delay_loop.or(d.delay_loop);
     c.alpha = c.alpha.or(d.alpha);
+    c.log_all_failures = c.log_all_failures.or(d.log_all_failures);
 }
 
 fn fwd_method(s: &str) -> Option<ForwardMethod> {

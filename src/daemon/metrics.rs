@@ -304,6 +304,35 @@ impl Metrics {
         })
     }
 
+    /// Move every series of one label value to another (an instance renamed by a reload
+    /// keeps its state and counters under its new name).
+    pub fn relabel(&self, label: &'static str, from: &str, to: &str) {
+        self.with(|i| {
+            for s in i.series.values_mut() {
+                let moved: Vec<_> = s
+                    .keys()
+                    .filter(|labels| labels.iter().any(|(k, v)| *k == label && v == from))
+                    .cloned()
+                    .collect();
+                for old in moved {
+                    if let Some(v) = s.remove(&old) {
+                        let new = old
+                            .into_iter()
+                            .map(|(k, v)| {
+                                if k == label && v == from {
+                                    (k, to.to_string())
+                                } else {
+                                    (k, v)
+                                }
+                            })
+                            .collect();
+                        s.insert(new, v);
+                    }
+                }
+            }
+        })
+    }
+
     // --- VRRP ------------------------------------------------------------------------------
 
     pub fn vrrp_state(&self, instance: &str, state: VrrpStateName) {
@@ -556,6 +585,7 @@ impl Metrics {
                 ..
             } => self.virtualserver_quorum(virtual_server, *gained),
             Event::Reload { ok, .. } => self.config_reload(*ok),
+            Event::RealServerWeight { .. } => {}
         }
     }
 

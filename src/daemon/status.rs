@@ -224,7 +224,16 @@ impl StatusSnapshot {
         new.reloads = self.reloads;
         new.last_reload = self.last_reload.clone();
         for i in &mut new.instances {
-            if let Some(old) = self.instances.iter().find(|o| o.name == i.name) {
+            // A renamed instance (same VRID, family and interface, its old name gone) keeps
+            // its state as the VRRP engine does.
+            let renamed_from = || {
+                self.instances.iter().find(|o| {
+                    (o.vrid, &o.family, &o.interface) == (i.vrid, &i.family, &i.interface)
+                        && cfg.instance(&o.name).is_none()
+                })
+            };
+            let same_name = self.instances.iter().find(|o| o.name == i.name);
+            if let Some(old) = same_name.or_else(renamed_from) {
                 i.state = old.state.clone();
                 i.effective_priority = old.effective_priority;
                 i.last_transition = old.last_transition.clone();
@@ -381,6 +390,17 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
             });
             vs.quorum_up = Some(*gained);
             vs.alive_weight = Some(*alive_weight);
+        }
+        Event::RealServerWeight {
+            virtual_server,
+            real_server,
+            weight,
+        } => {
+            let name = fmt_endpoint(real_server);
+            let vs = vs_entry(s, virtual_server);
+            if let Some(r) = vs.real_servers.iter_mut().find(|r| r.name == name) {
+                r.effective_weight = *weight;
+            }
         }
         Event::Reload { ok, detail } => {
             if *ok {
@@ -642,6 +662,8 @@ pub fn render_table(s: &StatusSnapshot) -> String {
             for rs in &vs.real_servers {
                 let weight = match rs.effective_weight {
                     Some(e) if e != rs.weight => format!("{e} (configured {})", rs.weight),
+                    // Down and not in the table (removed, no inhibit_on_failure).
+                    None if rs.state == "DOWN" => format!("- (configured {})", rs.weight),
                     _ => rs.weight.to_string(),
                 };
                 rows.push(vec![

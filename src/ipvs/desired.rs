@@ -8,7 +8,7 @@ use super::table::{
     AddrFamily, DesiredTable, DestKey, DestSettings, IpvsProtocol, ServiceEntry, ServiceKey,
     ServiceSettings,
 };
-use crate::config::model::{Config, RealServer, VirtualServer, VsKey, VsgMember};
+use crate::config::model::{Config, ForwardMethod, RealServer, VirtualServer, VsKey, VsgMember};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -155,6 +155,41 @@ pub fn dest_for(vs: &VirtualServer, rs: &RealServer, weight: u32) -> (DestKey, D
     )
 }
 
+/// A destination as the kernel gets it under service `key`. Direct routing and tunnelling do
+/// not use the port to forward, and keepalived ("ports don't match - resetting") and ipvsadm
+/// both give such a destination the service's port (0 for a fwmark service); only masq keeps
+/// the real server's own port. Checks still go to the configured port.
+pub fn kernel_dest_key(key: &ServiceKey, dest: DestKey, forward: ForwardMethod) -> DestKey {
+    match (forward, key) {
+        (ForwardMethod::Nat, _) => dest,
+        (_, ServiceKey::Addr { port, .. }) => DestKey {
+            port: *port,
+            ..dest
+        },
+        (_, ServiceKey::Fwmark { .. }) => DestKey { port: 0, ..dest },
+    }
+}
+
+/// The destinations of one kernel service (`kernel_dest_key` applied). Real servers that
+/// become the same kernel destination (same address, DR/TUN, different ports) share it at
+/// the highest of their weights: it is up while one of them is.
+pub fn dests_for_key(
+    key: &ServiceKey,
+    dests: &BTreeMap<DestKey, DestSettings>,
+) -> BTreeMap<DestKey, DestSettings> {
+    let mut out: BTreeMap<DestKey, DestSettings> = BTreeMap::new();
+    for (k, s) in dests {
+        let k = kernel_dest_key(key, *k, s.forward);
+        match out.get(&k) {
+            Some(have) if have.weight >= s.weight => {}
+            _ => {
+                out.insert(k, *s);
+            }
+        }
+    }
+    out
+}
+
 /// Every kernel service of `vs` with its destinations.
 ///
 /// `weight_of(index, rs)`: the current weight of real server `index` if it is in the table
@@ -197,12 +232,11 @@ pub fn desired_entries(
     }
     keys.iter()
         .map(|k| {
-            // A group's port-0 members take the real servers' own ports; nothing to adjust.
             (
                 *k,
                 ServiceEntry {
                     settings: settings_for_key(vs, &base, k),
-                    dests: dests.clone(),
+                    dests: dests_for_key(k, &dests),
                 },
             )
         })

@@ -675,17 +675,17 @@ impl Instance {
     /// addresses, executed before the shell switches configurations), then `AddVips` and
     /// gratuitous ARPs for the new ones; a changed interval re-arms the Adver_Timer; a
     /// changed priority is advertised at once. New faults or cleared faults transition as
-    /// usual. Returns `IdentityChanged` (and changes nothing) if the name, VRID, version or
-    /// family differ.
+    /// usual. Returns `IdentityChanged` (and changes nothing) if the VRID, version or family
+    /// differ; a new name is taken as is (a renamed instance keeps its state).
     pub fn reconfigure(
         &mut self,
         mut new: InstanceParams,
         now: Instant,
     ) -> Result<Vec<Action>, SetupError> {
         let old = &self.params;
-        let what = if new.name != old.name {
-            Some("name")
-        } else if new.vrid != old.vrid {
+        // The name is not part of the identity: peers know the router by VRID and family, so
+        // a renamed instance (matched by the reload on VRID + family + interface) continues.
+        let what = if new.vrid != old.vrid {
             Some("virtual_router_id")
         } else if new.version != old.version {
             Some("version")

@@ -49,6 +49,7 @@ pub mod fsm;
 pub mod garp;
 pub mod link;
 pub mod net;
+pub mod nft;
 pub mod node;
 pub mod notify;
 pub mod packet;

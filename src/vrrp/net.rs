@@ -174,6 +174,10 @@ impl VrrpSocket {
                 .map_err(err("IPV6_MULTICAST_LOOP"))?;
             s.set_multicast_if_v6(ifindex)
                 .map_err(err("IPV6_MULTICAST_IF"))?;
+            // Traffic class 0xc0 (network control), as keepalived's IPv6 adverts carry
+            // (IPv4 adverts get TOS 0xc0 from the header rampart writes).
+            setsockopt_int(&s, libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0xc0)
+                .map_err(err("IPV6_TCLASS"))?;
             s.set_recv_hoplimit_v6(true)
                 .map_err(err("IPV6_RECVHOPLIMIT"))?;
             setsockopt_int(&s, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)

@@ -201,38 +201,13 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut static_owned = Owned::default();
     install_static(&nl, &cfg, &mut static_owned).await;
 
-    // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
-    let mut vmacs_created = Vec::new();
-    let mut sysctl_undo = Vec::new();
+    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
+    // on the way out.
+    let mut vmacs = VmacBook::default();
     let mut vip_dev: Vec<String> = Vec::new();
-    for inst in &cfg.instances {
-        let v6 = node
-            .instances()
-            .get(vip_dev.len())
-            .is_some_and(|i| i.params().af == Af::V6);
-        match &inst.use_vmac {
-            Some(name) => {
-                let name = name
-                    .clone()
-                    .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6));
-                match vmac::ensure(&nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
-                    Ok(created) => {
-                        if created {
-                            vmacs_created.push(name.clone());
-                        }
-                        if !dry_run && !v6 {
-                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
-                        }
-                        vip_dev.push(name);
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "vrrp", instance = %inst.name, "{e}; VIPs go on {}", inst.interface);
-                        vip_dev.push(inst.interface.clone());
-                    }
-                }
-            }
-            None => vip_dev.push(inst.interface.clone()),
-        }
+    for (idx, inst) in cfg.instances.iter().enumerate() {
+        let v6 = node.instances()[idx].params().af == Af::V6;
+        vip_dev.push(vmacs.setup(&nl, inst, v6).await);
     }
 
     // Sockets: one per (interface, family, protocol), shared by the instances on it.
@@ -240,11 +215,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut by_vrid: HashMap<(String, bool, u8), usize> = HashMap::new();
     let mut wires = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
-        let w = make_wire(&cfg, idx, &node, &mut sockets);
-        by_vrid.insert(
-            (inst.interface.clone(), w.key.1, inst.virtual_router_id),
-            idx,
-        );
+        let xmit = xmit_dev(inst, &vip_dev[idx], dry_run);
+        let w = make_wire(&cfg, idx, &node, &xmit, &mut sockets);
+        by_vrid.insert((w.key.0.clone(), w.key.1, inst.virtual_router_id), idx);
         wires.push(w);
     }
     *stats.instances.write().unwrap_or_else(|e| e.into_inner()) = node
@@ -322,6 +295,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         exec_tasks.push(tokio::spawn(executor(
             inst.clone(),
             vip_dev[idx].clone(),
+            cfg.global.vrrp_strict,
             nl.clone(),
             rx,
         )));
@@ -366,6 +340,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         by_vrid,
         drv_tx,
         vip_dev,
+        vmacs,
         spawned: Vec::new(),
         static_owned,
         script_tx,
@@ -500,6 +475,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         spawned,
         script_tasks,
         mut static_owned,
+        vmacs,
         ..
     } = drv;
     for r in readers.values() {
@@ -513,10 +489,11 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             let _ = t.await;
         }
         nl.release("static", &mut static_owned).await;
-        for v in &vmacs_created {
+        for v in &vmacs.created {
             vmac::remove(&nl, v).await;
         }
-        vmac::restore_conf(&sysctl_undo);
+        vmac::restore_conf(&vmacs.sysctl_undo);
+        nl.firewall.remove_tables().await;
         for (path, old) in &promote_undo {
             let _ = std::fs::write(path, old);
         }
@@ -795,6 +772,8 @@ struct Driver {
     drv_tx: mpsc::UnboundedSender<DriverMsg>,
     /// Per instance: the interface its VIPs go on.
     vip_dev: Vec<String>,
+    /// use_vmac interfaces we made and base sysctls we changed: undone at shutdown.
+    vmacs: VmacBook,
     /// Executors and notifiers started or retired by reloads: awaited at shutdown.
     spawned: Vec<tokio::task::JoinHandle<()>>,
     /// static_ipaddress/static_routes/static_rules as installed.
@@ -824,6 +803,7 @@ async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
         excluded: &[],
         routes: &cfg.static_routes,
         rules: &cfg.static_rules,
+        no_accept: false,
     };
     nl.install("static", &dev, wanted, owned).await;
 }
@@ -866,6 +846,77 @@ fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
         .collect()
 }
 
+/// The VMAC interface name of an instance with `use_vmac` (keepalived's default unless named).
+fn vmac_name(inst: &VrrpInstance, v6: bool) -> Option<String> {
+    inst.use_vmac.as_ref().map(|name| {
+        name.clone()
+            .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6))
+    })
+}
+
+/// The interface an instance's adverts leave from and arrive on: as keepalived, the VMAC
+/// (so they carry source MAC 00:00:5e:00:01:VRID) unless `vmac_xmit_base` is set, and the
+/// base interface without one. Unicast peers imply `vmac_xmit_base` (keepalived 2.2.7:
+/// "unicast with use_vmac requires vmac_xmit_base - setting"). A dry run creates no VMAC
+/// and so uses the base.
+fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
+    if inst.use_vmac.is_some() && !inst.vmac_xmit_base && inst.unicast_peer.is_empty() && !dry_run {
+        vip_dev.to_string()
+    } else {
+        inst.interface.clone()
+    }
+}
+
+/// The use_vmac interfaces rampart created and the base interface sysctls it changed.
+#[derive(Debug, Default)]
+struct VmacBook {
+    created: Vec<String>,
+    sysctl_undo: Vec<(String, String, String)>,
+}
+
+impl VmacBook {
+    /// Create (or adopt) an instance's VMAC; returns the interface its VIPs go on: the VMAC,
+    /// or the base interface without use_vmac. A VMAC that cannot be made (base interface
+    /// missing) is still named: its adverts cannot leave, so the instance stays in FAULT
+    /// until the base interface appears and the VMAC is made then.
+    async fn setup(&mut self, nl: &Netlink, inst: &VrrpInstance, v6: bool) -> String {
+        let Some(name) = vmac_name(inst, v6) else {
+            return inst.interface.clone();
+        };
+        if !inst.unicast_peer.is_empty() && !inst.vmac_xmit_base {
+            tracing::info!(target: "vrrp", instance = %inst.name, "unicast peers with use_vmac: adverts leave from {} (vmac_xmit_base), as keepalived", inst.interface);
+        }
+        match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
+            Ok(created) => {
+                if created {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "VMAC {name} made on {}", inst.interface);
+                }
+                if created && !self.created.contains(&name) {
+                    self.created.push(name.clone());
+                }
+                if !nl.dry_run && !v6 {
+                    let undo = vmac::tune_base_arp(&inst.interface);
+                    // Keep the first original value per (interface, key): a re-created
+                    // interface would otherwise record our own setting as the original.
+                    for u in undo {
+                        if !self
+                            .sysctl_undo
+                            .iter()
+                            .any(|(i, k, _)| *i == u.0 && *k == u.1)
+                        {
+                            self.sysctl_undo.push(u);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(target: "vrrp", instance = %inst.name, "{e}");
+            }
+        }
+        name
+    }
+}
+
 /// The socket an instance uses (opened if no instance uses it yet) and where it sends.
 /// A socket that cannot be opened (interface missing) is logged and left `None`: the
 /// instance starts in FAULT instead of failing the engine, like keepalived.
@@ -873,6 +924,7 @@ fn make_wire(
     cfg: &Config,
     idx: usize,
     node: &Node,
+    xmit: &str,
     sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
 ) -> Wire {
     let inst = &cfg.instances[idx];
@@ -884,7 +936,7 @@ fn make_wire(
         IPPROTO_VRRP
     };
     let group = inst.mcast_dst_ip.unwrap_or_else(|| mcast_group(cfg, v6));
-    let key = (inst.interface.clone(), v6, proto);
+    let key = (xmit.to_string(), v6, proto);
     let socket = open_socket(cfg, &key, sockets);
     if let (Ok(s), Some(g)) = (&socket, inst.mcast_dst_ip) {
         if let Err(e) = s.join(g) {
@@ -898,7 +950,7 @@ fn make_wire(
             "VRRP instance {} ({}): cannot open interface {}: {e:#}; the instance stays in FAULT until the interface appears",
             inst.name,
             inst.span,
-            inst.interface
+            key.0
         );
     }
     let socket = socket.ok();
@@ -969,8 +1021,9 @@ fn open_socket(
 }
 
 /// For each instance of `new`, the index in `old` of the instance it continues: same
-/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]) and
-/// same name (a renamed instance is stopped and started again).
+/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]),
+/// whatever its name (a renamed instance keeps its state; from then on it reports under its
+/// new name).
 fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
     use crate::daemon::reload::RouterKey;
     let mut used = vec![false; old.instances.len()];
@@ -982,7 +1035,7 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
                 .instances
                 .iter()
                 .enumerate()
-                .position(|(i, o)| !used[i] && o.name == n.name && RouterKey::of(o) == key);
+                .position(|(i, o)| !used[i] && RouterKey::of(o) == key);
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -1018,9 +1071,21 @@ impl Driver {
         // Sockets and addresses first (a kept instance may change its authentication type,
         // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
+        // Added instances with use_vmac get their VMAC now, as at daemon start.
+        let mut new_vip_dev = Vec::new();
+        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+            new_vip_dev.push(match kept[idx] {
+                Some(o) => self.vip_dev[o].clone(),
+                None => {
+                    let v6 = next.instances()[idx].params().af == Af::V6;
+                    self.vmacs.setup(&self.nl, inst, v6).await
+                }
+            });
+        }
         let mut new_wires = Vec::new();
         for idx in 0..kept.len() {
-            new_wires.push(make_wire(&new_cfg, idx, &next, &mut sockets));
+            let xmit = xmit_dev(&new_cfg.instances[idx], &new_vip_dev[idx], self.nl.dry_run);
+            new_wires.push(make_wire(&new_cfg, idx, &next, &xmit, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
         let removed: Vec<usize> = (0..old_cfg.instances.len())
@@ -1059,7 +1124,13 @@ impl Driver {
                         unreachable!("an old instance is kept at most once");
                     };
                     let _ = tx.send(ExecMsg::Reconfigure(Box::new(inst.clone())));
-                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify) {
+                    if inst.name != old_cfg.instances[o].name {
+                        tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance {} renamed to {}; state kept", old_cfg.instances[o].name, inst.name);
+                    }
+                    // Notify scripts get the instance name: a renamed instance gets a new notifier.
+                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify)
+                        || inst.name != old_cfg.instances[o].name
+                    {
                         self.spawn_notifier(inst)
                     } else {
                         n
@@ -1080,16 +1151,14 @@ impl Driver {
                 }
                 None => {
                     tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance added");
-                    if inst.use_vmac.is_some() {
-                        tracing::warn!(target: "vrrp", instance = %inst.name, "use_vmac is not applied to instances added by a reload; VIPs go on {}", inst.interface);
-                    }
                     let Some(w) = new_wires.next() else {
                         unreachable!("a wire was made for each instance");
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.spawned.push(tokio::spawn(executor(
                         inst.clone(),
-                        inst.interface.clone(),
+                        new_vip_dev[idx].clone(),
+                        new_cfg.global.vrrp_strict,
                         self.nl.clone(),
                         rx,
                     )));
@@ -1099,12 +1168,21 @@ impl Driver {
                     self.notifiers.push(n);
                     self.priorities
                         .push(next.instances()[idx].params().priority);
-                    self.vip_dev.push(inst.interface.clone());
+                    self.vip_dev.push(new_vip_dev[idx].clone());
                 }
             }
         }
         // Dropping a removed instance's executor channel releases what it still holds.
         drop(old_txs);
+        // A removed instance's VMAC goes too (keepalived removes it), once no instance uses it.
+        for &o in &removed {
+            let dev = &old_vip_dev[o];
+            if self.vmacs.created.contains(dev) && !self.vip_dev.contains(dev) {
+                vmac::remove(&self.nl, dev).await;
+                self.vmacs.created.retain(|c| c != dev);
+                tracing::info!(target: "vrrp", "reload: VMAC {dev} removed");
+            }
+        }
         drop(old_notifiers);
         // Timers follow their instance; removed instances' timers go.
         let mut new_index = vec![None; old_cfg.instances.len()];
@@ -1151,7 +1229,8 @@ impl Driver {
             map.clear();
             for (idx, inst) in new_cfg.instances.iter().enumerate() {
                 let v6 = next.instances()[idx].params().af == Af::V6;
-                map.insert((inst.interface.clone(), v6, inst.virtual_router_id), idx);
+                let dev = self.wires[idx].key.0.clone();
+                map.insert((dev, v6, inst.virtual_router_id), idx);
             }
         }
         // Sync group notifiers are rebuilt by name.
@@ -1362,16 +1441,8 @@ impl Driver {
                 // Instances that started without a source address (IPv6 link-local still in
                 // DAD, interface not configured yet) pick one up now.
                 for idx in 0..self.cfg.instances.len() {
-                    if !self.wires[idx].src.is_unspecified() {
-                        continue;
-                    }
-                    let inst = &self.cfg.instances[idx];
-                    let v6 = node.instances()[idx].params().af == Af::V6;
-                    if let Some(addr) = local_address(inst, v6) {
-                        tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
-                        self.wires[idx].src = addr;
-                        let acts = node.step(idx, Input::LocalAddress { addr }, now);
-                        self.execute(node, acts, now).await;
+                    if self.wires[idx].src.is_unspecified() {
+                        self.refresh_source(node, idx, now).await;
                     }
                 }
             }
@@ -1413,12 +1484,22 @@ impl Driver {
 
     async fn link_changed(&mut self, node: &mut Node, ifname: &str, up: bool, now: Instant) {
         match self.link_state.get(ifname) {
-            Some(&old) if old == up => return,
+            Some(&old) if old == up => {
+                // Down, then deleted (RTM_DELLINK after the carrier loss): close its socket now.
+                if !up {
+                    self.close_stale_sockets(ifname);
+                }
+                return;
+            }
             None => return, // not an interface we care about
             _ => {}
         }
         self.link_state.insert(ifname.to_string(), up);
         tracing::info!(target: "vrrp", "interface {ifname} is {}", if up { "up" } else { "down" });
+        // An interface deleted (and maybe re-created under the same name) leaves sockets
+        // bound to an ifindex that is gone: close them, so the instances stay in FAULT
+        // until new ones are open on the new interface.
+        self.close_stale_sockets(ifname);
         if up {
             self.open_missing_sockets(node, ifname, now).await;
         }
@@ -1445,19 +1526,84 @@ impl Driver {
         }
     }
 
-    /// Instances on `ifname` that started without a socket (interface missing at startup or
-    /// reload) open it now, with a reader, and pick up their source address.
+    /// Pick the instance's advert source address again. An IPv6 instance sending from its
+    /// VMAC first gets the base interface's link-local address copied onto the VMAC (the
+    /// kernel only sends from a link-local address of the sending interface). No address:
+    /// the source becomes unspecified and the next address notification tries again.
+    async fn refresh_source(&mut self, node: &mut Node, idx: usize, now: Instant) {
+        let cfg = self.cfg.clone();
+        let inst = &cfg.instances[idx];
+        let v6 = node.instances()[idx].params().af == Af::V6;
+        let old = self.wires[idx].src;
+        match local_address(inst, v6) {
+            Some(addr) => {
+                if v6 && self.wires[idx].key.0 != inst.interface {
+                    self.vmacs.setup(&self.nl, inst, v6).await;
+                }
+                if addr != old {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
+                    self.wires[idx].src = addr;
+                    let acts = node.step(idx, Input::LocalAddress { addr }, now);
+                    self.execute(node, acts, now).await;
+                }
+            }
+            None if !old.is_unspecified() => {
+                tracing::warn!(target: "vrrp", instance = %inst.name, "{} has no {} address any more; waiting for one", inst.interface, if v6 { "link-local IPv6" } else { "IPv4" });
+                self.wires[idx].src = unspecified(v6);
+            }
+            None => {}
+        }
+    }
+
+    /// Close the sockets of instances on `ifname` (or on their VMAC over it) whose interface
+    /// no longer exists or now has another ifindex.
+    fn close_stale_sockets(&mut self, ifname: &str) {
+        let mut stale: Vec<SockKey> = Vec::new();
+        for (idx, inst) in self.cfg.instances.iter().enumerate() {
+            let w = &self.wires[idx];
+            if inst.interface != ifname && w.key.0 != ifname {
+                continue;
+            }
+            let Some(sock) = &w.socket else { continue };
+            let now_index = nix::net::if_::if_nametoindex(w.key.0.as_str()).ok();
+            if now_index != Some(sock.ifindex) && !stale.contains(&w.key) {
+                stale.push(w.key.clone());
+            }
+        }
+        for key in stale {
+            tracing::warn!(target: "vrrp", "interface {} (ifindex {}) is gone: closing its VRRP socket", key.0, self.sockets.get(&key).map_or(0, |s| s.ifindex));
+            self.sockets.remove(&key);
+            if let Some(r) = self.readers.remove(&key) {
+                r.abort();
+            }
+            for w in self.wires.iter_mut().filter(|w| w.key == key) {
+                w.socket = None;
+            }
+        }
+    }
+
+    /// Instances on `ifname` without a socket (interface missing at startup or reload, or
+    /// deleted and re-created since) open it now, with a reader, and pick up their source
+    /// address. A use_vmac instance first gets its VMAC back: the kernel deletes a macvlan
+    /// with its base interface.
     async fn open_missing_sockets(&mut self, node: &mut Node, ifname: &str, now: Instant) {
         for idx in 0..self.cfg.instances.len() {
-            if self.wires[idx].socket.is_some() || self.wires[idx].key.0 != ifname {
+            let on_it =
+                self.wires[idx].key.0 == ifname || self.cfg.instances[idx].interface == ifname;
+            if self.wires[idx].socket.is_some() || !on_it {
                 continue;
             }
             let cfg = self.cfg.clone();
             let inst = &cfg.instances[idx];
+            if inst.use_vmac.is_some() && inst.interface == ifname && !self.nl.dry_run {
+                let v6 = node.instances()[idx].params().af == Af::V6;
+                // Same name as before, so vip_dev and the socket key stay right.
+                self.vmacs.setup(&self.nl, inst, v6).await;
+            }
             let key = self.wires[idx].key.clone();
             match open_socket(&cfg, &key, &mut self.sockets) {
                 Ok(s) => {
-                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} appeared: VRRP socket open");
+                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} is back: VRRP socket open on {} (ifindex {})", key.0, s.ifindex);
                     if !self.readers.contains_key(&key) {
                         let r = spawn_reader(
                             s.clone(),
@@ -1468,14 +1614,9 @@ impl Driver {
                         self.readers.insert(key.clone(), r);
                     }
                     self.wires[idx].socket = Some(s);
-                    if self.wires[idx].src.is_unspecified() {
-                        if let Some(addr) = local_address(inst, key.1) {
-                            tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
-                            self.wires[idx].src = addr;
-                            let acts = node.step(idx, Input::LocalAddress { addr }, now);
-                            self.execute(node, acts, now).await;
-                        }
-                    }
+                    // A re-created interface may have other addresses (a new MAC makes a new
+                    // IPv6 link-local address).
+                    self.refresh_source(node, idx, now).await;
                 }
                 Err(e) => {
                     tracing::error!(target: "vrrp", instance = %inst.name, "interface {ifname} is up but cannot be opened: {e:#}; the instance stays in FAULT");
@@ -1616,10 +1757,11 @@ impl Driver {
         let name = self.cfg.instances[idx].name.clone();
         let w = &mut self.wires[idx];
         let mut ok = true;
+        // One IP ID per advert, shared by its copies to each unicast peer, as keepalived.
+        w.ip_id = w.ip_id.wrapping_add(1);
         for &dst in &w.dsts {
             let (bytes, src) = match (w.src, dst) {
                 (IpAddr::V4(src), IpAddr::V4(d)) => {
-                    w.ip_id = w.ip_id.wrapping_add(1);
                     let ah = match (auth, ah_seq) {
                         (Auth::Ah(key), Some(seq)) => Some(AhParams {
                             key,
@@ -1672,10 +1814,19 @@ impl Driver {
     }
 }
 
+/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
+/// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
+/// accepts whatever Accept_Mode says).
+fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
+    let accept = inst.accept.unwrap_or(!vrrp_strict);
+    !accept && inst.priority != super::fsm::PRIORITY_OWNER
+}
+
 /// Carries out one instance's address and GARP work, in order.
 async fn executor(
     mut inst: VrrpInstance,
     vip_dev: String,
+    vrrp_strict: bool,
     nl: Netlink,
     mut rx: mpsc::UnboundedReceiver<ExecMsg>,
 ) {
@@ -1689,7 +1840,7 @@ async fn executor(
                 .is_some_and(|v| v.addr.is_ipv6()),
         )
     });
-    let name = inst.name.clone();
+    let mut name = inst.name.clone();
     while let Some(msg) = rx.recv().await {
         match msg {
             ExecMsg::AddVips => {
@@ -1698,6 +1849,7 @@ async fn executor(
                     excluded: &inst.virtual_ipaddress_excluded,
                     routes: &inst.virtual_routes,
                     rules: &inst.virtual_rules,
+                    no_accept: no_accept(&inst, vrrp_strict),
                 };
                 nl.install(&name, &vip_dev, wanted, &mut owned).await;
                 tracing::info!(target: "vrrp", instance = %name, "VIPs added on {vip_dev}");
@@ -1730,8 +1882,7 @@ async fn executor(
                     }
                 }
                 for (dev, addrs) in by_dev {
-                    let r = GarpSender::open(&dev, None)
-                        .and_then(|g| g.announce(&addrs, super::net::link_local_v6(&dev)));
+                    let r = GarpSender::open(&dev, None).and_then(|g| g.announce(&addrs));
                     if let Err(e) = r {
                         tracing::warn!(target: "vrrp", instance = %name, "garp_extra_if on {dev}: {e}");
                     }
@@ -1746,6 +1897,12 @@ async fn executor(
                     tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
                     continue;
                 }
+                // The interface may have been deleted and re-created since (new ifindex,
+                // and a veth or VLAN gets a new MAC): open the sender again then.
+                let current = nix::net::if_::if_nametoindex(vip_dev.as_str()).ok();
+                if garp.as_ref().is_some_and(|g| Some(g.ifindex) != current) {
+                    garp = None;
+                }
                 if garp.is_none() {
                     match GarpSender::open(&vip_dev, vmac_mac) {
                         Ok(g) => garp = Some(g),
@@ -1757,11 +1914,9 @@ async fn executor(
                 }
                 let Some(g) = &garp else { continue };
                 let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
-                let ll = super::net::link_local_v6(&vip_dev)
-                    .or_else(|| super::net::link_local_v6(&inst.interface));
                 if garp_interval.is_zero() && gna_interval.is_zero() {
                     for _ in 0..repeat.max(1) {
-                        if let Err(e) = g.announce(&addrs, ll) {
+                        if let Err(e) = g.announce(&addrs) {
                             tracing::warn!(target: "vrrp", instance = %name, "{e}");
                             break;
                         }
@@ -1772,7 +1927,7 @@ async fn executor(
                     let mut failed = false;
                     for _ in 0..repeat.max(1) {
                         for a in &addrs {
-                            if let Err(e) = g.announce(std::slice::from_ref(a), ll) {
+                            if let Err(e) = g.announce(std::slice::from_ref(a)) {
                                 tracing::warn!(target: "vrrp", instance = %name, "{e}");
                                 failed = true;
                                 break;
@@ -1845,14 +2000,15 @@ async fn executor(
                         &(&inst.virtual_routes, &inst.virtual_rules),
                     ) {
                         let mut routing = Owned {
-                            addrs: Vec::new(),
                             routes: std::mem::take(&mut owned.routes),
                             rules: std::mem::take(&mut owned.rules),
+                            ..Owned::default()
                         };
                         nl.release(&name, &mut routing).await;
                     }
                 }
                 inst = *new;
+                name = inst.name.clone();
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {

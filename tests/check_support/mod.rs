@@ -393,7 +393,7 @@ pub fn ca_signed(
     std::fs::write(
         p("ext.cnf"),
         format!(
-            "subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+            "subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n"
         ),
     )
     .expect("ext");
