@@ -79,7 +79,7 @@ out.append("}\n")
 sys.stdout.write("".join(out))
 PY
   LOG=$WORK/rampart_$DL.log
-  RAMPART_LOG=info "$RAMPART" --dry-run -C --log-format json -f "$CONF" 2> "$LOG" &
+  RAMPART_LOG=info "$RAMPART" -n --dry-run -C --log-format json -f "$CONF" 2> "$LOG" &
   RPID=$!; PIDS+=("$RPID")
   # Let the first round (and the initial table) settle.
   sleep $(( DL > 5 ? DL * 2 : 10 ))

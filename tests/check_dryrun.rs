@@ -25,7 +25,7 @@ impl Drop for Daemon {
 impl Daemon {
     fn start(conf: &std::path::Path) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-            .args(["--dry-run", "-C", "--log-format", "json", "-f"])
+            .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
             .arg(conf)
             // Each test daemon gets its own control socket (not the system one).
             .arg("--control-socket")

@@ -607,3 +607,49 @@ fn use_vmac_on_a_missing_interface_is_made_when_it_appears() {
     });
     assert!(got.is_some(), "ARP answered by the VMAC (logs in {logs})");
 }
+
+/// Without a VMAC: the interface is deleted and re-created (new ifindex, new MAC). The
+/// instance goes to FAULT, comes back on a new socket, and its gratuitous ARPs carry the new
+/// MAC (the sender was opened again), repointing a neighbour that still has the old one.
+#[test]
+fn recreated_interface_gratuitous_arps_carry_the_new_mac() {
+    let Some((mut lab, a, _b, o)) = lan("recrgarp") else {
+        return;
+    };
+    let vip = "10.50.0.100";
+    let i = Inst::new("VI_R", "eth0", 68, 150, &["10.50.0.100/24"]).v3("0.2");
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", vip).then_some(())).is_some(),
+        "MASTER (logs in {logs})"
+    );
+    let old_mac = lab.mac(&a, "eth0");
+    lab.exec_ok(&a, &["ip", "link", "del", "eth0"]);
+    assert!(
+        wait_for(T, || (instance_state(&lab, "a", "VI_R")? == "FAULT")
+            .then_some(()))
+        .is_some(),
+        "FAULT while eth0 is gone (logs in {logs})"
+    );
+    lab.exec_ok(
+        &o,
+        &[
+            "ip", "neigh", "replace", vip, "lladdr", &old_mac, "dev", "eth0", "nud", "stale",
+        ],
+    );
+    let br = format!("{}-br", lab.tag);
+    lab.attach(&a, "eth0", &br, &["10.50.0.1/24", "fd50::1/64"]);
+    let new_mac = lab.mac(&a, "eth0");
+    assert_ne!(old_mac, new_mac, "a re-created veth has a new MAC");
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", vip).then_some(())).is_some(),
+        "MASTER again with the VIP on the new eth0 (logs in {logs})"
+    );
+    let moved = wait_for(T, || lab.neigh(&o, vip).filter(|m| *m == new_mac));
+    assert!(
+        moved.is_some(),
+        "the observer's entry follows the gratuitous ARPs from the new MAC: {:?} (logs in {logs})",
+        lab.neigh(&o, vip)
+    );
+}

@@ -446,8 +446,10 @@ impl Shell {
             cmd.args(args)
                 .stdin(std::process::Stdio::null())
                 .process_group(0);
+            let mut other_user = false;
             if let Some((u, g)) = &user {
                 if let Ok(Some(pw)) = nix::unistd::User::from_name(u) {
+                    other_user = true;
                     let gid = g
                         .as_deref()
                         .and_then(|g| nix::unistd::Group::from_name(g).ok().flatten())
@@ -456,7 +458,7 @@ impl Shell {
                     cmd.uid(pw.uid.as_raw()).gid(gid.as_raw());
                 }
             }
-            match cmd.spawn() {
+            match crate::daemon::caps::spawn(&mut cmd, other_user) {
                 Ok(mut child) => {
                     if let Ok(st) = child.wait().await {
                         if !st.success() {

@@ -95,6 +95,13 @@ pub const GLOBAL: &[&str] = &[
     "checker_process_name",
     "max_auto_priority",
     "min_auto_priority_delay",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "no_email_faults",
+    "fifo_write_vrrp_states_on_reload",
+    "vrrp_notify_priority_changes",
     "checker_log_all_failures",
     "lvs_flush_on_stop",
     "rs_init_notifies",
@@ -107,11 +114,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "bfd_process_name",
     "use_symlink_paths",
     "set_supplementary_groups",
-    "startup_script",
-    "startup_script_timeout",
-    "shutdown_script",
-    "shutdown_script_timeout",
-    "no_email_faults",
     "default_interface",
     "dynamic_interfaces",
     "local_name",
@@ -159,11 +161,9 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "reload_file",
     "data_use_instance",
     "vrrp_owner_ignore_adverts",
-    "fifo_write_vrrp_states_on_reload",
     "vrrp_strict_check",
     "vrrp_track_process",
     "vrrp_dont_track_primary",
-    "vrrp_notify_priority_changes",
     "vrrp_use_process_cmdline",
     "vrrp_use_process_comm",
     "vrrp_version_3_use_v2_checksum",
@@ -206,12 +206,12 @@ pub const SYNC_GROUP: &[&str] = &[
     "track_interface",
     "track_script",
     "track_file",
+    "notify_priority_changes",
 ];
 
 pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &[
     "track_process",
     "track_bfd",
-    "notify_priority_changes",
     "global_tracking",
     "sync_group_tracking_weight",
 ];
@@ -268,6 +268,7 @@ pub const INSTANCE: &[&str] = &[
     "promote_secondaries",
     "mcast_dst_ip",
     "strict_mode",
+    "notify_priority_changes",
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
@@ -275,7 +276,6 @@ pub const INSTANCE_UNSUPPORTED: &[&str] = &[
     "track_bfd",
     "track_src_ip",
     "notify_deleted",
-    "notify_priority_changes",
     "use_ipvlan",
     "ipvlan",
     "native_ipv6",

@@ -154,6 +154,21 @@ pub struct GlobalDefs {
     pub vrrp_process: ProcessTuning,
     /// The same for the checker (`checker_*`).
     pub checker_process: ProcessTuning,
+    /// `startup_script SCRIPT [username [groupname]]`: run once before the engines start.
+    pub startup_script: Option<GlobalScript>,
+    /// `startup_script_timeout` (1-1000 s, default 10 s).
+    pub startup_script_timeout: Duration,
+    /// `shutdown_script SCRIPT [username [groupname]]`: run once after the engines stopped.
+    pub shutdown_script: Option<GlobalScript>,
+    /// `shutdown_script_timeout` (1-1000 s, default 10 s).
+    pub shutdown_script_timeout: Duration,
+    /// `no_email_faults`: no email for an instance or sync group entering FAULT.
+    pub no_email_faults: bool,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, every instance's and sync group's
+    /// state is written to the notify fifos.
+    pub fifo_write_vrrp_states_on_reload: bool,
+    /// `vrrp_notify_priority_changes`: default for instances' `notify_priority_changes`.
+    pub vrrp_notify_priority_changes: bool,
     /// `checker_log_all_failures`: log every failed check attempt while a checker is up.
     pub checker_log_all_failures: bool,
     /// `rs_init_notifies`: notify (script, fifo, alert) for real servers that start up alive.
@@ -166,6 +181,14 @@ pub struct GlobalDefs {
     /// The top-level `SSL { password ca certificate key }` block (SSL_GET's TLS context).
     pub ssl: Option<SslContext>,
     pub span: Option<Span>,
+}
+
+/// A global script and the user it runs as (`startup_script`, `shutdown_script`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobalScript {
+    pub command: Command,
+    /// None: root.
+    pub user: Option<RunAs>,
 }
 
 /// `lvs_flush_on_stop` (flush the whole table) or `lvs_flush_on_stop VS` (delete each managed
@@ -291,6 +314,13 @@ impl Default for GlobalDefs {
             vrrp_garp_extra_if: None,
             vrrp_process: ProcessTuning::default(),
             checker_process: ProcessTuning::default(),
+            startup_script: None,
+            startup_script_timeout: Duration::from_secs(10),
+            shutdown_script: None,
+            shutdown_script_timeout: Duration::from_secs(10),
+            no_email_faults: false,
+            fifo_write_vrrp_states_on_reload: false,
+            vrrp_notify_priority_changes: false,
             checker_log_all_failures: false,
             rs_init_notifies: false,
             no_checker_emails: false,
@@ -337,6 +367,11 @@ pub struct LvsTimeouts {
 pub struct NotifyFifo {
     pub path: String,
     pub script: Option<Command>,
+    /// `notify_fifo PATH [username [groupname]]`: owner of the fifo when rampart creates it.
+    pub owner: Option<RunAs>,
+    /// `notify_fifo_script SCRIPT [username [groupname]]`: the user the script runs as
+    /// (default: script_user, else root).
+    pub script_user: Option<RunAs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -390,6 +425,8 @@ pub struct SyncGroup {
     pub track_interface: Vec<TrackInterface>,
     pub track_script: Vec<TrackScript>,
     pub track_file: Vec<TrackFileRef>,
+    /// `notify_priority_changes`: default for its members.
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -492,6 +529,9 @@ pub struct VrrpInstance {
     pub mcast_dst_ip: Option<IpAddr>,
     /// `strict_mode [BOOL]`; None: `vrrp_strict`.
     pub strict_mode: Option<bool>,
+    /// `notify_priority_changes`: fifo lines `MASTER_PRIORITY`/`BACKUP_PRIORITY` when the
+    /// effective priority changes (None: the sync group's, else the global default).
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -549,6 +589,7 @@ impl VrrpInstance {
             promote_secondaries: false,
             mcast_dst_ip: None,
             strict_mode: None,
+            notify_priority_changes: None,
             span,
         }
     }

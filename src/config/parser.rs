@@ -690,15 +690,37 @@ impl Parser {
                 "notify_fifo" => g.notify_fifo = self.fifo(s),
                 "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.fifo(s),
                 "lvs_notify_fifo" => g.lvs_notify_fifo = self.fifo(s),
+                "startup_script" => g.startup_script = self.global_script(s),
+                "shutdown_script" => g.shutdown_script = self.global_script(s),
+                "startup_script_timeout" => {
+                    if let Some(n) = self.u32_in(s, 1, 1000) {
+                        g.startup_script_timeout = Duration::from_secs(n as u64)
+                    }
+                }
+                "shutdown_script_timeout" => {
+                    if let Some(n) = self.u32_in(s, 1, 1000) {
+                        g.shutdown_script_timeout = Duration::from_secs(n as u64)
+                    }
+                }
+                "no_email_faults" => g.no_email_faults = self.flag(s),
+                "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = self.flag(s),
+                "fifo_write_vrrp_states_on_reload" => {
+                    g.fifo_write_vrrp_states_on_reload = self.flag(s)
+                }
                 "notify_fifo_script" | "vrrp_notify_fifo_script" | "lvs_notify_fifo_script" => {
-                    let cmd = self.notify_command(s);
+                    self.no_block(s);
+                    let user = self.trailing_user(s);
+                    let cmd = self.command_only(s);
                     let target = match s.kw.text.as_str() {
                         "notify_fifo_script" => &mut g.notify_fifo,
                         "vrrp_notify_fifo_script" => &mut g.vrrp_notify_fifo,
                         _ => &mut g.lvs_notify_fifo,
                     };
                     match target {
-                        Some(f) => f.script = cmd,
+                        Some(f) => {
+                            f.script = cmd;
+                            f.script_user = user;
+                        }
                         None => self.error(
                             DiagClass::Semantic,
                             s.span(),
@@ -1156,6 +1178,42 @@ impl Parser {
         Some(NotifyFifo {
             path: p.text.clone(),
             script: None,
+            owner: self.trailing_user(st),
+            script_user: None,
+        })
+    }
+
+    /// `KEYWORD THING [username [groupname]]`: the optional user and group after argument 0.
+    fn trailing_user(&mut self, st: &Stmt) -> Option<RunAs> {
+        self.max_args(st, 3, "ARG [username [groupname]]");
+        Some(RunAs {
+            user: st.args.get(1)?.text.clone(),
+            group: st.args.get(2).map(|g| g.text.clone()),
+        })
+    }
+
+    /// A command in argument 0 (quoted if it has arguments).
+    fn command_only(&mut self, st: &Stmt) -> Option<Command> {
+        let t = self.arg(st, 0, "a script path, quoted if it has arguments")?;
+        let argv = split_command(&t.text);
+        if argv.is_empty() {
+            self.error(DiagClass::Missing, &t.span, "empty command");
+            return None;
+        }
+        Some(Command {
+            raw: t.text.clone(),
+            argv,
+            span: t.span.clone(),
+        })
+    }
+
+    /// `startup_script` / `shutdown_script`: SCRIPT [username [groupname]].
+    fn global_script(&mut self, st: &Stmt) -> Option<GlobalScript> {
+        self.no_block(st);
+        let user = self.trailing_user(st);
+        Some(GlobalScript {
+            command: self.command_only(st)?,
+            user,
         })
     }
 
@@ -1451,6 +1509,7 @@ impl Parser {
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),
+            notify_priority_changes: None,
             span: st.span().clone(),
         };
         let mut member_spans: Vec<Span> = Vec::new();
@@ -1478,6 +1537,7 @@ impl Parser {
                         member_spans.push(t.span.clone());
                     }
                 }
+                "notify_priority_changes" => g.notify_priority_changes = Some(self.flag(s)),
                 "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
                 "track_interface" => {
                     g.track_interface = self.track_list(s, |name, weight, span| TrackInterface {
@@ -1704,6 +1764,7 @@ impl Parser {
                     i.garp_master_refresh_repeat = self.u32_in(s, 1, u32::MAX as u64)
                 }
                 "smtp_alert" => i.smtp_alert = Some(self.flag(s)),
+                "notify_priority_changes" => i.notify_priority_changes = Some(self.flag(s)),
                 "use_vmac" => {
                     self.no_block(s);
                     self.max_args(s, 1, "[NAME]");

@@ -585,6 +585,9 @@ impl Metrics {
                 ..
             } => self.virtualserver_quorum(virtual_server, *gained),
             Event::Reload { ok, .. } => self.config_reload(*ok),
+            Event::VrrpPriority {
+                instance, priority, ..
+            } => self.vrrp_effective_priority(instance, *priority),
             Event::RealServerWeight { .. } => {}
         }
     }

@@ -3,9 +3,12 @@
 //! Engines are started as tasks that each receive an [`EngineCtx`]: the options, a sender for
 //! [`Event`]s (consumed by alerts, notify fifos, status and metrics) and a shutdown signal.
 
+pub mod caps;
 pub mod control;
+pub mod logging;
 pub mod metrics;
 pub mod opts;
+pub mod process;
 pub mod reload;
 pub mod status;
 pub mod syncd;
@@ -52,18 +55,10 @@ pub fn default_config_file() -> PathBuf {
     PathBuf::from("/etc/rampart/rampart.conf")
 }
 
+/// Console, journald, syslog and file logging, as the options and environment ask
+/// (see [`logging::destinations`]).
 pub fn init_logging(opts: &DaemonOpts) {
-    use tracing_subscriber::EnvFilter;
-    let default = if opts.log_detail { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_env("RAMPART_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if opts.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    logging::init(opts);
 }
 
 /// Load the configuration, printing diagnostics; None when it has errors.
@@ -88,14 +83,61 @@ pub fn load_config(path: &std::path::Path, config_id: Option<String>) -> Option<
     }
 }
 
-/// Run the daemon in the foreground until SIGTERM/SIGINT.
-pub fn run(opts: DaemonOpts) -> ExitCode {
+/// Run the daemon until SIGTERM/SIGINT: in the background (as keepalived) unless `-n` or
+/// systemd's `NOTIFY_SOCKET`. Order: configuration checked, pid files checked, fork, pid
+/// files written, process flags, ip_vs loaded, capabilities reduced, then the engines.
+pub fn run(mut opts: DaemonOpts) -> ExitCode {
+    process::absolutize(&mut opts);
+    let forking = process::should_fork(&opts, std::env::var_os("NOTIFY_SOCKET").is_some());
     init_logging(&opts);
     let path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let Some(cfg) = load_config(&path, opts.config_id.clone()) else {
         tracing::error!("{}: configuration has errors, not starting", path.display());
         return ExitCode::from(1);
     };
+    if opts.dump_conf {
+        tracing::info!(target: "config", "configuration dump (-d):\n{cfg:#?}");
+    }
+    let pids = process::PidFiles::for_opts(&opts);
+    if let Some((file, pid)) = pids.running() {
+        // keepalived's message and exit status (0): starting an already running daemon is
+        // not an error for the scripts that do it.
+        tracing::warn!(
+            "{} (pid {pid}, {})",
+            process::ALREADY_RUNNING,
+            file.display()
+        );
+        eprintln!("{}", process::ALREADY_RUNNING);
+        return ExitCode::SUCCESS;
+    }
+    if forking {
+        match process::daemonize(opts.log_console) {
+            Ok(process::Forked::Parent(code)) => return code,
+            Ok(process::Forked::Child) => {}
+            Err(e) => {
+                tracing::error!("cannot fork into the background: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = pids.write() {
+        tracing::error!("{e}");
+        return ExitCode::from(1);
+    }
+    process::apply_process_flags(&opts);
+    process::load_ip_vs(&opts, !cfg.virtual_servers.is_empty());
+    // keepalived runs startup_script before its children start: with full privileges here.
+    if let Some(s) = &cfg.global.startup_script {
+        process::run_global_script("startup_script", s, cfg.global.startup_script_timeout);
+    }
+    // Before any thread exists: every runtime thread inherits the reduced sets.
+    if let Err(e) = caps::reduce(opts.capabilities) {
+        tracing::error!(
+            "cannot reduce capabilities: {e} (`--capabilities keep` runs without reducing them)"
+        );
+        pids.remove();
+        return ExitCode::from(1);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,10 +146,21 @@ pub fn run(opts: DaemonOpts) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
+            pids.remove();
             return ExitCode::from(1);
         }
     };
-    rt.block_on(run_async(Arc::new(cfg), opts))
+    let cfg = Arc::new(cfg);
+    // The configuration in force at exit: a reload may have changed shutdown_script.
+    let mut last = cfg.clone();
+    let code = rt.block_on(run_async(cfg, opts, &mut last));
+    drop(rt);
+    // After the engines stopped (keepalived: after its children terminated).
+    if let Some(s) = &last.global.shutdown_script {
+        process::run_global_script("shutdown_script", s, last.global.shutdown_script_timeout);
+    }
+    pids.remove();
+    code
 }
 
 /// The resolved router id: `router_id`, or the host name as keepalived uses it.
@@ -128,6 +181,8 @@ struct EventSinks {
     alerter: crate::alert::smtp::AlertHandle,
     fifos: Option<crate::alert::fifo::FifoWriters>,
     syncd: syncd::SyncDaemons,
+    /// The running configuration (which instances want priority-change fifo lines).
+    cfg: Arc<Config>,
 }
 
 impl EventSinks {
@@ -153,6 +208,7 @@ impl EventSinks {
         };
         self.syncd.reconfigure(new, state_of).await;
         self.alerter.set_config(new.clone());
+        self.cfg = new.clone();
         for i in &old.instances {
             if new.instance(&i.name).is_some() {
                 continue;
@@ -182,6 +238,24 @@ impl EventSinks {
                 }
             };
         }
+        if g.fifo_write_vrrp_states_on_reload {
+            self.write_states_to_fifos();
+        }
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: every instance's and group's state, once.
+    fn write_states_to_fifos(&mut self) {
+        let Some(f) = self.fifos.as_mut() else { return };
+        let snap = self.board.snapshot(None);
+        let lines = crate::alert::fifo::state_lines(
+            snap.instances
+                .iter()
+                .map(|i| (i.name.as_str(), i.state.as_str(), i.effective_priority)),
+            snap.sync_groups
+                .iter()
+                .map(|g| (g.name.as_str(), g.state.as_str())),
+        );
+        f.write_vrrp_lines(&lines);
     }
 
     fn consume(&mut self, ev: &Event) {
@@ -191,7 +265,15 @@ impl EventSinks {
         self.board.apply(ev);
         self.alerter.send(ev);
         if let Some(f) = self.fifos.as_mut() {
-            f.write_event(ev);
+            let wanted = match ev {
+                Event::VrrpPriority { instance, .. } => {
+                    crate::alert::fifo::priority_changes_enabled(&self.cfg, instance)
+                }
+                _ => true,
+            };
+            if wanted {
+                f.write_event(ev);
+            }
         }
     }
 }
@@ -239,6 +321,18 @@ fn log_event(ev: &Event) {
                 tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             }
         }
+        Event::VrrpPriority {
+            instance,
+            state,
+            priority,
+        } => tracing::info!(
+            target: "vrrp",
+            instance = %instance,
+            state = %state.as_str(),
+            priority = *priority,
+            "VRRP instance {instance}: effective priority now {priority} ({})",
+            state.as_str()
+        ),
         other => {
             tracing::debug!(target: "event", "{}", serde_json::to_string(other).unwrap_or_default())
         }
@@ -250,13 +344,12 @@ const DATA_DUMP: &str = "/tmp/keepalived.data";
 const STATS_DUMP: &str = "/tmp/keepalived.stats";
 const JSON_DUMP: &str = "/tmp/keepalived.json";
 
-async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
+async fn run_async(
+    cfg: Arc<Config>,
+    opts: DaemonOpts,
+    running_at_exit: &mut Arc<Config>,
+) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
-    if let Some(pid) = &opts.pid_file {
-        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
-            tracing::error!("cannot write pid file {}: {e}", pid.display());
-        }
-    }
     let config_path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let rid = router_id(&cfg);
     let metrics = Arc::new(metrics::Metrics::new());
@@ -284,6 +377,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         alerter: alerter.clone(),
         fifos,
         syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only && !opts.dry_run),
+        cfg: cfg.clone(),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -354,6 +448,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         return ExitCode::from(1);
     };
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    process::notify_ready();
     tracing::info!(
         "rampart {} started with {} ({} VRRP instances, {} virtual servers)",
         env!("CARGO_PKG_VERSION"),
@@ -429,9 +524,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
     }
-    if let Some(pid) = &opts.pid_file {
-        let _ = std::fs::remove_file(pid);
-    }
+    *running_at_exit = running.clone();
     tracing::info!("rampart stopped");
     if failed {
         ExitCode::from(1)

@@ -306,6 +306,13 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
             }
             i.state = to.as_str().into();
         }
+        Event::VrrpPriority {
+            instance, priority, ..
+        } => {
+            if let Some(i) = s.instances.iter_mut().find(|i| &i.name == instance) {
+                i.effective_priority = *priority;
+            }
+        }
         Event::VrrpSyncGroup {
             group,
             from,

@@ -1083,8 +1083,8 @@ impl Driver {
             });
         }
         let mut new_wires = Vec::new();
-        for idx in 0..kept.len() {
-            let xmit = xmit_dev(&new_cfg.instances[idx], &new_vip_dev[idx], self.nl.dry_run);
+        for (idx, (inst, dev)) in new_cfg.instances.iter().zip(&new_vip_dev).enumerate() {
+            let xmit = xmit_dev(inst, dev, self.nl.dry_run);
             new_wires.push(make_wire(&new_cfg, idx, &next, &xmit, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
@@ -1638,6 +1638,8 @@ impl Driver {
                 NodeAction::Group { group, transition } => self.group_transition(group, transition),
             }
         }
+        // After the actions: a transition already reported its priority.
+        self.report_priority_changes(node, &mut touched);
         if !touched.is_empty() {
             let mut st = self
                 .stats
@@ -1650,6 +1652,32 @@ impl Driver {
                     s.priority = self.priorities[idx];
                     s.counters = i.counters().clone();
                 }
+            }
+        }
+    }
+
+    /// Effective priorities that changed without a transition (tracking weights): reported
+    /// as [`Event::VrrpPriority`] for MASTER and BACKUP instances (status, metrics,
+    /// `notify_priority_changes`). Transitions carry their own priority.
+    fn report_priority_changes(&mut self, node: &Node, touched: &mut Vec<usize>) {
+        for (idx, inst) in node.instances().iter().enumerate() {
+            let Some(last) = self.priorities.get(idx).copied() else {
+                continue;
+            };
+            let now = inst.effective_priority();
+            if now == last {
+                continue;
+            }
+            self.priorities[idx] = now;
+            touched.push(idx);
+            let state = inst.state().name();
+            use crate::events::VrrpStateName as S;
+            if matches!(state, S::Master | S::Backup) {
+                let _ = self.ctx.events.send(Event::VrrpPriority {
+                    instance: self.cfg.instances[idx].name.clone(),
+                    state,
+                    priority: now,
+                });
             }
         }
     }
@@ -1697,8 +1725,14 @@ impl Driver {
             Action::Notify(t) => {
                 self.priorities[idx] = t.priority;
                 let reason = transition_reason(&t);
+                // Structured fields too: journald gets INSTANCE=, OLD_STATE=, STATE=, ...
                 tracing::info!(
                     target: "vrrp",
+                    instance = %t.instance,
+                    old_state = %t.from.name().as_str(),
+                    state = %t.to.name().as_str(),
+                    priority = t.priority,
+                    reason = %reason,
                     "VRRP instance {}: {} -> {} ({reason}), priority {}",
                     t.instance,
                     t.from.name().as_str(),
@@ -1993,6 +2027,13 @@ async fn executor(
                                 tracing::info!(target: "vrrp", instance = %name, "reload: VIP {k} removed")
                             }
                             Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
+                        }
+                        // Its no_accept drop rule goes with it.
+                        if let Some(pos) = owned.blocked.iter().position(|a| *a == k.addr) {
+                            owned.blocked.remove(pos);
+                            if let Err(e) = nl.firewall.unblock(k.addr).await {
+                                tracing::error!(target: "vrrp", instance = %name, "no_accept for {}: {e}", k.addr);
+                            }
                         }
                     }
                     if !same_ignoring_spans(
