@@ -40,6 +40,7 @@ impl Node {
                 inst,
                 &cfg.global,
                 &cfg.vrrp_scripts,
+                &cfg.track_files,
                 group,
             )?);
         }
@@ -171,7 +172,13 @@ impl Node {
         let mut params = Vec::new();
         for (inst, running) in cfg.instances.iter().zip(&self.instances) {
             let group = cfg.sync_group_of(&inst.name);
-            let p = InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+            let p = InstanceParams::from_config(
+                inst,
+                &cfg.global,
+                &cfg.vrrp_scripts,
+                &cfg.track_files,
+                group,
+            )?;
             let r = running.params();
             if (p.vrid, p.version, p.af) != (r.vrid, r.version, r.af) {
                 return Err(SetupError::IdentityChanged {
@@ -229,19 +236,31 @@ impl Node {
                 .and_then(|o| self.instances.get(o))
             {
                 Some(old) => {
-                    let p =
-                        InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+                    let p = InstanceParams::from_config(
+                        inst,
+                        &cfg.global,
+                        &cfg.vrrp_scripts,
+                        &cfg.track_files,
+                        group,
+                    )?;
                     let mut running = old.clone();
                     let actions = running.reconfigure(p, now)?;
                     pending.push((idx, actions));
                     instances.push(running);
                 }
-                None => instances.push(Instance::from_config(
-                    inst,
-                    &cfg.global,
-                    &cfg.vrrp_scripts,
-                    group,
-                )?),
+                None => {
+                    let mut p = InstanceParams::from_config(
+                        inst,
+                        &cfg.global,
+                        &cfg.vrrp_scripts,
+                        &cfg.track_files,
+                        group,
+                    )?;
+                    // vrrp_startup_delay is about the daemon starting (bonds still settling),
+                    // not about an instance added by a reload.
+                    p.startup_delay = std::time::Duration::ZERO;
+                    instances.push(Instance::new(p))
+                }
             }
         }
         // A group keeps its state when its members are the same instances, renamed or not.

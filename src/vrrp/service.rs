@@ -78,6 +78,7 @@ enum DriverMsg {
     },
     Link(LinkEvent),
     Script(ScriptStatus),
+    TrackFile(super::track_file::FileValue),
 }
 
 /// Work for an instance's executor.
@@ -87,6 +88,13 @@ enum ExecMsg {
     DelVips,
     Garp {
         repeat: u32,
+        /// `vrrp_garp_interval` / `vrrp_gna_interval`: pause between two messages.
+        garp_interval: Duration,
+        gna_interval: Duration,
+    },
+    /// `garp_extra_if`: one round on the VIP interfaces other than the instance's own.
+    GarpExtra {
+        all: bool,
     },
     AddrRemoved {
         ifindex: u32,
@@ -179,6 +187,14 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     if policy.enforce_security {
         check_script_security(&cfg);
+    }
+    super::track_file::apply_no_swap(&cfg);
+    super::track_file::init_files(&cfg);
+    let mut promote_undo = Vec::new();
+    if !dry_run {
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
+        }
     }
 
     // Static addresses, routes and rules: present whatever the VRRP state.
@@ -329,6 +345,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         static_owned,
         script_tx,
         script_tasks,
+        file_watch: None,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -355,6 +372,27 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
         }
     }
+    // track_file values the instances start with, then the watcher for changes.
+    let files = super::track_file::tracked(&cfg);
+    let initial = super::track_file::read_all(&files);
+    for v in &initial {
+        for idx in 0..node.instances().len() {
+            if node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name)
+            {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                drv.execute(&node, acts, now).await;
+            }
+        }
+    }
+    drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -453,6 +491,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         }
         vmac::restore_conf(&vmacs.sysctl_undo);
         nl.firewall.remove_tables().await;
+        for (path, old) in &promote_undo {
+            let _ = std::fs::write(path, old);
+        }
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -737,6 +778,8 @@ struct Driver {
     script_tx: mpsc::UnboundedSender<ScriptStatus>,
     /// Running vrrp_script runners by name, with the definition they run.
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+    /// The track_file poller (None: no file is tracked).
+    file_watch: Option<AbortOnDrop>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -889,9 +932,14 @@ fn make_wire(
     } else {
         IPPROTO_VRRP
     };
-    let group = mcast_group(cfg, v6);
+    let group = inst.mcast_dst_ip.unwrap_or_else(|| mcast_group(cfg, v6));
     let key = (xmit.to_string(), v6, proto);
     let socket = open_socket(cfg, &key, sockets);
+    if let (Ok(s), Some(g)) = (&socket, inst.mcast_dst_ip) {
+        if let Err(e) = s.join(g) {
+            tracing::error!(target: "vrrp", instance = %inst.name, "mcast_dst_ip {g}: {e}");
+        }
+    }
     if let Err(e) = &socket {
         tracing::error!(
             target: "vrrp",
@@ -1278,6 +1326,15 @@ impl Driver {
             }
         }
         self.execute(node, rebuilt, now).await;
+        // track_file: the files of the new configuration are read now (new instances start
+        // with their values, kept ones see a changed file or weight) and polled from here on.
+        let files = super::track_file::tracked(&new_cfg);
+        let initial = super::track_file::read_all(&files);
+        for v in &initial {
+            self.track_file_value(node, v, now).await;
+        }
+        self.file_watch = None;
+        self.file_watch = start_file_watch(files, initial, &self.drv_tx);
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1367,6 +1424,7 @@ impl Driver {
                     }
                 }
             }
+            DriverMsg::TrackFile(v) => self.track_file_value(node, &v, now).await,
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1393,6 +1451,29 @@ impl Driver {
                 for tx in &self.exec_txs {
                     let _ = tx.send(ExecMsg::Resync);
                 }
+            }
+        }
+    }
+
+    async fn track_file_value(
+        &mut self,
+        node: &mut Node,
+        v: &super::track_file::FileValue,
+        now: Instant,
+    ) {
+        for idx in 0..node.instances().len() {
+            let tracks = node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name);
+            if tracks {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
             }
         }
     }
@@ -1674,7 +1755,29 @@ impl Driver {
                 let _ = self.exec_txs[idx].send(ExecMsg::DelVips);
             }
             Action::SendGratuitous { repeat } => {
-                let _ = self.exec_txs[idx].send(ExecMsg::Garp { repeat });
+                let (garp_interval, gna_interval) = self.cfg.garp_intervals(&self.vip_dev[idx]);
+                let _ = self.exec_txs[idx].send(ExecMsg::Garp {
+                    repeat,
+                    garp_interval,
+                    gna_interval,
+                });
+            }
+            Action::SendGratuitousExtra { all } => {
+                let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
+            }
+            Action::NotifyMasterRxLowerPri { from, priority } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+                if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
+                    let policy = self.policy.clone();
+                    self.spawned.push(tokio::spawn(async move {
+                        let label = format!("{} (notify_master_rx_lower_pri)", cmd.raw);
+                        match super::notify::run_command(&label, &cmd.argv, &[], &policy, NOTIFY_TIMEOUT).await {
+                            Ok(Some(0)) => {}
+                            Ok(code) => tracing::warn!(target: "vrrp", "notify {label}: exit status {code:?} (configured at {})", cmd.span),
+                            Err(e) => tracing::error!(target: "vrrp", "notify: {e} (configured at {})", cmd.span),
+                        }
+                    }));
+                }
             }
             Action::ArmTimer { timer, after } => self.timers.arm(idx, timer, now + after),
             Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
@@ -1765,7 +1868,11 @@ impl Driver {
                         dst: d,
                         id: w.ip_id,
                     };
-                    (packet::encode_ipv4(p, &ip, ah), None)
+                    let ttl = match self.cfg.instances[idx].unicast_ttl {
+                        Some(t) if !d.is_multicast() => t,
+                        _ => packet::VRRP_TTL,
+                    };
+                    (packet::encode_ipv4_ttl(p, &ip, ah, ttl), None)
                 }
                 (src, dst) => (packet::encode_vrrp(p, src, dst), Some(src)),
             };
@@ -1782,7 +1889,10 @@ impl Driver {
                 ok = false;
                 continue;
             };
-            if let Err(e) = socket.send(&bytes, src, dst).await {
+            let hops = self.cfg.instances[idx]
+                .unicast_ttl
+                .filter(|_| dst.is_ipv6() && !dst.is_multicast());
+            if let Err(e) = socket.send_hops(&bytes, src, dst, hops).await {
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 ok = false;
                 if !w.send_failing {
@@ -1843,7 +1953,39 @@ async fn executor(
                     tracing::info!(target: "vrrp", instance = %name, "VIPs removed");
                 }
             }
-            ExecMsg::Garp { repeat } => {
+            ExecMsg::GarpExtra { all } => {
+                if nl.dry_run || !all {
+                    // Without `all` only VMAC interfaces of per-address use_vmac would get
+                    // them; rampart has none besides the instance's own.
+                    continue;
+                }
+                let own = inst.interface.clone();
+                let mut by_dev: Vec<(String, Vec<IpAddr>)> = Vec::new();
+                for v in inst
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&inst.virtual_ipaddress_excluded)
+                {
+                    let Some(dev) = v.dev.as_ref().filter(|d| **d != own && **d != vip_dev) else {
+                        continue;
+                    };
+                    match by_dev.iter_mut().find(|(d, _)| d == dev) {
+                        Some((_, a)) => a.push(v.addr),
+                        None => by_dev.push((dev.clone(), vec![v.addr])),
+                    }
+                }
+                for (dev, addrs) in by_dev {
+                    let r = GarpSender::open(&dev, None).and_then(|g| g.announce(&addrs));
+                    if let Err(e) = r {
+                        tracing::warn!(target: "vrrp", instance = %name, "garp_extra_if on {dev}: {e}");
+                    }
+                }
+            }
+            ExecMsg::Garp {
+                repeat,
+                garp_interval,
+                gna_interval,
+            } => {
                 if nl.dry_run {
                     tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
                     continue;
@@ -1865,10 +2007,36 @@ async fn executor(
                 }
                 let Some(g) = &garp else { continue };
                 let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
-                for _ in 0..repeat.max(1) {
-                    if let Err(e) = g.announce(&addrs) {
-                        tracing::warn!(target: "vrrp", instance = %name, "{e}");
-                        break;
+                if garp_interval.is_zero() && gna_interval.is_zero() {
+                    for _ in 0..repeat.max(1) {
+                        if let Err(e) = g.announce(&addrs) {
+                            tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                            break;
+                        }
+                    }
+                } else {
+                    // keepalived spaces messages on one interface by vrrp_garp_interval
+                    // (ARP) / vrrp_gna_interval (NA), for switches that drop floods.
+                    let mut failed = false;
+                    for _ in 0..repeat.max(1) {
+                        for a in &addrs {
+                            if let Err(e) = g.announce(std::slice::from_ref(a)) {
+                                tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                                failed = true;
+                                break;
+                            }
+                            let pause = if a.is_ipv4() {
+                                garp_interval
+                            } else {
+                                gna_interval
+                            };
+                            if !pause.is_zero() {
+                                tokio::time::sleep(pause).await;
+                            }
+                        }
+                        if failed {
+                            break;
+                        }
                     }
                 }
             }
@@ -2010,4 +2178,38 @@ fn spawn_notifier(
     )?;
     tasks.push(t);
     Some(n)
+}
+
+/// Aborts background tasks when dropped (engine stop, reload replacing them).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
+/// driver.
+fn start_file_watch(
+    files: Vec<crate::config::TrackFile>,
+    initial: Vec<super::track_file::FileValue>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> Option<AbortOnDrop> {
+    if files.is_empty() {
+        return None;
+    }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let poller = super::track_file::spawn(files, initial, file_tx);
+    let tx = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(v) = file_rx.recv().await {
+            if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                return;
+            }
+        }
+    });
+    Some(AbortOnDrop(vec![poller, forward]))
 }
