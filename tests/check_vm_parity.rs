@@ -1,6 +1,7 @@
 //! keepalived 2.2.7 as the independent oracle for rampart's checker side: the same keepalived.conf
-//! (19 real servers in 4 virtual servers: NAT and DR, a fwmark service, TCP_CHECK and HTTP_GET with
-//! an MD5 digest, inhibit_on_failure or not, quorum with a sorry server) run by `keepalived -C` and
+//! (22 real servers in 6 virtual servers, 9 kernel services: NAT, DR, TUN, a fwmark service, a
+//! group of two addresses and a fwmark, TCP_CHECK and HTTP_GET with an MD5 digest,
+//! inhibit_on_failure or not, quorum with a sorry server) run by `keepalived -C` and
 //! by `rampart -C` in one boot of the test VM, each really programming IPVS; busybox httpd real
 //! servers in a namespace. `ipvsadm -S -n` must be byte-identical at start, with the victims
 //! stopped, and with them back (tests/vm/scenarios/check_vm_parity.sh), both sorted and as

@@ -15,7 +15,7 @@
 . /usr/local/lib/vm/lib.sh
 . /files/check_vm_lib.sh
 
-VICTIMS=(10.1.0.3 10.1.0.4 10.1.0.13 10.1.0.15 10.1.0.23 10.1.0.24 10.1.0.32)
+VICTIMS=(10.1.0.3 10.1.0.4 10.1.0.13 10.1.0.15 10.1.0.23 10.1.0.24 10.1.0.32 10.1.0.42 10.1.0.52)
 CONF=$CV/parity.conf
 
 # tcp PORT / http PORT: one checker block (retry 1, delay_before_retry 1: down after 2 failures).
@@ -65,9 +65,22 @@ rs() {
     rs 10.1.0.32 9090 5 http inhibit_on_failure
     rs 10.1.0.33 8080 5 tcp
     printf '}\n'
+    # Tunnelling, and a group (two addresses and a fwmark) with direct routing: every kernel
+    # service of the group gets the real servers, DR ports reset per service.
+    printf 'virtual_server 10.9.0.4 443 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind TUN\n  protocol TCP\n'
+    rs 10.1.0.41 8080 1 tcp
+    rs 10.1.0.42 9090 1 http
+    printf '}\n'
+    printf 'virtual_server_group G {\n  10.9.1.1 80\n  10.9.1.2-3 81\n  fwmark 9\n}\n'
+    printf 'virtual_server group G {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n'
+    rs 10.1.0.51 8080 2 tcp
+    rs 10.1.0.52 9090 3 http inhibit_on_failure
+    printf '}\n'
 } >"$CONF"
-N_DESTS=$(grep -c real_server "$CONF")
-N_VICTIMS=${#VICTIMS[@]}
+# Destinations in the table: the group's two real servers are in each of its 4 kernel services.
+N_DESTS=$(($(grep -c real_server "$CONF") + 2 * 3))
+# Victim lines (10.1.0.52 is in the group): what victims_weighted counts when all are up.
+N_VICTIMS=$((${#VICTIMS[@]} + 3))
 
 # web_start PORT / web_stop PORT: busybox httpd on *:PORT in "be" serving "hello\n" (CV_DIGEST).
 mkdir -p "$CV/www"
