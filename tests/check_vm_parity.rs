@@ -3,11 +3,10 @@
 //! group of two addresses and a fwmark, TCP_CHECK and HTTP_GET with an MD5 digest,
 //! inhibit_on_failure or not, quorum with a sorry server, hysteresis, sorry_server_inhibit) run
 //! by `keepalived -C` and by `rampart -C` in one boot of the test VM, each really programming
-//! IPVS; busybox httpd real
-//! servers in a namespace. `ipvsadm -S -n` must be byte-identical at start, with the victims
-//! stopped, and with them back (tests/vm/scenarios/check_vm_parity.sh), both sorted and as
-//! printed (ipvsadm sorts destinations itself, so the order the daemons added them in does not
-//! show).
+//! IPVS; busybox httpd real servers in a namespace. `ipvsadm -S -n` must be byte-identical at
+//! start, with the victims stopped, and with them back (tests/vm/scenarios/check_vm_parity.sh),
+//! both sorted and as printed (ipvsadm sorts destinations itself, so the order the daemons added
+//! them in does not show).
 //!
 //! Found by this test and fixed: keepalived gives DR/TUN destinations the service's port (0 under
 //! a fwmark service), as ipvsadm does; rampart used the real server's port
