@@ -16,6 +16,7 @@
 
 use super::codec::{
     Cmd, DestAttrs, IpvsMessage, Reply, ServiceAttrs, decode_datagram, encode_request,
+    encode_request_into,
 };
 use super::consts::IPVS_GENL_NAME;
 use netlink_packet_core::{
@@ -380,12 +381,7 @@ impl<T: Transport> Client<T> {
             while next < n && batch.len() < limit && buf.len() < MAX_BATCH_BYTES {
                 let seq = self.next_seq();
                 last_start = buf.len();
-                buf.extend_from_slice(&encode_request(
-                    self.family,
-                    NLM_F_REQUEST,
-                    seq,
-                    &msgs[next],
-                ));
+                encode_request_into(&mut buf, self.family, NLM_F_REQUEST, seq, &msgs[next]);
                 batch.push(seq);
                 next += 1;
             }
