@@ -321,6 +321,7 @@ fn dest(w: u32) -> DestSettings {
         weight: w,
         upper_threshold: 0,
         lower_threshold: 0,
+        tunnel: Default::default(),
     }
 }
 
@@ -568,6 +569,7 @@ fn ipv6_and_fwmark_round_trip_through_the_table() {
                     weight: 1,
                     upper_threshold: 10,
                     lower_threshold: 5,
+                    tunnel: Default::default(),
                 },
             )]
             .into(),
@@ -737,4 +739,58 @@ fn sync_reads_plans_and_applies() {
     let out = sync(&mut c, &desired, &BTreeSet::new(), true).expect("flush sync");
     assert_eq!(out[0].op, IpvsOp::Flush);
     assert_eq!(kernel_table(&mut c), desired);
+}
+
+/// A changed tunnel type is an edit of the destination (one SET_DEST carrying the new tunnel
+/// attributes), and the table read back has the new tunnel.
+#[test]
+fn changed_tunnel_is_one_edit() {
+    use rampart::config::model::{Tunnel, TunnelCsum, TunnelKind};
+    let mut c = client();
+    let key = tcp("10.0.0.1", 80);
+    let tun = |t: Tunnel| DestSettings {
+        forward: ForwardMethod::Tun,
+        tunnel: t,
+        ..dest(1)
+    };
+    let gue = Tunnel {
+        kind: TunnelKind::Gue,
+        port: 6080,
+        csum: TunnelCsum::Csum,
+    };
+    let mut desired = DesiredTable::default();
+    desired.services.insert(
+        key,
+        ServiceEntry {
+            settings: settings("rr"),
+            dests: [(
+                DestKey {
+                    addr: v4("192.168.0.1"),
+                    port: 80,
+                },
+                tun(Tunnel::default()),
+            )]
+            .into(),
+        },
+    );
+    let managed: BTreeSet<ServiceKey> = [key].into();
+    let ops = reconcile(&desired, &kernel_table(&mut c), &managed);
+    apply(&mut c, &ops).expect("applied");
+    assert_eq!(kernel_table(&mut c), desired);
+    // ipip -> gue port 6080 csum: exactly one SET_DEST.
+    let d = desired.services.get_mut(&key).expect("service");
+    *d.dests.values_mut().next().expect("dest") = tun(gue);
+    let ops = reconcile(&desired, &kernel_table(&mut c), &managed);
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    c.transport_mut().clear_seen();
+    apply(&mut c, &ops).expect("applied");
+    let seen = &c.transport().seen;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].cmd, Cmd::SetDest);
+    let sent = seen[0].msg.dest.as_ref().expect("dest attrs");
+    assert_eq!(sent.tun_type, Some(rampart::ipvs::codec::TunType::Gue));
+    assert_eq!(sent.tun_port, Some(6080));
+    assert_eq!(sent.tun_flags, Some(1));
+    assert_eq!(kernel_table(&mut c), desired);
+    assert!(reconcile(&desired, &kernel_table(&mut c), &managed).is_empty());
 }
