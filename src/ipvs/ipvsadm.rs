@@ -395,33 +395,33 @@ const OPTIONS: &[OptDef] = &[
 ];
 
 /// One option occurrence (or a popt-style error) from the tokenizer.
-enum Tok {
-    Opt(Tag, Option<String>),
+enum Tok<'a> {
+    Opt(Tag, Option<&'a str>),
     BadOption(String, &'static str),
 }
 
 /// popt-like tokenizer: returns the option stream and the leftover (non-option) words.
-fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
+fn tokenize(args: &[String]) -> (Vec<Tok<'_>>, Vec<&str>) {
     let mut toks = Vec::new();
     let mut rest = Vec::new();
     let mut i = 0;
-    let take_next = |i: &mut usize, optional: bool| -> Option<String> {
+    let take_next = |i: &mut usize, optional: bool| -> Option<&str> {
         let next = args.get(*i + 1)?;
         if optional && next.starts_with('-') {
             return None;
         }
         *i += 1;
-        Some(next.clone())
+        Some(next.as_str())
     };
     while i < args.len() {
         let a = &args[i];
         if a == "--" {
-            rest.extend(args[i + 1..].iter().cloned());
+            rest.extend(args[i + 1..].iter().map(String::as_str));
             break;
         }
         if let Some(long) = a.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
+                Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
             match OPTIONS.iter().find(|d| d.long == name) {
@@ -458,7 +458,7 @@ fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
                             N => toks.push(Tok::Opt(d.tag, None)),
                             R | O => {
                                 let val = if !attached.is_empty() {
-                                    Some(attached.to_string())
+                                    Some(attached)
                                 } else {
                                     take_next(&mut i, d.arg == O)
                                 };
@@ -474,7 +474,7 @@ fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
                 }
             }
         } else {
-            rest.push(a.clone());
+            rest.push(a.as_str());
         }
         i += 1;
     }
@@ -835,7 +835,7 @@ pub fn parse(program: &str, args: &[String], res: &dyn Resolver) -> Result<Parse
                 });
             }
         };
-        let arg = optarg.as_deref().unwrap_or("");
+        let arg = optarg.unwrap_or("");
         match tag {
             Tag::Short('t') | Tag::Short('u') | Tag::SctpService => {
                 set_option(&mut options, OPTC_SERVICE)?;
@@ -1068,9 +1068,9 @@ pub fn parse(program: &str, args: &[String], res: &dyn Resolver) -> Result<Parse
         match (rest.next(), rest.next(), rest.next()) {
             (Some(a), Some(b), Some(c)) => {
                 timeouts = (
-                    parse_timeout(Some(&a), 0, MAX_TIMEOUT)?,
-                    parse_timeout(Some(&b), 0, MAX_TIMEOUT)?,
-                    parse_timeout(Some(&c), 0, MAX_TIMEOUT)?,
+                    parse_timeout(Some(a), 0, MAX_TIMEOUT)?,
+                    parse_timeout(Some(b), 0, MAX_TIMEOUT)?,
+                    parse_timeout(Some(c), 0, MAX_TIMEOUT)?,
                 );
             }
             _ => return fail("--set option requires 3 timeout values"),

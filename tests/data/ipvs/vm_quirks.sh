@@ -201,3 +201,51 @@ T
     return $ok
 }
 section tunnel-reconcile tunnel_reconcile
+
+# Listings after real traffic through a three-namespace lab (client qa, director qb, real server qc):
+# connection entries (-c, numeric and not, --persistent-conn) and the list variants with live
+# counters (--stats/--rate with and without --exact, --thresholds, --persistent-conn, --sort).
+# Expire times count down and rates move every 2 s, so each pair of prints is retried until two
+# back-to-back prints fall within the same tick.
+in_qb_compare() {
+    local a try
+    for a in "$@"; do
+        for try in 1 2 3 4 5 6 7 8; do
+            # shellcheck disable=SC2086
+            { ip netns exec qb ipvsadm $a 2>&1; echo "[exit $?]"; } >$W/want
+            # shellcheck disable=SC2086
+            { ip netns exec qb rampart ipvs $a 2>&1; echo "[exit $?]"; } >$W/got
+            cmp -s $W/want $W/got && break
+            sleep 0.3
+        done
+        expect_same "ipvsadm $a (after traffic)" $W/want $W/got || return 1
+    done
+}
+conn_listing() {
+    ns_on_bridge qbr0 qa qaa 172.31.0.10/24
+    ns_on_bridge qbr0 qb qbb 172.31.0.20/24
+    ns_on_bridge qbr0 qc qcc 172.31.0.30/24
+    ip netns exec qb sysctl -qw net.ipv4.ip_forward=1
+    ip -n qc route add 172.31.0.10 via 172.31.0.20
+    http_server qc 80 "hello from qc"
+    ip netns exec qb rampart ipvs -A -t 172.31.0.20:80 -s rr
+    ip netns exec qb rampart ipvs -a -t 172.31.0.20:80 -r 172.31.0.30:80 -m -x 100 -y 10
+    ip netns exec qb rampart ipvs -a -t 172.31.0.20:80 -r 172.31.0.31:80 -m -w 0
+    ip netns exec qb rampart ipvs -A -t 172.31.0.20:8080 -s wlc -p 120
+    ip netns exec qb rampart ipvs -a -t 172.31.0.20:8080 -r 172.31.0.30:80 -m
+    local i
+    for i in 1 2 3; do http_get qa 172.31.0.20 80 | grep -q 'hello from qc'; done
+    for i in 1 2; do http_get qa 172.31.0.20 8080 | grep -q 'hello from qc'; done
+    ip netns exec qb ipvsadm -Lnc
+    [ "$(ip netns exec qb ipvsadm -Lnc | grep -c '172.31.0.10:')" -ge 5 ]
+    # Counters are folded every 2 s: wait until all five connections are counted.
+    wait_until 10 sh -c "ip netns exec qb ipvsadm -Ln --stats | grep -Eq '^TCP +172.31.0.20:80 +3 '"
+    wait_until 10 sh -c "ip netns exec qb ipvsadm -Ln --stats | grep -Eq '^TCP +172.31.0.20:8080 +2 '"
+    in_qb_compare "-Lnc" "-Lc" "-Lnc --persistent-conn" "-Lc --persistent-conn" "-L -n -c --sort" \
+        "-Ln --stats" "-Ln --stats --exact" "-L --stats --exact" "-Ln --rate" "-Ln --rate --exact" \
+        "-Ln --thresholds" "-L --thresholds" "-Ln --persistent-conn" "-L --persistent-conn" \
+        "-Ln --sort" "-L --sort" "-Ln --exact" "-L -n -t 172.31.0.20:8080 --stats --exact" \
+        "-L -n -t 172.31.0.20:80 --rate --exact" "-Ln --nosort --thresholds"
+    ip netns exec qb ipvsadm -Ln --stats --exact
+}
+section conn-listing conn_listing
