@@ -352,11 +352,21 @@ pub fn restore<T: Transport>(
         }
         let line = buf.strip_suffix('\n').unwrap_or(&buf);
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let words = ipvsadm::split_restore_line(line);
-        if words.is_empty() {
-            continue;
-        }
-        let inv = match ipvsadm::parse(PROGRAM, &words, &LibcResolver) {
+        // The common line (ASCII words, no quotes) is parsed from borrowed words.
+        let parsed = if line.is_ascii() && !line.contains('"') {
+            let words: Vec<&str> = line.split_ascii_whitespace().collect();
+            if words.is_empty() {
+                continue;
+            }
+            ipvsadm::parse(PROGRAM, &words, &LibcResolver)
+        } else {
+            let words = ipvsadm::split_restore_line(line);
+            if words.is_empty() {
+                continue;
+            }
+            ipvsadm::parse(PROGRAM, &words, &LibcResolver)
+        };
+        let inv = match parsed {
             Ok(Parsed::Run(inv)) => inv,
             Ok(Parsed::Help) | Ok(Parsed::Version) => continue,
             Err(f) => {

@@ -401,22 +401,22 @@ enum Tok<'a> {
 }
 
 /// popt-like tokenizer: returns the option stream and the leftover (non-option) words.
-fn tokenize(args: &[String]) -> (Vec<Tok<'_>>, Vec<&str>) {
+fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
     let mut toks = Vec::new();
     let mut rest = Vec::new();
     let mut i = 0;
     let take_next = |i: &mut usize, optional: bool| -> Option<&str> {
-        let next = args.get(*i + 1)?;
+        let next = args.get(*i + 1)?.as_ref();
         if optional && next.starts_with('-') {
             return None;
         }
         *i += 1;
-        Some(next.as_str())
+        Some(next)
     };
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].as_ref();
         if a == "--" {
-            rest.extend(args[i + 1..].iter().map(String::as_str));
+            rest.extend(args[i + 1..].iter().map(AsRef::as_ref));
             break;
         }
         if let Some(long) = a.strip_prefix("--") {
@@ -426,7 +426,7 @@ fn tokenize(args: &[String]) -> (Vec<Tok<'_>>, Vec<&str>) {
             };
             match OPTIONS.iter().find(|d| d.long == name) {
                 None => {
-                    toks.push(Tok::BadOption(a.clone(), "unknown option"));
+                    toks.push(Tok::BadOption(a.to_string(), "unknown option"));
                     return (toks, rest);
                 }
                 Some(d) => {
@@ -435,7 +435,7 @@ fn tokenize(args: &[String]) -> (Vec<Tok<'_>>, Vec<&str>) {
                         R => match inline.or_else(|| take_next(&mut i, false)) {
                             Some(v) => Some(v),
                             None => {
-                                toks.push(Tok::BadOption(a.clone(), "missing argument"));
+                                toks.push(Tok::BadOption(a.to_string(), "missing argument"));
                                 return (toks, rest);
                             }
                         },
@@ -474,7 +474,7 @@ fn tokenize(args: &[String]) -> (Vec<Tok<'_>>, Vec<&str>) {
                 }
             }
         } else {
-            rest.push(a.as_str());
+            rest.push(a);
         }
         i += 1;
     }
@@ -753,7 +753,7 @@ fn set_command(cmd: &mut Option<Command>, new: Command) -> Result<(), Fail> {
 }
 
 /// Parse one ipvsadm command line (`args` without the program name).
-pub fn parse(program: &str, args: &[String], res: &dyn Resolver) -> Result<Parsed, Fail> {
+pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Result<Parsed, Fail> {
     let (toks, rest) = tokenize(args);
     let mut svc = SvcSpec {
         af: 0,

@@ -208,7 +208,7 @@ section tunnel-reconcile tunnel_reconcile
 # Expire times count down and rates move every 2 s, so each pair of prints is retried until two
 # back-to-back prints fall within the same tick.
 in_qb_compare() {
-    local a try
+    local a try rc=0
     for a in "$@"; do
         for try in 1 2 3 4 5 6 7 8; do
             # shellcheck disable=SC2086
@@ -218,8 +218,16 @@ in_qb_compare() {
             cmp -s $W/want $W/got && break
             sleep 0.3
         done
-        expect_same "ipvsadm $a (after traffic)" $W/want $W/got || return 1
+        if ! cmp -s $W/want $W/got && [[ $a == *c* && $a != *--* || $a == *" -c"* ]]; then
+            # Connection entries expire at different fractions of a second: with several of
+            # them some expire time often ticks between the two reads. Compare everything but
+            # the mm:ss values then (their formatting is checked exactly by the other -c prints).
+            echo "note: ipvsadm $a: expire times ticked between the reads; comparing without them"
+            sed -i 's/^\([A-Z]* *\)[0-9][0-9]:[0-9][0-9] /\1mm:ss /' $W/want $W/got
+        fi
+        expect_same "ipvsadm $a (after traffic)" $W/want $W/got || rc=1
     done
+    return $rc
 }
 conn_listing() {
     ns_on_bridge qbr0 qa qaa 172.31.0.10/24
