@@ -218,7 +218,7 @@ in_qb_compare() {
             cmp -s $W/want $W/got && break
             sleep 0.3
         done
-        if ! cmp -s $W/want $W/got && [[ $a == *c* && $a != *--* || $a == *" -c"* ]]; then
+        if ! cmp -s $W/want $W/got && grep -q '^IPVS connection entries' $W/want; then
             # Connection entries expire at different fractions of a second: with several of
             # them some expire time often ticks between the two reads. Compare everything but
             # the mm:ss values then (their formatting is checked exactly by the other -c prints).
