@@ -118,6 +118,7 @@ struct RsState {
     weight: u32,
     inhibit: bool,
     forward: ForwardMethod,
+    tunnel: crate::config::model::Tunnel,
     uthreshold: u32,
     lthreshold: u32,
     notify_up: Option<Command>,
@@ -247,6 +248,7 @@ impl Core {
                     weight: rs.weight,
                     inhibit: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
                     forward: rs.lb_kind.unwrap_or(vs.lb_kind),
+                    tunnel: crate::ipvs::desired::forward_of(vs, rs).1,
                     uthreshold: rs.uthreshold,
                     lthreshold: rs.lthreshold,
                     notify_up: rs.notify_up.clone(),
@@ -268,6 +270,7 @@ impl Core {
                         weight: 1,
                         upper_threshold: 0,
                         lower_threshold: 0,
+                        tunnel: crate::ipvs::desired::sorry_forward_of(vs, s).1,
                     },
                 )
             });
@@ -710,6 +713,7 @@ impl Core {
                             weight,
                             upper_threshold: r.uthreshold,
                             lower_threshold: r.lthreshold,
+                            tunnel: r.tunnel,
                         },
                     );
                 }

@@ -307,6 +307,7 @@ mod tests {
                                 weight: *w,
                                 upper_threshold: 0,
                                 lower_threshold: 0,
+                                tunnel: Default::default(),
                             },
                         )
                     })

@@ -876,6 +876,34 @@ pub enum ForwardMethod {
     Tun,
 }
 
+/// `lvs_method TUN type ipip|gue port N|gre [nocsum|csum|remcsum]`: the tunnel encapsulation
+/// of a TUN destination (kernel 5.2+ for GUE, 5.3+ for GRE and the checksum flags). The
+/// default (`lvs_method TUN` alone) is plain IPIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// UDP destination port of GUE encapsulation (0 for IPIP and GRE).
+    pub port: u16,
+    pub csum: TunnelCsum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TunnelKind {
+    #[default]
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Checksum handling of GUE/GRE encapsulation (IP_VS_TUNNEL_ENCAP_FLAG_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TunnelCsum {
+    #[default]
+    NoCsum,
+    Csum,
+    RemCsum,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Protocol {
     Tcp,
@@ -940,6 +968,8 @@ pub struct VirtualServer {
     pub sched_flags: Vec<String>,
     /// Default NAT.
     pub lb_kind: ForwardMethod,
+    /// The tunnel written after `lvs_method TUN` (None: IPIP, or not TUN).
+    pub tunnel: Option<Tunnel>,
     /// Seconds; None means not persistent. `persistence_timeout` without a value is 360.
     pub persistence_timeout: Option<u32>,
     /// Netmask (v4: dotted quad, v6: prefix length), stored as a prefix length.
@@ -977,6 +1007,7 @@ impl VirtualServer {
             lb_algo: None,
             sched_flags: Vec::new(),
             lb_kind: ForwardMethod::Nat,
+            tunnel: None,
             persistence_timeout: None,
             persistence_granularity: None,
             protocol: Protocol::Tcp,
@@ -1009,6 +1040,8 @@ pub struct SorryServer {
     pub addr: IpAddr,
     pub port: Option<u16>,
     pub lb_kind: Option<ForwardMethod>,
+    /// The tunnel written after `sorry_server_lvs_method TUN`.
+    pub tunnel: Option<Tunnel>,
     pub span: Span,
 }
 
@@ -1023,6 +1056,8 @@ pub struct RealServer {
     pub inhibit_on_failure: Option<bool>,
     /// Per-real-server forwarding method override (`lvs_method` inside real_server).
     pub lb_kind: Option<ForwardMethod>,
+    /// The tunnel written after the real server's own `lvs_method TUN`.
+    pub tunnel: Option<Tunnel>,
     pub notify_up: Option<Command>,
     pub notify_down: Option<Command>,
     /// Upper connection threshold (0 = none).

@@ -249,6 +249,94 @@ impl Parser {
         r
     }
 
+    /// `lvs_method NAT|DR` or `lvs_method TUN [type ipip|gue port N|gre [nocsum|csum|remcsum]]`
+    /// (keepalived 2.2.7; also `sorry_server_lvs_method`). The tunnel is Some only when a
+    /// `type` was written.
+    fn lvs_method(&mut self, st: &Stmt) -> Option<(ForwardMethod, Option<Tunnel>)> {
+        const FORM: &str = "NAT, DR or TUN [type ipip|gue port PORT|gre [nocsum|csum|remcsum]]";
+        self.no_block(st);
+        let tok = self.arg(st, 0, FORM)?;
+        let Some(method) = fwd_method(&tok.text) else {
+            let what = format!("value for `{}`", st.kw.text);
+            self.bad(tok, &what, FORM);
+            return None;
+        };
+        if method != ForwardMethod::Tun {
+            self.max_args(st, 1, FORM);
+            return Some((method, None));
+        }
+        let Some(t) = st.args.get(1) else {
+            return Some((method, None));
+        };
+        if t.text != "type" {
+            self.bad(t, "tunnel option", "`type ipip|gue|gre` after TUN");
+            return None;
+        }
+        let Some(kt) = self.arg(st, 2, "a tunnel type: ipip, gue or gre") else {
+            return None;
+        };
+        let mut tunnel = Tunnel::default();
+        tunnel.kind = match kt.text.as_str() {
+            "ipip" => TunnelKind::Ipip,
+            "gue" => TunnelKind::Gue,
+            "gre" => TunnelKind::Gre,
+            _ => {
+                self.bad(kt, "tunnel type", "ipip, gue or gre");
+                return None;
+            }
+        };
+        let mut next = 3;
+        if tunnel.kind == TunnelKind::Gue {
+            match st.args.get(3) {
+                Some(p) if p.text == "port" => {
+                    let pt = self.arg(st, 4, "the GUE port (1-65535)")?;
+                    tunnel.port = self.tok_val(
+                        pt,
+                        |x| v::uint_in(x, 1, 65535).map(|n| n as u16),
+                        "GUE port",
+                        "a port number 1-65535",
+                    )?;
+                    next = 5;
+                }
+                _ => {
+                    self.error_help(
+                        DiagClass::Missing,
+                        &st.args.get(3).map_or_else(|| after(st), |t| t.span.clone()),
+                        "`lvs_method TUN type gue` needs a port",
+                        "expected `type gue port PORT`",
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(c) = st.args.get(next) {
+            let csum = match (tunnel.kind, c.text.as_str()) {
+                (TunnelKind::Ipip, _) => None,
+                (_, "nocsum") => Some(TunnelCsum::NoCsum),
+                (_, "csum") => Some(TunnelCsum::Csum),
+                (TunnelKind::Gue, "remcsum") => Some(TunnelCsum::RemCsum),
+                _ => None,
+            };
+            match csum {
+                Some(x) => tunnel.csum = x,
+                None => {
+                    let form = match tunnel.kind {
+                        TunnelKind::Ipip => {
+                            "nothing after `type ipip` (checksums are GUE/GRE options)"
+                        }
+                        TunnelKind::Gue => "nocsum, csum or remcsum",
+                        TunnelKind::Gre => "nocsum or csum (GRE has no remcsum)",
+                    };
+                    self.bad(c, "tunnel checksum option", form);
+                    return None;
+                }
+            }
+            next += 1;
+        }
+        self.max_args(st, next, FORM);
+        Some((method, Some(tunnel)))
+    }
+
     fn tok_val<T>(
         &mut self,
         tok: &Token,
@@ -2442,9 +2530,10 @@ impl Parser {
                     )
                 }
                 "lb_kind" | "lvs_method" => {
-                    vs.lb_kind = self
-                        .one(s, fwd_method, "NAT, DR or TUN")
-                        .unwrap_or(vs.lb_kind)
+                    if let Some((m, t)) = self.lvs_method(s) {
+                        vs.lb_kind = m;
+                        vs.tunnel = t;
+                    }
                 }
                 "persistence_timeout" => {
                     self.no_block(s);
@@ -2520,10 +2609,11 @@ impl Parser {
                         addr,
                         port,
                         lb_kind: None,
+                        tunnel: None,
                         span: s.span().clone(),
                     });
                 }
-                "sorry_server_lvs_method" => sorry_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "sorry_server_lvs_method" => sorry_kind = self.lvs_method(s),
                 "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
                 "quorum" => {
                     if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
@@ -2567,7 +2657,8 @@ impl Parser {
             }
         }
         if let Some(ss) = &mut vs.sorry_server {
-            ss.lb_kind = sorry_kind;
+            ss.lb_kind = sorry_kind.map(|k| k.0);
+            ss.tunnel = sorry_kind.and_then(|k| k.1);
         }
         if let (VsKey::Fwmark(m), Some(span)) = (&vs.key, &protocol_span) {
             // keepalived rejects this too (`keepalived -t` exits 5): a fwmark service matches
@@ -2639,6 +2730,7 @@ impl Parser {
             weight: 1,
             inhibit_on_failure: None,
             lb_kind: None,
+            tunnel: None,
             notify_up: None,
             notify_down: None,
             uthreshold: 0,
@@ -2668,7 +2760,12 @@ impl Parser {
                     }
                 }
                 "inhibit_on_failure" => rs.inhibit_on_failure = Some(self.flag(s)),
-                "lvs_method" => rs.lb_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "lvs_method" => {
+                    if let Some((m, t)) = self.lvs_method(s) {
+                        rs.lb_kind = Some(m);
+                        rs.tunnel = t;
+                    }
+                }
                 "notify_up" => rs.notify_up = self.notify_command(s),
                 "notify_down" => rs.notify_down = self.notify_command(s),
                 "uthreshold" => {
