@@ -4,7 +4,9 @@
 # keepalived.conf, one after the other, each really programming IPVS. Prints one markdown row per
 # daemon and delay_loop, and whether both programmed the same table.
 # Env: N (1000), LOOPS ("1 6"), SECS (60), VICTIMS (10), DAEMONS ("keepalived rampart"),
-#      REPS (1: each daemon once per delay_loop; 2: K R K R, to see the run-to-run noise).
+#      REPS (1: each daemon once per delay_loop; 2: K R K R, to see the run-to-run noise),
+#      WIRE (unset; 1: after each window, 12 s of tcpdump on the veth: how long checks last on
+#      the wire, SYN to the checker's FIN/RST, per check type).
 # Files: /files/check_vm_lib.sh, /files/check_backend.
 . /usr/local/lib/vm/lib.sh
 . /files/check_vm_lib.sh
@@ -59,6 +61,25 @@ dests() { ipvsadm -S -n | grep -c '^-a' || true; }
 cpu_busy() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b - a) / 1e6}'; }
 
+# wire_durations DAEMON DL: 12 s of the checkers' SYN/FIN/RST towards :8080; per connection the
+# time from the SYN to the checker's FIN or RST, by check type (odd real server index: HTTP_GET).
+wire_durations() {
+    tcpdump -Z root -i be0 -n -tt -l 'tcp dst port 8080 and (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0)' \
+        >"$CV/wire.$1.$2" 2>/dev/null &
+    local tp=$!
+    sleep 12
+    kill $tp
+    wait $tp 2>/dev/null
+    awk -v d="$1" -v dl="$2" '{
+        t = $1; src = $3; split($5, a, "."); f = $7
+        if (f ~ /S/) { syn[src] = t; next }
+        if (!(src in syn)) next
+        dur = t - syn[src]; delete syn[src]
+        k = ((a[3] * 250 + a[4] - 1) % 2) ? "HTTP_GET" : "TCP_CHECK"
+        n[k]++; s[k] += dur; if (dur > mx[k]) mx[k] = dur
+    } END { for (k in n) printf "%s delay_loop %s %s on the wire: n=%d mean %.1f ms, max %.1f ms\n", d, dl, k, n[k], s[k] / n[k] * 1000, mx[k] * 1000 }' "$CV/wire.$1.$2"
+}
+
 echo "VM: $(nproc) vCPU, $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) MiB, kernel $(uname -r)"
 echo "keepalived: $(keepalived -v 2>&1 | head -1); rampart: $(rampart --version 2>&1 | head -1)"
 echo "real servers: $N on :8080 (half TCP_CHECK, half HTTP_GET+digest) in $(((N + PER_VS - 1) / PER_VS)) virtual servers + $VICTIMS victims on :9090 (retry $RETRY, delay_before_retry $DBR s); window ${SECS} s"
@@ -86,6 +107,8 @@ for DL in $LOOPS; do
         RSS=$(cv_rss_kib "$D" VmRSS); HWM=$(cv_rss_kib "$D" VmHWM); NPROC=$(cv_pids "$D" | wc -l)
         cv_table | sort >"$CV/table.$D.$DL"
         echo "$D delay_loop $DL: $(grep -c '^-a' "$CV/table.$D.$DL") destinations in $(grep -c '^-A' "$CV/table.$D.$DL") services; VM load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+        [ -z "${WIRE:-}" ] || wire_durations "$D" "$DL"
 
         # Stop the victims; note when each one leaves the victims' virtual server.
         STOP=$(now_us)

@@ -509,3 +509,78 @@ fn recreate_case(name: &str, v6: bool) {
     );
     assert_eq!(lab.rampart_state("rp", "VI_1").as_deref(), Some("MASTER"));
 }
+
+/// Seconds since midnight of a tcpdump line ("HH:MM:SS.ffffff ...").
+fn tcpdump_time(line: &str) -> Option<f64> {
+    let t = line.split_whitespace().next()?;
+    let mut parts = t.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// Gratuitous ARPs for `vip` in a capture, grouped in rounds (a new round after a gap of
+/// more than 0.4 s): the number of ARPs per round.
+fn garp_rounds(cap: &std::path::Path, vip: &str) -> Vec<usize> {
+    let mut rounds: Vec<usize> = Vec::new();
+    let mut last: Option<f64> = None;
+    for t in garps_for(cap, vip).iter().filter_map(|l| tcpdump_time(l)) {
+        match last {
+            Some(p) if t - p <= 0.4 => *rounds.last_mut().unwrap() += 1,
+            _ => rounds.push(1),
+        }
+        last = Some(t);
+    }
+    rounds
+}
+
+/// The gratuitous ARP burst on becoming MASTER, keepalived and rampart side by side with the
+/// same file (vrrp_garp_master_delay 1, _repeat 2, _refresh 2, _refresh_repeat 1), each
+/// alone on its own LAN and watched from an observer: the same number of ARPs per round
+/// (2 at once, 2 after the delay, then 1 per refresh).
+#[test]
+fn gratuitous_arp_rounds_match_keepalived() {
+    if !netns::available() || !keepalived_available() {
+        return;
+    }
+    let text = conf(&[Inst::new("VI_1", "eth0", 30, 150, &["10.30.0.100/24"])], &[]).replace(
+        "vrrp_garp_master_repeat 2\n",
+        "vrrp_garp_master_repeat 2\n  vrrp_garp_master_refresh 2\n  vrrp_garp_master_refresh_repeat 1\n",
+    );
+    let mut lab = Lab::new("garprounds");
+    let logs = lab.dir.path().display().to_string();
+    let mut caps = Vec::new();
+    for who in ["ka", "rp"] {
+        let lan = lab.lan(&format!("br{who}"));
+        let r = lab.ns(who);
+        let o = lab.ns(&format!("o{who}"));
+        lab.attach(&r, "eth0", &lan, &["10.30.0.1/24"]);
+        lab.attach(&o, "eth0", &lan, &["10.30.0.9/24"]);
+        caps.push(lab.tcpdump(&o, "eth0", "arp", &format!("o{who}")));
+        if who == "ka" {
+            start_keepalived(&mut lab, &r, who, &text);
+        } else {
+            start_rampart(&mut lab, &r, who, &text);
+        }
+    }
+    // MASTER after ~3.4 s; rounds at +0, +1, +2, +4 s.
+    let enough = wait_for(Duration::from_secs(25), || {
+        caps.iter()
+            .all(|c| garp_rounds(c, VIP).len() >= 4)
+            .then_some(())
+    });
+    assert!(
+        enough.is_some(),
+        "four GARP rounds from each: keepalived {:?}, rampart {:?} (logs in {logs})",
+        garp_rounds(&caps[0], VIP),
+        garp_rounds(&caps[1], VIP)
+    );
+    let ka = garp_rounds(&caps[0], VIP)[..4].to_vec();
+    let rp = garp_rounds(&caps[1], VIP)[..4].to_vec();
+    assert_eq!(ka, vec![2, 2, 1, 1], "keepalived's rounds (logs in {logs})");
+    assert_eq!(
+        rp, ka,
+        "rampart's rounds differ from keepalived's (logs in {logs})"
+    );
+}

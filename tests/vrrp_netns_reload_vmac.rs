@@ -1,6 +1,7 @@
-//! A `use_vmac` instance added by a reload gets its VMAC interface, as one present at start
-//! does: the macvlan vrrp.VRID with MAC 00:00:5e:00:01:VRID carries its VIP, answers ARP for
+//! Reload and the I/O shell. A `use_vmac` instance added by a reload gets its VMAC interface,
+//! as one present at start does: the macvlan vrrp.VRID with MAC 00:00:5e:00:01:VRID carries its VIP, answers ARP for
 //! it, sends its adverts, and goes away when a reload removes the instance or rampart stops.
+//! A VIP a reload takes from a no_accept MASTER leaves the nftables set.
 //!
 //! Run as root: `cargo test --test vrrp_netns_reload_vmac`.
 
@@ -32,7 +33,7 @@ fn instance_added_by_reload_gets_its_vmac() {
     let vi1 = Inst::new("VI_1", "eth0", 51, 150, &["10.54.0.100/24"]).v3("0.2");
     let mut vi2 = Inst::new("VI_2", "eth0", 52, 150, &["10.54.0.200/24"]).v3("0.2");
     vi2.extra = "  use_vmac\n".into();
-    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(&[vi1.clone()], &[]));
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(std::slice::from_ref(&vi1), &[]));
     assert!(
         wait_for(T, || lab.has_addr(&a, "eth0", "10.54.0.100").then_some(())).is_some(),
         "VI_1 should become MASTER (logs in {logs})"
@@ -72,7 +73,7 @@ fn instance_added_by_reload_gets_its_vmac() {
     );
 
     // Removed again by a reload: its VMAC goes, the other instance stays.
-    std::fs::write(lab.path("a.conf"), conf(&[vi1.clone()], &[])).unwrap();
+    std::fs::write(lab.path("a.conf"), conf(std::slice::from_ref(&vi1), &[])).unwrap();
     lab.signal(pid, "HUP");
     assert!(
         wait_for(T, || (!lab
@@ -102,5 +103,55 @@ fn instance_added_by_reload_gets_its_vmac() {
             .status
             .success(),
         "the VMAC made at reload is removed on exit (logs in {logs})"
+    );
+}
+
+/// A reload that drops one VIP of a no_accept MASTER removes it from the nftables set too.
+#[test]
+fn reload_removing_a_no_accept_vip_removes_its_drop_rule() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("rlnoacc");
+    let br = lab.lan("br");
+    let a = lab.ns("a");
+    lab.attach(&a, "eth0", &br, &["10.55.0.1/24"]);
+    let logs = lab.dir.path().display().to_string();
+    let inst = |vips: &[&str]| {
+        let mut i = Inst::new("VI_NA", "eth0", 55, 150, vips).v3("0.2");
+        i.extra = "  no_accept\n".into();
+        i
+    };
+    let both = inst(&["10.55.0.100/24", "10.55.0.101/24"]);
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(&[both], &[]));
+    let set = |lab: &Lab| {
+        String::from_utf8_lossy(
+            &lab.exec(&a, &["nft", "list", "set", "ip", "rampart", "vips"])
+                .stdout,
+        )
+        .into_owned()
+    };
+    assert!(
+        wait_for(T, || {
+            let s = set(&lab);
+            (s.contains("10.55.0.100") && s.contains("10.55.0.101")).then_some(())
+        })
+        .is_some(),
+        "both VIPs in the no_accept set: {} (logs in {logs})",
+        set(&lab)
+    );
+    std::fs::write(lab.path("a.conf"), conf(&[inst(&["10.55.0.100/24"])], &[])).unwrap();
+    lab.signal(pid, "HUP");
+    assert!(
+        wait_for(T, || (!lab.has_addr(&a, "eth0", "10.55.0.101")
+            && !set(&lab).contains("10.55.0.101"))
+        .then_some(()))
+        .is_some(),
+        "the dropped VIP leaves the address list and the set: {} (logs in {logs})",
+        set(&lab)
+    );
+    assert!(
+        set(&lab).contains("10.55.0.100"),
+        "the kept VIP stays blocked"
     );
 }

@@ -13,6 +13,9 @@ pub const TOP: &[&str] = &[
     "virtual_server_group",
     "virtual_server",
     "include",
+    "track_file",
+    "vrrp_track_file",
+    "garp_group",
     "SSL",
 ];
 
@@ -30,9 +33,6 @@ pub const TOP_UNSUPPORTED: &[&str] = &[
     "bfd_instance",
     "vrrp_track_process",
     "track_process",
-    "vrrp_track_file",
-    "track_file",
-    "garp_group",
     "virtual_server_group_ext",
 ];
 
@@ -67,6 +67,34 @@ pub const GLOBAL: &[&str] = &[
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
     "lvs_sync_daemon_interface",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_interval",
+    "vrrp_gna_interval",
+    "vrrp_min_garp",
+    "vrrp_startup_delay",
+    "vrrp_check_unicast_src",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_down_timer_adverts",
+    "vrrp_garp_extra_if",
+    "vrrp_priority",
+    "vrrp_no_swap",
+    "vrrp_rt_priority",
+    "vrrp_rlimit_rttime",
+    "vrrp_cpu_affinity",
+    "checker_priority",
+    "checker_no_swap",
+    "checker_rt_priority",
+    "checker_rlimit_rttime",
+    "checker_cpu_affinity",
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "max_auto_priority",
+    "min_auto_priority_delay",
     "startup_script",
     "startup_script_timeout",
     "shutdown_script",
@@ -83,47 +111,22 @@ pub const GLOBAL: &[&str] = &[
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "tmp_config_directory",
     "config_save_dir",
-    "process_names",
-    "process_name",
-    "vrrp_process_name",
-    "checker_process_name",
     "bfd_process_name",
     "use_symlink_paths",
     "set_supplementary_groups",
     "default_interface",
     "dynamic_interfaces",
     "local_name",
-    "max_auto_priority",
-    "min_auto_priority_delay",
-    "vrrp_garp_lower_prio_delay",
-    "vrrp_garp_lower_prio_repeat",
-    "vrrp_garp_interval",
-    "vrrp_gna_interval",
-    "vrrp_min_garp",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_higher_prio_send_advert",
     "vrrp_iptables",
     "vrrp_ipsets",
     "nftables",
     "nftables_priority",
     "nftables_ifindex",
     "nftables_counters",
-    "vrrp_check_unicast_src",
-    "vrrp_skip_check_adv_addr",
-    "vrrp_priority",
-    "checker_priority",
     "bfd_priority",
-    "vrrp_no_swap",
-    "checker_no_swap",
     "bfd_no_swap",
-    "vrrp_rt_priority",
-    "checker_rt_priority",
     "bfd_rt_priority",
-    "vrrp_rlimit_rttime",
-    "checker_rlimit_rttime",
     "bfd_rlimit_rttime",
-    "vrrp_cpu_affinity",
-    "checker_cpu_affinity",
     "bfd_cpu_affinity",
     "snmp_socket",
     "enable_snmp_vrrp",
@@ -137,7 +140,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "dbus_service_name",
     "script_security",
     "notify_fifo_script",
-    "vrrp_startup_delay",
     "log_unknown_vrids",
     "vrrp_netlink_cmd_rcv_bufs",
     "vrrp_netlink_cmd_rcv_bufs_force",
@@ -160,7 +162,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "data_use_instance",
     "vrrp_owner_ignore_adverts",
     "vrrp_strict_check",
-    "vrrp_garp_extra_if",
     "vrrp_track_process",
     "vrrp_dont_track_primary",
     "vrrp_use_process_cmdline",
@@ -176,6 +177,10 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "child_wait_time",
     "smtp_helo",
 ];
+
+pub const GARP_GROUP: &[&str] = &["garp_interval", "gna_interval", "interface", "interfaces"];
+
+pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 
 pub const VRRP_SCRIPT: &[&str] = &[
     "script",
@@ -200,12 +205,12 @@ pub const SYNC_GROUP: &[&str] = &[
     "smtp_alert",
     "track_interface",
     "track_script",
+    "track_file",
     "notify_priority_changes",
 ];
 
 pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &[
     "track_process",
-    "track_file",
     "track_bfd",
     "global_tracking",
     "sync_group_tracking_weight",
@@ -247,40 +252,41 @@ pub const INSTANCE: &[&str] = &[
     "no_accept",
     "dont_track_primary",
     "lvs_sync_daemon_interface",
+    "skip_check_adv_addr",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "garp_extra_if",
+    "vrrp_garp_extra_if",
+    "unicast_ttl",
+    "check_unicast_src",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "notify_master_rx_lower_pri",
+    "down_timer_adverts",
+    "unicast_fault_no_peer",
+    "track_file",
+    "promote_secondaries",
+    "mcast_dst_ip",
+    "strict_mode",
     "notify_priority_changes",
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
     "track_process",
-    "track_file",
     "track_bfd",
     "track_src_ip",
-    "notify_master_rx_lower_pri",
     "notify_deleted",
     "use_ipvlan",
     "ipvlan",
     "native_ipv6",
-    "check_unicast_src",
-    "unicast_ttl",
-    "unicast_fault_no_peer",
     "old_unicast_checksum",
-    "garp_lower_prio_delay",
-    "garp_lower_prio_repeat",
-    "lower_prio_no_advert",
-    "higher_prio_send_advert",
     "kernel_rx_buf_size",
     "debug",
-    "strict_mode",
-    "skip_check_adv_addr",
     "linkbeat_use_polling",
-    "garp_extra_if",
-    "vrrp_garp_extra_if",
-    "mcast_dst_ip",
     "evip_other",
     "no_virtual_ipaddress",
     "virtual_ipaddress_excluded_other",
     "unicast_src_ip_if",
-    "down_timer_adverts",
 ];
 
 pub const VS: &[&str] = &[
@@ -324,6 +330,7 @@ pub const VS: &[&str] = &[
     "warmup",
     "fwmark",
     "log_all_failures",
+    "bind_if",
 ];
 
 pub const VS_UNSUPPORTED: &[&str] = &[
@@ -332,7 +339,6 @@ pub const VS_UNSUPPORTED: &[&str] = &[
     "tunnel_type",
     "nat_mask",
     "lvs_nat_mask",
-    "bind_if",
     "source_ip",
     "one_packet_scheduling",
     "quorum_up_down",
@@ -364,9 +370,11 @@ pub const RS: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
 pub const RS_UNSUPPORTED: &[&str] = &[
+    "track_file",
     "SMTP_CHECK",
     "DNS_CHECK",
     "UDP_CHECK",
@@ -375,7 +383,6 @@ pub const RS_UNSUPPORTED: &[&str] = &[
     "BFD_CHECK",
     "tunnel_type",
     "virtualhost",
-    "bind_if",
     "source_ip",
     "debug",
 ];
@@ -394,6 +401,7 @@ pub const CHECK_COMMON: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
 pub const HTTP_CHECK: &[&str] = &[
@@ -416,9 +424,10 @@ pub const HTTP_CHECK: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
-pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["bind_if", "source_ip", "ssl_use_sni"];
+pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["source_ip", "ssl_use_sni"];
 
 pub const MISC_CHECK: &[&str] = &[
     "misc_path",
@@ -438,11 +447,14 @@ pub const MISC_CHECK: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
-pub const URL: &[&str] = &["path", "digest", "status_code", "virtualhost"];
-
-pub const URL_UNSUPPORTED: &[&str] = &[
+pub const URL: &[&str] = &[
+    "path",
+    "digest",
+    "status_code",
+    "virtualhost",
     "regex",
     "regex_no_match",
     "regex_options",
@@ -450,6 +462,8 @@ pub const URL_UNSUPPORTED: &[&str] = &[
     "regex_min_offset",
     "regex_max_offset",
 ];
+
+pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
@@ -462,7 +476,6 @@ const ANYWHERE_UNSUPPORTED: &[&str] = &[
     "auth_hmac",
     "track_process",
     "track_bfd",
-    "track_file",
     "enable_snmp_vrrp",
     "enable_dbus",
 ];
@@ -482,6 +495,8 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         TOP,
         GLOBAL,
         VRRP_SCRIPT,
+        GARP_GROUP,
+        TRACK_FILE,
         SYNC_GROUP,
         INSTANCE,
         VS,

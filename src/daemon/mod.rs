@@ -33,6 +33,11 @@ pub struct EngineCtx {
     /// The running configuration; a successful reload publishes the new one here. Engines
     /// apply it as a diff (see [`reload::plan`]).
     pub config: watch::Receiver<Arc<Config>>,
+    /// How a reload asks the checker engine for the IPVS operations a new configuration
+    /// would cause (`rampart reload --plan`, and the log of an applied reload).
+    pub ipvs_planner: reload::IpvsPlanner,
+    /// Requests sent to the kernel's IPVS table (exported as `rampart_ipvs_operations_total`).
+    pub ipvs_ops: Arc<crate::check::sink::IpvsOpCounters>,
 }
 
 /// How long engines get to release VIPs, send priority-0 adverts and remove IPVS entries.
@@ -188,13 +193,40 @@ struct EventSinks {
 impl EventSinks {
     /// After a reload: status rows, alert settings and fifos of the new configuration;
     /// series of removed instances and virtual servers stop being exported.
-    fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
+    async fn reconfigure(
+        &mut self,
+        new: &Arc<Config>,
+        old: &Config,
+        rid: &str,
+        path: &std::path::Path,
+    ) {
         self.board.reconfigure(new, rid, Some(path));
+        // lvs_sync_daemon added, removed or changed: applied now, in the role the state of the
+        // instance it follows calls for (the board has the states, renamed instances included).
+        let snapshot = self.board.snapshot(None);
+        let state_of = |name: &str| {
+            use crate::events::VrrpStateName as S;
+            let i = snapshot.instances.iter().find(|i| i.name == name)?;
+            [S::Init, S::Backup, S::Master, S::Fault, S::Stop]
+                .into_iter()
+                .find(|s| s.as_str() == i.state)
+        };
+        self.syncd.reconfigure(new, state_of).await;
         self.alerter.set_config(new.clone());
         self.cfg = new.clone();
         for i in &old.instances {
-            if new.instance(&i.name).is_none() {
-                self.metrics.forget("instance", &i.name);
+            if new.instance(&i.name).is_some() {
+                continue;
+            }
+            // Renamed (same VRID, family and interface): the series follow the new name.
+            let key = reload::RouterKey::of(i);
+            match new
+                .instances
+                .iter()
+                .find(|n| reload::RouterKey::of(n) == key && old.instance(&n.name).is_none())
+            {
+                Some(n) => self.metrics.relabel("instance", &i.name, &n.name),
+                None => self.metrics.forget("instance", &i.name),
             }
         }
         let (g, o) = (&new.global, &old.global);
@@ -356,11 +388,16 @@ async fn run_async(
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (sd_tx, sd_rx) = watch::channel(false);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
+    let ipvs_planner = reload::IpvsPlanner::default();
+    let ipvs_ops = Arc::new(crate::check::sink::IpvsOpCounters::default());
+    metrics.attach_ipvs_ops(ipvs_ops.clone());
     let ctx = EngineCtx {
         opts: opts.clone(),
         events: ev_tx.clone(),
         shutdown: sd_rx.clone(),
         config: cfg_rx,
+        ipvs_planner: ipvs_planner.clone(),
+        ipvs_ops: ipvs_ops.clone(),
     };
     let mut engines = tokio::task::JoinSet::new();
     if !opts.check_only {
@@ -436,11 +473,11 @@ async fn run_async(
             Some(ev) = ev_rx.recv() => sinks.consume(&ev),
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", config_path.display());
-                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &rid);
+                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &ipvs_planner).await;
                 after_reload(&reply, &ev_tx);
             }
             Some(req) = reload_rx.recv() => {
-                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &rid);
+                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &ipvs_planner).await;
                 if !req.plan_only {
                     after_reload(&reply, &ev_tx);
                 }
@@ -516,15 +553,17 @@ fn dump(what: &str, path: &str, res: std::io::Result<()>) {
 }
 
 /// Check the file, plan the change, and (unless `plan_only`) hand the new configuration to
-/// the engines. A file with errors changes nothing.
-fn reload(
+/// the engines. A file with errors changes nothing. The plan's IPVS operations come from the
+/// checker engine (its live health state), asked before the new configuration is published.
+#[allow(clippy::too_many_arguments)]
+async fn reload(
     path: &std::path::Path,
     opts: &DaemonOpts,
     running: &mut Arc<Config>,
     plan_only: bool,
     cfg_tx: &watch::Sender<Arc<Config>>,
     sinks: &mut EventSinks,
-    rid: &str,
+    ipvs_planner: &reload::IpvsPlanner,
 ) -> control::ReloadReply {
     match config::load_file(
         path,
@@ -546,14 +585,20 @@ fn reload(
         }
         Ok(loaded) => {
             let messages: Vec<String> = loaded.warnings.0.iter().map(|d| d.render()).collect();
-            let plan = reload::plan(running, &loaded.config);
+            let new = Arc::new(loaded.config);
+            let mut plan = reload::plan(running, &new);
+            if let Some(ipvs) = ipvs_planner.plan(new.clone(), Duration::from_secs(2)).await {
+                plan.ipvs = ipvs;
+            }
             let lines: Vec<String> = plan.to_string().lines().map(str::to_string).collect();
             if !plan_only {
                 for l in &lines {
                     tracing::info!(target: "reload", "{l}");
                 }
-                let new = Arc::new(loaded.config);
-                sinks.reconfigure(&new, running, rid, path);
+                // router_id may change with the file (status and alerts use the new one).
+                sinks
+                    .reconfigure(&new, running, &router_id(&new), path)
+                    .await;
                 *running = new.clone();
                 let _ = cfg_tx.send(new);
             }

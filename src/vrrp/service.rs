@@ -78,6 +78,7 @@ enum DriverMsg {
     },
     Link(LinkEvent),
     Script(ScriptStatus),
+    TrackFile(super::track_file::FileValue),
 }
 
 /// Work for an instance's executor.
@@ -87,6 +88,13 @@ enum ExecMsg {
     DelVips,
     Garp {
         repeat: u32,
+        /// `vrrp_garp_interval` / `vrrp_gna_interval`: pause between two messages.
+        garp_interval: Duration,
+        gna_interval: Duration,
+    },
+    /// `garp_extra_if`: one round on the VIP interfaces other than the instance's own.
+    GarpExtra {
+        all: bool,
     },
     AddrRemoved {
         ifindex: u32,
@@ -179,6 +187,14 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     if policy.enforce_security {
         check_script_security(&cfg);
+    }
+    super::track_file::apply_no_swap(&cfg);
+    super::track_file::init_files(&cfg);
+    let mut promote_undo = Vec::new();
+    if !dry_run {
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
+        }
     }
 
     // Static addresses, routes and rules: present whatever the VRRP state.
@@ -329,18 +345,16 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         static_owned,
         script_tx,
         script_tasks,
+        file_watch: None,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
     let now = Instant::now();
-    for (idx, inst) in cfg.instances.iter().enumerate() {
+    for idx in 0..cfg.instances.len() {
         let addr = drv.wires[idx].src;
         let acts = node.step(idx, Input::LocalAddress { addr }, now);
         drv.execute(&node, acts, now).await;
-        let up = super::link::link_up(&inst.interface).unwrap_or(false);
-        drv.link_state.insert(inst.interface.clone(), up);
-        // Without a socket the instance can do nothing but FAULT.
-        let up = up && drv.wires[idx].socket.is_some();
+        let up = drv.read_link(idx);
         let acts = node.step(idx, Input::LinkChanged { up }, now);
         drv.execute(&node, acts, now).await;
         let tracked: Vec<String> = node.instances()[idx]
@@ -358,6 +372,27 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
         }
     }
+    // track_file values the instances start with, then the watcher for changes.
+    let files = super::track_file::tracked(&cfg);
+    let initial = super::track_file::read_all(&files);
+    for v in &initial {
+        for idx in 0..node.instances().len() {
+            if node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name)
+            {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                drv.execute(&node, acts, now).await;
+            }
+        }
+    }
+    drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -456,6 +491,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         }
         vmac::restore_conf(&vmacs.sysctl_undo);
         nl.firewall.remove_tables().await;
+        for (path, old) in &promote_undo {
+            let _ = std::fs::write(path, old);
+        }
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -740,6 +778,8 @@ struct Driver {
     script_tx: mpsc::UnboundedSender<ScriptStatus>,
     /// Running vrrp_script runners by name, with the definition they run.
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+    /// The track_file poller (None: no file is tracked).
+    file_watch: Option<AbortOnDrop>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -892,9 +932,14 @@ fn make_wire(
     } else {
         IPPROTO_VRRP
     };
-    let group = mcast_group(cfg, v6);
+    let group = inst.mcast_dst_ip.unwrap_or_else(|| mcast_group(cfg, v6));
     let key = (xmit.to_string(), v6, proto);
     let socket = open_socket(cfg, &key, sockets);
+    if let (Ok(s), Some(g)) = (&socket, inst.mcast_dst_ip) {
+        if let Err(e) = s.join(g) {
+            tracing::error!(target: "vrrp", instance = %inst.name, "mcast_dst_ip {g}: {e}");
+        }
+    }
     if let Err(e) = &socket {
         tracing::error!(
             target: "vrrp",
@@ -973,8 +1018,9 @@ fn open_socket(
 }
 
 /// For each instance of `new`, the index in `old` of the instance it continues: same
-/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]) and
-/// same name (a renamed instance is stopped and started again).
+/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]),
+/// whatever its name (a renamed instance keeps its state; from then on it reports under its
+/// new name).
 fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
     use crate::daemon::reload::RouterKey;
     let mut used = vec![false; old.instances.len()];
@@ -986,7 +1032,7 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
                 .instances
                 .iter()
                 .enumerate()
-                .position(|(i, o)| !used[i] && o.name == n.name && RouterKey::of(o) == key);
+                .position(|(i, o)| !used[i] && RouterKey::of(o) == key);
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -1034,8 +1080,8 @@ impl Driver {
             });
         }
         let mut new_wires = Vec::new();
-        for idx in 0..kept.len() {
-            let xmit = xmit_dev(&new_cfg.instances[idx], &new_vip_dev[idx], self.nl.dry_run);
+        for (idx, (inst, dev)) in new_cfg.instances.iter().zip(&new_vip_dev).enumerate() {
+            let xmit = xmit_dev(inst, dev, self.nl.dry_run);
             new_wires.push(make_wire(&new_cfg, idx, &next, &xmit, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
@@ -1075,7 +1121,13 @@ impl Driver {
                         unreachable!("an old instance is kept at most once");
                     };
                     let _ = tx.send(ExecMsg::Reconfigure(Box::new(inst.clone())));
-                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify) {
+                    if inst.name != old_cfg.instances[o].name {
+                        tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance {} renamed to {}; state kept", old_cfg.instances[o].name, inst.name);
+                    }
+                    // Notify scripts get the instance name: a renamed instance gets a new notifier.
+                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify)
+                        || inst.name != old_cfg.instances[o].name
+                    {
                         self.spawn_notifier(inst)
                     } else {
                         n
@@ -1274,6 +1326,15 @@ impl Driver {
             }
         }
         self.execute(node, rebuilt, now).await;
+        // track_file: the files of the new configuration are read now (new instances start
+        // with their values, kept ones see a changed file or weight) and polled from here on.
+        let files = super::track_file::tracked(&new_cfg);
+        let initial = super::track_file::read_all(&files);
+        for v in &initial {
+            self.track_file_value(node, v, now).await;
+        }
+        self.file_watch = None;
+        self.file_watch = start_file_watch(files, initial, &self.drv_tx);
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1281,15 +1342,14 @@ impl Driver {
             self.execute(node, acts, now).await;
         }
         // New instances: as at daemon start.
-        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+        for idx in 0..new_cfg.instances.len() {
             if kept[idx].is_some() {
                 continue;
             }
             let addr = self.wires[idx].src;
             let acts = node.step(idx, Input::LocalAddress { addr }, now);
             self.execute(node, acts, now).await;
-            let up = super::link::link_up(&inst.interface).unwrap_or(false);
-            self.link_state.insert(inst.interface.clone(), up);
+            let up = self.read_link(idx);
             let acts = node.step(idx, Input::LinkChanged { up }, now);
             self.execute(node, acts, now).await;
             let tracked: Vec<String> = node.instances()[idx]
@@ -1364,6 +1424,7 @@ impl Driver {
                     }
                 }
             }
+            DriverMsg::TrackFile(v) => self.track_file_value(node, &v, now).await,
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1394,12 +1455,36 @@ impl Driver {
         }
     }
 
+    async fn track_file_value(
+        &mut self,
+        node: &mut Node,
+        v: &super::track_file::FileValue,
+        now: Instant,
+    ) {
+        for idx in 0..node.instances().len() {
+            let tracks = node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name);
+            if tracks {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
+            }
+        }
+    }
+
     async fn link_changed(&mut self, node: &mut Node, ifname: &str, up: bool, now: Instant) {
         match self.link_state.get(ifname) {
             Some(&old) if old == up => {
                 // Down, then deleted (RTM_DELLINK after the carrier loss): close its socket now.
                 if !up {
                     self.close_stale_sockets(ifname);
+                    self.recreate_lost_vmac(node, ifname).await;
                 }
                 return;
             }
@@ -1416,9 +1501,11 @@ impl Driver {
             self.open_missing_sockets(node, ifname, now).await;
         }
         for idx in 0..self.cfg.instances.len() {
-            if self.cfg.instances[idx].interface == ifname {
-                // An instance whose socket still cannot be opened stays in FAULT.
-                let up = up && self.wires[idx].socket.is_some();
+            if self.cfg.instances[idx].interface == ifname
+                || self.wires[idx].key.0 == ifname
+                || self.vip_dev[idx] == ifname
+            {
+                let up = self.link_usable(idx);
                 let acts = node.step(idx, Input::LinkChanged { up }, now);
                 self.execute(node, acts, now).await;
             }
@@ -1436,6 +1523,66 @@ impl Driver {
                 self.execute(node, acts, now).await;
             }
         }
+        if !up {
+            self.recreate_lost_vmac(node, ifname).await;
+        }
+    }
+
+    /// A VMAC deleted by hand while its base interface is still up is made again at once,
+    /// as keepalived does (its instances are in FAULT meanwhile; the new VMAC's "up" opens
+    /// their socket again).
+    async fn recreate_lost_vmac(&mut self, node: &Node, ifname: &str) {
+        if self.nl.dry_run || vmac::exists(ifname) {
+            return;
+        }
+        for idx in 0..self.cfg.instances.len() {
+            let inst = &self.cfg.instances[idx];
+            let base_up = self.link_state.get(&inst.interface).copied() == Some(true);
+            if inst.use_vmac.is_none() || self.vip_dev[idx] != ifname || !base_up {
+                continue;
+            }
+            if !vmac::exists(&inst.interface) {
+                continue;
+            }
+            tracing::warn!(target: "vrrp", instance = %inst.name, "VMAC {ifname} was deleted; making it again");
+            let cfg = self.cfg.clone();
+            let v6 = node.instances()[idx].params().af == Af::V6;
+            self.vmacs.setup(&self.nl, &cfg.instances[idx], v6).await;
+            return;
+        }
+    }
+
+    /// Read the state of an instance's interface (and of its VMAC, when its adverts leave
+    /// from one) into `link_state`, so later changes of either are seen; returns
+    /// [`Driver::link_usable`].
+    fn read_link(&mut self, idx: usize) -> bool {
+        let inst = &self.cfg.instances[idx];
+        let mut names = vec![inst.interface.clone()];
+        for dev in [&self.wires[idx].key.0, &self.vip_dev[idx]] {
+            // A dry run makes no VMAC: only the base interface counts.
+            if !names.contains(dev) && !self.nl.dry_run {
+                names.push(dev.clone());
+            }
+        }
+        for name in names {
+            let up = super::link::link_up(&name).unwrap_or(false);
+            self.link_state.insert(name, up);
+        }
+        self.link_usable(idx)
+    }
+
+    /// Can the instance run? Its interface is up, so is the VMAC its adverts leave from (as
+    /// keepalived, a VMAC deleted or set down means FAULT), and its socket is open.
+    fn link_usable(&self, idx: usize) -> bool {
+        let up = |name: &str| {
+            self.nl.dry_run && name != self.cfg.instances[idx].interface
+                || self.link_state.get(name).copied().unwrap_or(false)
+        };
+        let w = &self.wires[idx];
+        up(&self.cfg.instances[idx].interface)
+            && up(&w.key.0)
+            && up(&self.vip_dev[idx])
+            && w.socket.is_some()
     }
 
     /// Pick the instance's advert source address again. An IPv6 instance sending from its
@@ -1608,7 +1755,29 @@ impl Driver {
                 let _ = self.exec_txs[idx].send(ExecMsg::DelVips);
             }
             Action::SendGratuitous { repeat } => {
-                let _ = self.exec_txs[idx].send(ExecMsg::Garp { repeat });
+                let (garp_interval, gna_interval) = self.cfg.garp_intervals(&self.vip_dev[idx]);
+                let _ = self.exec_txs[idx].send(ExecMsg::Garp {
+                    repeat,
+                    garp_interval,
+                    gna_interval,
+                });
+            }
+            Action::SendGratuitousExtra { all } => {
+                let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
+            }
+            Action::NotifyMasterRxLowerPri { from, priority } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+                if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
+                    let policy = self.policy.clone();
+                    self.spawned.push(tokio::spawn(async move {
+                        let label = format!("{} (notify_master_rx_lower_pri)", cmd.raw);
+                        match super::notify::run_command(&label, &cmd.argv, &[], &policy, NOTIFY_TIMEOUT).await {
+                            Ok(Some(0)) => {}
+                            Ok(code) => tracing::warn!(target: "vrrp", "notify {label}: exit status {code:?} (configured at {})", cmd.span),
+                            Err(e) => tracing::error!(target: "vrrp", "notify: {e} (configured at {})", cmd.span),
+                        }
+                    }));
+                }
             }
             Action::ArmTimer { timer, after } => self.timers.arm(idx, timer, now + after),
             Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
@@ -1699,7 +1868,11 @@ impl Driver {
                         dst: d,
                         id: w.ip_id,
                     };
-                    (packet::encode_ipv4(p, &ip, ah), None)
+                    let ttl = match self.cfg.instances[idx].unicast_ttl {
+                        Some(t) if !d.is_multicast() => t,
+                        _ => packet::VRRP_TTL,
+                    };
+                    (packet::encode_ipv4_ttl(p, &ip, ah, ttl), None)
                 }
                 (src, dst) => (packet::encode_vrrp(p, src, dst), Some(src)),
             };
@@ -1716,7 +1889,10 @@ impl Driver {
                 ok = false;
                 continue;
             };
-            if let Err(e) = socket.send(&bytes, src, dst).await {
+            let hops = self.cfg.instances[idx]
+                .unicast_ttl
+                .filter(|_| dst.is_ipv6() && !dst.is_multicast());
+            if let Err(e) = socket.send_hops(&bytes, src, dst, hops).await {
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 ok = false;
                 if !w.send_failing {
@@ -1757,7 +1933,7 @@ async fn executor(
                 .is_some_and(|v| v.addr.is_ipv6()),
         )
     });
-    let name = inst.name.clone();
+    let mut name = inst.name.clone();
     while let Some(msg) = rx.recv().await {
         match msg {
             ExecMsg::AddVips => {
@@ -1777,7 +1953,39 @@ async fn executor(
                     tracing::info!(target: "vrrp", instance = %name, "VIPs removed");
                 }
             }
-            ExecMsg::Garp { repeat } => {
+            ExecMsg::GarpExtra { all } => {
+                if nl.dry_run || !all {
+                    // Without `all` only VMAC interfaces of per-address use_vmac would get
+                    // them; rampart has none besides the instance's own.
+                    continue;
+                }
+                let own = inst.interface.clone();
+                let mut by_dev: Vec<(String, Vec<IpAddr>)> = Vec::new();
+                for v in inst
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&inst.virtual_ipaddress_excluded)
+                {
+                    let Some(dev) = v.dev.as_ref().filter(|d| **d != own && **d != vip_dev) else {
+                        continue;
+                    };
+                    match by_dev.iter_mut().find(|(d, _)| d == dev) {
+                        Some((_, a)) => a.push(v.addr),
+                        None => by_dev.push((dev.clone(), vec![v.addr])),
+                    }
+                }
+                for (dev, addrs) in by_dev {
+                    let r = GarpSender::open(&dev, None).and_then(|g| g.announce(&addrs));
+                    if let Err(e) = r {
+                        tracing::warn!(target: "vrrp", instance = %name, "garp_extra_if on {dev}: {e}");
+                    }
+                }
+            }
+            ExecMsg::Garp {
+                repeat,
+                garp_interval,
+                gna_interval,
+            } => {
                 if nl.dry_run {
                     tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
                     continue;
@@ -1799,10 +2007,36 @@ async fn executor(
                 }
                 let Some(g) = &garp else { continue };
                 let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
-                for _ in 0..repeat.max(1) {
-                    if let Err(e) = g.announce(&addrs) {
-                        tracing::warn!(target: "vrrp", instance = %name, "{e}");
-                        break;
+                if garp_interval.is_zero() && gna_interval.is_zero() {
+                    for _ in 0..repeat.max(1) {
+                        if let Err(e) = g.announce(&addrs) {
+                            tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                            break;
+                        }
+                    }
+                } else {
+                    // keepalived spaces messages on one interface by vrrp_garp_interval
+                    // (ARP) / vrrp_gna_interval (NA), for switches that drop floods.
+                    let mut failed = false;
+                    for _ in 0..repeat.max(1) {
+                        for a in &addrs {
+                            if let Err(e) = g.announce(std::slice::from_ref(a)) {
+                                tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                                failed = true;
+                                break;
+                            }
+                            let pause = if a.is_ipv4() {
+                                garp_interval
+                            } else {
+                                gna_interval
+                            };
+                            if !pause.is_zero() {
+                                tokio::time::sleep(pause).await;
+                            }
+                        }
+                        if failed {
+                            break;
+                        }
                     }
                 }
             }
@@ -1853,6 +2087,13 @@ async fn executor(
                             }
                             Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
                         }
+                        // Its no_accept drop rule goes with it.
+                        if let Some(pos) = owned.blocked.iter().position(|a| *a == k.addr) {
+                            owned.blocked.remove(pos);
+                            if let Err(e) = nl.firewall.unblock(k.addr).await {
+                                tracing::error!(target: "vrrp", instance = %name, "no_accept for {}: {e}", k.addr);
+                            }
+                        }
                     }
                     if !same_ignoring_spans(
                         &(&new.virtual_routes, &new.virtual_rules),
@@ -1867,6 +2108,7 @@ async fn executor(
                     }
                 }
                 inst = *new;
+                name = inst.name.clone();
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {
@@ -1936,4 +2178,38 @@ fn spawn_notifier(
     )?;
     tasks.push(t);
     Some(n)
+}
+
+/// Aborts background tasks when dropped (engine stop, reload replacing them).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
+/// driver.
+fn start_file_watch(
+    files: Vec<crate::config::TrackFile>,
+    initial: Vec<super::track_file::FileValue>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> Option<AbortOnDrop> {
+    if files.is_empty() {
+        return None;
+    }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let poller = super::track_file::spawn(files, initial, file_tx);
+    let tx = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(v) = file_rx.recv().await {
+            if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                return;
+            }
+        }
+    });
+    Some(AbortOnDrop(vec![poller, forward]))
 }
