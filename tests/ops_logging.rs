@@ -53,12 +53,25 @@ fn drain(sock: &UnixDatagram) -> Vec<Vec<u8>> {
     out
 }
 
-fn start(lab: &mut Lab, ns: &str, label: &str, journal_stream: &str) -> (u32, std::path::PathBuf) {
+fn start(
+    lab: &mut Lab,
+    ns: &str,
+    label: &str,
+    vrid: u8,
+    journal_stream: &str,
+) -> (u32, std::path::PathBuf) {
     let conf_path = lab.path(&format!("{label}.conf"));
     std::fs::write(
         &conf_path,
+        // Each daemon its own VRID: both become MASTER (one LAN, no election between them).
         conf(
-            &[Inst::new("VI_1", "eth0", 71, 100, &["10.71.0.100/24"])],
+            &[Inst::new(
+                "VI_1",
+                "eth0",
+                vrid,
+                100,
+                &[&format!("10.71.0.{vrid}/24")],
+            )],
             &[],
         ),
     )
@@ -117,8 +130,8 @@ fn journald_native_when_stderr_is_the_journal_else_console_and_syslog() {
         bind("b.journal"),
         bind("b.syslog"),
     );
-    let (_pa, log_a) = start(&mut lab, &a, "a", "match");
-    let (_pb, log_b) = start(&mut lab, &b, "b", "1:2");
+    let (_pa, log_a) = start(&mut lab, &a, "a", 71, "match");
+    let (_pb, log_b) = start(&mut lab, &b, "b", 72, "1:2");
 
     // a: journal fields, nothing on the console or in syslog.
     let mut got: Vec<HashMap<String, String>> = Vec::new();

@@ -280,8 +280,12 @@ pub async fn run_with_sink(
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
     shell.handle(actions);
-    let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
-    sink.shutdown(&core.desired(), flush_on_stop);
+    if ctx.opts.dont_release_ipvs {
+        tracing::info!(target: "check", "-I/--dont-release-ipvs: IPVS entries left in place");
+    } else {
+        let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
+        sink.shutdown(&core.desired(), flush_on_stop);
+    }
     Ok(())
 }
 

@@ -524,7 +524,11 @@ async fn run_async(
         failed = true;
         // lvs_flush_on_stop promises an empty IPVS table after stop: if the checker engine
         // did not get there in time, flush it from here.
-        if !opts.vrrp_only && !opts.dry_run && cfg_tx.borrow().global.lvs_flush_on_stop.is_some() {
+        if !opts.vrrp_only
+            && !opts.dry_run
+            && !opts.dont_release_ipvs
+            && cfg_tx.borrow().global.lvs_flush_on_stop.is_some()
+        {
             crate::check::sink::flush_kernel_table();
         }
     }
