@@ -144,7 +144,7 @@ pub fn run(mut opts: DaemonOpts) -> ExitCode {
         return ExitCode::from(1);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(runtime_workers())
         .enable_all()
         .build()
     {
@@ -166,6 +166,22 @@ pub fn run(mut opts: DaemonOpts) -> ExitCode {
     }
     pids.remove();
     code
+}
+
+/// Worker threads of the async runtime: one per CPU this process may run on (its affinity mask
+/// and cgroup CPU quota, as `available_parallelism` reads them), at most two. On one CPU a
+/// second worker only adds thread switches and cross-thread wake-ups to every check (in a
+/// 1-vCPU VM under TCG those cost more than the checks); `TOKIO_WORKER_THREADS` overrides.
+fn runtime_workers() -> usize {
+    let from_env = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    from_env.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(2)
+    })
 }
 
 /// The resolved router id: `router_id`, or the host name as keepalived uses it.
