@@ -13,6 +13,9 @@
 #        BACKEND_BIN  check_backend binary (default: the release bench build, made here)
 #        VICTIMS (10), DAEMONS ("keepalived rampart"), REPS (1; 2 runs K R K R per delay_loop),
 #        WIRE (1: also measure how long checks last on the wire, with tcpdump in the VM),
+#        RAMPART_B_BIN (a second rampart build, installed as /files/rampart-b: add `rampart-b`
+#        to DAEMONS to compare two builds in one boot), RAMPART_B_ENV (its environment, e.g.
+#        TOKIO_WORKER_THREADS=2),
 #        SIMULTANEOUS (1: both daemons in the same window, each in its own namespaces and IPVS
 #        table: benches/vm_check_bench_pair_scenario.sh; robust to a loaded host)
 set -euo pipefail
@@ -49,11 +52,18 @@ if [[ -n ${SIMULTANEOUS:-} ]]; then
     n_daemons=${REPS:-1}
     LIMIT=$((120 + n_loops * n_daemons * (SECS + 200)))
 fi
+EXTRA_FILES=()
+if [[ -n ${RAMPART_B_BIN:-} ]]; then
+    # Stripped, as run-vm.sh strips RAMPART_BIN (a smaller initrd).
+    B_COPY=$(mktemp -d)/rampart-b
+    strip -o "$B_COPY" "$RAMPART_B_BIN"
+    EXTRA_FILES+=("$B_COPY:/files/rampart-b")
+fi
 rc=0
 "$REPO/tests/vm/run-vm.sh" -t "$LIMIT" -m 1024 -e N="$N" -e LOOPS="$LOOPS" -e SECS="$SECS" \
-    -e VICTIMS="${VICTIMS:-10}" -e DAEMONS="${DAEMONS:-keepalived rampart}" -e REPS="${REPS:-1}" -e WIRE="${WIRE:-}" \
+    -e VICTIMS="${VICTIMS:-10}" -e DAEMONS="${DAEMONS:-keepalived rampart}" -e REPS="${REPS:-1}" -e WIRE="${WIRE:-}" -e RAMPART_B_ENV="${RAMPART_B_ENV:-}" \
     "$SCENARIO" "$REPO/tests/vm/scenarios/check_vm_lib.sh" \
-    "$BACKEND_BIN:/files/check_backend" || rc=$?
+    "$BACKEND_BIN:/files/check_backend" ${EXTRA_FILES[@]+"${EXTRA_FILES[@]}"} || rc=$?
 echo "host load average (1 min) during the run, sampled every 10 s: $(sort -n "$LOADS" | awk '{a[NR] = $1; s += $1} END {if (NR) printf "min %s, mean %.2f, max %s (n=%d)", a[1], s / NR, a[NR], NR}')"
 echo "samples in order: $(tr '\n' ' ' <"$LOADS")"
 exit $rc

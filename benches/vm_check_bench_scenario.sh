@@ -56,9 +56,9 @@ wire_durations() {
     } END { for (k in n) printf "%s delay_loop %s %s on the wire: n=%d mean %.1f ms, max %.1f ms\n", d, dl, k, n[k], s[k] / n[k] * 1000, mx[k] * 1000 }' "$CV/wire.$1.$2"
     # How the checks are spread in time: SYNs per 100 ms bin over the capture. Evenly spread
     # checks at delay_loop 6 give ~17 per bin in every bin; a burst gives a few full bins.
-    awk -v d="$1" -v dl="$2" '$7 ~ /S/ { b = int($1 * 10); c[b]++; if (!t0 || b < t0) t0 = b; if (b > t1) t1 = b }
+    awk -v d="$1" -v dl="$2" '$7 ~ /S/ { n++; b = int($1 * 10); c[b]++; if (!t0 || b < t0) t0 = b; if (b > t1) t1 = b }
         END { bins = t1 - t0 + 1; busy = 0; mx = 0; for (b in c) { busy++; if (c[b] > mx) mx = c[b] }
-              printf "%s delay_loop %s SYN spread: %d SYNs in %d bins of 100 ms; bins with a SYN %d (%.0f%%), max %d SYNs in one bin\n", d, dl, NR, bins, busy, busy * 100 / bins, mx }' "$CV/wire.$1.$2"
+              printf "%s delay_loop %s SYN spread: %d SYNs in %d bins of 100 ms; bins with a SYN %d (%.0f%%), max %d SYNs in one bin\n", d, dl, n, bins, busy, busy * 100 / bins, mx }' "$CV/wire.$1.$2"
 }
 
 echo "VM: $(nproc) vCPU, $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) MiB, kernel $(uname -r)"

@@ -158,9 +158,6 @@ pub struct Core {
     rs_init_notifies: bool,
 }
 
-/// Longest spread of the first checks when no warmup is configured (see [`Core::start`]).
-pub const START_RAMP: Duration = Duration::from_secs(1);
-
 /// splitmix64: a tiny deterministic generator for warmup jitter.
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -374,11 +371,13 @@ impl Core {
     }
 
     /// The first checks: spread over `warmup` by the seeded jitter when one is configured;
-    /// otherwise evenly over a ramp of min(delay_loop, START_RAMP) in probe order (the first
-    /// probe at once). keepalived launches every checker at the same instant; with thousands
-    /// of real servers that is a SYN storm that overflows backends' accept queues, and since
-    /// each next check is a delay_loop after the previous one completes, the storm repeats
-    /// every round. The ramp keeps every first result within the first second.
+    /// otherwise evenly over the probe's delay_loop in probe order (the first probe at once).
+    /// keepalived's default warmup is the delay_loop (a random delay in [0, delay_loop]); the
+    /// even spread is the same load without random clumps. Since each next check is a
+    /// delay_loop after the previous one completes, the first round's spread persists: a
+    /// shorter ramp (this used to be min(delay_loop, 1 s)) keeps every round a burst, and
+    /// on a slow CPU (a 1-vCPU VM) the burst queues checks behind each other, lengthens them
+    /// on the wire and lowers the check rate (docs/benchmarks/check.md, "Checks on one CPU").
     pub fn start(&self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let n = self.probes.len().max(1) as u32;
@@ -389,7 +388,7 @@ impl Core {
                     let ms = w.as_millis() as u64;
                     Duration::from_millis(r % (ms + 1))
                 }
-                _ => p.timing.delay_loop.min(START_RAMP) / n * i as u32,
+                _ => p.timing.delay_loop / n * i as u32,
             };
             out.push(Action::Schedule {
                 probe: ProbeId(i),

@@ -66,6 +66,10 @@ cv_daemon_start() {
         keepalived) keepalived -n -l -C -f "$conf" >"$CV/keepalived.log" 2>&1 & ;;
         rampart) RAMPART_LOG=${RAMPART_LOG:-info} rampart -n -C -f "$conf" --log-format json \
             >"$CV/rampart.log" 2>&1 & ;;
+        # A second rampart build to compare with (benches/vm_check_bench.sh RAMPART_B_BIN),
+        # run with the environment in RAMPART_B_ENV (e.g. TOKIO_WORKER_THREADS=2).
+        rampart-b) env ${RAMPART_B_ENV:-} RAMPART_LOG=${RAMPART_LOG:-info} rampart-b -n -C -f "$conf" \
+            --log-format json >"$CV/rampart-b.log" 2>&1 & ;;
         *) echo "cv_daemon_start: unknown daemon $which"; return 1 ;;
     esac
     echo $! >"$CV/$which.pid"
