@@ -103,6 +103,8 @@ enum ExecMsg {
     Resync,
     /// A reload changed the instance's settings: later messages use these.
     Reconfigure(Box<VrrpInstance>),
+    /// `-V/--dont-release-vrrp` at shutdown: forget what is installed instead of removing it.
+    KeepInstalled,
 }
 
 /// Where an instance sends from and to.
@@ -460,8 +462,27 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     }
 
     // Shutdown: priority-0 adverts now, then VIPs released, within a bounded time.
+    // With -V/--dont-release-vrrp, as keepalived 2.2.7 (checked in namespaces): no
+    // priority-0 advert, and VIPs, virtual routes and rules, VMACs and nftables rules all
+    // stay (static_ipaddress entries go); STOP notifications (scripts, fifo, alerts) still go.
+    let keep = ctx.opts.dont_release_vrrp;
     let now = Instant::now();
-    let acts = node.step_all(&Input::Shutdown, now);
+    let mut acts = node.step_all(&Input::Shutdown, now);
+    if keep {
+        tracing::info!(target: "vrrp", "-V/--dont-release-vrrp: VIPs, routes and VMACs left in place");
+        acts.retain(|a| {
+            !matches!(
+                a,
+                NodeAction::Instance {
+                    action: Action::SendAdvert { .. } | Action::DelVips,
+                    ..
+                }
+            )
+        });
+        for tx in &drv.exec_txs {
+            let _ = tx.send(ExecMsg::KeepInstalled);
+        }
+    }
     drv.execute(&node, acts, now).await;
     tasks.abort_all();
     let Driver {
@@ -485,14 +506,17 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         for t in exec_tasks.into_iter().chain(spawned) {
             let _ = t.await;
         }
+        // keepalived 2.2.7 removes static_ipaddress entries even with -V.
         nl.release("static", &mut static_owned).await;
-        for v in &vmacs.created {
-            vmac::remove(&nl, v).await;
-        }
-        vmac::restore_conf(&vmacs.sysctl_undo);
-        nl.firewall.remove_tables().await;
-        for (path, old) in &promote_undo {
-            let _ = std::fs::write(path, old);
+        if !keep {
+            for v in &vmacs.created {
+                vmac::remove(&nl, v).await;
+            }
+            vmac::restore_conf(&vmacs.sysctl_undo);
+            nl.firewall.remove_tables().await;
+            for (path, old) in &promote_undo {
+                let _ = std::fs::write(path, old);
+            }
         }
         for t in notify_tasks {
             let _ = t.await;
@@ -1686,7 +1710,7 @@ impl Driver {
 
     async fn execute(&mut self, node: &Node, actions: Vec<NodeAction>, now: Instant) {
         let mut touched = Vec::new();
-        for a in actions {
+        for a in group_events_in_keepalived_order(actions) {
             match a {
                 NodeAction::Instance { instance, action } => {
                     if !touched.contains(&instance) {
@@ -1907,6 +1931,24 @@ impl Driver {
     }
 }
 
+/// keepalived's order of a sync group's events against its members' (notify scripts,
+/// notify_fifo lines, alerts), checked side by side with keepalived 2.2.7: the group's
+/// first state (INIT → BACKUP at start) comes before its members' BACKUP; every later group
+/// transition (MASTER, BACKUP, FAULT, STOP) comes after all of the members' transitions of
+/// the same step, not right after the member that set it off. The order of everything else
+/// is kept.
+fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction> {
+    let is_group = |a: &NodeAction| matches!(a, NodeAction::Group { .. });
+    if !actions.iter().any(is_group) {
+        return actions;
+    }
+    let (groups, rest): (Vec<_>, Vec<_>) = actions.into_iter().partition(is_group);
+    let (initial, later): (Vec<_>, Vec<_>) = groups.into_iter().partition(
+        |a| matches!(a, NodeAction::Group { transition, .. } if transition.from == VrrpState::Init),
+    );
+    initial.into_iter().chain(rest).chain(later).collect()
+}
+
 /// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
 /// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
 /// accepts whatever Accept_Mode says).
@@ -2109,6 +2151,9 @@ async fn executor(
                 }
                 inst = *new;
                 name = inst.name.clone();
+            }
+            ExecMsg::KeepInstalled => {
+                owned = Owned::default();
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {
