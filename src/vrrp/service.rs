@@ -1044,7 +1044,11 @@ fn open_socket(
 /// For each instance of `new`, the index in `old` of the instance it continues: same
 /// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]),
 /// whatever its name (a renamed instance keeps its state; from then on it reports under its
-/// new name).
+/// new name). An instance whose `use_vmac` is turned on or off is not continued but
+/// replaced (priority 0 and VIPs released if MASTER, then a new instance from INIT with its
+/// VIPs on the new interface), as keepalived 2.2.7 does on such a reload; `vmac_xmit_base`
+/// turned on or off keeps the instance (and its state) and only moves its socket, as
+/// keepalived too (both checked in namespaces).
 fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
     use crate::daemon::reload::RouterKey;
     let mut used = vec![false; old.instances.len()];
@@ -1056,7 +1060,11 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
                 .instances
                 .iter()
                 .enumerate()
-                .position(|(i, o)| !used[i] && RouterKey::of(o) == key);
+                .position(|(i, o)| {
+                    !used[i]
+                        && RouterKey::of(o) == key
+                        && o.use_vmac.is_some() == n.use_vmac.is_some()
+                });
             if let Some(i) = found {
                 used[i] = true;
             }
