@@ -1056,15 +1056,9 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
         .iter()
         .map(|n| {
             let key = RouterKey::of(n);
-            let found = old
-                .instances
-                .iter()
-                .enumerate()
-                .position(|(i, o)| {
-                    !used[i]
-                        && RouterKey::of(o) == key
-                        && o.use_vmac.is_some() == n.use_vmac.is_some()
-                });
+            let found = old.instances.iter().enumerate().position(|(i, o)| {
+                !used[i] && RouterKey::of(o) == key && o.use_vmac.is_some() == n.use_vmac.is_some()
+            });
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -1940,9 +1934,9 @@ impl Driver {
 }
 
 /// keepalived's order of a sync group's events against its members' (notify scripts,
-/// notify_fifo lines, alerts), checked side by side with keepalived 2.2.7: the group's
-/// first state (INIT → BACKUP at start) comes before its members' BACKUP; every later group
-/// transition (MASTER, BACKUP, FAULT, STOP) comes after all of the members' transitions of
+/// notify_fifo lines, alerts), checked side by side with keepalived 2.2.7: a group starting
+/// in BACKUP says so before its members; every other group transition (MASTER, BACKUP,
+/// FAULT, STOP, and INIT → FAULT at start) comes after all of the members' transitions of
 /// the same step, not right after the member that set it off. The order of everything else
 /// is kept.
 fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction> {
@@ -1951,9 +1945,10 @@ fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction>
         return actions;
     }
     let (groups, rest): (Vec<_>, Vec<_>) = actions.into_iter().partition(is_group);
-    let (initial, later): (Vec<_>, Vec<_>) = groups.into_iter().partition(
-        |a| matches!(a, NodeAction::Group { transition, .. } if transition.from == VrrpState::Init),
-    );
+    let (initial, later): (Vec<_>, Vec<_>) = groups.into_iter().partition(|a| {
+        matches!(a, NodeAction::Group { transition, .. }
+            if transition.from == VrrpState::Init && transition.to == VrrpState::Backup)
+    });
     initial.into_iter().chain(rest).chain(later).collect()
 }
 
