@@ -207,14 +207,11 @@ pub const SYNC_GROUP: &[&str] = &[
     "track_script",
     "track_file",
     "notify_priority_changes",
-];
-
-pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &[
-    "track_process",
-    "track_bfd",
     "global_tracking",
     "sync_group_tracking_weight",
 ];
+
+pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &["track_process", "track_bfd"];
 
 pub const INSTANCE: &[&str] = &[
     "state",
@@ -269,6 +266,8 @@ pub const INSTANCE: &[&str] = &[
     "mcast_dst_ip",
     "strict_mode",
     "notify_priority_changes",
+    "native_ipv6",
+    "debug",
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
@@ -278,10 +277,8 @@ pub const INSTANCE_UNSUPPORTED: &[&str] = &[
     "notify_deleted",
     "use_ipvlan",
     "ipvlan",
-    "native_ipv6",
     "old_unicast_checksum",
     "kernel_rx_buf_size",
-    "debug",
     "linkbeat_use_polling",
     "evip_other",
     "no_virtual_ipaddress",

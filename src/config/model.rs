@@ -427,6 +427,9 @@ pub struct SyncGroup {
     pub track_file: Vec<TrackFileRef>,
     /// `notify_priority_changes`: default for its members.
     pub notify_priority_changes: Option<bool>,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): members keep their
+    /// tracking weights (keepalived ignores them in sync groups otherwise).
+    pub tracking_weight: bool,
     pub span: Span,
 }
 

@@ -1510,6 +1510,7 @@ impl Parser {
             track_script: Vec::new(),
             track_file: Vec::new(),
             notify_priority_changes: None,
+            tracking_weight: false,
             span: st.span().clone(),
         };
         let mut member_spans: Vec<Span> = Vec::new();
@@ -1553,6 +1554,16 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     g.track_file.append(&mut t)
+                }
+                "sync_group_tracking_weight" => g.tracking_weight = self.flag(s),
+                "global_tracking" => {
+                    self.no_block(s);
+                    self.warn(
+                        DiagClass::Deprecated,
+                        s.span(),
+                        "`global_tracking` is deprecated: use track_interface/track_script/track_file on the sync group (it keeps the members' tracking weights, as `sync_group_tracking_weight`)",
+                    );
+                    g.tracking_weight = true;
                 }
                 _ => self.other(
                     s,
@@ -1806,6 +1817,22 @@ impl Parser {
                 }
                 "promote_secondaries" => i.promote_secondaries = self.flag(s),
                 "strict_mode" => i.strict_mode = Some(self.flag(s)),
+                "native_ipv6" => {
+                    self.no_block(s);
+                    self.warn(
+                        DiagClass::Deprecated,
+                        s.span(),
+                        "`native_ipv6` is deprecated: the virtual addresses decide the family (ignored)",
+                    );
+                }
+                "debug" => {
+                    if self.u32_in(s, 0, 4).is_some() {
+                        self.info(
+                            s,
+                            "`debug` accepted with no effect (keepalived does not implement it either)",
+                        );
+                    }
+                }
                 "mcast_dst_ip" => {
                     if let Some(a) = self.one(s, v::ip, "a multicast address") {
                         let link_local_v6 = match a {
