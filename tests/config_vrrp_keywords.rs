@@ -674,3 +674,10 @@ vrrp_instance B {
     );
     assert!(cfg.sync_groups.iter().all(|g| g.tracking_weight));
 }
+
+#[test]
+fn log_unknown_vrids_is_a_global_flag() {
+    let (cfg, d) = analyse_text("global_defs {\n    log_unknown_vrids\n}\n");
+    assert_eq!(d.0, vec![], "{d}");
+    assert!(cfg.global.log_unknown_vrids);
+}

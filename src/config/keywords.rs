@@ -106,6 +106,7 @@ pub const GLOBAL: &[&str] = &[
     "lvs_flush_on_stop",
     "rs_init_notifies",
     "no_checker_emails",
+    "log_unknown_vrids",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -140,7 +141,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "dbus_service_name",
     "script_security",
     "notify_fifo_script",
-    "log_unknown_vrids",
     "vrrp_netlink_cmd_rcv_bufs",
     "vrrp_netlink_cmd_rcv_bufs_force",
     "vrrp_netlink_monitor_rcv_bufs",

@@ -149,6 +149,8 @@ pub struct GlobalDefs {
     pub vrrp_down_timer_adverts: u32,
     /// `vrrp_garp_extra_if [all] SECS`.
     pub vrrp_garp_extra_if: Option<GarpExtraIf>,
+    /// `log_unknown_vrids`: log adverts for VRIDs no instance on that interface has.
+    pub log_unknown_vrids: bool,
     /// `vrrp_priority`, `vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`,
     /// `vrrp_cpu_affinity`.
     pub vrrp_process: ProcessTuning,
@@ -312,6 +314,7 @@ impl Default for GlobalDefs {
             vrrp_higher_prio_send_advert: false,
             vrrp_down_timer_adverts: 3,
             vrrp_garp_extra_if: None,
+            log_unknown_vrids: false,
             vrrp_process: ProcessTuning::default(),
             checker_process: ProcessTuning::default(),
             startup_script: None,

@@ -786,6 +786,7 @@ impl Parser {
                     }
                 }
                 "vrrp_garp_extra_if" => g.vrrp_garp_extra_if = self.garp_extra_if(s),
+                "log_unknown_vrids" => g.log_unknown_vrids = self.flag(s),
                 "vrrp_priority" | "vrrp_no_swap" | "vrrp_rt_priority" | "vrrp_rlimit_rttime"
                 | "vrrp_cpu_affinity" => {
                     let mut t = std::mem::take(&mut g.vrrp_process);
