@@ -4,7 +4,9 @@
 # keepalived.conf, one after the other, each really programming IPVS. Prints one markdown row per
 # daemon and delay_loop, and whether both programmed the same table.
 # Env: N (1000), LOOPS ("1 6"), SECS (60), VICTIMS (10), DAEMONS ("keepalived rampart"),
-#      REPS (1: each daemon once per delay_loop; 2: K R K R, to see the run-to-run noise).
+#      REPS (1: each daemon once per delay_loop; 2: K R K R, to see the run-to-run noise),
+#      WIRE (unset; 1: after each window, 12 s of tcpdump on the veth: how long checks last on
+#      the wire, SYN to the checker's FIN/RST, per check type).
 # Files: /files/check_vm_lib.sh, /files/check_backend.
 . /usr/local/lib/vm/lib.sh
 . /files/check_vm_lib.sh
@@ -28,36 +30,31 @@ backend_ticks() { awk '{print $14+$15}' "/proc/$BACKEND_PID/stat"; }
 VICTIM_ADDRS=()
 for v in $(seq 0 $((VICTIMS - 1))); do VICTIM_ADDRS+=("$(cv_addr "$v")"); done
 
-# gen_conf DELAY_LOOP: N real servers on :8080 in virtual servers of PER_VS, even-numbered ones
-# TCP_CHECK, odd ones HTTP_GET with the digest; plus the victims' virtual server (TCP_CHECK,
-# retry RETRY, delay_before_retry DBR, removed when down).
-gen_conf() {
-    awk -v n="$N" -v dl="$1" -v per="$PER_VS" -v victims="$VICTIMS" -v retry=$RETRY -v dbr=$DBR \
-        -v digest=$CV_DIGEST 'function addr(i) { return sprintf("10.1.%d.%d", int(i / 250), 1 + i % 250) }
-    BEGIN {
-        for (v = 0; v * per < n; v++) {
-            printf "virtual_server 10.9.%d.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", v, dl
-            for (i = v * per; i < n && i < (v + 1) * per; i++) {
-                printf "  real_server %s 8080 {\n    weight 1\n", addr(i)
-                if (i % 2 == 0)
-                    printf "    TCP_CHECK {\n      connect_timeout 3\n    }\n"
-                else
-                    printf "    HTTP_GET {\n      url {\n        path /\n        digest %s\n      }\n      connect_timeout 3\n    }\n", digest
-                printf "  }\n"
-            }
-            printf "}\n"
-        }
-        printf "virtual_server 10.9.255.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", dl
-        for (i = 0; i < victims; i++)
-            printf "  real_server %s 9090 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n      retry %d\n      delay_before_retry %d\n    }\n  }\n", addr(i), retry, dbr
-        printf "}\n"
-    }'
-}
+gen_conf() { cv_bench_conf "$N" "$1" "$PER_VS" "$VICTIMS" "$RETRY" "$DBR"; }
 
 dests() { ipvsadm -S -n | grep -c '^-a' || true; }
 # cpu_busy: busy and total jiffies (no /dev/fd in the VM: no process substitution) of the (single) vCPU, from /proc/stat.
 cpu_busy() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b - a) / 1e6}'; }
+
+# wire_durations DAEMON DL: 12 s of the checkers' SYN/FIN/RST towards :8080; per connection the
+# time from the SYN to the checker's FIN or RST, by check type (odd real server index: HTTP_GET).
+wire_durations() {
+    tcpdump -Z root -i be0 -n -tt -l 'tcp dst port 8080 and (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0)' \
+        >"$CV/wire.$1.$2" 2>/dev/null &
+    local tp=$!
+    sleep 12
+    kill $tp
+    wait $tp 2>/dev/null
+    awk -v d="$1" -v dl="$2" '{
+        t = $1; src = $3; split($5, a, "."); f = $7
+        if (f ~ /S/) { syn[src] = t; next }
+        if (!(src in syn)) next
+        dur = t - syn[src]; delete syn[src]
+        k = ((a[3] * 250 + a[4] - 1) % 2) ? "HTTP_GET" : "TCP_CHECK"
+        n[k]++; s[k] += dur; if (dur > mx[k]) mx[k] = dur
+    } END { for (k in n) printf "%s delay_loop %s %s on the wire: n=%d mean %.1f ms, max %.1f ms\n", d, dl, k, n[k], s[k] / n[k] * 1000, mx[k] * 1000 }' "$CV/wire.$1.$2"
+}
 
 echo "VM: $(nproc) vCPU, $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) MiB, kernel $(uname -r)"
 echo "keepalived: $(keepalived -v 2>&1 | head -1); rampart: $(rampart --version 2>&1 | head -1)"
@@ -86,6 +83,8 @@ for DL in $LOOPS; do
         RSS=$(cv_rss_kib "$D" VmRSS); HWM=$(cv_rss_kib "$D" VmHWM); NPROC=$(cv_pids "$D" | wc -l)
         cv_table | sort >"$CV/table.$D.$DL"
         echo "$D delay_loop $DL: $(grep -c '^-a' "$CV/table.$D.$DL") destinations in $(grep -c '^-A' "$CV/table.$D.$DL") services; VM load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+        [ -z "${WIRE:-}" ] || wire_durations "$D" "$DL"
 
         # Stop the victims; note when each one leaves the victims' virtual server.
         STOP=$(now_us)

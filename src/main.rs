@@ -38,8 +38,9 @@ struct Cli {
     /// Don't log via syslog.
     #[arg(short = 'G', long = "no-syslog")]
     no_syslog: bool,
-    /// Also log to FILE (appended).
-    #[arg(short = 'g', long = "log-file", value_name = "FILE")]
+    /// Also log to FILE (appended; default /tmp/keepalived.log, as keepalived's -g). FILE is
+    /// an optional argument: `-g=FILE` or `--log-file=FILE`.
+    #[arg(short = 'g', long = "log-file", value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "/tmp/keepalived.log")]
     log_file: Option<PathBuf>,
     /// umask for file creation (numeric, e.g. 022 or 0x12).
     #[arg(short = 'u', long = "umask", value_name = "MASK", value_parser = parse_umask)]
@@ -59,6 +60,9 @@ struct Cli {
     /// Accepted for keepalived compatibility: rampart has no child processes to respawn.
     #[arg(short = 'R', long = "dont-respawn")]
     dont_respawn: bool,
+    /// Leave the IPVS table in place when rampart stops.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    dont_release_ipvs: bool,
     /// Log the parsed configuration at start.
     #[arg(short = 'd', long = "dump-conf")]
     dump_conf: bool,
@@ -108,8 +112,6 @@ struct Cli {
     release_vips: bool,
     #[arg(short = 'V', long = "dont-release-vrrp", hide = true)]
     dont_release_vrrp: bool,
-    #[arg(short = 'I', long = "dont-release-ipvs", hide = true)]
-    dont_release_ipvs: bool,
     #[arg(short = 'a', long = "address-monitoring", hide = true)]
     address_monitoring: bool,
     #[arg(short = 'x', long = "snmp", hide = true)]
@@ -146,7 +148,7 @@ fn parse_umask(s: &str) -> Result<u32, String> {
 
 /// keepalived flags rampart does not implement, with why and what to do instead.
 fn unsupported(cli: &Cli) -> Option<&'static str> {
-    let reasons: [(bool, &'static str); 9] = [
+    let reasons: [(bool, &'static str); 8] = [
         (
             cli.snmp,
             "-x/--snmp: SNMP is not supported by rampart; use `--metrics-listen ADDR:PORT` (Prometheus) or `rampart status --json`",
@@ -162,10 +164,6 @@ fn unsupported(cli: &Cli) -> Option<&'static str> {
         (
             cli.dont_release_vrrp,
             "-V/--dont-release-vrrp is not supported by rampart yet: VIPs are released at shutdown",
-        ),
-        (
-            cli.dont_release_ipvs,
-            "-I/--dont-release-ipvs is not supported by rampart yet: IPVS entries are removed at shutdown",
         ),
         (
             cli.address_monitoring,
@@ -316,6 +314,7 @@ fn main() -> ExitCode {
         dump_conf: cli.dump_conf,
         umask: cli.umask,
         core_dump: cli.core_dump,
+        dont_release_ipvs: cli.dont_release_ipvs,
         capabilities: cli.capabilities.unwrap_or_default(),
         dry_run: cli.dry_run,
         log_json: cli.log_format.as_deref() == Some("json"),

@@ -485,3 +485,78 @@ virtual_server 10.0.0.1 443 {
     let e = load_err("SSL { cafile /x }");
     assert!(e.contains("cafile"), "{e}");
 }
+
+#[test]
+fn bind_if_is_inherited_into_the_check_socket() {
+    let cfg = load(
+        r#"
+virtual_server fe80::1 80 {
+    protocol TCP
+    bind_if veth9
+    real_server fe80::2 80 {
+        TCP_CHECK {
+            bindto fe80::3
+        }
+    }
+    real_server fe80::4 80 {
+        TCP_CHECK {
+            bind_if lo
+        }
+    }
+}
+"#,
+    );
+    let (core, _) = Core::new(&cfg, 1);
+    let dev = |i| match core.probe_spec(ProbeId(i)) {
+        ProbeSpec::Tcp(c) => c.bind_if.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(dev(0).as_deref(), Some("veth9"));
+    assert_eq!(dev(1).as_deref(), Some("lo"));
+    let e = load_err(
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   bind_if averyveryverylongname0\n  }\n }\n}\n",
+    );
+    assert!(e.contains("interface name"), "{e}");
+}
+
+#[test]
+fn url_regex_parses_with_clear_errors() {
+    let text = |url: &str| {
+        format!(
+            "virtual_server 10.0.0.1 80 {{\n    protocol TCP\n    real_server 10.0.0.2 80 {{\n        HTTP_GET {{\n            url {{\n                path /\n{url}\n            }}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let ok = text(
+        "                regex \"ok|fine\"\n                regex_no_match\n                regex_options caseless dotall\n                regex_min_offset 10\n                regex_max_offset 4096",
+    );
+    let cfg = load(&ok);
+    let r = cfg.virtual_servers[0].real_servers[0].checkers[0].clone();
+    let url = match r.kind {
+        rampart::config::model::CheckerKind::Http(h) => h.urls[0].clone(),
+        other => panic!("{other:?}"),
+    };
+    let re = url.regex.expect("regex");
+    assert_eq!(re.pattern, "ok|fine");
+    assert!(re.no_match);
+    assert_eq!(re.options, vec!["caseless", "dotall"]);
+    assert_eq!((re.min_offset, re.max_offset), (10, 4096));
+    assert!(
+        !warnings(&ok).contains("not supported"),
+        "{}",
+        warnings(&ok)
+    );
+    // PCRE-only syntax: an error with the reason and a hint.
+    let e = load_err(&text("                regex \"(?<=a)b\""));
+    assert!(
+        e.contains("regex does not compile") && e.contains("look-around"),
+        "{e}"
+    );
+    // Options rampart does not map, and regex_stack: warnings.
+    let w = warnings(&text(
+        "                regex x\n                regex_options caseless no_auto_capture\n                regex_stack 100 1000",
+    ));
+    assert!(
+        w.contains("no_auto_capture") && w.contains("regex_stack"),
+        "{w}"
+    );
+}

@@ -216,7 +216,7 @@ virtual_server 10.99.0.3 80 {{
     let sock = dir.path().join("rampart.sock");
     let mut daemon = ns.exec(env!("CARGO_BIN_EXE_rampart"));
     daemon
-        .args(["--dry-run", "-C", "--log-format", "json", "-f"])
+        .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
         .arg(&conf)
         .arg("--control-socket")
         .arg(&sock)
@@ -320,4 +320,79 @@ virtual_server 10.99.0.3 80 {{
         "{}",
         log.dump()
     );
+}
+
+#[test]
+fn ha_suspend_added_by_a_reload_starts_the_address_watch() {
+    let Some(ns) = Netns::new("hasrl") else {
+        eprintln!("skipped: cannot create a network namespace");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = ns.exec("python3");
+    backend
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/check_backend.py"
+        ))
+        .arg("ok")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut backend = Killed(backend.spawn().expect("python3"));
+    let mut line = String::new();
+    BufReader::new(backend.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("READY line");
+    let port: u16 = line
+        .strip_prefix("READY ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("backend said {line:?}"));
+    let conf = dir.path().join("keepalived.conf");
+    let write = |ha_suspend: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "virtual_server 10.98.0.1 80 {{\n    protocol TCP\n    delay_loop 0.4\n    {ha_suspend}\n    real_server 127.0.0.1 {port} {{\n        TCP_CHECK {{ connect_timeout 1 }}\n    }}\n}}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("");
+    let mut daemon = ns.exec(env!("CARGO_BIN_EXE_rampart"));
+    daemon
+        .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
+        .arg(&conf)
+        .arg("--control-socket")
+        .arg(dir.path().join("rampart.sock"))
+        .env("RAMPART_LOG", "info,check=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut daemon = Killed(daemon.spawn().expect("rampart"));
+    let mut log = Log::new(&mut daemon.0);
+    let target = format!("target=127.0.0.1:{port}");
+    let w = Duration::from_secs(10);
+    let t0 = Instant::now();
+    log.wait(t0, &["check-result", &target, "up=true"], w);
+
+    // Reload with ha_suspend: the VIP is absent, so the (kept) check stops running.
+    write("ha_suspend");
+    let t1 = Instant::now();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.0.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    log.wait(t1, &["configuration reloaded"], w);
+    let quiet_from = Instant::now() + Duration::from_millis(500);
+    log.drain_until(quiet_from + Duration::from_millis(1200));
+    assert_eq!(
+        log.count(quiet_from, Instant::now(), &["check-result", &target]),
+        0,
+        "check ran while suspended:\n{}",
+        log.dump()
+    );
+    // The VIP appears: the watch started by the reload sees it.
+    let t2 = Instant::now();
+    ns.ip(&["addr", "add", "10.98.0.1/32", "dev", "lo"]);
+    log.wait(t2, &["resuming TCP_CHECK"], w);
+    log.wait(t2, &["check-result", &target, "up=true"], w);
 }

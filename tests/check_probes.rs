@@ -15,6 +15,7 @@ fn conn(port: u16, timeout_ms: u64) -> ConnectSpec {
         bind_ip: None,
         bind_port: None,
         fwmark: None,
+        bind_if: None,
         timeout: Duration::from_millis(timeout_ms),
     }
 }
@@ -40,6 +41,7 @@ fn http_spec(
                 a
             }),
             status,
+            regex: None,
         }],
         connect: c,
         tls,
@@ -425,4 +427,73 @@ fn nginx_backend_digest_status_and_http11() {
         vec![(418, 418)],
     );
     assert_eq!(run(&teapot), Outcome::Up { weight: None });
+}
+
+#[test]
+fn bind_if_binds_the_check_socket_to_the_device() {
+    let b = backend("ok", &[]);
+    let with = |dev: &str| {
+        let mut c = conn(b.port, 2000);
+        c.bind_if = Some(dev.into());
+        ProbeSpec::Tcp(c)
+    };
+    assert_eq!(run(&with("lo")), Outcome::Up { weight: None });
+    let r = down_reason(run(&with("rpnodev0")));
+    assert!(r.contains("local error") && r.contains("rpnodev0"), "{r}");
+}
+
+#[test]
+fn url_regex_matches_the_response_with_offsets_and_options() {
+    use rampart::check::probe::RegexCheck;
+    use rampart::config::model::UrlRegex;
+    let b = backend("ok", &[]);
+    // The response: "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello\n" (header
+    // 45 bytes, "hello" at offset 45).
+    let with = |pattern: &str, no_match: bool, options: &[&str], min: u64, max: u64| {
+        let mut spec = get(b.port, "/", None, 3000);
+        if let ProbeSpec::Http { urls, .. } = &mut spec {
+            urls[0].regex = Some(
+                RegexCheck::new(UrlRegex {
+                    pattern: pattern.into(),
+                    no_match,
+                    options: options.iter().map(|o| o.to_string()).collect(),
+                    min_offset: min,
+                    max_offset: max,
+                })
+                .expect("regex"),
+            );
+        }
+        run(&spec)
+    };
+    let up = Outcome::Up { weight: None };
+    assert_eq!(with("hel+o", false, &[], 0, 0), up);
+    // The header is part of the subject, as in keepalived.
+    assert_eq!(
+        with("^Content-Type: text/plain\r$", false, &["multiline"], 0, 0),
+        up
+    );
+    let r = down_reason(with("goodbye", false, &[], 0, 0));
+    assert!(r.contains("regex \"goodbye\" did not match"), "{r}");
+    let r = down_reason(with("hello", true, &[], 0, 0));
+    assert!(r.contains("matched (regex_no_match)"), "{r}");
+    assert_eq!(with("goodbye", true, &[], 0, 0), up);
+    assert_eq!(with("HELLO", false, &["caseless"], 0, 0), up);
+    assert!(matches!(
+        with("HELLO", false, &[], 0, 0),
+        Outcome::Down { .. }
+    ));
+    // Offsets: the match must start in [min, max).
+    assert_eq!(with("hello", false, &[], 45, 46), up);
+    assert!(matches!(
+        with("hello", false, &[], 46, 0),
+        Outcome::Down { .. }
+    ));
+    assert!(matches!(
+        with("hello", false, &[], 0, 45),
+        Outcome::Down { .. }
+    ));
+    assert!(matches!(
+        with("HTTP", false, &[], 1, 0),
+        Outcome::Down { .. }
+    ));
 }

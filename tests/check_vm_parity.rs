@@ -1,11 +1,12 @@
 //! keepalived 2.2.7 as the independent oracle for rampart's checker side: the same keepalived.conf
-//! (19 real servers in 4 virtual servers: NAT and DR, a fwmark service, TCP_CHECK and HTTP_GET with
-//! an MD5 digest, inhibit_on_failure or not, quorum with a sorry server) run by `keepalived -C` and
-//! by `rampart -C` in one boot of the test VM, each really programming IPVS; busybox httpd real
-//! servers in a namespace. `ipvsadm -S -n` must be byte-identical at start, with the victims
-//! stopped, and with them back (tests/vm/scenarios/check_vm_parity.sh), both sorted and as
-//! printed (ipvsadm sorts destinations itself, so the order the daemons added them in does not
-//! show).
+//! (29 real servers in 8 virtual servers, 11 kernel services: NAT, DR, TUN, a fwmark service, a
+//! group of two addresses and a fwmark, TCP_CHECK and HTTP_GET with an MD5 digest,
+//! inhibit_on_failure or not, quorum with a sorry server, hysteresis, sorry_server_inhibit) run
+//! by `keepalived -C` and by `rampart -C` in one boot of the test VM, each really programming
+//! IPVS; busybox httpd real servers in a namespace. `ipvsadm -S -n` must be byte-identical at
+//! start, with the victims stopped, and with them back (tests/vm/scenarios/check_vm_parity.sh),
+//! both sorted and as printed (ipvsadm sorts destinations itself, so the order the daemons added
+//! them in does not show).
 //!
 //! Found by this test and fixed: keepalived gives DR/TUN destinations the service's port (0 under
 //! a fwmark service), as ipvsadm does; rampart used the real server's port
@@ -45,8 +46,10 @@ fn names(prefix: &str) -> Vec<String> {
 }
 
 #[test]
-fn keepalived_exercises_inhibit_removal_quorum_and_recovery() {
-    let Some(run) = parity_run("keepalived_exercises_inhibit_removal_quorum_and_recovery") else {
+fn keepalived_exercises_inhibit_removal_quorum_hysteresis_and_recovery() {
+    let Some(run) =
+        parity_run("keepalived_exercises_inhibit_removal_quorum_hysteresis_and_recovery")
+    else {
         return;
     };
     assert_sections_pass(

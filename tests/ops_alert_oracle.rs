@@ -1,8 +1,9 @@
 //! Oracle: the same configuration run by keepalived 2.2.7 and by rampart, each in its own
 //! namespace with its own real SMTP server (Debian's python3-aiosmtpd) on the namespace's
 //! loopback, through the same transitions (start → BACKUP → MASTER, link down → FAULT, link
-//! up → MASTER, SIGTERM). The emails must match: envelope, From, To, Subject and body, in
-//! order. Headers that must differ are left out: Date, Message-ID, X-Mailer.
+//! up → MASTER, SIGTERM). The emails must match: envelope, From, To, Subject and body, step by
+//! step. Headers that must differ are left out: Date, Message-ID, X-Mailer. The lines a
+//! vrrp_notify_fifo reader script receives must match too.
 //!
 //! VRRP instances and a sync group only: keepalived's checker needs IPVS, which this
 //! machine's kernel lacks (checker emails are covered against aiosmtpd in ops_alert_smtp).
@@ -21,10 +22,12 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
-fn config(port: u16) -> String {
+fn config(port: u16, fifo: &Path, reader: &Path) -> String {
     format!(
         "global_defs {{
   router_id ORACLE
+  vrrp_notify_fifo {fifo}
+  vrrp_notify_fifo_script {reader}
   notification_email {{
     ops@example.com
     noc@example.com
@@ -61,8 +64,19 @@ vrrp_instance VI_2 {{
     10.81.0.200/24
   }}
 }}
-"
+",
+        fifo = fifo.display(),
+        reader = reader.display()
     )
+}
+
+/// The fifo lines the reader script wrote so far.
+fn fifo_lines(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// One mail reduced to what both daemons must agree on.
@@ -124,6 +138,7 @@ struct Side {
     pid: u32,
     log: PathBuf,
     mail_dir: PathBuf,
+    fifo_out: PathBuf,
 }
 
 fn start_side(lab: &mut Lab, label: &str, keepalived: bool) -> Side {
@@ -172,7 +187,20 @@ fn start_side(lab: &mut Lab, label: &str, keepalived: bool) -> Side {
             .filter(|t| t.contains("ready"))
     });
     assert!(ready.is_some(), "smtp sink in {ns} did not start");
-    let text = config(port);
+    // vrrp_notify_fifo with a reader script (both daemons pass the fifo as its argument).
+    let fifo = lab.path(&format!("{label}.fifo"));
+    let fifo_out = lab.path(&format!("{label}.fifo-lines"));
+    let reader = lab.path(&format!("{label}-reader.sh"));
+    std::fs::write(
+        &reader,
+        format!(
+            "#!/bin/sh\nwhile read l; do echo \"$l\" >> {}; done < \"$1\"\n",
+            fifo_out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&reader, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let text = config(port, &fifo, &reader);
     let (pid, log) = if keepalived {
         start_keepalived(lab, &ns, label, &text)
     } else {
@@ -183,6 +211,7 @@ fn start_side(lab: &mut Lab, label: &str, keepalived: bool) -> Side {
         pid,
         log,
         mail_dir,
+        fifo_out,
     }
 }
 
@@ -213,10 +242,12 @@ fn rampart_mails_what_keepalived_mails() {
     // arrival within a step is not defined. So each step's mails are compared as a sorted
     // list, and a step ends when neither side has sent anything new for 3 s.
     let mut seen = [0usize, 0usize];
+    let mut fifo_seen = [0usize, 0usize];
+    let mut fifo_steps: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     let mut steps: Vec<(String, Vec<Mail>, Vec<Mail>)> = Vec::new();
     // A step ends once both sides mailed `until` (keepalived is the oracle) and then stayed
     // quiet for 3 s.
-    let mut step = |name: &str, until: &str, seen: &mut [usize; 2]| {
+    let mut step = |name: &str, until: &str, seen: &mut [usize; 2], fifo_seen: &mut [usize; 2]| {
         for s in [&k, &r] {
             let n = if std::ptr::eq(s, &k) {
                 seen[0]
@@ -262,16 +293,28 @@ fn rampart_mails_what_keepalived_mails() {
         km.sort_by(|a, b| a.subject.cmp(&b.subject));
         rm.sort_by(|a, b| a.subject.cmp(&b.subject));
         steps.push((name.to_string(), km, rm));
+        let mut kf = fifo_lines(&k.fifo_out)[fifo_seen[0]..].to_vec();
+        let mut rf = fifo_lines(&r.fifo_out)[fifo_seen[1]..].to_vec();
+        *fifo_seen = [fifo_seen[0] + kf.len(), fifo_seen[1] + rf.len()];
+        kf.sort();
+        rf.sort();
+        fifo_steps.push((name.to_string(), kf, rf));
     };
     step(
         "start (BACKUP, then MASTER)",
         "G1 - Entering MASTER state",
         &mut seen,
+        &mut fifo_seen,
     );
     for s in [&k, &r] {
         lab.exec_ok(&s.ns, &["ip", "link", "set", "eth0", "down"]);
     }
-    step("link down (FAULT)", "G1 - Entering FAULT state", &mut seen);
+    step(
+        "link down (FAULT)",
+        "G1 - Entering FAULT state",
+        &mut seen,
+        &mut fifo_seen,
+    );
     for s in [&k, &r] {
         lab.exec_ok(&s.ns, &["ip", "link", "set", "eth0", "up"]);
     }
@@ -279,6 +322,7 @@ fn rampart_mails_what_keepalived_mails() {
         "link up (BACKUP, then MASTER)",
         "G1 - Entering MASTER state",
         &mut seen,
+        &mut fifo_seen,
     );
     for s in [&k, &r] {
         lab.signal(s.pid, "TERM");
@@ -314,6 +358,36 @@ fn rampart_mails_what_keepalived_mails() {
             assert_eq!(r, k, "step {name}: mail {:?} differs", k.subject);
         }
     }
+    // The notify fifo: keepalived's lines, step by step (sorted within a step: see above).
+    for (name, kf, rf) in &fifo_steps {
+        assert_eq!(
+            rf, kf,
+            "step {name}: vrrp_notify_fifo lines differ (rampart left, keepalived right)"
+        );
+    }
+    let (kf, rf) = (fifo_lines(&k.fifo_out), fifo_lines(&r.fifo_out));
+    let (mut kf, mut rf) = (kf[fifo_seen[0]..].to_vec(), rf[fifo_seen[1]..].to_vec());
+    kf.sort();
+    rf.sort();
+    // At SIGTERM no line from keepalived 2.2.7 reaches the reader; rampart writes the STOP
+    // states (keepalived's documented vocabulary) before it stops the reader.
+    for l in &kf {
+        assert!(
+            rf.contains(l),
+            "SIGTERM: keepalived wrote {l:?}, rampart did not"
+        );
+    }
+    let extra: Vec<&String> = rf.iter().filter(|l| !kf.contains(l)).collect();
+    assert_eq!(
+        extra,
+        vec![
+            "GROUP \"G1\" STOP 0",
+            "INSTANCE \"VI_1\" STOP 100",
+            "INSTANCE \"VI_2\" STOP 100"
+        ],
+        "SIGTERM: rampart's extra fifo lines"
+    );
+
     // SIGTERM: keepalived 2.2.7 queues its "Stopping" alerts but exits before sending them
     // (nothing arrives); rampart flushes its queue at exit. Whatever keepalived did send
     // rampart sends too, and rampart's extra mails are exactly the Stopping ones.

@@ -86,8 +86,8 @@ fn forks_writes_pid_files_refuses_a_second_daemon_and_cleans_up() {
         pid_file.to_str().unwrap(),
         "-c",
         cpid.to_str().unwrap(),
-        "-g",
-        log.to_str().unwrap(),
+        // An optional argument, as keepalived's: attached with `=`.
+        &format!("-g={}", log.display()),
         "--control-socket",
         sock.to_str().unwrap(),
     ];
@@ -178,7 +178,6 @@ fn keepalived_flags_answers() {
         ("-x", "SNMP is not supported by rampart"),
         ("--snmp", "--metrics-listen"),
         ("-s", "ip netns exec"),
-        ("-I", "IPVS entries are removed at shutdown"),
         ("-V", "VIPs are released at shutdown"),
     ] {
         let mut args = vec![flag];
@@ -234,4 +233,40 @@ fn config_test_with_a_log_file() {
     let o = run(&["-f", bad.to_str().unwrap(), "-t"]);
     assert_eq!(o.status.code(), Some(5));
     assert!(text(&o).contains("bogus_keyword"), "{}", text(&o));
+}
+
+/// `-I/--dont-release-ipvs`: at SIGTERM the IPVS table is left as it is (seen through
+/// `--dry-run`'s operation log); without it the managed services are deleted.
+#[test]
+fn dont_release_ipvs_leaves_the_table_at_stop() {
+    let run_once = |extra: &[&str]| -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = write_conf(dir.path());
+        let sock = dir.path().join("i.sock");
+        let log = dir.path().join("i.log");
+        let mut child = Command::new(BIN)
+            .args(["-n", "-C", "--dry-run", "-G", "-f", conf.to_str().unwrap()])
+            .args(["--control-socket", sock.to_str().unwrap()])
+            .args(extra)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        assert!(wait(Duration::from_secs(20), || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("op=add-service")
+        }));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let released = run_once(&[]);
+    assert!(released.contains("op=del-service"), "{released}");
+    let kept = run_once(&["-I"]);
+    assert!(!kept.contains("op=del-service"), "{kept}");
+    assert!(kept.contains("IPVS entries left in place"), "{kept}");
 }

@@ -53,12 +53,25 @@ fn drain(sock: &UnixDatagram) -> Vec<Vec<u8>> {
     out
 }
 
-fn start(lab: &mut Lab, ns: &str, label: &str, journal_stream: &str) -> (u32, std::path::PathBuf) {
+fn start(
+    lab: &mut Lab,
+    ns: &str,
+    label: &str,
+    vrid: u8,
+    journal_stream: &str,
+) -> (u32, std::path::PathBuf) {
     let conf_path = lab.path(&format!("{label}.conf"));
     std::fs::write(
         &conf_path,
+        // Each daemon its own VRID: both become MASTER (one LAN, no election between them).
         conf(
-            &[Inst::new("VI_1", "eth0", 71, 100, &["10.71.0.100/24"])],
+            &[Inst::new(
+                "VI_1",
+                "eth0",
+                vrid,
+                100,
+                &[&format!("10.71.0.{vrid}/24")],
+            )],
             &[],
         ),
     )
@@ -117,8 +130,8 @@ fn journald_native_when_stderr_is_the_journal_else_console_and_syslog() {
         bind("b.journal"),
         bind("b.syslog"),
     );
-    let (_pa, log_a) = start(&mut lab, &a, "a", "match");
-    let (_pb, log_b) = start(&mut lab, &b, "b", "1:2");
+    let (_pa, log_a) = start(&mut lab, &a, "a", 71, "match");
+    let (_pb, log_b) = start(&mut lab, &b, "b", 72, "1:2");
 
     // a: journal fields, nothing on the console or in syslog.
     let mut got: Vec<HashMap<String, String>> = Vec::new();
@@ -132,7 +145,15 @@ fn journald_native_when_stderr_is_the_journal_else_console_and_syslog() {
     assert_eq!(master["INSTANCE"], "VI_1");
     assert_eq!(master["OLD_STATE"], "BACKUP");
     assert_eq!(master["PRIORITY"], "6");
+    assert_eq!(
+        master["EVENT_PRIORITY"], "100",
+        "the VRRP priority, renamed"
+    );
     assert_eq!(master["SYSLOG_IDENTIFIER"], "rampart");
+    assert_eq!(
+        master["SYSLOG_FACILITY"], "3",
+        "daemon, keepalived's default"
+    );
     assert_eq!(master["TARGET"], "vrrp");
     assert!(
         master["MESSAGE"].contains("VI_1: BACKUP -> MASTER"),

@@ -653,3 +653,48 @@ fn recreated_interface_gratuitous_arps_carry_the_new_mac() {
         lab.neigh(&o, vip)
     );
 }
+
+/// A VMAC deleted by hand while its base interface is up: FAULT, the VMAC is made again at
+/// once and the instance comes back to MASTER with its VIP on it (keepalived 2.2.7 does the
+/// same: "Interface vrrp.N deleted", "Success creating VMAC interface", BACKUP, MASTER).
+#[test]
+fn vmac_deleted_by_hand_is_made_again() {
+    let Some((mut lab, a, _b, _o)) = lan("vmacdel") else {
+        return;
+    };
+    let mut i = Inst::new("VI_V", "eth0", 69, 150, &["10.50.0.100/24"]).v3("0.2");
+    i.extra = "  use_vmac\n".into();
+    let (_, log) = start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.69", "10.50.0.100")
+            .then_some(()))
+        .is_some(),
+        "MASTER with the VIP on vrrp.69 (logs in {logs})"
+    );
+    let old_index = lab.exec_ok(&a, &["cat", "/sys/class/net/vrrp.69/ifindex"]);
+    lab.exec_ok(&a, &["ip", "link", "del", "vrrp.69"]);
+    assert!(
+        wait_for(T, || {
+            let idx = lab.exec(&a, &["cat", "/sys/class/net/vrrp.69/ifindex"]);
+            (idx.status.success() && String::from_utf8_lossy(&idx.stdout) != old_index)
+                .then_some(())
+        })
+        .is_some(),
+        "the VMAC is made again (logs in {logs})"
+    );
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.69", "10.50.0.100")
+            .then_some(()))
+        .is_some(),
+        "MASTER again with the VIP on the new vrrp.69 (logs in {logs})"
+    );
+    assert_eq!(lab.mac(&a, "vrrp.69"), "00:00:5e:00:01:45");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("MASTER -> FAULT") && text.contains("FAULT -> BACKUP"),
+        "FAULT while the VMAC was gone (logs in {logs})"
+    );
+}

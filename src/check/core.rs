@@ -10,7 +10,7 @@
 //! `delay_loop` later. While DOWN, one success brings it UP. `alpha` starts a checker DOWN.
 //! `warmup` delays the first check by a random time in [0, warmup].
 
-use super::probe::{ConnectSpec, MiscSpec, Outcome, ProbeSpec, TlsSpec, UrlSpec};
+use super::probe::{ConnectSpec, MiscSpec, Outcome, ProbeSpec, RegexCheck, TlsSpec, UrlSpec};
 use crate::config::model::{
     CheckerKind, Command, Config, ForwardMethod, RealServer, VirtualServer, VsKey,
 };
@@ -80,6 +80,8 @@ pub enum Action {
 pub enum CoreError {
     #[error("{at}: {what}: no port to check (set connect_port)")]
     NoPort { at: String, what: &'static str },
+    #[error("{at}: regex does not compile: {msg}")]
+    Regex { at: String, msg: String },
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +118,7 @@ struct RsState {
     weight: u32,
     inhibit: bool,
     forward: ForwardMethod,
+    tunnel: crate::config::model::Tunnel,
     uthreshold: u32,
     lthreshold: u32,
     notify_up: Option<Command>,
@@ -245,6 +248,7 @@ impl Core {
                     weight: rs.weight,
                     inhibit: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
                     forward: rs.lb_kind.unwrap_or(vs.lb_kind),
+                    tunnel: crate::ipvs::desired::forward_of(vs, rs).1,
                     uthreshold: rs.uthreshold,
                     lthreshold: rs.lthreshold,
                     notify_up: rs.notify_up.clone(),
@@ -266,6 +270,7 @@ impl Core {
                         weight: 1,
                         upper_threshold: 0,
                         lower_threshold: 0,
+                        tunnel: crate::ipvs::desired::sorry_forward_of(vs, s).1,
                     },
                 )
             });
@@ -708,6 +713,7 @@ impl Core {
                             weight,
                             upper_threshold: r.uthreshold,
                             lower_threshold: r.lthreshold,
+                            tunnel: r.tunnel,
                         },
                     );
                 }
@@ -830,6 +836,7 @@ pub fn probe_spec(
             bind_ip: c.bindto,
             bind_port: c.bind_port,
             fwmark: c.fwmark,
+            bind_if: c.bind_if.clone(),
             timeout: c
                 .connect_timeout
                 .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
@@ -844,17 +851,29 @@ pub fn probe_spec(
             let urls = h
                 .urls
                 .iter()
-                .map(|u| UrlSpec {
-                    path: u.path.clone(),
-                    host: super::http::host_header(
-                        u.virtualhost.as_deref().or(vhost.as_deref()),
-                        conn.addr.ip(),
-                        conn.addr.port(),
-                    ),
-                    digest: u.digest,
-                    status: u.status_code.iter().map(|r| (r.first, r.last)).collect(),
+                .map(|u| {
+                    let regex = match &u.regex {
+                        Some(r) => {
+                            Some(RegexCheck::new(r.clone()).map_err(|e| CoreError::Regex {
+                                at: at(),
+                                msg: e.to_string(),
+                            })?)
+                        }
+                        None => None,
+                    };
+                    Ok(UrlSpec {
+                        path: u.path.clone(),
+                        host: super::http::host_header(
+                            u.virtualhost.as_deref().or(vhost.as_deref()),
+                            conn.addr.ip(),
+                            conn.addr.port(),
+                        ),
+                        digest: u.digest,
+                        status: u.status_code.iter().map(|r| (r.first, r.last)).collect(),
+                        regex,
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, CoreError>>()?;
             ProbeSpec::Http {
                 connect: conn,
                 tls: tls

@@ -25,6 +25,8 @@ pub struct ConnectSpec {
     pub bind_port: Option<u16>,
     /// SO_MARK.
     pub fwmark: Option<u32>,
+    /// SO_BINDTODEVICE (`bind_if`); also the scope of IPv6 link-local addresses.
+    pub bind_if: Option<String>,
     /// connect_timeout: bounds the connect, and separately each url's request/response.
     pub timeout: Duration,
 }
@@ -36,6 +38,44 @@ pub struct UrlSpec {
     pub digest: Option<[u8; 16]>,
     /// Inclusive ranges; empty = 200..=299.
     pub status: Vec<(u16, u16)>,
+    /// `regex` (applied to the whole response, header included, as keepalived).
+    pub regex: Option<RegexCheck>,
+}
+
+/// A url's `regex`, compiled once when the configuration is turned into checks.
+#[derive(Debug, Clone)]
+pub struct RegexCheck {
+    pub spec: crate::config::model::UrlRegex,
+    re: Arc<regex::bytes::Regex>,
+}
+
+impl RegexCheck {
+    pub fn new(spec: crate::config::model::UrlRegex) -> Result<RegexCheck, regex::Error> {
+        let re = Arc::new(spec.compile()?);
+        Ok(RegexCheck { spec, re })
+    }
+
+    /// Whether the response matches: the leftmost match at or after `regex_min_offset` must
+    /// start before `regex_max_offset` (when set).
+    pub fn matches(&self, response: &[u8]) -> bool {
+        let from = (self.spec.min_offset as usize).min(response.len());
+        match self.re.find_at(response, from) {
+            Some(m) => self.spec.max_offset == 0 || (m.start() as u64) < self.spec.max_offset,
+            None => false,
+        }
+    }
+}
+
+impl PartialEq for RegexCheck {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec == other.spec
+    }
+}
+impl Eq for RegexCheck {}
+impl std::hash::Hash for RegexCheck {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.spec.hash(h)
+    }
 }
 
 impl UrlSpec {
@@ -198,6 +238,26 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, P
     if let Some(mark) = c.fwmark {
         sock.set_mark(mark).map_err(sock_err)?;
     }
+    // bind_if: the device, and the scope of link-local addresses on it.
+    let scope = match &c.bind_if {
+        Some(dev) => {
+            let dev_err = |e: &dyn std::fmt::Display| ProbeError::Socket {
+                addr: c.addr,
+                source: std::io::Error::other(format!("bind_if {dev}: {e}")),
+            };
+            sock.bind_device(Some(dev.as_bytes()))
+                .map_err(|e| dev_err(&e))?;
+            nix::net::if_::if_nametoindex(dev.as_str()).map_err(|e| dev_err(&e))?
+        }
+        None => 0,
+    };
+    let scoped = |a: SocketAddr| match a {
+        SocketAddr::V6(mut v6) if v6.ip().is_unicast_link_local() && v6.scope_id() == 0 => {
+            v6.set_scope_id(scope);
+            SocketAddr::V6(v6)
+        }
+        other => other,
+    };
     if c.bind_ip.is_some() || c.bind_port.is_some() {
         let ip = c.bind_ip.unwrap_or(match c.addr {
             SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -206,12 +266,13 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, P
         if c.bind_port.is_some() {
             sock.set_reuse_address(true).map_err(sock_err)?;
         }
-        sock.bind(&SocketAddr::new(ip, c.bind_port.unwrap_or(0)).into())
+        sock.bind(&scoped(SocketAddr::new(ip, c.bind_port.unwrap_or(0))).into())
             .map_err(sock_err)?;
     }
+    let target = scoped(c.addr);
     let std_stream: std::net::TcpStream = sock.into();
     let ts = TcpSocket::from_std_stream(std_stream);
-    Ok(match timeout(c.timeout, ts.connect(c.addr)).await {
+    Ok(match timeout(c.timeout, ts.connect(target)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
             Ok(s)
@@ -258,8 +319,8 @@ async fn run_http(
     max_body: u64,
 ) -> Result<Outcome, ProbeError> {
     for url in urls {
-        let resp = match fetch(c, tls, proto, url, max_body, false, false).await? {
-            Ok(f) => f.response,
+        let (resp, raw) = match fetch(c, tls, proto, url, max_body, false, false).await? {
+            Ok(f) => (f.response, f.raw),
             Err(reason) => return Ok(Outcome::down(format!("{}: {reason}", url.path))),
         };
         match resp.status {
@@ -287,6 +348,20 @@ async fn run_http(
                 )));
             }
         }
+        if let Some(r) = &url.regex {
+            if r.matches(&raw) == r.spec.no_match {
+                return Ok(Outcome::down(format!(
+                    "{}: regex {:?} {}",
+                    url.path,
+                    r.spec.pattern,
+                    if r.spec.no_match {
+                        "matched (regex_no_match)"
+                    } else {
+                        "did not match"
+                    }
+                )));
+            }
+        }
     }
     Ok(Outcome::Up { weight: None })
 }
@@ -300,6 +375,9 @@ pub struct Fetched {
     /// `to_eof` only: the server sent a response but did not close the connection within
     /// the timeout (genhash then says "Timeout HTTP read" instead of a digest).
     pub timed_out: bool,
+    /// The response bytes as received, header included (only for a url with `regex`;
+    /// bounded by max_body plus the header limit).
+    pub raw: Vec<u8>,
 }
 
 /// Connect, send keepalived's request for `url` and read the response.
@@ -334,9 +412,13 @@ pub async fn fetch(
     } else {
         c.timeout
     };
+    let keep_raw = url
+        .regex
+        .as_ref()
+        .map(|_| max_body.saturating_add(http::MAX_HEADER as u64));
     let exchange = async {
         match tls {
-            None => exchange(stream, &req, reader, deadline).await,
+            None => exchange(stream, &req, reader, deadline, keep_raw).await,
             Some(t) => {
                 let config = tls_config(t)?;
                 let name = match &t.sni {
@@ -346,7 +428,7 @@ pub async fn fetch(
                 };
                 let connector = tokio_rustls::TlsConnector::from(config);
                 match connector.connect(name, stream).await {
-                    Ok(s) => exchange(s, &req, reader, deadline).await,
+                    Ok(s) => exchange(s, &req, reader, deadline, keep_raw).await,
                     Err(e) => {
                         let cert_error = e
                             .get_ref()
@@ -379,7 +461,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     req: &[u8],
     mut reader: ResponseReader,
     deadline: Option<(tokio::time::Instant, Duration)>,
+    keep_raw: Option<u64>,
 ) -> Result<Result<Fetched, FetchError>, ProbeError> {
+    let mut raw = Vec::new();
     if let Err(e) = s.write_all(req).await {
         return Ok(Err(FetchError::Send(e.to_string())));
     }
@@ -402,7 +486,13 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match read {
             Ok(0) => break,
-            Ok(n) => match reader.feed(&buf[..n]) {
+            Ok(n) => match {
+                if let Some(limit) = keep_raw {
+                    let room = (limit as usize).saturating_sub(raw.len()).min(n);
+                    raw.extend_from_slice(&buf[..room]);
+                }
+                reader.feed(&buf[..n])
+            } {
                 Ok(Progress::More) => {}
                 Ok(Progress::Done) if deadline.is_none() => break,
                 Ok(Progress::Done) => {}
@@ -420,6 +510,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             response,
             body,
             timed_out,
+            raw,
         })
         .map_err(FetchError::from))
 }

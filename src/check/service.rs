@@ -40,7 +40,10 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             .table()
             .map_err(|e| anyhow::anyhow!("cannot read the IPVS table: {e}"))?;
         let kernel = crate::ipvs::convert::table_from_dump(&dump);
-        Box::new(KernelSink::new(client, kernel, cfg.global.lvs_flush))
+        Box::new(
+            KernelSink::new(client, kernel, cfg.global.lvs_flush)
+                .with_counters(ctx.ipvs_ops.clone()),
+        )
     };
     run_with_sink(cfg, ctx, sink, seed).await
 }
@@ -277,8 +280,12 @@ pub async fn run_with_sink(
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
     shell.handle(actions);
-    let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
-    sink.shutdown(&core.desired(), flush_on_stop);
+    if ctx.opts.dont_release_ipvs {
+        tracing::info!(target: "check", "-I/--dont-release-ipvs: IPVS entries left in place");
+    } else {
+        let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
+        sink.shutdown(&core.desired(), flush_on_stop);
+    }
     Ok(())
 }
 

@@ -204,6 +204,7 @@ pub fn render(
             response: resp,
             body,
             timed_out,
+            ..
         }) => {
             let hex = hex::encode(resp.digest);
             if args.verbose {
@@ -316,6 +317,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         bind_ip: None,
         bind_port: None,
         fwmark: a.fwmark,
+        bind_if: None,
         timeout: a.timeout,
     };
     let url = UrlSpec {
@@ -323,6 +325,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         path: a.url.clone(),
         digest: None,
         status: Vec::new(),
+        regex: None,
     };
     let tls = a
         .ssl

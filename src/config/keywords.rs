@@ -327,6 +327,7 @@ pub const VS: &[&str] = &[
     "warmup",
     "fwmark",
     "log_all_failures",
+    "bind_if",
 ];
 
 pub const VS_UNSUPPORTED: &[&str] = &[
@@ -335,7 +336,6 @@ pub const VS_UNSUPPORTED: &[&str] = &[
     "tunnel_type",
     "nat_mask",
     "lvs_nat_mask",
-    "bind_if",
     "source_ip",
     "one_packet_scheduling",
     "quorum_up_down",
@@ -367,6 +367,7 @@ pub const RS: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
 pub const RS_UNSUPPORTED: &[&str] = &[
@@ -379,7 +380,6 @@ pub const RS_UNSUPPORTED: &[&str] = &[
     "BFD_CHECK",
     "tunnel_type",
     "virtualhost",
-    "bind_if",
     "source_ip",
     "debug",
 ];
@@ -398,6 +398,7 @@ pub const CHECK_COMMON: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
 pub const HTTP_CHECK: &[&str] = &[
@@ -420,9 +421,10 @@ pub const HTTP_CHECK: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
-pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["bind_if", "source_ip", "ssl_use_sni"];
+pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["source_ip", "ssl_use_sni"];
 
 pub const MISC_CHECK: &[&str] = &[
     "misc_path",
@@ -442,11 +444,14 @@ pub const MISC_CHECK: &[&str] = &[
     "delay_loop",
     "alpha",
     "log_all_failures",
+    "bind_if",
 ];
 
-pub const URL: &[&str] = &["path", "digest", "status_code", "virtualhost"];
-
-pub const URL_UNSUPPORTED: &[&str] = &[
+pub const URL: &[&str] = &[
+    "path",
+    "digest",
+    "status_code",
+    "virtualhost",
     "regex",
     "regex_no_match",
     "regex_options",
@@ -454,6 +459,8 @@ pub const URL_UNSUPPORTED: &[&str] = &[
     "regex_min_offset",
     "regex_max_offset",
 ];
+
+pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[

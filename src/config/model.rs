@@ -882,6 +882,34 @@ pub enum ForwardMethod {
     Tun,
 }
 
+/// `lvs_method TUN type ipip|gue port N|gre [nocsum|csum|remcsum]`: the tunnel encapsulation
+/// of a TUN destination (kernel 5.2+ for GUE, 5.3+ for GRE and the checksum flags). The
+/// default (`lvs_method TUN` alone) is plain IPIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// UDP destination port of GUE encapsulation (0 for IPIP and GRE).
+    pub port: u16,
+    pub csum: TunnelCsum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TunnelKind {
+    #[default]
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Checksum handling of GUE/GRE encapsulation (IP_VS_TUNNEL_ENCAP_FLAG_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TunnelCsum {
+    #[default]
+    NoCsum,
+    Csum,
+    RemCsum,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Protocol {
     Tcp,
@@ -946,6 +974,8 @@ pub struct VirtualServer {
     pub sched_flags: Vec<String>,
     /// Default NAT.
     pub lb_kind: ForwardMethod,
+    /// The tunnel written after `lvs_method TUN` (None: IPIP, or not TUN).
+    pub tunnel: Option<Tunnel>,
     /// Seconds; None means not persistent. `persistence_timeout` without a value is 360.
     pub persistence_timeout: Option<u32>,
     /// Netmask (v4: dotted quad, v6: prefix length), stored as a prefix length.
@@ -983,6 +1013,7 @@ impl VirtualServer {
             lb_algo: None,
             sched_flags: Vec::new(),
             lb_kind: ForwardMethod::Nat,
+            tunnel: None,
             persistence_timeout: None,
             persistence_granularity: None,
             protocol: Protocol::Tcp,
@@ -1015,6 +1046,8 @@ pub struct SorryServer {
     pub addr: IpAddr,
     pub port: Option<u16>,
     pub lb_kind: Option<ForwardMethod>,
+    /// The tunnel written after `sorry_server_lvs_method TUN`.
+    pub tunnel: Option<Tunnel>,
     pub span: Span,
 }
 
@@ -1029,6 +1062,8 @@ pub struct RealServer {
     pub inhibit_on_failure: Option<bool>,
     /// Per-real-server forwarding method override (`lvs_method` inside real_server).
     pub lb_kind: Option<ForwardMethod>,
+    /// The tunnel written after the real server's own `lvs_method TUN`.
+    pub tunnel: Option<Tunnel>,
     pub notify_up: Option<Command>,
     pub notify_down: Option<Command>,
     /// Upper connection threshold (0 = none).
@@ -1066,6 +1101,9 @@ pub struct CheckerCommon {
     pub alpha: Option<bool>,
     /// `log_all_failures` (checker, real server or virtual server level).
     pub log_all_failures: Option<bool>,
+    /// `bind_if`: the interface the checker's socket is bound to (SO_BINDTODEVICE; needed
+    /// with an IPv6 link-local `bindto` or `connect_ip`).
+    pub bind_if: Option<String>,
 }
 
 impl CheckerCommon {
@@ -1119,7 +1157,50 @@ pub struct UrlCheck {
     /// Accepted status codes; empty means 200–299.
     pub status_code: Vec<StatusRange>,
     pub virtualhost: Option<String>,
+    /// `regex` and its options: the response must (or, with `regex_no_match`, must not) match.
+    pub regex: Option<UrlRegex>,
     pub span: Span,
+}
+
+/// `regex PATTERN` in a url block, with `regex_no_match`, `regex_options`,
+/// `regex_min_offset`, `regex_max_offset`. The pattern was checked to compile when parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct UrlRegex {
+    pub pattern: String,
+    pub no_match: bool,
+    /// PCRE2 option names rampart maps onto its regex engine: caseless, multiline, dotall,
+    /// extended, ungreedy, utf/ucp.
+    pub options: Vec<String>,
+    /// The match must start at or after this offset into the response (header included).
+    pub min_offset: u64,
+    /// The match must start before this offset (0: no limit).
+    pub max_offset: u64,
+}
+
+impl UrlRegex {
+    /// The regex options rampart implements.
+    pub const OPTIONS: &'static [&'static str] = &[
+        "caseless",
+        "multiline",
+        "dotall",
+        "extended",
+        "ungreedy",
+        "utf",
+        "ucp",
+    ];
+
+    /// Compile with the configured options (bytes; Unicode only with utf/ucp, as PCRE2).
+    pub fn compile(&self) -> Result<regex::bytes::Regex, regex::Error> {
+        let has = |o: &str| self.options.iter().any(|x| x == o);
+        regex::bytes::RegexBuilder::new(&self.pattern)
+            .case_insensitive(has("caseless"))
+            .multi_line(has("multiline"))
+            .dot_matches_new_line(has("dotall"))
+            .ignore_whitespace(has("extended"))
+            .swap_greed(has("ungreedy"))
+            .unicode(has("utf") || has("ucp"))
+            .build()
+    }
 }
 
 /// An inclusive range of HTTP status codes; a single code has first == last.

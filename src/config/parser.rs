@@ -249,6 +249,94 @@ impl Parser {
         r
     }
 
+    /// `lvs_method NAT|DR` or `lvs_method TUN [type ipip|gue port N|gre [nocsum|csum|remcsum]]`
+    /// (keepalived 2.2.7; also `sorry_server_lvs_method`). The tunnel is Some only when a
+    /// `type` was written.
+    fn lvs_method(&mut self, st: &Stmt) -> Option<(ForwardMethod, Option<Tunnel>)> {
+        const FORM: &str = "NAT, DR or TUN [type ipip|gue port PORT|gre [nocsum|csum|remcsum]]";
+        self.no_block(st);
+        let tok = self.arg(st, 0, FORM)?;
+        let Some(method) = fwd_method(&tok.text) else {
+            let what = format!("value for `{}`", st.kw.text);
+            self.bad(tok, &what, FORM);
+            return None;
+        };
+        if method != ForwardMethod::Tun {
+            self.max_args(st, 1, FORM);
+            return Some((method, None));
+        }
+        let Some(t) = st.args.get(1) else {
+            return Some((method, None));
+        };
+        if t.text != "type" {
+            self.bad(t, "tunnel option", "`type ipip|gue|gre` after TUN");
+            return None;
+        }
+        let Some(kt) = self.arg(st, 2, "a tunnel type: ipip, gue or gre") else {
+            return None;
+        };
+        let mut tunnel = Tunnel::default();
+        tunnel.kind = match kt.text.as_str() {
+            "ipip" => TunnelKind::Ipip,
+            "gue" => TunnelKind::Gue,
+            "gre" => TunnelKind::Gre,
+            _ => {
+                self.bad(kt, "tunnel type", "ipip, gue or gre");
+                return None;
+            }
+        };
+        let mut next = 3;
+        if tunnel.kind == TunnelKind::Gue {
+            match st.args.get(3) {
+                Some(p) if p.text == "port" => {
+                    let pt = self.arg(st, 4, "the GUE port (1-65535)")?;
+                    tunnel.port = self.tok_val(
+                        pt,
+                        |x| v::uint_in(x, 1, 65535).map(|n| n as u16),
+                        "GUE port",
+                        "a port number 1-65535",
+                    )?;
+                    next = 5;
+                }
+                _ => {
+                    self.error_help(
+                        DiagClass::Missing,
+                        &st.args.get(3).map_or_else(|| after(st), |t| t.span.clone()),
+                        "`lvs_method TUN type gue` needs a port",
+                        "expected `type gue port PORT`",
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(c) = st.args.get(next) {
+            let csum = match (tunnel.kind, c.text.as_str()) {
+                (TunnelKind::Ipip, _) => None,
+                (_, "nocsum") => Some(TunnelCsum::NoCsum),
+                (_, "csum") => Some(TunnelCsum::Csum),
+                (TunnelKind::Gue, "remcsum") => Some(TunnelCsum::RemCsum),
+                _ => None,
+            };
+            match csum {
+                Some(x) => tunnel.csum = x,
+                None => {
+                    let form = match tunnel.kind {
+                        TunnelKind::Ipip => {
+                            "nothing after `type ipip` (checksums are GUE/GRE options)"
+                        }
+                        TunnelKind::Gue => "nocsum, csum or remcsum",
+                        TunnelKind::Gre => "nocsum or csum (GRE has no remcsum)",
+                    };
+                    self.bad(c, "tunnel checksum option", form);
+                    return None;
+                }
+            }
+            next += 1;
+        }
+        self.max_args(st, next, FORM);
+        Some((method, Some(tunnel)))
+    }
+
     fn tok_val<T>(
         &mut self,
         tok: &Token,
@@ -2470,9 +2558,10 @@ impl Parser {
                     )
                 }
                 "lb_kind" | "lvs_method" => {
-                    vs.lb_kind = self
-                        .one(s, fwd_method, "NAT, DR or TUN")
-                        .unwrap_or(vs.lb_kind)
+                    if let Some((m, t)) = self.lvs_method(s) {
+                        vs.lb_kind = m;
+                        vs.tunnel = t;
+                    }
                 }
                 "persistence_timeout" => {
                     self.no_block(s);
@@ -2548,10 +2637,11 @@ impl Parser {
                         addr,
                         port,
                         lb_kind: None,
+                        tunnel: None,
                         span: s.span().clone(),
                     });
                 }
-                "sorry_server_lvs_method" => sorry_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "sorry_server_lvs_method" => sorry_kind = self.lvs_method(s),
                 "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
                 "quorum" => {
                     if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
@@ -2595,7 +2685,8 @@ impl Parser {
             }
         }
         if let Some(ss) = &mut vs.sorry_server {
-            ss.lb_kind = sorry_kind;
+            ss.lb_kind = sorry_kind.map(|k| k.0);
+            ss.tunnel = sorry_kind.and_then(|k| k.1);
         }
         if let (VsKey::Fwmark(m), Some(span)) = (&vs.key, &protocol_span) {
             // keepalived rejects this too (`keepalived -t` exits 5): a fwmark service matches
@@ -2667,6 +2758,7 @@ impl Parser {
             weight: 1,
             inhibit_on_failure: None,
             lb_kind: None,
+            tunnel: None,
             notify_up: None,
             notify_down: None,
             uthreshold: 0,
@@ -2696,7 +2788,12 @@ impl Parser {
                     }
                 }
                 "inhibit_on_failure" => rs.inhibit_on_failure = Some(self.flag(s)),
-                "lvs_method" => rs.lb_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "lvs_method" => {
+                    if let Some((m, t)) = self.lvs_method(s) {
+                        rs.lb_kind = Some(m);
+                        rs.tunnel = t;
+                    }
+                }
                 "notify_up" => rs.notify_up = self.notify_command(s),
                 "notify_down" => rs.notify_down = self.notify_command(s),
                 "uthreshold" => {
@@ -2755,6 +2852,14 @@ impl Parser {
             "delay_loop" => c.delay_loop = self.timer(s),
             "alpha" => c.alpha = Some(self.flag(s)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(s)),
+            "bind_if" => {
+                // IFNAMSIZ: 15 bytes and a NUL.
+                c.bind_if = self.one(
+                    s,
+                    |n| (!n.is_empty() && n.len() < 16 && !n.contains('/')).then(|| n.to_string()),
+                    "an interface name (at most 15 characters)",
+                )
+            }
             _ => return false,
         }
         true
@@ -2880,9 +2985,14 @@ impl Parser {
             digest: None,
             status_code: Vec::new(),
             virtualhost: None,
+            regex: None,
             span: st.span().clone(),
         };
         let mut have_path = false;
+        let mut regex: Option<(String, Span)> = None;
+        let mut no_match = false;
+        let mut options: Vec<String> = Vec::new();
+        let (mut min_offset, mut max_offset) = (0u64, 0u64);
         let stmts = self.block(st);
         self.duplicates(stmts, &[]);
         for s in stmts {
@@ -2919,8 +3029,67 @@ impl Parser {
                     }
                 }
                 "virtualhost" => u.virtualhost = self.string(s),
+                "regex" => {
+                    if let Some(p) = self.string(s) {
+                        regex = Some((p, s.args[0].span.clone()));
+                    }
+                }
+                "regex_no_match" => no_match = self.flag(s),
+                "regex_options" => {
+                    self.no_block(s);
+                    for t in &s.args {
+                        if UrlRegex::OPTIONS.contains(&t.text.as_str()) {
+                            options.push(t.text.clone());
+                        } else {
+                            self.warn(
+                                DiagClass::Unsupported,
+                                &t.span,
+                                format!(
+                                    "regex option `{}` is not supported by rampart yet; ignored (supported: {})",
+                                    t.text,
+                                    UrlRegex::OPTIONS.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+                "regex_min_offset" => {
+                    min_offset = self.one(s, v::uint, "an offset in bytes").unwrap_or(0)
+                }
+                "regex_max_offset" => {
+                    max_offset = self.one(s, v::uint, "an offset in bytes").unwrap_or(0)
+                }
+                "regex_stack" => self.warn(
+                    DiagClass::Unsupported,
+                    s.span(),
+                    "`regex_stack` has no meaning for rampart's regex engine (no JIT stack); ignored",
+                ),
                 _ => self.other(s, "url", kw::URL, kw::URL_UNSUPPORTED),
             }
+        }
+        if let Some((pattern, span)) = regex {
+            let r = UrlRegex {
+                pattern,
+                no_match,
+                options,
+                min_offset,
+                max_offset,
+            };
+            match r.compile() {
+                Ok(_) => u.regex = Some(r),
+                Err(e) => self.error_help(
+                    DiagClass::BadValue,
+                    &span,
+                    format!("regex does not compile: {e}"),
+                    "rampart uses Rust regex syntax: PCRE look-around and backreferences are not available",
+                ),
+            }
+        } else if no_match || !options.is_empty() || min_offset > 0 || max_offset > 0 {
+            self.warn(
+                DiagClass::Semantic,
+                st.span(),
+                "regex options without `regex`: ignored",
+            );
         }
         if !have_path {
             self.error(DiagClass::Missing, st.span(), "url without a `path`");
@@ -2943,6 +3112,7 @@ fn inherit(c: &mut CheckerCommon, d: &CheckerCommon) {
     c.delay_loop = c.delay_loop.or(d.delay_loop);
     c.alpha = c.alpha.or(d.alpha);
     c.log_all_failures = c.log_all_failures.or(d.log_all_failures);
+    c.bind_if = c.bind_if.clone().or_else(|| d.bind_if.clone());
 }
 
 fn fwd_method(s: &str) -> Option<ForwardMethod> {

@@ -258,6 +258,113 @@ pub fn kill_group(pgid: u32) {
     });
 }
 
+/// Programs that need more than a root script gets in `reduced` mode (the bounding set).
+const NEEDS_MORE: &[(&str, &str)] = &[
+    (
+        "systemctl",
+        "systemd asks root callers for CAP_SYS_ADMIN (or polkit)",
+    ),
+    ("service", "it calls systemctl or init scripts"),
+    ("modprobe", "loading modules needs CAP_SYS_MODULE"),
+    ("mount", "mounting needs CAP_SYS_ADMIN"),
+];
+
+/// Which of [`NEEDS_MORE`] a script calls: its program's name, or, for a small text file,
+/// a word in it (a heuristic: enough to warn, not to refuse).
+pub fn needs_more_than_reduced(
+    argv0: &str,
+    file_text: Option<&str>,
+) -> Option<(&'static str, &'static str)> {
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    if let Some(hit) = NEEDS_MORE.iter().find(|(p, _)| *p == base) {
+        return Some(*hit);
+    }
+    let text = file_text?;
+    NEEDS_MORE.iter().copied().find(|(p, _)| {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .any(|l| {
+                l.split(|c: char| {
+                    c.is_whitespace() || c == ';' || c == '(' || c == '`' || c == '|' || c == '&'
+                })
+                .any(|w| w == *p || w.ends_with(&format!("/{p}")))
+            })
+    })
+}
+
+/// Warnings for scripts that run as root and call something [`CapMode::Reduced`] does not
+/// allow them (checked at start, so the operator learns it before a failover needs it).
+pub fn root_script_warnings(cfg: &crate::config::Config, mode: CapMode) -> Vec<String> {
+    use crate::config::Command;
+    if mode != CapMode::Reduced {
+        return Vec::new();
+    }
+    let global_user = cfg.global.script_user.is_some();
+    let mut root_cmds: Vec<(&str, &Command)> = Vec::new();
+    if !global_user {
+        for i in &cfg.instances {
+            for c in [
+                &i.notify.master,
+                &i.notify.backup,
+                &i.notify.fault,
+                &i.notify.stop,
+                &i.notify.notify,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                root_cmds.push(("notify script", c));
+            }
+        }
+        for g in &cfg.sync_groups {
+            for c in [
+                &g.notify.master,
+                &g.notify.backup,
+                &g.notify.fault,
+                &g.notify.stop,
+                &g.notify.notify,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                root_cmds.push(("notify script", c));
+            }
+        }
+        for vs in &cfg.virtual_servers {
+            for c in [&vs.quorum_up, &vs.quorum_down].into_iter().flatten() {
+                root_cmds.push(("quorum script", c));
+            }
+            for rs in &vs.real_servers {
+                for c in [&rs.notify_up, &rs.notify_down].into_iter().flatten() {
+                    root_cmds.push(("real server notify script", c));
+                }
+            }
+        }
+    }
+    for s in &cfg.vrrp_scripts {
+        if s.user.is_none() && !global_user {
+            root_cmds.push(("vrrp_script", &s.script));
+        }
+    }
+    let mut out = Vec::new();
+    for (what, c) in root_cmds {
+        let Some(argv0) = c.argv.first() else {
+            continue;
+        };
+        let text = std::fs::metadata(argv0)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= 64 * 1024)
+            .and_then(|_| std::fs::read_to_string(argv0).ok());
+        if let Some((prog, why)) = needs_more_than_reduced(argv0, text.as_deref()) {
+            out.push(format!(
+                "{what} {:?} ({}) runs as root and calls {prog}: with --capabilities reduced a root script has only CAP_NET_ADMIN, CAP_NET_RAW and CAP_NET_BIND_SERVICE, and {why}; use --capabilities full-scripts (root scripts get full root, as with keepalived) or run it as a user allowed to do this",
+                c.raw, c.span
+            ));
+        }
+    }
+    out
+}
+
 /// `CapEff`/`CapPrm`/`CapBnd` of a process, from /proc/PID/status (for logs and tests).
 pub fn of_process(status: &str) -> Option<(CapMask, CapMask, CapMask)> {
     let field = |name: &str| {
@@ -289,6 +396,61 @@ mod tests {
         assert_eq!(CapMode::parse("keep"), Ok(CapMode::Keep));
         let e = CapMode::parse("none").unwrap_err();
         assert!(e.contains("`reduced`, `full-scripts` or `keep`"), "{e}");
+    }
+
+    #[test]
+    fn scripts_that_need_more_than_the_reduced_set() {
+        assert_eq!(
+            needs_more_than_reduced("/bin/systemctl", None).map(|h| h.0),
+            Some("systemctl")
+        );
+        assert_eq!(needs_more_than_reduced("/usr/local/bin/x.sh", None), None);
+        let text =
+            "#!/bin/sh\n# systemctl in a comment does not count\nip addr add 1.2.3.4 dev eth0\n";
+        assert_eq!(needs_more_than_reduced("/x.sh", Some(text)), None);
+        let text = "#!/bin/sh\nset -e\n/usr/bin/systemctl restart haproxy\n";
+        assert_eq!(
+            needs_more_than_reduced("/x.sh", Some(text)).map(|h| h.0),
+            Some("systemctl")
+        );
+        let text = "#!/bin/sh\nservice haproxy reload && logger ok\n";
+        assert_eq!(
+            needs_more_than_reduced("/x.sh", Some(text)).map(|h| h.0),
+            Some("service")
+        );
+    }
+
+    #[test]
+    fn root_scripts_calling_systemctl_are_named_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("master.sh");
+        std::fs::write(&script, "#!/bin/sh\nsystemctl restart haproxy\n").unwrap();
+        let text = format!(
+            "vrrp_instance VI_1 {{\n  interface lo\n  virtual_router_id 1\n  priority 100\n  \
+             virtual_ipaddress {{\n    10.0.0.1\n  }}\n  notify_master {}\n}}\n",
+            script.display()
+        );
+        let cfg = crate::config::load_str("c.conf", &text, &Default::default())
+            .unwrap()
+            .config;
+        let w = root_script_warnings(&cfg, CapMode::Reduced);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("calls systemctl") && w[0].contains("--capabilities full-scripts"),
+            "{}",
+            w[0]
+        );
+        assert!(w[0].contains("c.conf:"), "names where: {}", w[0]);
+        assert!(root_script_warnings(&cfg, CapMode::FullScripts).is_empty());
+        // As script_user, the script does not run as root: no warning.
+        let cfg = crate::config::load_str(
+            "c.conf",
+            &format!("global_defs {{\n  script_user nobody\n}}\n{text}"),
+            &Default::default(),
+        )
+        .unwrap()
+        .config;
+        assert!(root_script_warnings(&cfg, CapMode::Reduced).is_empty());
     }
 
     #[test]

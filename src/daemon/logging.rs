@@ -142,22 +142,27 @@ fn put_field(buf: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// A native-protocol journal datagram (systemd's "Native Journal Protocol"): MESSAGE,
-/// PRIORITY, SYSLOG_IDENTIFIER, TARGET and one upper-cased field per event field
-/// (`instance` → `INSTANCE=`).
-pub fn journal_datagram(level: &Level, target: &str, rec: &Record) -> Vec<u8> {
+/// PRIORITY, SYSLOG_FACILITY (`-S`), SYSLOG_IDENTIFIER, TARGET and one upper-cased field per
+/// event field (`instance` → `INSTANCE=`).
+pub fn journal_datagram(level: &Level, facility: u8, target: &str, rec: &Record) -> Vec<u8> {
     let mut buf = Vec::with_capacity(128 + rec.message.len());
     put_field(&mut buf, "MESSAGE", &rec.message);
     put_field(&mut buf, "PRIORITY", &priority(level).to_string());
+    put_field(&mut buf, "SYSLOG_FACILITY", &facility.to_string());
     put_field(&mut buf, "SYSLOG_IDENTIFIER", "rampart");
     put_field(&mut buf, "TARGET", target);
     for (k, v) in &rec.fields {
         if let Some(name) = journal_field_name(k) {
-            if !matches!(
+            // An event field named like one of ours (a VRRP `priority`) is kept as EVENT_*.
+            let name = if matches!(
                 name.as_str(),
-                "MESSAGE" | "PRIORITY" | "SYSLOG_IDENTIFIER" | "TARGET"
+                "MESSAGE" | "PRIORITY" | "SYSLOG_FACILITY" | "SYSLOG_IDENTIFIER" | "TARGET"
             ) {
-                put_field(&mut buf, &name, v);
-            }
+                format!("EVENT_{name}")
+            } else {
+                name
+            };
+            put_field(&mut buf, &name, v);
         }
     }
     buf
@@ -178,7 +183,7 @@ pub fn syslog_datagram(facility: u8, level: &Level, pid: u32, rec: &Record) -> V
 }
 
 enum Sink {
-    Journal { path: PathBuf },
+    Journal { path: PathBuf, facility: u8 },
     Syslog { path: PathBuf, facility: u8 },
 }
 
@@ -204,7 +209,10 @@ impl<S: Subscriber> Layer<S> for DatagramLayer {
         event.record(&mut rec);
         let meta = event.metadata();
         let (bytes, path) = match &self.sink {
-            Sink::Journal { path } => (journal_datagram(meta.level(), meta.target(), &rec), path),
+            Sink::Journal { path, facility } => (
+                journal_datagram(meta.level(), *facility, meta.target(), &rec),
+                path,
+            ),
             Sink::Syslog { path, facility } => (
                 syslog_datagram(*facility, meta.level(), std::process::id(), &rec),
                 path,
@@ -270,6 +278,7 @@ pub fn init(opts: &DaemonOpts) {
     let journal = d.journal.then(|| {
         DatagramLayer::new(Sink::Journal {
             path: env_path("RAMPART_JOURNAL_SOCKET", JOURNAL_SOCKET),
+            facility: opts.log_facility.unwrap_or(3),
         })
     });
     let syslog = d.syslog.map(|facility| {
@@ -329,13 +338,14 @@ mod tests {
                 ("instance".into(), "VI_1".into()),
                 ("state".into(), "MASTER".into()),
                 ("_pid".into(), "spoof".into()),
+                ("priority".into(), "100".into()),
             ],
         };
-        let d = journal_datagram(&Level::WARN, "vrrp", &rec);
+        let d = journal_datagram(&Level::WARN, 3, "vrrp", &rec);
         assert_eq!(
             String::from_utf8(d).unwrap(),
-            "MESSAGE=VRRP instance VI_1: BACKUP -> MASTER\nPRIORITY=4\nSYSLOG_IDENTIFIER=rampart\n\
-             TARGET=vrrp\nINSTANCE=VI_1\nSTATE=MASTER\nPID=spoof\n"
+            "MESSAGE=VRRP instance VI_1: BACKUP -> MASTER\nPRIORITY=4\nSYSLOG_FACILITY=3\nSYSLOG_IDENTIFIER=rampart\n\
+             TARGET=vrrp\nINSTANCE=VI_1\nSTATE=MASTER\nPID=spoof\nEVENT_PRIORITY=100\n"
         );
     }
 
@@ -345,7 +355,7 @@ mod tests {
             message: "a\nb".into(),
             fields: vec![],
         };
-        let d = journal_datagram(&Level::ERROR, "t", &rec);
+        let d = journal_datagram(&Level::ERROR, 3, "t", &rec);
         let mut want = b"MESSAGE\n".to_vec();
         want.extend_from_slice(&3u64.to_le_bytes());
         want.extend_from_slice(b"a\nb\nPRIORITY=3\n");

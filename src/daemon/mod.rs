@@ -36,6 +36,8 @@ pub struct EngineCtx {
     /// How a reload asks the checker engine for the IPVS operations a new configuration
     /// would cause (`rampart reload --plan`, and the log of an applied reload).
     pub ipvs_planner: reload::IpvsPlanner,
+    /// Requests sent to the kernel's IPVS table (exported as `rampart_ipvs_operations_total`).
+    pub ipvs_ops: Arc<crate::check::sink::IpvsOpCounters>,
 }
 
 /// How long engines get to release VIPs, send priority-0 adverts and remove IPVS entries.
@@ -99,6 +101,9 @@ pub fn run(mut opts: DaemonOpts) -> ExitCode {
         tracing::error!("{}: configuration has errors, not starting", path.display());
         return ExitCode::from(1);
     };
+    for w in caps::root_script_warnings(&cfg, opts.capabilities) {
+        tracing::warn!("{w}");
+    }
     if opts.dump_conf {
         tracing::info!(target: "config", "configuration dump (-d):\n{cfg:#?}");
     }
@@ -388,12 +393,15 @@ async fn run_async(
     let (sd_tx, sd_rx) = watch::channel(false);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let ipvs_planner = reload::IpvsPlanner::default();
+    let ipvs_ops = Arc::new(crate::check::sink::IpvsOpCounters::default());
+    metrics.attach_ipvs_ops(ipvs_ops.clone());
     let ctx = EngineCtx {
         opts: opts.clone(),
         events: ev_tx.clone(),
         shutdown: sd_rx.clone(),
         config: cfg_rx,
         ipvs_planner: ipvs_planner.clone(),
+        ipvs_ops: ipvs_ops.clone(),
     };
     let mut engines = tokio::task::JoinSet::new();
     if !opts.check_only {
@@ -520,7 +528,11 @@ async fn run_async(
         failed = true;
         // lvs_flush_on_stop promises an empty IPVS table after stop: if the checker engine
         // did not get there in time, flush it from here.
-        if !opts.vrrp_only && !opts.dry_run && cfg_tx.borrow().global.lvs_flush_on_stop.is_some() {
+        if !opts.vrrp_only
+            && !opts.dry_run
+            && !opts.dont_release_ipvs
+            && cfg_tx.borrow().global.lvs_flush_on_stop.is_some()
+        {
             crate::check::sink::flush_kernel_table();
         }
     }

@@ -40,6 +40,8 @@ pub struct DaemonOpts {
     pub umask: Option<u32>,
     /// `-m/--core-dump`: unlimited core size, dumpable.
     pub core_dump: bool,
+    /// `-I/--dont-release-ipvs`: leave the IPVS table as it is at shutdown.
+    pub dont_release_ipvs: bool,
     /// `--capabilities MODE` (default `reduced`).
     pub capabilities: CapMode,
     /// `--dry-run`: run checkers and VRRP decisions but touch no kernel state.

@@ -18,6 +18,9 @@ pub const ALREADY_RUNNING: &str = "daemon is already running";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PidFiles {
     pub paths: Vec<PathBuf>,
+    /// The first path is the default (no `-p`): failing to write it is a warning, not fatal
+    /// (a user's `--dry-run` without /run/rampart access still runs).
+    pub default_main: bool,
 }
 
 /// Default pid file: the control socket's path with `.pid` (/run/rampart/rampart.pid), so
@@ -44,7 +47,10 @@ impl PidFiles {
             paths.push(p.clone());
         }
         paths.dedup();
-        PidFiles { paths }
+        PidFiles {
+            paths,
+            default_main: opts.pid_file.is_none(),
+        }
     }
 
     /// The first pid file naming a live rampart process other than us.
@@ -57,15 +63,26 @@ impl PidFiles {
 
     pub fn write(&self) -> io::Result<()> {
         let line = format!("{}\n", std::process::id());
-        for p in &self.paths {
+        for (n, p) in self.paths.iter().enumerate() {
             if let Some(dir) = p.parent() {
                 // Only our own run directory is created; keepalived creates none.
                 if dir == Path::new("/run/rampart") {
                     let _ = std::fs::create_dir_all(dir);
                 }
             }
-            std::fs::write(p, &line)
-                .map_err(|e| io::Error::new(e.kind(), format!("pid file {}: {e}", p.display())))?;
+            if let Err(e) = std::fs::write(p, &line) {
+                if n == 0 && self.default_main {
+                    tracing::warn!(
+                        "cannot write the default pid file {}: {e}; running without it (give -p FILE)",
+                        p.display()
+                    );
+                    continue;
+                }
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("pid file {}: {e}", p.display()),
+                ));
+            }
         }
         Ok(())
     }
@@ -344,6 +361,7 @@ mod tests {
         let p = dir.path().join("a.pid");
         let files = PidFiles {
             paths: vec![p.clone()],
+            default_main: false,
         };
         std::fs::write(&p, "999999999\n").unwrap();
         assert_eq!(files.running(), None);

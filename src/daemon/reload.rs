@@ -853,4 +853,41 @@ mod tests {
             "~ global_defs\n    ~ notification_email: [] -> [\"ops@example.test\"]\n    ~ router_id: \"A\" -> \"B\"\n"
         );
     }
+
+    #[test]
+    fn a_removed_inhibited_server_already_at_weight_0_goes_at_once() {
+        let old = pool(&[("10.0.0.2", false), ("10.0.0.3", true)]);
+        let new = pool(&[("10.0.0.2", false)]);
+        let mut ot = table_of(&old);
+        for e in ot.services.values_mut() {
+            for (d, st) in e.dests.iter_mut() {
+                if d.addr.to_string() == "10.0.0.3" {
+                    st.weight = 0; // down, inhibited
+                }
+            }
+        }
+        assert!(drains(&old, &new, &ot, &table_of(&new)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_planner_asks_the_registered_engine() {
+        let planner = IpvsPlanner::default();
+        let cfg = Arc::new(Config::default());
+        assert_eq!(
+            planner.plan(cfg.clone(), Duration::from_millis(10)).await,
+            None,
+            "no engine: no IPVS part"
+        );
+        let mut rx = planner.register();
+        tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req.reply.send(IpvsPlan {
+                    now: vec!["op=flush".into()],
+                    after_drain: vec![],
+                });
+            }
+        });
+        let p = planner.plan(cfg, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(p.now, vec!["op=flush".to_string()]);
+    }
 }

@@ -431,6 +431,40 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_follows_the_named_instance_in_its_current_state() {
+        let mut c = SyncdCore::new("OLD");
+        c.start();
+        // Renamed instance, still BACKUP: nothing to do; its transitions count from now on.
+        assert_eq!(c.follow("NEW", Some(Backup)), vec![]);
+        assert_eq!(c.on_instance_state("OLD", Master), vec![]);
+        assert_eq!(
+            c.on_instance_state("NEW", Master),
+            vec![Op::Stop(Role::Backup), Op::Start(Role::Master)]
+        );
+        // Restarted with new parameters (shutdown first), the instance being MASTER.
+        assert_eq!(c.shutdown(), vec![Op::Stop(Role::Master)]);
+        assert_eq!(c.follow("NEW", Some(Master)), vec![Op::Start(Role::Master)]);
+        // State not known: the backup daemon, as at start-up.
+        let mut d = SyncdCore::new("X");
+        assert_eq!(d.follow("X", None), vec![Op::Start(Role::Backup)]);
+    }
+
+    #[test]
+    fn only_kernel_parameters_make_a_different_daemon() {
+        let p = params();
+        let renamed = SyncParams {
+            instance: "OTHER".into(),
+            ..params()
+        };
+        assert!(p.same_daemon(&renamed));
+        let other_id = SyncParams {
+            sync_id: 7,
+            ..params()
+        };
+        assert!(!p.same_daemon(&other_id));
+    }
+
+    #[test]
     fn stop_state_stops_the_daemon() {
         let mut c = SyncdCore::new("I");
         c.start();

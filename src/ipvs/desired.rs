@@ -8,7 +8,9 @@ use super::table::{
     AddrFamily, DesiredTable, DestKey, DestSettings, IpvsProtocol, ServiceEntry, ServiceKey,
     ServiceSettings,
 };
-use crate::config::model::{Config, ForwardMethod, RealServer, VirtualServer, VsKey, VsgMember};
+use crate::config::model::{
+    Config, ForwardMethod, RealServer, SorryServer, Tunnel, VirtualServer, VsKey, VsgMember,
+};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -135,6 +137,33 @@ pub fn settings_for_key(
     s
 }
 
+/// The forwarding method and tunnel of a real server: its own `lvs_method` (with the tunnel
+/// written there) if it has one, else the virtual server's. The tunnel is the default (IPIP)
+/// unless the method is TUN.
+pub fn forward_of(vs: &VirtualServer, rs: &RealServer) -> (ForwardMethod, Tunnel) {
+    let (m, t) = match rs.lb_kind {
+        Some(m) => (m, rs.tunnel),
+        None => (vs.lb_kind, vs.tunnel),
+    };
+    normalise(m, t)
+}
+
+/// [`forward_of`] for the sorry server (`sorry_server_lvs_method`).
+pub fn sorry_forward_of(vs: &VirtualServer, s: &SorryServer) -> (ForwardMethod, Tunnel) {
+    let (m, t) = match s.lb_kind {
+        Some(m) => (m, s.tunnel),
+        None => (vs.lb_kind, vs.tunnel),
+    };
+    normalise(m, t)
+}
+
+fn normalise(m: ForwardMethod, t: Option<Tunnel>) -> (ForwardMethod, Tunnel) {
+    match m {
+        ForwardMethod::Tun => (m, t.unwrap_or_default()),
+        _ => (m, Tunnel::default()),
+    }
+}
+
 /// The destination for a real server of `vs` at `weight`.
 pub fn dest_for(vs: &VirtualServer, rs: &RealServer, weight: u32) -> (DestKey, DestSettings) {
     let vport = match vs.key {
@@ -147,10 +176,11 @@ pub fn dest_for(vs: &VirtualServer, rs: &RealServer, weight: u32) -> (DestKey, D
             port: rs.port.unwrap_or(vport),
         },
         DestSettings {
-            forward: rs.lb_kind.unwrap_or(vs.lb_kind),
+            forward: forward_of(vs, rs).0,
             weight,
             upper_threshold: rs.uthreshold,
             lower_threshold: rs.lthreshold,
+            tunnel: forward_of(vs, rs).1,
         },
     )
 }
@@ -215,10 +245,11 @@ pub fn desired_entries(
                     port: s.port.unwrap_or(vport),
                 },
                 DestSettings {
-                    forward: s.lb_kind.unwrap_or(vs.lb_kind),
+                    forward: sorry_forward_of(vs, s).0,
                     weight: 1,
                     upper_threshold: 0,
                     lower_threshold: 0,
+                    tunnel: sorry_forward_of(vs, s).1,
                 },
             );
         }

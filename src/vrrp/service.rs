@@ -355,14 +355,11 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
 
     // Startup: source address, link state, tracked interfaces, then Startup.
     let now = Instant::now();
-    for (idx, inst) in cfg.instances.iter().enumerate() {
+    for idx in 0..cfg.instances.len() {
         let addr = drv.wires[idx].src;
         let acts = node.step(idx, Input::LocalAddress { addr }, now);
         drv.execute(&node, acts, now).await;
-        let up = super::link::link_up(&inst.interface).unwrap_or(false);
-        drv.link_state.insert(inst.interface.clone(), up);
-        // Without a socket the instance can do nothing but FAULT.
-        let up = up && drv.wires[idx].socket.is_some();
+        let up = drv.read_link(idx);
         let acts = node.step(idx, Input::LinkChanged { up }, now);
         drv.execute(&node, acts, now).await;
         let tracked: Vec<String> = node.instances()[idx]
@@ -1356,15 +1353,14 @@ impl Driver {
             self.execute(node, acts, now).await;
         }
         // New instances: as at daemon start.
-        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+        for idx in 0..new_cfg.instances.len() {
             if kept[idx].is_some() {
                 continue;
             }
             let addr = self.wires[idx].src;
             let acts = node.step(idx, Input::LocalAddress { addr }, now);
             self.execute(node, acts, now).await;
-            let up = super::link::link_up(&inst.interface).unwrap_or(false);
-            self.link_state.insert(inst.interface.clone(), up);
+            let up = self.read_link(idx);
             let acts = node.step(idx, Input::LinkChanged { up }, now);
             self.execute(node, acts, now).await;
             let tracked: Vec<String> = node.instances()[idx]
@@ -1499,6 +1495,7 @@ impl Driver {
                 // Down, then deleted (RTM_DELLINK after the carrier loss): close its socket now.
                 if !up {
                     self.close_stale_sockets(ifname);
+                    self.recreate_lost_vmac(node, ifname).await;
                 }
                 return;
             }
@@ -1515,9 +1512,11 @@ impl Driver {
             self.open_missing_sockets(node, ifname, now).await;
         }
         for idx in 0..self.cfg.instances.len() {
-            if self.cfg.instances[idx].interface == ifname {
-                // An instance whose socket still cannot be opened stays in FAULT.
-                let up = up && self.wires[idx].socket.is_some();
+            if self.cfg.instances[idx].interface == ifname
+                || self.wires[idx].key.0 == ifname
+                || self.vip_dev[idx] == ifname
+            {
+                let up = self.link_usable(idx);
                 let acts = node.step(idx, Input::LinkChanged { up }, now);
                 self.execute(node, acts, now).await;
             }
@@ -1535,6 +1534,66 @@ impl Driver {
                 self.execute(node, acts, now).await;
             }
         }
+        if !up {
+            self.recreate_lost_vmac(node, ifname).await;
+        }
+    }
+
+    /// A VMAC deleted by hand while its base interface is still up is made again at once,
+    /// as keepalived does (its instances are in FAULT meanwhile; the new VMAC's "up" opens
+    /// their socket again).
+    async fn recreate_lost_vmac(&mut self, node: &Node, ifname: &str) {
+        if self.nl.dry_run || vmac::exists(ifname) {
+            return;
+        }
+        for idx in 0..self.cfg.instances.len() {
+            let inst = &self.cfg.instances[idx];
+            let base_up = self.link_state.get(&inst.interface).copied() == Some(true);
+            if inst.use_vmac.is_none() || self.vip_dev[idx] != ifname || !base_up {
+                continue;
+            }
+            if !vmac::exists(&inst.interface) {
+                continue;
+            }
+            tracing::warn!(target: "vrrp", instance = %inst.name, "VMAC {ifname} was deleted; making it again");
+            let cfg = self.cfg.clone();
+            let v6 = node.instances()[idx].params().af == Af::V6;
+            self.vmacs.setup(&self.nl, &cfg.instances[idx], v6).await;
+            return;
+        }
+    }
+
+    /// Read the state of an instance's interface (and of its VMAC, when its adverts leave
+    /// from one) into `link_state`, so later changes of either are seen; returns
+    /// [`Driver::link_usable`].
+    fn read_link(&mut self, idx: usize) -> bool {
+        let inst = &self.cfg.instances[idx];
+        let mut names = vec![inst.interface.clone()];
+        for dev in [&self.wires[idx].key.0, &self.vip_dev[idx]] {
+            // A dry run makes no VMAC: only the base interface counts.
+            if !names.contains(dev) && !self.nl.dry_run {
+                names.push(dev.clone());
+            }
+        }
+        for name in names {
+            let up = super::link::link_up(&name).unwrap_or(false);
+            self.link_state.insert(name, up);
+        }
+        self.link_usable(idx)
+    }
+
+    /// Can the instance run? Its interface is up, so is the VMAC its adverts leave from (as
+    /// keepalived, a VMAC deleted or set down means FAULT), and its socket is open.
+    fn link_usable(&self, idx: usize) -> bool {
+        let up = |name: &str| {
+            self.nl.dry_run && name != self.cfg.instances[idx].interface
+                || self.link_state.get(name).copied().unwrap_or(false)
+        };
+        let w = &self.wires[idx];
+        up(&self.cfg.instances[idx].interface)
+            && up(&w.key.0)
+            && up(&self.vip_dev[idx])
+            && w.socket.is_some()
     }
 
     /// Pick the instance's advert source address again. An IPv6 instance sending from its

@@ -34,6 +34,7 @@ pub fn vs(addr: &str, port: u16, real_servers: Vec<RealServer>) -> VirtualServer
         lb_algo: None,
         sched_flags: vec![],
         lb_kind: ForwardMethod::Nat,
+        tunnel: None,
         persistence_timeout: None,
         persistence_granularity: None,
         protocol: Protocol::Tcp,
@@ -62,6 +63,7 @@ pub fn rs(addr: &str, port: u16, weight: u32, checkers: Vec<Checker>) -> RealSer
         weight,
         inhibit_on_failure: None,
         lb_kind: None,
+        tunnel: None,
         notify_up: None,
         notify_down: None,
         uthreshold: 0,
@@ -107,6 +109,7 @@ pub fn url(path: &str, digest: Option<&str>) -> UrlCheck {
         }),
         status_code: vec![],
         virtualhost: None,
+        regex: None,
         span: span(),
     }
 }

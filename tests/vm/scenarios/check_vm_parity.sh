@@ -4,7 +4,8 @@
 # really programming IPVS; `ipvsadm -S -n` is taken at the same points of the same story:
 #   start  every real server answers
 #   down   the victims (real servers on :9090) stopped: with inhibit_on_failure weight 0, without
-#          it removed; the quorum virtual server loses quorum and gets its sorry server
+#          it removed; a quorum virtual server loses quorum and gets its sorry server, another
+#          keeps it thanks to hysteresis
 #   up     the victims back: configured weights, sorry server gone
 # Sections: run:DAEMON (the story, snapshots under /tmp/cv), oracle (keepalived's tables show what
 # the story is meant to exercise), parity:PHASE (byte-identical tables, sorted), order:PHASE (the
@@ -15,7 +16,7 @@
 . /usr/local/lib/vm/lib.sh
 . /files/check_vm_lib.sh
 
-VICTIMS=(10.1.0.3 10.1.0.4 10.1.0.13 10.1.0.15 10.1.0.23 10.1.0.24 10.1.0.32)
+VICTIMS=(10.1.0.3 10.1.0.4 10.1.0.13 10.1.0.15 10.1.0.23 10.1.0.24 10.1.0.32 10.1.0.42 10.1.0.52 10.1.0.63 10.1.0.64 10.1.0.72 10.1.0.73)
 CONF=$CV/parity.conf
 
 # tcp PORT / http PORT: one checker block (retry 1, delay_before_retry 1: down after 2 failures).
@@ -65,9 +66,39 @@ rs() {
     rs 10.1.0.32 9090 5 http inhibit_on_failure
     rs 10.1.0.33 8080 5 tcp
     printf '}\n'
+    # Tunnelling, and a group (two addresses and a fwmark) with direct routing: every kernel
+    # service of the group gets the real servers, DR ports reset per service.
+    printf 'virtual_server 10.9.0.4 443 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind TUN\n  protocol TCP\n'
+    rs 10.1.0.41 8080 1 tcp
+    rs 10.1.0.42 9090 1 http
+    printf '}\n'
+    # Hysteresis: quorum 3, hysteresis 1, lost below 2. Losing both victims leaves weight 2:
+    # quorum kept, no sorry server. The sorry server sits at weight 0 (sorry_server_inhibit).
+    printf 'virtual_server 10.9.0.5 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n'
+    printf '  quorum 3\n  hysteresis 1\n  sorry_server 10.1.0.251 8080\n  sorry_server_inhibit\n'
+    rs 10.1.0.61 8080 1 tcp
+    rs 10.1.0.62 8080 1 http
+    rs 10.1.0.63 9090 1 tcp
+    rs 10.1.0.64 9090 1 http
+    printf '}\n'
+    # The same with heavier victims: weight 1 left, quorum lost, the inhibited sorry server up.
+    printf 'virtual_server 10.9.0.6 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n'
+    printf '  quorum 3\n  hysteresis 1\n  sorry_server 10.1.0.252 8080\n  sorry_server_inhibit\n'
+    rs 10.1.0.71 8080 1 tcp
+    rs 10.1.0.72 9090 2 tcp
+    rs 10.1.0.73 9090 2 http
+    printf '}\n'
+    printf 'virtual_server_group G {\n  10.9.1.1 80\n  10.9.1.2-3 81\n  fwmark 9\n}\n'
+    printf 'virtual_server group G {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n'
+    rs 10.1.0.51 8080 2 tcp
+    rs 10.1.0.52 9090 3 http inhibit_on_failure
+    printf '}\n'
 } >"$CONF"
-N_DESTS=$(grep -c real_server "$CONF")
-N_VICTIMS=${#VICTIMS[@]}
+# Destinations in the table: the group's two real servers are in each of its 4 kernel services;
+# two inhibited sorry servers.
+N_DESTS=$(($(grep -c real_server "$CONF") + 2 * 3 + 2))
+# Victim lines (10.1.0.52 is in the group): what victims_weighted counts when all are up.
+N_VICTIMS=$((${#VICTIMS[@]} + 3))
 
 # web_start PORT / web_stop PORT: busybox httpd on *:PORT in "be" serving "hello\n" (CV_DIGEST).
 mkdir -p "$CV/www"
@@ -133,9 +164,12 @@ oracle() {
     ! grep -q -- '-r 10.1.0.13:' $s.down
     grep -q -- '-t 10.9.0.3:80 -r 10.1.0.250:8080' $s.down
     grep -q -- '-f 7 -r 10.1.0.32:0 -g -w 0' $s.down
+    grep -q -- '-t 10.9.0.5:80 -r 10.1.0.251:8080 -m -w 0' $s.down
+    grep -q -- '-t 10.9.0.5:80 -r 10.1.0.61:8080 -m -w 1' $s.down
+    grep -q -- '-t 10.9.0.6:80 -r 10.1.0.252:8080 -m -w 1' $s.down
     # up: the start table again.
     cmp $s.start $s.up
-    echo "keepalived's tables show weight 0, removal, quorum loss with the sorry server, and recovery"
+    echo "keepalived's tables show weight 0, removal, quorum loss with the sorry server, hysteresis, and recovery"
 }
 
 for d in keepalived rampart; do section "run:$d" story "$d"; done

@@ -123,9 +123,17 @@ table() { ip netns exec dir ipvsadm -Ln; }
 active_conn() {
     ip netns exec dir ipvsadm -Ln -t "$1" | awk -v rs="$2" '$1 == "->" && $2 == rs {print $5}'
 }
+# metric NAME: its value in a scrape of the daemon's metrics (retried: a scrape can time out
+# on a loaded host).
 metric() {
-    printf 'GET /metrics HTTP/1.0\r\n\r\n' | ip netns exec dir nc -w 2 127.0.0.1 9100 |
-        awk -v m="$1" '$1 == m {print $2}'
+    local v i
+    for i in 1 2 3 4 5; do
+        v=$(printf 'GET /metrics HTTP/1.0\r\n\r\n' | ip netns exec dir nc -w 3 127.0.0.1 9100 |
+            awk -v m="$1" '$1 == m {print $2}')
+        [ -n "$v" ] && break
+        sleep 0.2
+    done
+    echo "$v"
 }
 # log_mark: the log's current line count; log_since MARK: the lines after it.
 log_mark() { wc -l <"$LOG"; }
@@ -172,7 +180,7 @@ setup() {
     touch $RUN/live-rs1.out $RUN/live-rs2.out
     echo "+$(secs_since $t0) s: namespaces and servers up"
     conf 1 0 >"$CONF"
-    NO_COLOR=1 RAMPART_LOG=info,alert=debug ip netns exec dir rampart -f "$CONF" -l --control-socket "$SOCK" \
+    NO_COLOR=1 RAMPART_LOG=info,alert=debug ip netns exec dir rampart -n -f "$CONF" -l --control-socket "$SOCK" \
         --metrics-listen 127.0.0.1:9100 >>"$LOG" 2>&1 &
     echo $! >"$RUN/D.pid"
     wait_until 30 has_addr dir eth0 10.0.1.100 || { tail -n 30 "$LOG"; return 1; }
@@ -209,7 +217,8 @@ weight_change() {
     [ "$(grep -c '^ipvs' <<<"$p")" = 1 ]
     grep -q "^ipvs: op=edit-dest service=tcp:\[10.0.1.100\]:22 dest=\[$other\]:22 forward=nat weight=$w " <<<"$p"
     table >"$RUN/before-a"
-    local t0 mark
+    local t0 mark ops_ok
+    ops_ok=$(metric 'rampart_ipvs_operations_total{result="ok"}')
     t0=$(ticks)
     mark=$(log_mark)
     hup
@@ -218,6 +227,8 @@ weight_change() {
     echo "operations sent by the reload:"
     ops_since "$mark" | sed 's/^/    /'
     log_since "$mark" | grep 'ipvs-apply' | sed 's/^/    /'
+    echo "rampart_ipvs_operations_total{result=\"ok\"}: $ops_ok before, $(metric 'rampart_ipvs_operations_total{result="ok"}') after"
+    [ "$(metric 'rampart_ipvs_operations_total{result="ok"}')" = $((ops_ok + 1)) ]
     [ "$(ops_since "$mark" | wc -l)" = 1 ]
     grep -q "op=edit-dest service=tcp:\[10.0.1.100\]:22 dest=\[$other\]:22 .*weight=$w" <<<"$(ops_since "$mark")"
     grep -q 'ipvs-apply operations=1 failed=0' <<<"$(log_since "$mark")"
@@ -252,7 +263,8 @@ drain_removed() {
     mark=$(log_mark)
     t_hup=$(now_us)
     hup
-    (while :; do echo "$(now_us) $(weight_of dir 10.0.1.100:80 10.0.2.13:80)"; sleep 0.1; done) >"$RUN/samples-b" 2>&1 &
+    # (each sample is stamped after it is taken: a deletion is never dated early)
+    (while :; do w=$(weight_of dir 10.0.1.100:80 10.0.2.13:80); echo "$(now_us) $w"; sleep 0.1; done) >"$RUN/samples-b" 2>&1 &
     local sampler=$!
     wait_until 15 sh -c "[ -z \"\$(ip netns exec dir ipvsadm -Ln -t 10.0.1.100:80 | grep 10.0.2.13)\" ]" || {
         kill $sampler; table; log_since "$mark"; return 1; }
