@@ -3,7 +3,8 @@
 
 usage: check_backend.py MODE [--host H] [--cert C --key K [--client-ca CA]] [--delay S]
 Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
-Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F);
+Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F),
+udp-reply, udp-silent;
 --cert/--key wrap any mode in TLS.
 """
 import argparse, socket, ssl, sys, threading, time
@@ -85,6 +86,16 @@ def main():
     global RAW_FILE
     RAW_FILE = a.file
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    if a.mode in ("udp-reply", "udp-silent"):
+        # UDP: udp-reply answers every datagram with 0a 1b followed by the request;
+        # udp-silent reads and never answers.
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        u.bind((a.host, a.port))
+        print("READY %d" % u.getsockname()[1], flush=True)
+        while True:
+            data, peer = u.recvfrom(65536)
+            if a.mode == "udp-reply":
+                u.sendto(b"\x0a\x1b" + data, peer)
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.host, a.port))

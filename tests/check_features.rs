@@ -560,3 +560,65 @@ fn url_regex_parses_with_clear_errors() {
         "{w}"
     );
 }
+
+#[test]
+fn udp_check_parses_keepalived_hex_strings() {
+    use rampart::config::model::{CheckerKind, UdpCheck};
+    let bytes = |s: &str| -> Vec<u8> {
+        let t: Vec<&str> = s.split_whitespace().collect();
+        UdpCheck::parse_hex(&t, false)
+            .unwrap()
+            .iter()
+            .map(|b| b.value)
+            .collect()
+    };
+    // keepalived.conf(5)'s example.
+    assert_eq!(
+        bytes("Ab12f 3 456 546443123"),
+        vec![
+            0xab, 0x12, 0x0f, 0x03, 0x45, 0x06, 0x54, 0x64, 0x43, 0x12, 0x03
+        ]
+    );
+    assert!(UdpCheck::parse_hex(&["0x"], false).is_err());
+    let text = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 53 {{\n    protocol UDP\n    real_server 10.0.0.2 53 {{\n        UDP_CHECK {{\n{body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let ok = text(
+        "            payload 0a1b\n            require_reply 0X 1b\n            min_reply_length 2\n            max_reply_length 512\n            connect_timeout 4",
+    );
+    assert!(
+        !warnings(&ok).contains("not supported"),
+        "{}",
+        warnings(&ok)
+    );
+    let cfg = load(&ok);
+    match &cfg.virtual_servers[0].real_servers[0].checkers[0].kind {
+        CheckerKind::Udp(u) => {
+            assert_eq!(u.payload, Some(vec![0x0a, 0x1b]));
+            let p = u.require_reply.as_ref().unwrap();
+            assert_eq!((p[0].value, p[0].mask, p[1].mask), (0, 0xf0, 0xff));
+            assert_eq!((u.min_reply_length, u.max_reply_length), (2, 512));
+        }
+        other => panic!("{other:?}"),
+    }
+    let (core, _) = Core::new(&cfg, 1);
+    assert_eq!(core.probe_spec(ProbeId(0)).kind(), "UDP_CHECK");
+    // An empty block and bad values.
+    load(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n  }\n }\n}\n",
+    );
+    let e = load_err(&text("            payload zz"));
+    assert!(
+        e.contains("invalid `payload`") && e.contains("`z` is not a hex digit"),
+        "{e}"
+    );
+    let e = load_err(&text(
+        "            min_reply_length 10\n            max_reply_length 5",
+    ));
+    assert!(
+        e.contains("min_reply_length 10 is above max_reply_length 5"),
+        "{e}"
+    );
+}

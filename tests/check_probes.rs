@@ -497,3 +497,57 @@ fn url_regex_matches_the_response_with_offsets_and_options() {
         Outcome::Down { .. }
     ));
 }
+
+#[test]
+fn udp_check_replies_silence_and_icmp_errors() {
+    use rampart::config::model::UdpCheck;
+    let reply = backend("udp-reply", &[]);
+    let silent = backend("udp-silent", &[]);
+    let refused = closed_port();
+    let spec = |port: u16, payload: &str, require: Option<&str>, min: u32, max: u32| {
+        let tokens = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let p = tokens(payload);
+        ProbeSpec::Udp {
+            connect: conn(port, 1000),
+            check: UdpCheck {
+                payload: (!p.is_empty()).then(|| {
+                    let t: Vec<&str> = p.iter().map(|s| s.as_str()).collect();
+                    UdpCheck::parse_hex(&t, false)
+                        .unwrap()
+                        .iter()
+                        .map(|b| b.value)
+                        .collect()
+                }),
+                require_reply: require.map(|r| {
+                    let t = tokens(r);
+                    let t: Vec<&str> = t.iter().map(|s| s.as_str()).collect();
+                    UdpCheck::parse_hex(&t, true).unwrap()
+                }),
+                min_reply_length: min,
+                max_reply_length: max,
+            },
+        }
+    };
+    let up = Outcome::Up { weight: None };
+    // The server answers 0a 1b + the request.
+    assert_eq!(run(&spec(reply.port, "cafe", None, 0, 255)), up);
+    assert_eq!(run(&spec(reply.port, "cafe", Some(""), 0, 255)), up);
+    assert_eq!(run(&spec(reply.port, "cafe", Some("0a1b ca"), 0, 255)), up);
+    assert_eq!(
+        run(&spec(reply.port, "cafe", Some("0X 1b cX fe"), 4, 4)),
+        up
+    );
+    let r = down_reason(run(&spec(reply.port, "cafe", Some("0a1c"), 0, 255)));
+    assert!(r.contains("byte 1 is 0x1b"), "{r}");
+    let r = down_reason(run(&spec(reply.port, "cafe", Some(""), 5, 255)));
+    assert!(r.contains("4 bytes, outside min_reply_length 5"), "{r}");
+    // Random payload.
+    assert_eq!(run(&spec(reply.port, "", Some("0a 1b"), 18, 18)), up);
+    // Silence passes unless a reply is required.
+    assert_eq!(run(&spec(silent.port, "01", None, 0, 255)), up);
+    let r = down_reason(run(&spec(silent.port, "01", Some(""), 0, 255)));
+    assert!(r.contains("no UDP reply"), "{r}");
+    // Nothing listening: the ICMP port unreachable fails the check.
+    let r = down_reason(run(&spec(refused, "01", None, 0, 255)));
+    assert!(r.contains("refused"), "{r}");
+}

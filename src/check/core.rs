@@ -840,6 +840,10 @@ pub fn probe_spec(
     };
     let spec = match &ch.kind {
         CheckerKind::Tcp => ProbeSpec::Tcp(connect("TCP_CHECK")?),
+        CheckerKind::Udp(u) => ProbeSpec::Udp {
+            connect: connect("UDP_CHECK")?,
+            check: u.clone(),
+        },
         CheckerKind::Http(h) | CheckerKind::Ssl(h) => {
             let tls = matches!(ch.kind, CheckerKind::Ssl(_));
             let conn = connect(if tls { "SSL_GET" } else { "HTTP_GET" })?;

@@ -130,6 +130,11 @@ pub enum ProbeSpec {
         max_body: u64,
     },
     Misc(MiscSpec),
+    /// UDP_CHECK: the datagram goes to `connect.addr` from a socket set up as for TCP.
+    Udp {
+        connect: ConnectSpec,
+        check: crate::config::model::UdpCheck,
+    },
 }
 
 impl ProbeSpec {
@@ -138,7 +143,7 @@ impl ProbeSpec {
     pub fn budget(&self) -> Duration {
         let slack = Duration::from_millis(500);
         match self {
-            ProbeSpec::Tcp(c) => c.timeout + slack,
+            ProbeSpec::Tcp(c) | ProbeSpec::Udp { connect: c, .. } => c.timeout + slack,
             ProbeSpec::Http { connect, urls, .. } => {
                 connect.timeout * (2 * urls.len().max(1) as u32) + slack
             }
@@ -150,6 +155,7 @@ impl ProbeSpec {
     pub fn target(&self) -> String {
         match self {
             ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
+            ProbeSpec::Udp { connect: c, .. } => format!("udp:{}", c.addr),
             ProbeSpec::Misc(m) => m.argv.join(" "),
         }
     }
@@ -160,6 +166,7 @@ impl ProbeSpec {
             ProbeSpec::Http { tls: None, .. } => "HTTP_GET",
             ProbeSpec::Http { tls: Some(_), .. } => "SSL_GET",
             ProbeSpec::Misc(_) => "MISC_CHECK",
+            ProbeSpec::Udp { .. } => "UDP_CHECK",
         }
     }
 }
@@ -225,14 +232,36 @@ pub enum FetchError {
 
 /// Open the check's own socket: SO_MARK, bind address/port, non-blocking connect with timeout.
 pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, ProbeError> {
+    let (sock, target) = socket(c, Type::STREAM, SockProto::TCP)?;
+    let std_stream: std::net::TcpStream = sock.into();
+    let ts = TcpSocket::from_std_stream(std_stream);
+    Ok(match timeout(c.timeout, ts.connect(target)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(FetchError::Connect {
+            addr: c.addr,
+            msg: e.to_string(),
+        }),
+        Err(_) => Err(FetchError::ConnectTimeout {
+            addr: c.addr,
+            after: c.timeout,
+        }),
+    })
+}
+
+/// The check's socket (SO_MARK, SO_BINDTODEVICE, bind address/port), not connected yet,
+/// and the address to connect to (link-local addresses scoped to `bind_if`).
+fn socket(c: &ConnectSpec, ty: Type, proto: SockProto) -> Result<(Socket, SocketAddr), ProbeError> {
     let sock_err = |source| ProbeError::Socket {
         addr: c.addr,
         source,
     };
     let sock = Socket::new(
         Domain::for_address(c.addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(SockProto::TCP),
+        ty.nonblocking().cloexec(),
+        Some(proto),
     )
     .map_err(sock_err)?;
     if let Some(mark) = c.fwmark {
@@ -269,23 +298,74 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, P
         sock.bind(&scoped(SocketAddr::new(ip, c.bind_port.unwrap_or(0))).into())
             .map_err(sock_err)?;
     }
-    let target = scoped(c.addr);
-    let std_stream: std::net::TcpStream = sock.into();
-    let ts = TcpSocket::from_std_stream(std_stream);
-    Ok(match timeout(c.timeout, ts.connect(target)).await {
-        Ok(Ok(s)) => {
-            let _ = s.set_nodelay(true);
-            Ok(s)
+    Ok((sock, scoped(c.addr)))
+}
+
+/// UDP_CHECK: send the payload on a connected socket, then wait up to connect_timeout. An
+/// ICMP error (port, host or network unreachable, reported as a socket error) fails the
+/// check; a reply passes unless it breaks `require_reply`/lengths; silence passes unless a
+/// reply is required (keepalived's semantics).
+async fn run_udp(
+    c: &ConnectSpec,
+    check: &crate::config::model::UdpCheck,
+) -> Result<Outcome, ProbeError> {
+    let (sock, target) = socket(c, Type::DGRAM, SockProto::UDP)?;
+    let std_sock: std::net::UdpSocket = sock.into();
+    let udp = tokio::net::UdpSocket::from_std(std_sock).map_err(|source| ProbeError::Socket {
+        addr: c.addr,
+        source,
+    })?;
+    if let Err(e) = udp.connect(target).await {
+        return Ok(Outcome::down(format!("UDP connect to {}: {e}", c.addr)));
+    }
+    let payload = match &check.payload {
+        Some(p) => p.clone(),
+        None => (0..16).map(|_| rand::random::<u8>()).collect(),
+    };
+    if let Err(e) = udp.send(&payload).await {
+        return Ok(Outcome::down(format!("UDP send to {}: {e}", c.addr)));
+    }
+    let mut buf = vec![0u8; 65536];
+    match timeout(c.timeout, udp.recv(&mut buf)).await {
+        Err(_) if check.require_reply.is_some() => Ok(Outcome::down(format!(
+            "no UDP reply from {} within {:?}",
+            c.addr, c.timeout
+        ))),
+        Err(_) => Ok(Outcome::Up { weight: None }),
+        Ok(Err(e)) => Ok(Outcome::down(format!("UDP to {}: {e}", c.addr))),
+        Ok(Ok(n)) => Ok(match &check.require_reply {
+            None => Outcome::Up { weight: None },
+            Some(pattern) => match udp_reply_problem(check, pattern, &buf[..n]) {
+                None => Outcome::Up { weight: None },
+                Some(why) => Outcome::down(format!("UDP reply from {}: {why}", c.addr)),
+            },
+        }),
+    }
+}
+
+/// Why a UDP reply does not satisfy `require_reply` (pure).
+pub fn udp_reply_problem(
+    check: &crate::config::model::UdpCheck,
+    pattern: &[crate::config::model::HexNibbles],
+    reply: &[u8],
+) -> Option<String> {
+    let n = reply.len() as u64;
+    if n < check.min_reply_length as u64 || n > check.max_reply_length as u64 {
+        return Some(format!(
+            "{n} bytes, outside min_reply_length {}..max_reply_length {}",
+            check.min_reply_length, check.max_reply_length
+        ));
+    }
+    // Compared up to the shorter of the reply and the pattern.
+    for (i, (b, p)) in reply.iter().zip(pattern).enumerate() {
+        if b & p.mask != p.value & p.mask {
+            return Some(format!(
+                "byte {i} is {b:#04x}, require_reply wants {:#04x} (mask {:#04x})",
+                p.value, p.mask
+            ));
         }
-        Ok(Err(e)) => Err(FetchError::Connect {
-            addr: c.addr,
-            msg: e.to_string(),
-        }),
-        Err(_) => Err(FetchError::ConnectTimeout {
-            addr: c.addr,
-            after: c.timeout,
-        }),
-    })
+    }
+    None
 }
 
 /// Run one check to completion.
@@ -304,6 +384,7 @@ pub async fn run(spec: &ProbeSpec) -> Outcome {
             max_body,
         } => run_http(c, tls.as_ref(), *proto, urls, *max_body).await,
         ProbeSpec::Misc(m) => Ok(super::misc::run(m).await),
+        ProbeSpec::Udp { connect: c, check } => run_udp(c, check).await,
     };
     r.unwrap_or_else(|e| {
         tracing::error!(target: "check", "{} check cannot run: {e}", spec.kind());

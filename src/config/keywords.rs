@@ -352,6 +352,7 @@ pub const RS: &[&str] = &[
     "HTTP_GET",
     "SSL_GET",
     "MISC_CHECK",
+    "UDP_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -370,7 +371,6 @@ pub const RS: &[&str] = &[
 pub const RS_UNSUPPORTED: &[&str] = &[
     "SMTP_CHECK",
     "DNS_CHECK",
-    "UDP_CHECK",
     "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
@@ -443,6 +443,27 @@ pub const MISC_CHECK: &[&str] = &[
     "bind_if",
 ];
 
+pub const UDP_CHECK: &[&str] = &[
+    "payload",
+    "require_reply",
+    "min_reply_length",
+    "max_reply_length",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
 pub const URL: &[&str] = &[
     "path",
     "digest",
@@ -462,7 +483,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
     "SMTP_CHECK",
     "DNS_CHECK",
-    "UDP_CHECK",
     "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
@@ -496,6 +516,7 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         CHECK_COMMON,
         HTTP_CHECK,
         MISC_CHECK,
+        UDP_CHECK,
         URL,
     ]
     .iter()

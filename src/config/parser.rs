@@ -2090,7 +2090,13 @@ impl Parser {
         };
         self.duplicates(
             &block.stmts,
-            &["TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK"],
+            &[
+                "TCP_CHECK",
+                "HTTP_GET",
+                "SSL_GET",
+                "MISC_CHECK",
+                "UDP_CHECK",
+            ],
         );
         for s in &block.stmts {
             if self.checker_common(s, &mut defaults) {
@@ -2117,7 +2123,7 @@ impl Parser {
                     }
                 }
                 "smtp_alert" => rs.smtp_alert = Some(self.flag(s)),
-                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" => {
+                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "UDP_CHECK" => {
                     if let Some(c) = self.checker(s) {
                         rs.checkers.push(c)
                     }
@@ -2197,15 +2203,23 @@ impl Parser {
             misc_dynamic: false,
             user: None,
         };
+        let mut udp = UdpCheck {
+            payload: None,
+            require_reply: None,
+            min_reply_length: 0,
+            max_reply_length: 255,
+        };
         let is_http = matches!(kind_name, "HTTP_GET" | "SSL_GET");
+        let is_udp = kind_name == "UDP_CHECK";
         let (known, unsupported): (&[&str], &[&str]) = match kind_name {
             "TCP_CHECK" => (kw::CHECK_COMMON, &[]),
             "MISC_CHECK" => (kw::MISC_CHECK, &[]),
+            "UDP_CHECK" => (kw::UDP_CHECK, &[]),
             _ => (kw::HTTP_CHECK, kw::HTTP_CHECK_UNSUPPORTED),
         };
         let block: &[Stmt] = match &st.block {
             Some(b) => &b.stmts,
-            None if kind_name == "TCP_CHECK" => &[],
+            None if kind_name == "TCP_CHECK" || is_udp => &[],
             None => self.block(st),
         };
         self.duplicates(block, &["url"]);
@@ -2247,11 +2261,60 @@ impl Parser {
                 ("misc_timeout", _, true) => misc.misc_timeout = self.timer(s),
                 ("misc_dynamic", _, true) => misc.misc_dynamic = self.flag(s),
                 ("user", _, true) => misc.user = self.run_as(s),
+                ("payload" | "require_reply", _, _) if is_udp => {
+                    self.no_block(s);
+                    let tokens: Vec<&str> = s.args.iter().map(|t| t.text.as_str()).collect();
+                    let is_payload = s.kw.text == "payload";
+                    if is_payload && tokens.is_empty() {
+                        self.arg(s, 0, "hex bytes, e.g. 0a1b 2c");
+                        continue;
+                    }
+                    match UdpCheck::parse_hex(&tokens, !is_payload) {
+                        Ok(bytes) if is_payload => {
+                            udp.payload = Some(bytes.iter().map(|b| b.value).collect())
+                        }
+                        Ok(pattern) => udp.require_reply = Some(pattern),
+                        Err(e) => self.error_help(
+                            DiagClass::BadValue,
+                            &s.args[0].span,
+                            format!("invalid `{}`: {e}", s.kw.text),
+                            if is_payload {
+                                "expected hex digits, e.g. 0a1b 2c"
+                            } else {
+                                "expected hex digits (X for any), e.g. 0a1b 2X"
+                            },
+                        ),
+                    }
+                }
+                ("min_reply_length", _, _) if is_udp => {
+                    if let Some(n) = self.u32_in(s, 0, 65535) {
+                        udp.min_reply_length = n
+                    }
+                }
+                ("max_reply_length", _, _) if is_udp => {
+                    if let Some(n) = self.u32_in(s, 0, 65535) {
+                        udp.max_reply_length = n
+                    }
+                }
                 _ => self.other(s, kind_name, known, unsupported),
             }
         }
         let kind = match kind_name {
             "TCP_CHECK" => CheckerKind::Tcp,
+            "UDP_CHECK" => {
+                if udp.min_reply_length > udp.max_reply_length {
+                    self.error(
+                        DiagClass::Semantic,
+                        st.span(),
+                        format!(
+                            "UDP_CHECK: min_reply_length {} is above max_reply_length {}",
+                            udp.min_reply_length, udp.max_reply_length
+                        ),
+                    );
+                    return None;
+                }
+                CheckerKind::Udp(udp)
+            }
             "HTTP_GET" | "SSL_GET" => {
                 if http.urls.is_empty() {
                     self.error(
