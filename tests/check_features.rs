@@ -622,3 +622,20 @@ fn udp_check_parses_keepalived_hex_strings() {
         "{e}"
     );
 }
+
+#[test]
+fn ping_check_needs_no_port() {
+    let cfg = load(
+        "virtual_server fwmark 7 {\n    real_server 10.0.0.2 {\n        PING_CHECK {\n            connect_timeout 2\n        }\n    }\n    real_server 10.0.0.3 {\n        PING_CHECK\n    }\n}\n",
+    );
+    let (core, errors) = Core::new(&cfg, 1);
+    assert!(errors.is_empty(), "{errors:?}");
+    match core.probe_spec(ProbeId(0)) {
+        ProbeSpec::Ping(c) => {
+            assert_eq!(c.addr, "10.0.0.2:0".parse().unwrap());
+            assert_eq!(c.timeout, Duration::from_secs(2));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(core.probe_spec(ProbeId(1)).kind(), "PING_CHECK");
+}

@@ -551,3 +551,71 @@ fn udp_check_replies_silence_and_icmp_errors() {
     let r = down_reason(run(&spec(refused, "01", None, 0, 255)));
     assert!(r.contains("refused"), "{r}");
 }
+
+/// Run `spec` from inside the network namespace `ns` (a thread switched with setns).
+fn run_in_netns(ns: &str, spec: ProbeSpec) -> Outcome {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).expect("netns file");
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a valid namespace fd; it affects only this thread.
+        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        run(&spec)
+    })
+    .join()
+    .expect("probe thread")
+}
+
+#[test]
+fn ping_check_on_loopback_and_in_a_netns() {
+    let ping = |addr: &str, ms: u64| {
+        let mut c = conn(0, ms);
+        c.addr = SocketAddr::new(addr.parse().unwrap(), 0);
+        ProbeSpec::Ping(c)
+    };
+    let up = Outcome::Up { weight: None };
+    assert_eq!(run(&ping("127.0.0.1", 1000)), up);
+    if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+        assert_eq!(run(&ping("::1", 1000)), up);
+    }
+    // The failure cases stay inside a namespace this test makes: lo down (no route at all),
+    // then an address nobody answers for (no reply: timeout).
+    let ns = format!("rp-ping-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !ip(&["netns", "add", &ns]) {
+        eprintln!("skipped the netns part: cannot create a network namespace");
+        return;
+    }
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+    let _del = Del(ns.clone());
+    let r = down_reason(run_in_netns(&ns, ping("127.0.0.1", 1000)));
+    assert!(r.contains("ICMP to 127.0.0.1"), "{r}");
+    // A veth pair inside the namespace: the ARP request for 10.77.0.9 reaches the peer
+    // and nobody answers.
+    for args in [
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"][..],
+        &["link", "set", "v0", "up"],
+        &["link", "set", "v1", "up"],
+        &["addr", "add", "10.77.0.1/24", "dev", "v0"],
+    ] {
+        let mut a = vec!["-n", ns.as_str()];
+        a.extend_from_slice(args);
+        assert!(ip(&a), "ip {a:?}");
+    }
+    let r = down_reason(run_in_netns(&ns, ping("10.77.0.9", 500)));
+    assert!(r.contains("no ICMP echo reply from 10.77.0.9"), "{r}");
+}

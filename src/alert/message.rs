@@ -196,6 +196,7 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                     CheckerKind::Tcp => "TCP CHECK",
                     CheckerKind::Misc(_) => "MISC CHECK",
                     CheckerKind::Udp(_) => "UDP CHECK",
+                    CheckerKind::Ping => "PING CHECK",
                     CheckerKind::Http(_) | CheckerKind::Ssl(_) => "CHECK",
                 })
                 .unwrap_or("CHECK");

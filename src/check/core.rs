@@ -840,6 +840,17 @@ pub fn probe_spec(
     };
     let spec = match &ch.kind {
         CheckerKind::Tcp => ProbeSpec::Tcp(connect("TCP_CHECK")?),
+        // ICMP has no port: the connect spec's port is 0.
+        CheckerKind::Ping => ProbeSpec::Ping(ConnectSpec {
+            addr: SocketAddr::new(c.connect_ip.unwrap_or(rs.addr), 0),
+            bind_ip: c.bindto,
+            bind_port: None,
+            fwmark: c.fwmark,
+            bind_if: c.bind_if.clone(),
+            timeout: c
+                .connect_timeout
+                .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
+        }),
         CheckerKind::Udp(u) => ProbeSpec::Udp {
             connect: connect("UDP_CHECK")?,
             check: u.clone(),

@@ -9,6 +9,7 @@
 //! - [`service`]: the I/O shell: scheduler and probe tasks.
 pub mod core;
 pub mod http;
+pub mod icmp;
 pub mod misc;
 pub mod probe;
 pub mod service;

@@ -130,6 +130,8 @@ pub enum ProbeSpec {
         max_body: u64,
     },
     Misc(MiscSpec),
+    /// PING_CHECK: an ICMP echo to `addr` (port unused) must be answered within `timeout`.
+    Ping(ConnectSpec),
     /// UDP_CHECK: the datagram goes to `connect.addr` from a socket set up as for TCP.
     Udp {
         connect: ConnectSpec,
@@ -143,7 +145,9 @@ impl ProbeSpec {
     pub fn budget(&self) -> Duration {
         let slack = Duration::from_millis(500);
         match self {
-            ProbeSpec::Tcp(c) | ProbeSpec::Udp { connect: c, .. } => c.timeout + slack,
+            ProbeSpec::Tcp(c) | ProbeSpec::Ping(c) | ProbeSpec::Udp { connect: c, .. } => {
+                c.timeout + slack
+            }
             ProbeSpec::Http { connect, urls, .. } => {
                 connect.timeout * (2 * urls.len().max(1) as u32) + slack
             }
@@ -156,6 +160,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
             ProbeSpec::Udp { connect: c, .. } => format!("udp:{}", c.addr),
+            ProbeSpec::Ping(c) => format!("icmp:{}", c.addr.ip()),
             ProbeSpec::Misc(m) => m.argv.join(" "),
         }
     }
@@ -167,6 +172,7 @@ impl ProbeSpec {
             ProbeSpec::Http { tls: Some(_), .. } => "SSL_GET",
             ProbeSpec::Misc(_) => "MISC_CHECK",
             ProbeSpec::Udp { .. } => "UDP_CHECK",
+            ProbeSpec::Ping(_) => "PING_CHECK",
         }
     }
 }
@@ -343,6 +349,62 @@ async fn run_udp(
     }
 }
 
+/// PING_CHECK: one ICMP echo request on a raw socket (connected, so only the real server's
+/// packets arrive); up when the matching echo reply arrives within connect_timeout.
+async fn run_ping(c: &ConnectSpec) -> Result<Outcome, ProbeError> {
+    let v6 = c.addr.is_ipv6();
+    let proto = if v6 {
+        SockProto::ICMPV6
+    } else {
+        SockProto::ICMPV4
+    };
+    let (sock, target) = socket(c, Type::RAW, proto)?;
+    // SAFETY: the AsyncFd owns the socket (and its fd) for the rest of this check.
+    let fd =
+        unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| ProbeError::Socket {
+            addr: c.addr,
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    if let Err(e) = fd.get_ref().connect(&target.into()) {
+        return Ok(Outcome::down(format!("ICMP to {}: {e}", c.addr.ip())));
+    }
+    let id: u16 = rand::random();
+    let seq: u16 = 1;
+    let request = super::icmp::echo_request(v6, id, seq, b"rampart PING_CHECK");
+    if let Err(e) = fd.get_ref().send(&request) {
+        return Ok(Outcome::down(format!("ICMP to {}: {e}", c.addr.ip())));
+    }
+    let wait = async {
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+        loop {
+            let mut guard = fd.readable().await?;
+            match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                Ok(Ok(n)) => {
+                    // SAFETY: recv initialised the first n bytes.
+                    let got: Vec<u8> = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    if super::icmp::echo_reply(v6, &got) == Some((id, seq)) {
+                        return Ok::<(), std::io::Error>(());
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    };
+    Ok(match timeout(c.timeout, wait).await {
+        Ok(Ok(())) => Outcome::Up { weight: None },
+        Ok(Err(e)) => Outcome::down(format!("ICMP to {}: {e}", c.addr.ip())),
+        Err(_) => Outcome::down(format!(
+            "no ICMP echo reply from {} within {:?}",
+            c.addr.ip(),
+            c.timeout
+        )),
+    })
+}
+
 /// Why a UDP reply does not satisfy `require_reply` (pure).
 pub fn udp_reply_problem(
     check: &crate::config::model::UdpCheck,
@@ -385,6 +447,7 @@ pub async fn run(spec: &ProbeSpec) -> Outcome {
         } => run_http(c, tls.as_ref(), *proto, urls, *max_body).await,
         ProbeSpec::Misc(m) => Ok(super::misc::run(m).await),
         ProbeSpec::Udp { connect: c, check } => run_udp(c, check).await,
+        ProbeSpec::Ping(c) => run_ping(c).await,
     };
     r.unwrap_or_else(|e| {
         tracing::error!(target: "check", "{} check cannot run: {e}", spec.kind());

@@ -353,6 +353,7 @@ pub const RS: &[&str] = &[
     "SSL_GET",
     "MISC_CHECK",
     "UDP_CHECK",
+    "PING_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -371,7 +372,6 @@ pub const RS: &[&str] = &[
 pub const RS_UNSUPPORTED: &[&str] = &[
     "SMTP_CHECK",
     "DNS_CHECK",
-    "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
@@ -483,7 +483,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
     "SMTP_CHECK",
     "DNS_CHECK",
-    "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",

@@ -831,6 +831,8 @@ pub enum CheckerKind {
     Ssl(HttpCheck),
     Misc(MiscCheck),
     Udp(UdpCheck),
+    /// PING_CHECK: an ICMP echo request must be answered within connect_timeout.
+    Ping,
 }
 
 /// `UDP_CHECK { payload HEX  require_reply [HEX]  min_reply_length N  max_reply_length N }`.

@@ -2096,6 +2096,7 @@ impl Parser {
                 "SSL_GET",
                 "MISC_CHECK",
                 "UDP_CHECK",
+                "PING_CHECK",
             ],
         );
         for s in &block.stmts {
@@ -2123,7 +2124,8 @@ impl Parser {
                     }
                 }
                 "smtp_alert" => rs.smtp_alert = Some(self.flag(s)),
-                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "UDP_CHECK" => {
+                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "UDP_CHECK"
+                | "PING_CHECK" => {
                     if let Some(c) = self.checker(s) {
                         rs.checkers.push(c)
                     }
@@ -2212,14 +2214,14 @@ impl Parser {
         let is_http = matches!(kind_name, "HTTP_GET" | "SSL_GET");
         let is_udp = kind_name == "UDP_CHECK";
         let (known, unsupported): (&[&str], &[&str]) = match kind_name {
-            "TCP_CHECK" => (kw::CHECK_COMMON, &[]),
+            "TCP_CHECK" | "PING_CHECK" => (kw::CHECK_COMMON, &[]),
             "MISC_CHECK" => (kw::MISC_CHECK, &[]),
             "UDP_CHECK" => (kw::UDP_CHECK, &[]),
             _ => (kw::HTTP_CHECK, kw::HTTP_CHECK_UNSUPPORTED),
         };
         let block: &[Stmt] = match &st.block {
             Some(b) => &b.stmts,
-            None if kind_name == "TCP_CHECK" || is_udp => &[],
+            None if matches!(kind_name, "TCP_CHECK" | "PING_CHECK") || is_udp => &[],
             None => self.block(st),
         };
         self.duplicates(block, &["url"]);
@@ -2301,6 +2303,7 @@ impl Parser {
         }
         let kind = match kind_name {
             "TCP_CHECK" => CheckerKind::Tcp,
+            "PING_CHECK" => CheckerKind::Ping,
             "UDP_CHECK" => {
                 if udp.min_reply_length > udp.max_reply_length {
                     self.error(
