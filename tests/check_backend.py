@@ -4,7 +4,7 @@
 usage: check_backend.py MODE [--host H] [--cert C --key K [--client-ca CA]] [--delay S]
 Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
 Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F),
-udp-reply, udp-silent;
+udp-reply, udp-silent, dns-ok, dns-nx, dns-noise;
 --cert/--key wrap any mode in TLS.
 """
 import argparse, socket, ssl, sys, threading, time
@@ -86,6 +86,22 @@ def main():
     global RAW_FILE
     RAW_FILE = a.file
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    if a.mode in ("dns-ok", "dns-nx", "dns-noise"):
+        # DNS: answer with the query's id, QR set and RCODE 0 (NXDOMAIN for dns-nx);
+        # dns-noise first sends a reply with another id, which must be skipped.
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        u.bind((a.host, a.port))
+        print("READY %d" % u.getsockname()[1], flush=True)
+        while True:
+            q, peer = u.recvfrom(65536)
+            if len(q) < 12:
+                continue
+            rcode = 3 if a.mode == "dns-nx" else 0
+            head = q[0:2] + bytes([0x81, 0x80 | rcode]) + q[4:6] + b"\0" * 6
+            if a.mode == "dns-noise":
+                other = bytes([q[0] ^ 0xff, q[1]])
+                u.sendto(other + bytes([0x81, 0x80]) + q[4:6] + b"\0" * 6 + q[12:], peer)
+            u.sendto(head + q[12:], peer)
     if a.mode in ("udp-reply", "udp-silent"):
         # UDP: udp-reply answers every datagram with 0a 1b followed by the request;
         # udp-silent reads and never answers.

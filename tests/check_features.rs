@@ -639,3 +639,34 @@ fn ping_check_needs_no_port() {
     }
     assert_eq!(core.probe_spec(ProbeId(1)).kind(), "PING_CHECK");
 }
+
+#[test]
+fn dns_check_defaults_and_errors() {
+    let text = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 53 {{\n    protocol UDP\n    real_server 10.0.0.2 53 {{\n        DNS_CHECK {{\n{body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let cfg = load(&text(
+        "            type aaaa\n            name www.example.com",
+    ));
+    let (core, _) = Core::new(&cfg, 1);
+    match core.probe_spec(ProbeId(0)) {
+        ProbeSpec::Dns { qtype, name, .. } => {
+            assert_eq!((*qtype, name.as_str()), (28, "www.example.com"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // keepalived's defaults: SOA for `.`, retry 3.
+    let cfg = load(&text(""));
+    match &cfg.virtual_servers[0].real_servers[0].checkers[0].kind {
+        rampart::config::model::CheckerKind::Dns(d) => {
+            assert_eq!((d.qtype.as_str(), d.name.as_str()), ("SOA", "."))
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = load_err(&text("            type PTR"));
+    assert!(e.contains("A|NS|CNAME|SOA|MX|TXT|AAAA"), "{e}");
+    let e = load_err(&text(&format!("            name {}.com", "x".repeat(64))));
+    assert!(e.contains("longer than 63"), "{e}");
+}

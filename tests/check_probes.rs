@@ -619,3 +619,26 @@ fn ping_check_on_loopback_and_in_a_netns() {
     let r = down_reason(run_in_netns(&ns, ping("10.77.0.9", 500)));
     assert!(r.contains("no ICMP echo reply from 10.77.0.9"), "{r}");
 }
+
+#[test]
+fn dns_check_rcode_noise_and_silence() {
+    let dns = |port: u16| ProbeSpec::Dns {
+        connect: conn(port, 1000),
+        qtype: 6,
+        name: ".".into(),
+    };
+    let up = Outcome::Up { weight: None };
+    let ok = backend("dns-ok", &[]);
+    assert_eq!(run(&dns(ok.port)), up);
+    // A reply with another identifier is skipped; the right one follows.
+    let noise = backend("dns-noise", &[]);
+    assert_eq!(run(&dns(noise.port)), up);
+    let nx = backend("dns-nx", &[]);
+    let r = down_reason(run(&dns(nx.port)));
+    assert!(r.contains("RCODE 3"), "{r}");
+    let silent = backend("udp-silent", &[]);
+    let r = down_reason(run(&dns(silent.port)));
+    assert!(r.contains("no DNS reply"), "{r}");
+    let r = down_reason(run(&dns(closed_port())));
+    assert!(r.contains("refused"), "{r}");
+}

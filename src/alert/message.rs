@@ -197,6 +197,7 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                     CheckerKind::Misc(_) => "MISC CHECK",
                     CheckerKind::Udp(_) => "UDP CHECK",
                     CheckerKind::Ping => "PING CHECK",
+                    CheckerKind::Dns(_) => "DNS_CHECK:",
                     CheckerKind::Http(_) | CheckerKind::Ssl(_) => "CHECK",
                 })
                 .unwrap_or("CHECK");

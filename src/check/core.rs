@@ -811,10 +811,15 @@ pub fn probe_spec(
 ) -> Result<(ProbeSpec, Timing), CoreError> {
     let c = &ch.common;
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
-    let is_misc = matches!(ch.kind, CheckerKind::Misc(_));
+    // keepalived's default retry: MISC_CHECK 0, DNS_CHECK 3, others 1.
+    let default_retry = match ch.kind {
+        CheckerKind::Misc(_) => 0,
+        CheckerKind::Dns(_) => 3,
+        _ => 1,
+    };
     let timing = Timing {
         delay_loop,
-        retry: c.retry.unwrap_or(if is_misc { 0 } else { 1 }),
+        retry: c.retry.unwrap_or(default_retry),
         delay_before_retry: c
             .delay_before_retry
             .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_DELAY_BEFORE_RETRY),
@@ -851,6 +856,11 @@ pub fn probe_spec(
                 .connect_timeout
                 .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
         }),
+        CheckerKind::Dns(d) => ProbeSpec::Dns {
+            connect: connect("DNS_CHECK")?,
+            qtype: super::dns::type_code(&d.qtype).unwrap_or(6),
+            name: d.name.clone(),
+        },
         CheckerKind::Udp(u) => ProbeSpec::Udp {
             connect: connect("UDP_CHECK")?,
             check: u.clone(),

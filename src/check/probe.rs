@@ -130,6 +130,12 @@ pub enum ProbeSpec {
         max_body: u64,
     },
     Misc(MiscSpec),
+    /// DNS_CHECK: a query over UDP must get a reply with RCODE 0 within `timeout`.
+    Dns {
+        connect: ConnectSpec,
+        qtype: u16,
+        name: String,
+    },
     /// PING_CHECK: an ICMP echo to `addr` (port unused) must be answered within `timeout`.
     Ping(ConnectSpec),
     /// UDP_CHECK: the datagram goes to `connect.addr` from a socket set up as for TCP.
@@ -145,9 +151,10 @@ impl ProbeSpec {
     pub fn budget(&self) -> Duration {
         let slack = Duration::from_millis(500);
         match self {
-            ProbeSpec::Tcp(c) | ProbeSpec::Ping(c) | ProbeSpec::Udp { connect: c, .. } => {
-                c.timeout + slack
-            }
+            ProbeSpec::Tcp(c)
+            | ProbeSpec::Ping(c)
+            | ProbeSpec::Udp { connect: c, .. }
+            | ProbeSpec::Dns { connect: c, .. } => c.timeout + slack,
             ProbeSpec::Http { connect, urls, .. } => {
                 connect.timeout * (2 * urls.len().max(1) as u32) + slack
             }
@@ -161,6 +168,7 @@ impl ProbeSpec {
             ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
             ProbeSpec::Udp { connect: c, .. } => format!("udp:{}", c.addr),
             ProbeSpec::Ping(c) => format!("icmp:{}", c.addr.ip()),
+            ProbeSpec::Dns { connect: c, .. } => format!("dns:{}", c.addr),
             ProbeSpec::Misc(m) => m.argv.join(" "),
         }
     }
@@ -173,6 +181,7 @@ impl ProbeSpec {
             ProbeSpec::Misc(_) => "MISC_CHECK",
             ProbeSpec::Udp { .. } => "UDP_CHECK",
             ProbeSpec::Ping(_) => "PING_CHECK",
+            ProbeSpec::Dns { .. } => "DNS_CHECK",
         }
     }
 }
@@ -349,6 +358,45 @@ async fn run_udp(
     }
 }
 
+/// DNS_CHECK: one query on a connected UDP socket; datagrams that are not our reply are
+/// skipped (as keepalived) until the reply or the timeout.
+async fn run_dns(c: &ConnectSpec, qtype: u16, name: &str) -> Result<Outcome, ProbeError> {
+    let (sock, target) = socket(c, Type::DGRAM, SockProto::UDP)?;
+    let std_sock: std::net::UdpSocket = sock.into();
+    let udp = tokio::net::UdpSocket::from_std(std_sock).map_err(|source| ProbeError::Socket {
+        addr: c.addr,
+        source,
+    })?;
+    if let Err(e) = udp.connect(target).await {
+        return Ok(Outcome::down(format!("DNS to {}: {e}", c.addr)));
+    }
+    let id: u16 = rand::random();
+    if let Err(e) = udp.send(&super::dns::query(id, name, qtype)).await {
+        return Ok(Outcome::down(format!("DNS to {}: {e}", c.addr)));
+    }
+    let wait = async {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = udp.recv(&mut buf).await?;
+            if let Some(v) = super::dns::verdict(id, &buf[..n]) {
+                return Ok::<_, std::io::Error>(v);
+            }
+        }
+    };
+    Ok(match timeout(c.timeout, wait).await {
+        Ok(Ok(Ok(()))) => Outcome::Up { weight: None },
+        Ok(Ok(Err(rcode))) => Outcome::down(format!(
+            "DNS reply from {} with RCODE {rcode} for {name}",
+            c.addr
+        )),
+        Ok(Err(e)) => Outcome::down(format!("DNS to {}: {e}", c.addr)),
+        Err(_) => Outcome::down(format!(
+            "no DNS reply from {} within {:?}",
+            c.addr, c.timeout
+        )),
+    })
+}
+
 /// PING_CHECK: one ICMP echo request on a raw socket (connected, so only the real server's
 /// packets arrive); up when the matching echo reply arrives within connect_timeout.
 async fn run_ping(c: &ConnectSpec) -> Result<Outcome, ProbeError> {
@@ -448,6 +496,11 @@ pub async fn run(spec: &ProbeSpec) -> Outcome {
         ProbeSpec::Misc(m) => Ok(super::misc::run(m).await),
         ProbeSpec::Udp { connect: c, check } => run_udp(c, check).await,
         ProbeSpec::Ping(c) => run_ping(c).await,
+        ProbeSpec::Dns {
+            connect: c,
+            qtype,
+            name,
+        } => run_dns(c, *qtype, name).await,
     };
     r.unwrap_or_else(|e| {
         tracing::error!(target: "check", "{} check cannot run: {e}", spec.kind());

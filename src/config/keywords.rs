@@ -354,6 +354,7 @@ pub const RS: &[&str] = &[
     "MISC_CHECK",
     "UDP_CHECK",
     "PING_CHECK",
+    "DNS_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -371,7 +372,6 @@ pub const RS: &[&str] = &[
 
 pub const RS_UNSUPPORTED: &[&str] = &[
     "SMTP_CHECK",
-    "DNS_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
@@ -443,6 +443,25 @@ pub const MISC_CHECK: &[&str] = &[
     "bind_if",
 ];
 
+pub const DNS_CHECK: &[&str] = &[
+    "type",
+    "name",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
 pub const UDP_CHECK: &[&str] = &[
     "payload",
     "require_reply",
@@ -482,7 +501,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
     "SMTP_CHECK",
-    "DNS_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",
@@ -516,6 +534,7 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         HTTP_CHECK,
         MISC_CHECK,
         UDP_CHECK,
+        DNS_CHECK,
         URL,
     ]
     .iter()

@@ -833,6 +833,15 @@ pub enum CheckerKind {
     Udp(UdpCheck),
     /// PING_CHECK: an ICMP echo request must be answered within connect_timeout.
     Ping,
+    Dns(DnsCheck),
+}
+
+/// `DNS_CHECK { type A|NS|CNAME|SOA|MX|TXT|AAAA  name NAME }` (defaults SOA and `.`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct DnsCheck {
+    /// The query type's name, upper case.
+    pub qtype: String,
+    pub name: String,
 }
 
 /// `UDP_CHECK { payload HEX  require_reply [HEX]  min_reply_length N  max_reply_length N }`.

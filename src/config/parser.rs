@@ -2097,6 +2097,7 @@ impl Parser {
                 "MISC_CHECK",
                 "UDP_CHECK",
                 "PING_CHECK",
+                "DNS_CHECK",
             ],
         );
         for s in &block.stmts {
@@ -2125,7 +2126,7 @@ impl Parser {
                 }
                 "smtp_alert" => rs.smtp_alert = Some(self.flag(s)),
                 "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "UDP_CHECK"
-                | "PING_CHECK" => {
+                | "PING_CHECK" | "DNS_CHECK" => {
                     if let Some(c) = self.checker(s) {
                         rs.checkers.push(c)
                     }
@@ -2213,15 +2214,21 @@ impl Parser {
         };
         let is_http = matches!(kind_name, "HTTP_GET" | "SSL_GET");
         let is_udp = kind_name == "UDP_CHECK";
+        let is_dns = kind_name == "DNS_CHECK";
+        let mut dns = DnsCheck {
+            qtype: "SOA".into(),
+            name: ".".into(),
+        };
         let (known, unsupported): (&[&str], &[&str]) = match kind_name {
             "TCP_CHECK" | "PING_CHECK" => (kw::CHECK_COMMON, &[]),
             "MISC_CHECK" => (kw::MISC_CHECK, &[]),
             "UDP_CHECK" => (kw::UDP_CHECK, &[]),
+            "DNS_CHECK" => (kw::DNS_CHECK, &[]),
             _ => (kw::HTTP_CHECK, kw::HTTP_CHECK_UNSUPPORTED),
         };
         let block: &[Stmt] = match &st.block {
             Some(b) => &b.stmts,
-            None if matches!(kind_name, "TCP_CHECK" | "PING_CHECK") || is_udp => &[],
+            None if matches!(kind_name, "TCP_CHECK" | "PING_CHECK" | "DNS_CHECK") || is_udp => &[],
             None => self.block(st),
         };
         self.duplicates(block, &["url"]);
@@ -2288,6 +2295,28 @@ impl Parser {
                         ),
                     }
                 }
+                ("type", _, _) if is_dns => {
+                    let names: Vec<&str> =
+                        crate::check::dns::TYPES.iter().map(|(n, _)| *n).collect();
+                    if let Some(t) = self.one(
+                        s,
+                        |x| {
+                            let up = x.to_ascii_uppercase();
+                            crate::check::dns::type_code(&up).map(|_| up)
+                        },
+                        &names.join("|"),
+                    ) {
+                        dns.qtype = t
+                    }
+                }
+                ("name", _, _) if is_dns => {
+                    if let Some(n) = self.string(s) {
+                        match crate::check::dns::check_name(&n) {
+                            Ok(()) => dns.name = n,
+                            Err(e) => self.bad(&s.args[0], "DNS name", &e),
+                        }
+                    }
+                }
                 ("min_reply_length", _, _) if is_udp => {
                     if let Some(n) = self.u32_in(s, 0, 65535) {
                         udp.min_reply_length = n
@@ -2304,6 +2333,7 @@ impl Parser {
         let kind = match kind_name {
             "TCP_CHECK" => CheckerKind::Tcp,
             "PING_CHECK" => CheckerKind::Ping,
+            "DNS_CHECK" => CheckerKind::Dns(dns),
             "UDP_CHECK" => {
                 if udp.min_reply_length > udp.max_reply_length {
                     self.error(
