@@ -4,7 +4,7 @@
 usage: check_backend.py MODE [--host H] [--cert C --key K [--client-ca CA]] [--delay S]
 Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
 Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F),
-udp-reply, udp-silent, dns-ok, dns-nx, dns-noise;
+udp-reply, udp-silent, dns-ok, dns-nx, dns-noise, smtp-ok, smtp-busy, smtp-badhelo;
 --cert/--key wrap any mode in TLS.
 """
 import argparse, socket, ssl, sys, threading, time
@@ -24,8 +24,26 @@ def read_request(c):
     return data
 
 
+def smtp(c, mode):
+    # smtp-ok: 220 greeting, multi-line 250 to HELO, 221 to QUIT; smtp-busy: 554 greeting;
+    # smtp-badhelo: 501 to HELO. Received lines go to stderr.
+    c.sendall(b"554 busy\r\n" if mode == "smtp-busy" else b"220 test ESMTP\r\n")
+    f = c.makefile("rb")
+    for line in f:
+        sys.stderr.write("SMTP %s\n" % line.decode(errors="replace").strip())
+        sys.stderr.flush()
+        if line.upper().startswith(b"HELO"):
+            c.sendall(b"501 no\r\n" if mode == "smtp-badhelo" else b"250-test\r\n250 OK\r\n")
+        elif line.upper().startswith(b"QUIT"):
+            c.sendall(b"221 bye\r\n")
+            return
+
+
 def handle(c, mode, delay):
     try:
+        if mode.startswith("smtp"):
+            smtp(c, mode)
+            return
         if mode == "hang":
             read_request(c)
             time.sleep(3600)

@@ -670,3 +670,24 @@ fn dns_check_defaults_and_errors() {
     let e = load_err(&text(&format!("            name {}.com", "x".repeat(64))));
     assert!(e.contains("longer than 63"), "{e}");
 }
+
+#[test]
+fn smtp_check_helo_name_defaults_to_keepalived_s() {
+    let text = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 25 {{\n    protocol TCP\n    real_server 10.0.0.2 25 {{\n        SMTP_CHECK {{\n{body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let helo = |cfg: &Config| {
+        let (core, _) = Core::new(cfg, 1);
+        match core.probe_spec(ProbeId(0)) {
+            ProbeSpec::Smtp { helo, .. } => helo.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(helo(&load(&text(""))), "smtpchecker.keepalived.org");
+    assert_eq!(
+        helo(&load(&text("            helo_name lb1.example"))),
+        "lb1.example"
+    );
+}

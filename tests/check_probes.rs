@@ -642,3 +642,34 @@ fn dns_check_rcode_noise_and_silence() {
     let r = down_reason(run(&dns(closed_port())));
     assert!(r.contains("refused"), "{r}");
 }
+
+#[test]
+fn smtp_check_dialogue() {
+    let smtp = |port: u16, helo: &str| ProbeSpec::Smtp {
+        connect: conn(port, 2000),
+        helo: helo.into(),
+    };
+    let ok = backend("smtp-ok", &[]);
+    assert_eq!(
+        run(&smtp(ok.port, "lb1.example")),
+        Outcome::Up { weight: None }
+    );
+    let seen = std::fs::read_to_string(&ok.stderr_path).unwrap();
+    assert!(
+        seen.contains("SMTP HELO lb1.example") && seen.contains("SMTP QUIT"),
+        "{seen}"
+    );
+    let busy = backend("smtp-busy", &[]);
+    let r = down_reason(run(&smtp(busy.port, "x")));
+    assert!(r.contains("greeting answered 554"), "{r}");
+    let bad = backend("smtp-badhelo", &[]);
+    let r = down_reason(run(&smtp(bad.port, "x")));
+    assert!(r.contains("HELO answered 501"), "{r}");
+    // Not SMTP at all, and a server that never greets.
+    let http = backend("ok", &[]);
+    let r = down_reason(run(&smtp(http.port, "x")));
+    assert!(r.contains("SMTP"), "{r}");
+    let hang = backend("hang", &[]);
+    let r = down_reason(run(&smtp(hang.port, "x")));
+    assert!(r.contains("no complete dialogue"), "{r}");
+}

@@ -198,6 +198,7 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                     CheckerKind::Udp(_) => "UDP CHECK",
                     CheckerKind::Ping => "PING CHECK",
                     CheckerKind::Dns(_) => "DNS_CHECK:",
+                    CheckerKind::Smtp { .. } => "SMTP CHECK",
                     CheckerKind::Http(_) | CheckerKind::Ssl(_) => "CHECK",
                 })
                 .unwrap_or("CHECK");

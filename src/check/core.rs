@@ -856,6 +856,12 @@ pub fn probe_spec(
                 .connect_timeout
                 .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
         }),
+        CheckerKind::Smtp { helo_name } => ProbeSpec::Smtp {
+            connect: connect("SMTP_CHECK")?,
+            helo: helo_name
+                .clone()
+                .unwrap_or_else(|| super::probe::DEFAULT_SMTP_HELO.to_string()),
+        },
         CheckerKind::Dns(d) => ProbeSpec::Dns {
             connect: connect("DNS_CHECK")?,
             qtype: super::dns::type_code(&d.qtype).unwrap_or(6),

@@ -15,3 +15,4 @@ pub mod misc;
 pub mod probe;
 pub mod service;
 pub mod sink;
+pub mod smtp;

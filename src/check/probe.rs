@@ -13,6 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 
+/// keepalived's default SMTP_CHECK `helo_name`.
+pub const DEFAULT_SMTP_HELO: &str = "smtpchecker.keepalived.org";
+
 /// Default cap on body bytes read by HTTP_GET/SSL_GET.
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
@@ -130,6 +133,11 @@ pub enum ProbeSpec {
         max_body: u64,
     },
     Misc(MiscSpec),
+    /// SMTP_CHECK: greeting, `HELO helo` and `QUIT` must each get a 2xx reply.
+    Smtp {
+        connect: ConnectSpec,
+        helo: String,
+    },
     /// DNS_CHECK: a query over UDP must get a reply with RCODE 0 within `timeout`.
     Dns {
         connect: ConnectSpec,
@@ -154,7 +162,8 @@ impl ProbeSpec {
             ProbeSpec::Tcp(c)
             | ProbeSpec::Ping(c)
             | ProbeSpec::Udp { connect: c, .. }
-            | ProbeSpec::Dns { connect: c, .. } => c.timeout + slack,
+            | ProbeSpec::Dns { connect: c, .. }
+            | ProbeSpec::Smtp { connect: c, .. } => c.timeout * 2 + slack,
             ProbeSpec::Http { connect, urls, .. } => {
                 connect.timeout * (2 * urls.len().max(1) as u32) + slack
             }
@@ -169,6 +178,7 @@ impl ProbeSpec {
             ProbeSpec::Udp { connect: c, .. } => format!("udp:{}", c.addr),
             ProbeSpec::Ping(c) => format!("icmp:{}", c.addr.ip()),
             ProbeSpec::Dns { connect: c, .. } => format!("dns:{}", c.addr),
+            ProbeSpec::Smtp { connect: c, .. } => format!("smtp:{}", c.addr),
             ProbeSpec::Misc(m) => m.argv.join(" "),
         }
     }
@@ -182,6 +192,7 @@ impl ProbeSpec {
             ProbeSpec::Udp { .. } => "UDP_CHECK",
             ProbeSpec::Ping(_) => "PING_CHECK",
             ProbeSpec::Dns { .. } => "DNS_CHECK",
+            ProbeSpec::Smtp { .. } => "SMTP_CHECK",
         }
     }
 }
@@ -358,6 +369,57 @@ async fn run_udp(
     }
 }
 
+/// SMTP_CHECK: the greeting, `HELO` and `QUIT` must each be answered 2xx, all within
+/// connect_timeout after the connection is made.
+async fn run_smtp(c: &ConnectSpec, helo: &str) -> Result<Outcome, ProbeError> {
+    let mut stream = match connect(c).await? {
+        Ok(s) => s,
+        Err(reason) => return Ok(Outcome::down(reason.to_string())),
+    };
+    let dialogue = async {
+        for (send, what) in [
+            (None, "greeting"),
+            (Some(format!("HELO {helo}\r\n")), "HELO"),
+            (Some("QUIT\r\n".to_string()), "QUIT"),
+        ] {
+            if let Some(cmd) = send {
+                stream
+                    .write_all(cmd.as_bytes())
+                    .await
+                    .map_err(|e| format!("sending {what}: {e}"))?;
+            }
+            let mut reader = super::smtp::ReplyReader::default();
+            let mut buf = [0u8; 512];
+            loop {
+                let n = stream
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| format!("reading the {what} reply: {e}"))?;
+                if n == 0 {
+                    return Err(format!("connection closed before the {what} reply"));
+                }
+                match reader.feed(&buf[..n]) {
+                    super::smtp::Reply::More => continue,
+                    super::smtp::Reply::Code(code) if (200..300).contains(&code) => break,
+                    super::smtp::Reply::Code(code) => {
+                        return Err(format!("{what} answered {code}"));
+                    }
+                    super::smtp::Reply::Bad(why) => return Err(format!("{what}: {why}")),
+                }
+            }
+        }
+        Ok::<(), String>(())
+    };
+    Ok(match timeout(c.timeout, dialogue).await {
+        Ok(Ok(())) => Outcome::Up { weight: None },
+        Ok(Err(why)) => Outcome::down(format!("SMTP {}: {why}", c.addr)),
+        Err(_) => Outcome::down(format!(
+            "SMTP {}: no complete dialogue within {:?}",
+            c.addr, c.timeout
+        )),
+    })
+}
+
 /// DNS_CHECK: one query on a connected UDP socket; datagrams that are not our reply are
 /// skipped (as keepalived) until the reply or the timeout.
 async fn run_dns(c: &ConnectSpec, qtype: u16, name: &str) -> Result<Outcome, ProbeError> {
@@ -501,6 +563,7 @@ pub async fn run(spec: &ProbeSpec) -> Outcome {
             qtype,
             name,
         } => run_dns(c, *qtype, name).await,
+        ProbeSpec::Smtp { connect: c, helo } => run_smtp(c, helo).await,
     };
     r.unwrap_or_else(|e| {
         tracing::error!(target: "check", "{} check cannot run: {e}", spec.kind());

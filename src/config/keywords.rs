@@ -355,6 +355,7 @@ pub const RS: &[&str] = &[
     "UDP_CHECK",
     "PING_CHECK",
     "DNS_CHECK",
+    "SMTP_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -371,7 +372,6 @@ pub const RS: &[&str] = &[
 ];
 
 pub const RS_UNSUPPORTED: &[&str] = &[
-    "SMTP_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
@@ -427,6 +427,24 @@ pub const MISC_CHECK: &[&str] = &[
     "misc_timeout",
     "misc_dynamic",
     "user",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
+pub const SMTP_CHECK: &[&str] = &[
+    "helo_name",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -500,7 +518,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
-    "SMTP_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",
@@ -535,6 +552,7 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         MISC_CHECK,
         UDP_CHECK,
         DNS_CHECK,
+        SMTP_CHECK,
         URL,
     ]
     .iter()

@@ -834,6 +834,10 @@ pub enum CheckerKind {
     /// PING_CHECK: an ICMP echo request must be answered within connect_timeout.
     Ping,
     Dns(DnsCheck),
+    /// SMTP_CHECK { helo_name NAME }: banner, HELO and QUIT must each get a 2xx reply.
+    Smtp {
+        helo_name: Option<String>,
+    },
 }
 
 /// `DNS_CHECK { type A|NS|CNAME|SOA|MX|TXT|AAAA  name NAME }` (defaults SOA and `.`).

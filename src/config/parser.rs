@@ -2098,6 +2098,7 @@ impl Parser {
                 "UDP_CHECK",
                 "PING_CHECK",
                 "DNS_CHECK",
+                "SMTP_CHECK",
             ],
         );
         for s in &block.stmts {
@@ -2126,7 +2127,7 @@ impl Parser {
                 }
                 "smtp_alert" => rs.smtp_alert = Some(self.flag(s)),
                 "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "UDP_CHECK"
-                | "PING_CHECK" | "DNS_CHECK" => {
+                | "PING_CHECK" | "DNS_CHECK" | "SMTP_CHECK" => {
                     if let Some(c) = self.checker(s) {
                         rs.checkers.push(c)
                     }
@@ -2215,6 +2216,7 @@ impl Parser {
         let is_http = matches!(kind_name, "HTTP_GET" | "SSL_GET");
         let is_udp = kind_name == "UDP_CHECK";
         let is_dns = kind_name == "DNS_CHECK";
+        let mut helo_name = None;
         let mut dns = DnsCheck {
             qtype: "SOA".into(),
             name: ".".into(),
@@ -2224,11 +2226,18 @@ impl Parser {
             "MISC_CHECK" => (kw::MISC_CHECK, &[]),
             "UDP_CHECK" => (kw::UDP_CHECK, &[]),
             "DNS_CHECK" => (kw::DNS_CHECK, &[]),
+            "SMTP_CHECK" => (kw::SMTP_CHECK, &[]),
             _ => (kw::HTTP_CHECK, kw::HTTP_CHECK_UNSUPPORTED),
         };
         let block: &[Stmt] = match &st.block {
             Some(b) => &b.stmts,
-            None if matches!(kind_name, "TCP_CHECK" | "PING_CHECK" | "DNS_CHECK") || is_udp => &[],
+            None if matches!(
+                kind_name,
+                "TCP_CHECK" | "PING_CHECK" | "DNS_CHECK" | "SMTP_CHECK"
+            ) || is_udp =>
+            {
+                &[]
+            }
             None => self.block(st),
         };
         self.duplicates(block, &["url"]);
@@ -2295,6 +2304,7 @@ impl Parser {
                         ),
                     }
                 }
+                ("helo_name", _, _) if kind_name == "SMTP_CHECK" => helo_name = self.string(s),
                 ("type", _, _) if is_dns => {
                     let names: Vec<&str> =
                         crate::check::dns::TYPES.iter().map(|(n, _)| *n).collect();
@@ -2334,6 +2344,7 @@ impl Parser {
             "TCP_CHECK" => CheckerKind::Tcp,
             "PING_CHECK" => CheckerKind::Ping,
             "DNS_CHECK" => CheckerKind::Dns(dns),
+            "SMTP_CHECK" => CheckerKind::Smtp { helo_name },
             "UDP_CHECK" => {
                 if udp.min_reply_length > udp.max_reply_length {
                     self.error(
