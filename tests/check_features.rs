@@ -691,3 +691,35 @@ fn smtp_check_helo_name_defaults_to_keepalived_s() {
         "lb1.example"
     );
 }
+
+#[test]
+fn smtp_check_host_blocks_become_one_probe_each() {
+    let cfg = load(
+        "virtual_server 10.0.0.1 25 {\n    protocol TCP\n    real_server 10.0.0.2 25 {\n        connect_timeout 7\n        SMTP_CHECK {\n            helo_name a.example\n            host {\n                connect_ip 10.0.0.2\n            }\n            host {\n                connect_ip 192.0.2.9\n                connect_port 587\n                bindto 10.0.0.1\n            }\n        }\n    }\n}\n",
+    );
+    let (core, _) = Core::new(&cfg, 1);
+    assert_eq!(core.probe_count(), 2);
+    let target = |i| match core.probe_spec(ProbeId(i)) {
+        ProbeSpec::Smtp { connect, helo } => (
+            connect.addr.to_string(),
+            connect.bind_ip.map(|b| b.to_string()),
+            connect.timeout,
+            helo.clone(),
+        ),
+        other => panic!("{other:?}"),
+    };
+    let t = Duration::from_secs(7);
+    assert_eq!(
+        target(0),
+        ("10.0.0.2:25".into(), None, t, "a.example".into())
+    );
+    assert_eq!(
+        target(1),
+        (
+            "192.0.2.9:587".into(),
+            Some("10.0.0.1".into()),
+            t,
+            "a.example".into()
+        )
+    );
+}

@@ -192,7 +192,8 @@ impl Core {
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let mut ids = Vec::new();
                 let mut start_up = true;
-                for ch in &rs.checkers {
+                for ch in rs.checkers.iter().flat_map(expand_hosts) {
+                    let ch = &ch;
                     let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
                     match probe_spec(
                         vs,
@@ -760,6 +761,40 @@ impl VsState {
     }
 }
 
+/// SMTP_CHECK `host` blocks: one checker per host (with the host's connect options), which
+/// replace the real server's own check, as in keepalived.
+fn expand_hosts(ch: &crate::config::model::Checker) -> Vec<crate::config::model::Checker> {
+    match &ch.kind {
+        CheckerKind::Smtp { helo_name, hosts } if !hosts.is_empty() => hosts
+            .iter()
+            .map(|h| crate::config::model::Checker {
+                kind: CheckerKind::Smtp {
+                    helo_name: helo_name.clone(),
+                    hosts: Vec::new(),
+                },
+                // The host's own options, then the checker's (real/virtual server included).
+                common: crate::config::model::CheckerCommon {
+                    connect_ip: h.connect_ip.or(ch.common.connect_ip),
+                    connect_port: h.connect_port.or(ch.common.connect_port),
+                    bindto: h.bindto.or(ch.common.bindto),
+                    bind_port: h.bind_port.or(ch.common.bind_port),
+                    connect_timeout: h.connect_timeout.or(ch.common.connect_timeout),
+                    retry: h.retry.or(ch.common.retry),
+                    delay_before_retry: h.delay_before_retry.or(ch.common.delay_before_retry),
+                    warmup: h.warmup.or(ch.common.warmup),
+                    fwmark: h.fwmark.or(ch.common.fwmark),
+                    delay_loop: h.delay_loop.or(ch.common.delay_loop),
+                    alpha: h.alpha.or(ch.common.alpha),
+                    log_all_failures: h.log_all_failures.or(ch.common.log_all_failures),
+                    bind_if: h.bind_if.clone().or_else(|| ch.common.bind_if.clone()),
+                },
+                span: ch.span.clone(),
+            })
+            .collect(),
+        _ => vec![ch.clone()],
+    }
+}
+
 fn in_range(a: IpAddr, (first, last): (IpAddr, IpAddr)) -> bool {
     a.is_ipv4() == first.is_ipv4() && first <= a && a <= last
 }
@@ -856,7 +891,7 @@ pub fn probe_spec(
                 .connect_timeout
                 .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
         }),
-        CheckerKind::Smtp { helo_name } => ProbeSpec::Smtp {
+        CheckerKind::Smtp { helo_name, .. } => ProbeSpec::Smtp {
             connect: connect("SMTP_CHECK")?,
             helo: helo_name
                 .clone()

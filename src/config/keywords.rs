@@ -445,6 +445,7 @@ pub const MISC_CHECK: &[&str] = &[
 
 pub const SMTP_CHECK: &[&str] = &[
     "helo_name",
+    "host",
     "connect_ip",
     "connect_port",
     "bindto",

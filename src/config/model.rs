@@ -834,9 +834,12 @@ pub enum CheckerKind {
     /// PING_CHECK: an ICMP echo request must be answered within connect_timeout.
     Ping,
     Dns(DnsCheck),
-    /// SMTP_CHECK { helo_name NAME }: banner, HELO and QUIT must each get a 2xx reply.
+    /// SMTP_CHECK { helo_name NAME  host { connect options }... }: banner, HELO and QUIT
+    /// must each get a 2xx reply. With `host` blocks (keepalived's legacy form) each host is
+    /// checked instead of the real server, with its own connect options.
     Smtp {
         helo_name: Option<String>,
+        hosts: Vec<CheckerCommon>,
     },
 }
 

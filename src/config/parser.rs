@@ -2217,6 +2217,7 @@ impl Parser {
         let is_udp = kind_name == "UDP_CHECK";
         let is_dns = kind_name == "DNS_CHECK";
         let mut helo_name = None;
+        let mut hosts: Vec<CheckerCommon> = Vec::new();
         let mut dns = DnsCheck {
             qtype: "SOA".into(),
             name: ".".into(),
@@ -2240,7 +2241,7 @@ impl Parser {
             }
             None => self.block(st),
         };
-        self.duplicates(block, &["url"]);
+        self.duplicates(block, &["url", "host"]);
         for s in block {
             if self.checker_common(s, &mut common) {
                 continue;
@@ -2305,6 +2306,15 @@ impl Parser {
                     }
                 }
                 ("helo_name", _, _) if kind_name == "SMTP_CHECK" => helo_name = self.string(s),
+                ("host", _, _) if kind_name == "SMTP_CHECK" => {
+                    let mut h = CheckerCommon::default();
+                    for hs in self.block(s) {
+                        if !self.checker_common(hs, &mut h) {
+                            self.other(hs, "SMTP_CHECK host", kw::CHECK_COMMON, &[]);
+                        }
+                    }
+                    hosts.push(h);
+                }
                 ("type", _, _) if is_dns => {
                     let names: Vec<&str> =
                         crate::check::dns::TYPES.iter().map(|(n, _)| *n).collect();
@@ -2344,7 +2354,13 @@ impl Parser {
             "TCP_CHECK" => CheckerKind::Tcp,
             "PING_CHECK" => CheckerKind::Ping,
             "DNS_CHECK" => CheckerKind::Dns(dns),
-            "SMTP_CHECK" => CheckerKind::Smtp { helo_name },
+            "SMTP_CHECK" => {
+                // A host inherits the checker's own connect options.
+                for h in &mut hosts {
+                    inherit(h, &common);
+                }
+                CheckerKind::Smtp { helo_name, hosts }
+            }
             "UDP_CHECK" => {
                 if udp.min_reply_length > udp.max_reply_length {
                     self.error(
