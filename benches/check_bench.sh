@@ -79,7 +79,7 @@ out.append("}\n")
 sys.stdout.write("".join(out))
 PY
   LOG=$WORK/rampart_$DL.log
-  RAMPART_LOG=info "$RAMPART" --dry-run -C --log-format json -f "$CONF" 2> "$LOG" &
+  RAMPART_LOG=info "$RAMPART" -n --dry-run -C --log-format json -f "$CONF" 2> "$LOG" &
   RPID=$!; PIDS+=("$RPID")
   # Let the first round (and the initial table) settle.
   sleep $(( DL > 5 ? DL * 2 : 10 ))
@@ -116,7 +116,7 @@ for line in open(log):
     g = re.search(r"target=(127\.200\.0\.\d+):9090 up=false", m)
     if g and g.group(1) not in first_fail:
         first_fail[g.group(1)] = t
-    g = re.search(r"op=del-dest service=\S+ dest=\[(127\.200\.0\.\d+)\]:9090", m)
+    g = re.search(r"op=del-dest service=\S+ dest=\[(127\.200\.0\.\d+)\]:\d+", m)
     if g and g.group(1) not in down:
         down[g.group(1)] = t
 fd = [down[k] - first_fail[k] for k in down if k in first_fail]

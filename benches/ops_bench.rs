@@ -75,6 +75,8 @@ fn main() {
             notify_fifo: Some(NotifyFifo {
                 path: dir.path().join("fifo").to_string_lossy().into_owned(),
                 script: None,
+                owner: None,
+                script_user: None,
             }),
             ..Default::default()
         },

@@ -16,6 +16,8 @@ if [[ -z ${RAMPART_BIN:-} ]]; then
     (cd "$REPO" && cargo build --release --bin rampart)
     export RAMPART_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/rampart
 fi
+# strace in the VM gives the load-independent system-call counts.
+export VM_EXTRA_BINARIES=${VM_EXTRA_BINARIES:-strace}
 echo "binary: $RAMPART_BIN ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "host: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); VM: qemu TCG, 1 vCPU, 1024 MB"
 exec "$REPO/tests/vm/run-vm.sh" -t 1800 -m 1024 -e SERVICES="$SERVICES" -e DESTS="$DESTS" -e REPS="$REPS" \

@@ -96,4 +96,12 @@ pub enum Event {
     },
     /// A reload was refused (errors in the new file) or applied.
     Reload { ok: bool, detail: String },
+    /// An instance's effective priority changed without a state transition (track_script,
+    /// track_interface weights): status, metrics, and keepalived's `notify_priority_changes`
+    /// fifo lines.
+    VrrpPriority {
+        instance: String,
+        state: VrrpStateName,
+        priority: u8,
+    },
 }

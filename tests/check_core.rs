@@ -188,6 +188,7 @@ fn quorum_with_hysteresis_swaps_in_sorry_server_and_runs_scripts() {
         addr: ip("127.0.0.9"),
         port: Some(8080),
         lb_kind: None,
+        tunnel: None,
         span: span(),
     });
     let (mut core, _) = Core::new(&config(vec![v]), 1);
@@ -275,6 +276,7 @@ fn sorry_server_inhibit_keeps_it_at_weight_zero() {
         addr: ip("127.0.0.9"),
         port: None,
         lb_kind: None,
+        tunnel: None,
         span: span(),
     });
     v.sorry_server_inhibit = true;

@@ -25,7 +25,7 @@ impl Drop for Daemon {
 impl Daemon {
     fn start(conf: &std::path::Path) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-            .args(["--dry-run", "-C", "--log-format", "json", "-f"])
+            .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
             .arg(conf)
             // Each test daemon gets its own control socket (not the system one).
             .arg("--control-socket")
@@ -120,7 +120,7 @@ virtual_server 10.0.0.1 80 {{
     protocol TCP
     delay_loop 1
     lb_algo wrr
-    lb_kind DR
+    lb_kind NAT
     inhibit_on_failure
     real_server 127.0.0.1 {web} {{
         weight 3
@@ -191,7 +191,7 @@ virtual_server 10.0.0.2 443 {{
             "op=add-dest",
             "service=tcp:[10.0.0.1]:80",
             &format!("dest=[127.0.0.1]:{}", web.port),
-            "forward=dr",
+            "forward=nat",
             "weight=3",
         ],
         w,

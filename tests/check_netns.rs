@@ -216,7 +216,7 @@ virtual_server 10.99.0.3 80 {{
     let sock = dir.path().join("rampart.sock");
     let mut daemon = ns.exec(env!("CARGO_BIN_EXE_rampart"));
     daemon
-        .args(["--dry-run", "-C", "--log-format", "json", "-f"])
+        .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
         .arg(&conf)
         .arg("--control-socket")
         .arg(&sock)
@@ -360,7 +360,7 @@ fn ha_suspend_added_by_a_reload_starts_the_address_watch() {
     write("");
     let mut daemon = ns.exec(env!("CARGO_BIN_EXE_rampart"));
     daemon
-        .args(["--dry-run", "-C", "--log-format", "json", "-f"])
+        .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
         .arg(&conf)
         .arg("--control-socket")
         .arg(dir.path().join("rampart.sock"))

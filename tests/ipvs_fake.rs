@@ -228,6 +228,71 @@ fn restore_reports_failing_lines_and_runs_the_rest() {
     assert_eq!(k.services[0].dests.len(), 1);
 }
 
+/// Mutations go out without NLM_F_ACK except the last of each datagram; the kernel still
+/// answers every failing request with an error carrying its sequence number, so every failure
+/// is reported for its own request, across batch boundaries, and the others succeed.
+#[test]
+fn unacknowledged_batches_still_report_every_failure_per_operation() {
+    use rampart::ipvs::codec::{IpvsMessage, ServiceAttrs};
+    let mut c = client();
+    c.transport_mut().batch_limit = 7;
+    let svc = |i: usize| {
+        let mut s = ServiceAttrs::default();
+        s.af = Some(rampart::ipvs::codec::Family::Inet);
+        s.protocol = Some(rampart::ipvs::codec::Proto::Tcp);
+        s.addr = Some(rampart::ipvs::codec::pack_addr(&v4(&format!(
+            "10.9.0.{}",
+            i % 20 + 1
+        ))));
+        s.port = Some(80);
+        s.sched_name = Some("wlc".into());
+        s.flags = Some(rampart::ipvs::codec::SvcFlags {
+            flags: 0,
+            mask: u32::MAX,
+        });
+        s.timeout = Some(0);
+        s.netmask = Some(u32::MAX);
+        IpvsMessage::new(Cmd::NewService).with_service(s)
+    };
+    // 40 adds of 20 distinct services: the second add of each fails with EEXIST, and some of
+    // the failures are the last request of a batch (the acknowledged one).
+    let msgs: Vec<IpvsMessage> = (0..40).map(svc).collect();
+    c.transport_mut().clear_seen();
+    let results = c.execute(&msgs).expect("batch runs");
+    assert_eq!(results.len(), 40);
+    for (i, r) in results.iter().enumerate() {
+        if i < 20 {
+            assert_eq!(*r, Ok(()), "request {i}");
+        } else {
+            assert_eq!(*r, Err(libc::EEXIST), "request {i}");
+        }
+    }
+    let k = c.transport();
+    assert_eq!(k.sends, 6, "40 requests in batches of 7");
+    let acked: Vec<usize> = k
+        .seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.flags & 0x4 != 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        acked,
+        vec![6, 13, 20, 27, 34, 39],
+        "only the last of each batch is acked"
+    );
+    assert!(k.seen.iter().all(|s| s.flags & 0x1 != 0));
+    assert_eq!(k.services.len(), 20);
+    // And through -R: each failing line named, the rest applied.
+    let mut c = client();
+    c.transport_mut().batch_limit = 3;
+    let file = "-A -t 10.0.0.1:80\n-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.2\n\
+                -a -t 10.0.0.9:80 -r 10.0.0.2\n-a -t 10.0.0.1:80 -r 10.0.0.3\n-a -t 10.0.0.1:80 -r 10.0.0.3\n";
+    let (code, _) = run_stdin(&mut c, "-R", file);
+    assert_eq!(code, 255);
+    assert_eq!(c.transport().services[0].dests.len(), 2);
+}
+
 fn v4(s: &str) -> IpAddr {
     s.parse().expect("address")
 }
@@ -256,6 +321,7 @@ fn dest(w: u32) -> DestSettings {
         weight: w,
         upper_threshold: 0,
         lower_threshold: 0,
+        tunnel: Default::default(),
     }
 }
 
@@ -503,6 +569,7 @@ fn ipv6_and_fwmark_round_trip_through_the_table() {
                     weight: 1,
                     upper_threshold: 10,
                     lower_threshold: 5,
+                    tunnel: Default::default(),
                 },
             )]
             .into(),
@@ -672,4 +739,58 @@ fn sync_reads_plans_and_applies() {
     let out = sync(&mut c, &desired, &BTreeSet::new(), true).expect("flush sync");
     assert_eq!(out[0].op, IpvsOp::Flush);
     assert_eq!(kernel_table(&mut c), desired);
+}
+
+/// A changed tunnel type is an edit of the destination (one SET_DEST carrying the new tunnel
+/// attributes), and the table read back has the new tunnel.
+#[test]
+fn changed_tunnel_is_one_edit() {
+    use rampart::config::model::{Tunnel, TunnelCsum, TunnelKind};
+    let mut c = client();
+    let key = tcp("10.0.0.1", 80);
+    let tun = |t: Tunnel| DestSettings {
+        forward: ForwardMethod::Tun,
+        tunnel: t,
+        ..dest(1)
+    };
+    let gue = Tunnel {
+        kind: TunnelKind::Gue,
+        port: 6080,
+        csum: TunnelCsum::Csum,
+    };
+    let mut desired = DesiredTable::default();
+    desired.services.insert(
+        key,
+        ServiceEntry {
+            settings: settings("rr"),
+            dests: [(
+                DestKey {
+                    addr: v4("192.168.0.1"),
+                    port: 80,
+                },
+                tun(Tunnel::default()),
+            )]
+            .into(),
+        },
+    );
+    let managed: BTreeSet<ServiceKey> = [key].into();
+    let ops = reconcile(&desired, &kernel_table(&mut c), &managed);
+    apply(&mut c, &ops).expect("applied");
+    assert_eq!(kernel_table(&mut c), desired);
+    // ipip -> gue port 6080 csum: exactly one SET_DEST.
+    let d = desired.services.get_mut(&key).expect("service");
+    *d.dests.values_mut().next().expect("dest") = tun(gue);
+    let ops = reconcile(&desired, &kernel_table(&mut c), &managed);
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    c.transport_mut().clear_seen();
+    apply(&mut c, &ops).expect("applied");
+    let seen = &c.transport().seen;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].cmd, Cmd::SetDest);
+    let sent = seen[0].msg.dest.as_ref().expect("dest attrs");
+    assert_eq!(sent.tun_type, Some(rampart::ipvs::codec::TunType::Gue));
+    assert_eq!(sent.tun_port, Some(6080));
+    assert_eq!(sent.tun_flags, Some(1));
+    assert_eq!(kernel_table(&mut c), desired);
+    assert!(reconcile(&desired, &kernel_table(&mut c), &managed).is_empty());
 }

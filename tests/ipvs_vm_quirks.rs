@@ -1,6 +1,8 @@
 //! `rampart ipvs` against the real ipvsadm in the test VM on the corners of ipvsadm's output
 //! (sort order quirks, signed fwmarks, masks, errors), a pipelined restore, and the
-//! reconciler's one-request weight change (tests/data/ipvs/vm_quirks.sh; harness in tests/vm/).
+//! reconciler's one-request weight change, per-line errors of a pipelined restore, tunnel types
+//! through the reconciler, and connection/counter listings after real traffic through a
+//! namespace lab (tests/data/ipvs/vm_quirks.sh; harness in tests/vm/).
 
 #[path = "common/vm.rs"]
 mod vm;
@@ -20,6 +22,9 @@ fn rampart_ipvs_matches_ipvsadm_on_the_corners() {
         "errors",
         "pipelined-restore",
         "one-weight-change",
+        "batch-errors",
+        "tunnel-reconcile",
+        "conn-listing",
     ]
     .iter()
     .map(|s| s.to_string())

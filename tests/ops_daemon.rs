@@ -140,7 +140,7 @@ virtual_server 127.0.0.1 {vs_port} {{
     let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
     let _daemon = Proc(
         Command::new(env!("CARGO_BIN_EXE_rampart"))
-            .args(["-C", "--dry-run", "-f"])
+            .args(["-n", "-C", "--dry-run", "-f"])
             .arg(&conf)
             .arg("--control-socket")
             .arg(&sock)

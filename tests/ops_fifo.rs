@@ -24,6 +24,8 @@ fn fifo(path: &Path) -> Option<NotifyFifo> {
     Some(NotifyFifo {
         path: path.to_string_lossy().into_owned(),
         script: None,
+        owner: None,
+        script_user: None,
     })
 }
 
@@ -181,6 +183,8 @@ fn fifo_script_reads_the_fifo() {
                 argv: vec!["/bin/sh".into(), "-c".into(), script.clone()],
                 span: Span::builtin(),
             }),
+            owner: None,
+            script_user: None,
         }),
         ..Default::default()
     };

@@ -352,10 +352,19 @@ fn master_equal_priority_higher_address_wins() {
     let mut t = T::master(params("vi", 100));
     // Lower address, same priority: we stay master and re-assert.
     let lower = advert_from(t.inst.params(), "10.0.0.0", 100);
-    assert_eq!(t.at(4000, rx(lower)), vec![send(&t.inst, 100)]);
+    assert_eq!(
+        t.at(4000, rx(lower)),
+        vec![
+            send(&t.inst, 100),
+            Action::SendGratuitous { repeat: 5 },
+            arm(GarpLowerPrio, Duration::from_secs(5)),
+        ]
+    );
     // Higher address, same priority: we yield.
     let higher = advert_from(t.inst.params(), "10.0.0.9", 100);
-    let want = master_to_backup(&t.inst, "10.0.0.9", 100, us(3_609_375));
+    let mut want = master_to_backup(&t.inst, "10.0.0.9", 100, us(3_609_375));
+    // The lower-priority GARP round armed above is cancelled with the other MASTER timers.
+    want.insert(4, disarm(GarpLowerPrio));
     assert_eq!(t.at(4100, rx(higher)), want);
 }
 
@@ -363,8 +372,26 @@ fn master_equal_priority_higher_address_wins() {
 fn master_lower_priority_advert_is_answered_not_obeyed() {
     let mut t = T::master(params("vi", 100));
     let adv = advert_from(t.inst.params(), "10.0.0.2", 50);
-    assert_eq!(t.at(4000, rx(adv)), vec![send(&t.inst, 100)]);
+    // keepalived also refreshes the peers' ARP caches: garp_lower_prio_repeat (default:
+    // vrrp_garp_master_repeat) now, again after garp_lower_prio_delay.
+    assert_eq!(
+        t.at(4000, rx(adv)),
+        vec![
+            send(&t.inst, 100),
+            Action::SendGratuitous { repeat: 5 },
+            arm(GarpLowerPrio, Duration::from_secs(5)),
+        ]
+    );
     assert_eq!(t.inst.state(), Master);
+    assert_eq!(
+        t.at(
+            9000,
+            Input::TimerExpired {
+                timer: GarpLowerPrio
+            }
+        ),
+        vec![Action::SendGratuitous { repeat: 5 }]
+    );
 }
 
 #[test]

@@ -259,6 +259,17 @@ fn keepalived_unicast_ah_verifies_in_the_instance_even_after_a_plain_decode() {
         in_sync_group: false,
         track_primary: true,
         lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
+        garp_lower_prio_repeat: 5,
+        garp_lower_prio_delay: Duration::from_secs(5),
+        skip_check_adv_addr: false,
+        check_unicast_src: false,
+        unicast_fault_no_peer: false,
+        down_timer_adverts: 3,
+        startup_delay: Duration::ZERO,
+        notify_master_rx_lower_pri: false,
+        track_files: vec![],
+        garp_extra_if: None,
     };
     let mut inst = Instance::new(params);
     let t0 = Instant::now();

@@ -222,6 +222,154 @@ fn use_vmac_answers_with_the_virtual_mac() {
     );
 }
 
+/// As keepalived, IPv6 VIPs are added with IFA_F_NODAD: usable at once, never "tentative"
+/// (DAD is switched on for this interface, unlike the rest of the lab).
+#[test]
+fn ipv6_vips_skip_dad() {
+    let Some((mut lab, a, _b, o)) = lan("nodad") else {
+        return;
+    };
+    lab.exec_ok(&a, &["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=1"]);
+    lab.exec_ok(&a, &["sysctl", "-qw", "net.ipv6.conf.eth0.dad_transmits=3"]);
+    let vip = "fd50::100";
+    let i = Inst::new("VI_6", "eth0", 63, 150, &["fd50::100/64"]).v3("0.2");
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", vip).then_some(())).is_some(),
+        "the IPv6 VIP should be added (logs in {logs})"
+    );
+    let line = lab.exec_ok(&a, &["ip", "-6", "-o", "addr", "show", "dev", "eth0"]);
+    let line = line
+        .lines()
+        .find(|l| l.contains(vip))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("nodad") && !line.contains("tentative") && !line.contains("dadfailed"),
+        "VIP added with nodad, not tentative: {line:?} (logs in {logs})"
+    );
+    // Usable as a source address at once: a tentative address cannot be bound (busybox's
+    // ping binds to -I ADDR), and the observer answers.
+    let ping = lab.exec(
+        &a,
+        &[
+            "busybox", "ping", "-6", "-c", "1", "-W", "2", "-I", vip, "fd50::9",
+        ],
+    );
+    assert!(
+        ping.status.success(),
+        "ping from the VIP right after it appeared: {}{} (logs in {logs})",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr)
+    );
+    let _ = o;
+}
+
+/// IPv6 use_vmac as keepalived 2.2.7: the interface is named vrrp.VRID as for IPv4, its MAC
+/// is 00:00:5e:00:02:VRID, carries the base's link-local address (adverts go out from
+/// the VMAC with that source) and the VIP; the unsolicited NA comes from the VMAC.
+#[test]
+fn ipv6_use_vmac_sends_from_the_vmac_with_the_base_link_local() {
+    let Some((mut lab, a, _b, o)) = lan("vmac6") else {
+        return;
+    };
+    let cap = lab.tcpdump(&o, "eth0", "ip6 proto 112 or icmp6", "o");
+    let mut i = Inst::new("VI_6", "eth0", 64, 150, &["fd50::100/64"]).v3("0.2");
+    i.extra = "  use_vmac\n".into();
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    let dev = "vrrp.64";
+    assert!(
+        wait_for(T, || lab.has_addr(&a, dev, "fd50::100").then_some(())).is_some(),
+        "the IPv6 VIP should live on {dev} (logs in {logs})"
+    );
+    assert_eq!(lab.mac(&a, dev), "00:00:5e:00:02:40");
+    let ll = lab.exec_ok(
+        &a,
+        &[
+            "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link",
+        ],
+    );
+    let ll = ll
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|w| w.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!ll.is_empty(), "eth0 has a link-local address");
+    assert!(
+        lab.has_addr(&a, dev, &ll),
+        "{dev} carries eth0's link-local {ll}"
+    );
+    let seen = wait_for(T, || {
+        let l = netns::lines(&cap);
+        let advert = l.iter().any(|x| {
+            x.contains("00:00:5e:00:02:40 > 33:33:00:00:00:12")
+                && x.contains(&format!("{ll} > ff02::12"))
+        });
+        let na = l.iter().any(|x| {
+            x.contains("00:00:5e:00:02:40 > 33:33:00:00:00:01")
+                && x.contains("fd50::100 > ff02::1")
+                && x.contains("neighbor advertisement")
+        });
+        (advert && na).then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "adverts from the VMAC with source {ll} and NAs from the VMAC on the wire: {:?} (logs in {logs})",
+        netns::lines(&cap)
+    );
+}
+
+/// `no_accept` as keepalived 2.2.7 (which fills an nftables set `vips` while MASTER and drops
+/// input to and output from it): the MASTER holds the VIP but does not answer on it; an
+/// instance with the default (accept) does. The table goes when rampart stops.
+#[test]
+fn no_accept_drops_traffic_for_the_vips() {
+    let Some((mut lab, a, _b, o)) = lan("noacc") else {
+        return;
+    };
+    let mut closed = Inst::new("VI_NA", "eth0", 65, 150, &["10.50.0.100/24"]).v3("0.2");
+    closed.extra = "  no_accept\n".into();
+    let open = Inst::new("VI_A", "eth0", 66, 150, &["10.50.0.101/24"]).v3("0.2");
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &conf(&[closed, open], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || (lab.has_addr(&a, "eth0", "10.50.0.100")
+            && lab.has_addr(&a, "eth0", "10.50.0.101"))
+        .then_some(()))
+        .is_some(),
+        "both instances become MASTER (logs in {logs})"
+    );
+    let ping = |ip: &str| {
+        lab.exec(&o, &["busybox", "ping", "-c", "1", "-W", "1", ip])
+            .status
+            .success()
+    };
+    assert!(
+        wait_for(T, || ping("10.50.0.101").then_some(())).is_some(),
+        "the accept VIP answers (logs in {logs})"
+    );
+    assert!(
+        !ping("10.50.0.100"),
+        "the no_accept VIP must not answer (logs in {logs})"
+    );
+    let set = lab.exec_ok(&a, &["nft", "list", "set", "ip", "rampart", "vips"]);
+    assert!(
+        set.contains("10.50.0.100") && !set.contains("10.50.0.101"),
+        "{set}"
+    );
+    lab.signal(pid, "TERM");
+    assert!(lab.wait_exit(pid, T));
+    let tables = lab.exec_ok(&a, &["nft", "list", "tables"]);
+    assert!(
+        !tables.contains("rampart"),
+        "table removed at exit: {tables}"
+    );
+}
+
 #[test]
 fn dry_run_elects_but_changes_nothing() {
     let Some((mut lab, a, _b, _o)) = lan("dry") else {
@@ -422,5 +570,131 @@ fn missing_interface_puts_only_its_instance_in_fault_until_it_appears() {
         instance_state(&lab, "a", "VI_GOOD").as_deref(),
         Some("MASTER"),
         "the other instance was not disturbed (logs in {logs})"
+    );
+}
+
+/// use_vmac on an interface that does not exist yet: FAULT, then, when it appears, the VMAC
+/// is made on it and carries the VIP (as keepalived does for a re-created interface).
+#[test]
+fn use_vmac_on_a_missing_interface_is_made_when_it_appears() {
+    let Some((mut lab, a, _b, o)) = lan("vmacmiss") else {
+        return;
+    };
+    let mut i = Inst::new("VI_LATE", "eth9", 67, 150, &["10.51.0.100/24"]).v3("0.2");
+    i.extra = "  use_vmac\n".into();
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || (instance_state(&lab, "a", "VI_LATE")? == "FAULT")
+            .then_some(()))
+        .is_some(),
+        "FAULT while eth9 is missing (logs in {logs})"
+    );
+    let br2 = lab.lan("br2");
+    lab.attach(&a, "eth9", &br2, &["10.51.0.1/24"]);
+    lab.attach(&o, "eth9", &br2, &["10.51.0.9/24"]);
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.67", "10.51.0.100")
+            .then_some(()))
+        .is_some(),
+        "the VMAC is made when eth9 appears and carries the VIP: {:?} (logs in {logs})",
+        status_json(&lab, "a")
+    );
+    let got = wait_for(T, || {
+        lab.arping(&o, "eth9", "10.51.0.100")
+            .filter(|m| m == "00:00:5e:00:01:43")
+    });
+    assert!(got.is_some(), "ARP answered by the VMAC (logs in {logs})");
+}
+
+/// Without a VMAC: the interface is deleted and re-created (new ifindex, new MAC). The
+/// instance goes to FAULT, comes back on a new socket, and its gratuitous ARPs carry the new
+/// MAC (the sender was opened again), repointing a neighbour that still has the old one.
+#[test]
+fn recreated_interface_gratuitous_arps_carry_the_new_mac() {
+    let Some((mut lab, a, _b, o)) = lan("recrgarp") else {
+        return;
+    };
+    let vip = "10.50.0.100";
+    let i = Inst::new("VI_R", "eth0", 68, 150, &["10.50.0.100/24"]).v3("0.2");
+    start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", vip).then_some(())).is_some(),
+        "MASTER (logs in {logs})"
+    );
+    let old_mac = lab.mac(&a, "eth0");
+    lab.exec_ok(&a, &["ip", "link", "del", "eth0"]);
+    assert!(
+        wait_for(T, || (instance_state(&lab, "a", "VI_R")? == "FAULT")
+            .then_some(()))
+        .is_some(),
+        "FAULT while eth0 is gone (logs in {logs})"
+    );
+    lab.exec_ok(
+        &o,
+        &[
+            "ip", "neigh", "replace", vip, "lladdr", &old_mac, "dev", "eth0", "nud", "stale",
+        ],
+    );
+    let br = format!("{}-br", lab.tag);
+    lab.attach(&a, "eth0", &br, &["10.50.0.1/24", "fd50::1/64"]);
+    let new_mac = lab.mac(&a, "eth0");
+    assert_ne!(old_mac, new_mac, "a re-created veth has a new MAC");
+    assert!(
+        wait_for(T, || lab.has_addr(&a, "eth0", vip).then_some(())).is_some(),
+        "MASTER again with the VIP on the new eth0 (logs in {logs})"
+    );
+    let moved = wait_for(T, || lab.neigh(&o, vip).filter(|m| *m == new_mac));
+    assert!(
+        moved.is_some(),
+        "the observer's entry follows the gratuitous ARPs from the new MAC: {:?} (logs in {logs})",
+        lab.neigh(&o, vip)
+    );
+}
+
+/// A VMAC deleted by hand while its base interface is up: FAULT, the VMAC is made again at
+/// once and the instance comes back to MASTER with its VIP on it (keepalived 2.2.7 does the
+/// same: "Interface vrrp.N deleted", "Success creating VMAC interface", BACKUP, MASTER).
+#[test]
+fn vmac_deleted_by_hand_is_made_again() {
+    let Some((mut lab, a, _b, _o)) = lan("vmacdel") else {
+        return;
+    };
+    let mut i = Inst::new("VI_V", "eth0", 69, 150, &["10.50.0.100/24"]).v3("0.2");
+    i.extra = "  use_vmac\n".into();
+    let (_, log) = start_rampart(&mut lab, &a, "a", &conf(&[i], &[]));
+    let logs = lab.dir.path().display().to_string();
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.69", "10.50.0.100")
+            .then_some(()))
+        .is_some(),
+        "MASTER with the VIP on vrrp.69 (logs in {logs})"
+    );
+    let old_index = lab.exec_ok(&a, &["cat", "/sys/class/net/vrrp.69/ifindex"]);
+    lab.exec_ok(&a, &["ip", "link", "del", "vrrp.69"]);
+    assert!(
+        wait_for(T, || {
+            let idx = lab.exec(&a, &["cat", "/sys/class/net/vrrp.69/ifindex"]);
+            (idx.status.success() && String::from_utf8_lossy(&idx.stdout) != old_index)
+                .then_some(())
+        })
+        .is_some(),
+        "the VMAC is made again (logs in {logs})"
+    );
+    assert!(
+        wait_for(T, || lab
+            .has_addr(&a, "vrrp.69", "10.50.0.100")
+            .then_some(()))
+        .is_some(),
+        "MASTER again with the VIP on the new vrrp.69 (logs in {logs})"
+    );
+    assert_eq!(lab.mac(&a, "vrrp.69"), "00:00:5e:00:01:45");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("MASTER -> FAULT") && text.contains("FAULT -> BACKUP"),
+        "FAULT while the VMAC was gone (logs in {logs})"
     );
 }

@@ -287,3 +287,139 @@ fn lowered_priority_hands_over_to_the_peer() {
         "with priority 50 on a, b (100) should preempt (logs in {logs})"
     );
 }
+
+/// A renamed instance with the same VRID, family and interface is the same virtual router: it
+/// stays MASTER (its VIP stays, no gratuitous ARP, no notify), keeps advertising, and reports
+/// under its new name from then on (status, and the notify at shutdown).
+#[test]
+fn renamed_instance_keeps_its_state() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("reloadname");
+    let br = lab.lan("br");
+    let a = lab.ns("a");
+    let o = lab.ns("o");
+    lab.attach(&a, "eth0", &br, &["10.55.0.1/24"]);
+    lab.attach(&o, "eth0", &br, &["10.55.0.9/24"]);
+    let logs = lab.dir.path().display().to_string();
+    let notify_out = lab.path("notify.out");
+    let script = lab.path("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", notify_out.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let named = |name: &str| {
+        let mut i = Inst::new(name, "eth0", 61, 150, &["10.55.0.100/24"]);
+        i.extra = format!("  notify {}\n", script.display());
+        conf(&[i], &[])
+    };
+    let (pid, _) = start_rampart(&mut lab, &a, "a", &named("VI_OLD"));
+    let sock = lab.path("a.sock");
+    let master = wait_for(T, || {
+        lines(&notify_out)
+            .iter()
+            .any(|l| l == "INSTANCE VI_OLD MASTER 150")
+            .then_some(())
+    });
+    assert!(
+        master.is_some(),
+        "VI_OLD should become MASTER (logs in {logs})"
+    );
+    assert!(lab.has_addr(&a, "eth0", "10.55.0.100"));
+    // Let the delayed gratuitous ARP round (vrrp_garp_master_delay 1) pass.
+    std::thread::sleep(Duration::from_secs(3));
+    let capture = lab.path("capture.txt");
+    lab.spawn(
+        "tcpdump",
+        &o,
+        &["tcpdump", "-i", "eth0", "-n", "-l", "arp or vrrp"],
+        &capture,
+    );
+    let ready = wait_for(T, || {
+        std::fs::read_to_string(&capture)
+            .unwrap_or_default()
+            .contains("listening on")
+            .then_some(())
+    });
+    assert!(ready.is_some(), "tcpdump should start (see {logs})");
+    std::thread::sleep(Duration::from_millis(500));
+    let notify_before = lines(&notify_out);
+
+    std::fs::write(lab.path("a.conf"), named("VI_NEW")).unwrap();
+    let r = lab.exec(
+        &a,
+        &[
+            env!("CARGO_BIN_EXE_rampart"),
+            "reload",
+            "--socket",
+            sock.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&r.stdout).to_string();
+    assert!(r.status.success(), "reload should be accepted: {out}");
+    assert!(
+        out.contains("~ vrrp_instance VI_NEW (VRID 61 IPv4 on eth0): state kept")
+            && out.contains("renamed from VI_OLD"),
+        "the plan should say the instance is kept and renamed: {out}"
+    );
+    // Status reports the new name, still MASTER.
+    let last_status = std::cell::RefCell::new(String::new());
+    let status = wait_for(T, || {
+        let r = lab.exec(
+            &a,
+            &[
+                env!("CARGO_BIN_EXE_rampart"),
+                "status",
+                "--json",
+                "--socket",
+                sock.to_str().unwrap(),
+            ],
+        );
+        *last_status.borrow_mut() = String::from_utf8_lossy(&r.stdout).to_string();
+        let v: serde_json::Value = serde_json::from_slice(&r.stdout).ok()?;
+        let insts = v.pointer("/instances")?.as_array()?.clone();
+        (insts.len() == 1 && insts[0]["name"] == "VI_NEW").then_some(insts[0].clone())
+    });
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "status should list VI_NEW only (logs in {logs}): {}",
+            last_status.borrow()
+        )
+    });
+    assert_eq!(status["state"], "MASTER", "{status}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(lab.has_addr(&a, "eth0", "10.55.0.100"), "the VIP stays");
+    let cap = std::fs::read_to_string(&capture).unwrap_or_default();
+    let arp: Vec<&str> = cap
+        .lines()
+        .filter(|l| l.contains("ARP") && l.contains("10.55.0.100"))
+        .collect();
+    assert!(arp.is_empty(), "no gratuitous ARP after a rename: {arp:?}");
+    assert!(
+        cap.lines()
+            .filter(|l| l.contains("vrid 61") && l.contains("prio 150"))
+            .count()
+            >= 2,
+        "the router keeps advertising at priority 150: {cap}"
+    );
+    assert!(
+        !cap.lines().any(|l| l.contains("prio 0")),
+        "no priority 0 (the router was not stopped): {cap}"
+    );
+    assert_eq!(lines(&notify_out), notify_before, "no notify on a rename");
+    // From now on the instance reports under its new name.
+    lab.signal(pid, "TERM");
+    assert!(lab.wait_exit(pid, T));
+    let n = lines(&notify_out);
+    assert!(
+        n.last()
+            .is_some_and(|l| l.starts_with("INSTANCE VI_NEW STOP")),
+        "the stop is notified under the new name: {n:?}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rampart::vrrp::auth::Auth;
-use rampart::vrrp::fsm::{Action, Input, Instance, InstanceParams, SyncCommand, Tracked, VrrpState};
+use rampart::vrrp::fsm::{Action, Input, Instance, InstanceParams, SyncCommand, Tracked, TrackedFile, VrrpState};
 use rampart::vrrp::packet::{AhParams, Af, Ipv4Params, Version, VrrpPacket, decode_ipv4, encode_ipv4};
 use rampart::vrrp::{Centis, TimerKind};
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,7 +39,18 @@ fn params(b: &[u8]) -> InstanceParams {
         garp_master_refresh_repeat: 1,
         in_sync_group: g(1) & 32 != 0,
         track_primary: true,
-        lower_prio_no_advert: false,
+        lower_prio_no_advert: g(1) & 64 != 0,
+        higher_prio_send_advert: g(1) & 128 != 0,
+        garp_lower_prio_repeat: u32::from(g(3) & 3),
+        garp_lower_prio_delay: Duration::from_millis(u64::from(g(3) & 4) * 100),
+        skip_check_adv_addr: g(2) & 1 != 0,
+        check_unicast_src: g(2) & 2 != 0,
+        unicast_fault_no_peer: g(2) & 4 != 0 && g(2) & 8 != 0,
+        down_timer_adverts: u32::from(g(4) % 4) + 1,
+        startup_delay: Duration::from_millis(u64::from(g(5) & 3) * 100),
+        notify_master_rx_lower_pri: g(2) & 16 != 0,
+        track_files: vec![TrackedFile { name: "tf".into(), weight: i32::from(g(2) as i8) / 4, reverse: g(2) & 32 != 0, value: 0 }],
+        garp_extra_if: (g(2) & 64 != 0).then_some((true, Centis(100))),
     }
 }
 
@@ -57,7 +68,11 @@ fuzz_target!(|data: &[u8]| {
     while let [op, arg, tail @ ..] = rest {
         rest = tail;
         now += Duration::from_millis(u64::from(*arg) * 7);
-        let input = match op % 12 {
+        let input = match op % 16 {
+            12 => Input::TrackFile { name: "tf".into(), value: i64::from(*arg as i8) },
+            13 => Input::TimerExpired { timer: TimerKind::GarpLowerPrio },
+            14 => Input::TimerExpired { timer: TimerKind::StartupDelay },
+            15 => Input::TimerExpired { timer: TimerKind::GarpExtraIf },
             0 => Input::Startup,
             1 => Input::Shutdown,
             2 => Input::TimerExpired { timer: TimerKind::MasterDown },

@@ -81,7 +81,7 @@ build() {
 start_web() { in_ns "$1" busybox httpd -f -p 80 -h "$RUN/www-$1" & echo $! >"$RUN/$1.pid"; }
 stop_web() { [[ -f $RUN/$1.pid ]] && kill -9 "$(cat "$RUN/$1.pid")" 2>/dev/null; rm -f "$RUN/$1.pid"; }
 start_dir() {
-    in_ns "$1" "$RAMPART" -f "$CONF" -i "$1" -l --control-socket "$RUN/$1.sock" \
+    in_ns "$1" "$RAMPART" -n -f "$CONF" -i "$1" -l --control-socket "$RUN/$1.sock" \
         >>"$RUN/$1.log" 2>&1 &
     echo $! >"$RUN/$1.pid"
 }

@@ -130,6 +130,11 @@ fn log_event(ev: &Event) {
                 tracing::error!(target: "event", "configuration reload refused: {detail}")
             }
         }
+        Event::VrrpPriority {
+            instance, priority, ..
+        } => {
+            tracing::info!(target: "event", instance = %instance, priority = *priority, "VRRP instance {instance}: effective priority now {priority}")
+        }
         Event::RealServerWeight { .. } => {}
     }
 }

@@ -15,7 +15,7 @@
 //! of stalling the daemon.
 
 use super::message::fmt_endpoint;
-use crate::config::{GlobalDefs, NotifyFifo};
+use crate::config::{GlobalDefs, NotifyFifo, RunAs};
 use crate::events::{Event, VrrpStateName};
 use std::fs::File;
 use std::io::Write;
@@ -83,7 +83,61 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
             ),
         )),
         Event::Reload { .. } | Event::RealServerWeight { .. } => None,
+        // keepalived's `notify_priority_changes` lines; written only where enabled (see
+        // [`priority_changes_enabled`]).
+        Event::VrrpPriority {
+            instance,
+            state,
+            priority,
+        } => {
+            let what = match state {
+                VrrpStateName::Master => "MASTER_PRIORITY",
+                VrrpStateName::Backup => "BACKUP_PRIORITY",
+                _ => return None,
+            };
+            Some((
+                FifoClass::Vrrp,
+                format!("INSTANCE \"{instance}\" {what} {priority}\n"),
+            ))
+        }
     }
+}
+
+/// `notify_priority_changes` of an instance: its own, else its sync group's, else the
+/// global `vrrp_notify_priority_changes`.
+pub fn priority_changes_enabled(cfg: &crate::config::Config, instance: &str) -> bool {
+    let Some(i) = cfg.instance(instance) else {
+        return false;
+    };
+    i.notify_priority_changes
+        .or_else(|| {
+            cfg.sync_groups
+                .iter()
+                .find(|g| g.members.iter().any(|m| m == instance))
+                .and_then(|g| g.notify_priority_changes)
+        })
+        .unwrap_or(cfg.global.vrrp_notify_priority_changes)
+}
+
+/// Pure: the fifo lines for states (`INSTANCE "VI_1" MASTER 100`, `GROUP "G" BACKUP 0`),
+/// leaving out states keepalived never writes (INIT).
+pub fn state_lines<'a>(
+    instances: impl IntoIterator<Item = (&'a str, &'a str, u8)>,
+    groups: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<String> {
+    let written = |s: &str| matches!(s, "MASTER" | "BACKUP" | "FAULT" | "STOP");
+    let mut out = Vec::new();
+    for (name, state, prio) in instances {
+        if written(state) {
+            out.push(format!("INSTANCE \"{name}\" {state} {prio}\n"));
+        }
+    }
+    for (name, state) in groups {
+        if written(state) {
+            out.push(format!("GROUP \"{name}\" {state} 0\n"));
+        }
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +156,8 @@ pub enum FifoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: fifo owner: {detail}")]
+    Owner { path: PathBuf, detail: String },
     #[error("{path}: cannot start fifo script {script:?}: {source}")]
     Script {
         path: PathBuf,
@@ -111,18 +167,39 @@ pub enum FifoError {
     },
 }
 
-/// Create `path` as a fifo (mode 0600) unless it already is one.
-pub fn ensure_fifo(path: &Path) -> Result<(), FifoError> {
+/// Create `path` as a fifo (mode 0600) unless it already is one; a fifo rampart creates is
+/// given to `owner` (`notify_fifo PATH username [groupname]`), as keepalived does.
+pub fn ensure_fifo(path: &Path, owner: Option<&RunAs>) -> Result<(), FifoError> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_fifo() => Ok(()),
         Ok(_) => Err(FifoError::NotAFifo {
             path: path.to_path_buf(),
         }),
-        Err(_) => nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(|source| FifoError::Create {
+        Err(_) => {
+            let create = |source| FifoError::Create {
                 path: path.to_path_buf(),
                 source,
-            }),
+            };
+            nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(create)?;
+            if let Some(owner) = owner {
+                let ids = crate::vrrp::notify::resolve_user(&path.display().to_string(), owner)
+                    .map_err(|e| FifoError::Owner {
+                        path: path.to_path_buf(),
+                        detail: e.to_string(),
+                    })?;
+                // CAP_CHOWN is raised for this call only (see daemon::caps).
+                crate::daemon::caps::with_raised(&[crate::daemon::caps::CAP_CHOWN], || {
+                    nix::unistd::chown(
+                        path,
+                        Some(nix::unistd::Uid::from_raw(ids.uid)),
+                        Some(nix::unistd::Gid::from_raw(ids.gid)),
+                    )
+                })
+                .map_err(create)?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -136,14 +213,19 @@ struct OpenFifo {
 }
 
 impl OpenFifo {
-    fn open(cfg: &NotifyFifo) -> Result<OpenFifo, FifoError> {
+    fn open(cfg: &NotifyFifo, script_user: Option<&RunAs>) -> Result<OpenFifo, FifoError> {
         let path = PathBuf::from(&cfg.path);
-        ensure_fifo(&path)?;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(&path)
+        ensure_fifo(&path, cfg.owner.as_ref())?;
+        // CAP_DAC_OVERRIDE raised for the open only: the fifo may belong to its configured
+        // owner (mode 0600), as keepalived (full root) can open it too.
+        let file =
+            crate::daemon::caps::with_raised(&[crate::daemon::caps::CAP_DAC_OVERRIDE], || {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                    .open(&path)
+            })
             .map_err(|source| FifoError::Open {
                 path: path.clone(),
                 source,
@@ -151,16 +233,38 @@ impl OpenFifo {
         let script = match &cfg.script {
             Some(cmd) if !cmd.argv.is_empty() => {
                 // keepalived passes the fifo name as the script's last parameter.
-                let child = std::process::Command::new(&cmd.argv[0])
+                let mut command = std::process::Command::new(&cmd.argv[0]);
+                command
                     .args(&cmd.argv[1..])
                     .arg(&path)
-                    .stdin(std::process::Stdio::null())
-                    .spawn()
-                    .map_err(|source| FifoError::Script {
+                    .stdin(std::process::Stdio::null());
+                // The script's own user, else script_user, else root.
+                let run_as = cfg.script_user.as_ref().or(script_user);
+                if let Some(u) = run_as {
+                    use std::os::unix::process::CommandExt;
+                    let ids = crate::vrrp::notify::resolve_user(&cmd.raw, u).map_err(|e| {
+                        FifoError::Owner {
+                            path: path.clone(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                    command.gid(ids.gid).uid(ids.uid);
+                }
+                let caps = if run_as.is_some() {
+                    &[
+                        crate::daemon::caps::CAP_SETUID,
+                        crate::daemon::caps::CAP_SETGID,
+                    ][..]
+                } else {
+                    &[]
+                };
+                let child = crate::daemon::caps::with_raised(caps, || command.spawn()).map_err(
+                    |source| FifoError::Script {
                         path: path.clone(),
                         script: cmd.raw.clone(),
                         source,
-                    })?;
+                    },
+                )?;
                 tracing::info!(target: "fifo", "started fifo script {:?} (pid {}) for {}", cmd.raw, child.id(), path.display());
                 Some(child)
             }
@@ -221,7 +325,8 @@ impl FifoWriters {
     /// Create (if missing) and open the fifos configured in `global_defs`, and start their
     /// scripts. A fifo that cannot be opened is an error naming its path.
     pub fn open(global: &GlobalDefs) -> Result<FifoWriters, FifoError> {
-        let open = |f: &Option<NotifyFifo>| f.as_ref().map(OpenFifo::open).transpose();
+        let user = global.script_user.as_ref();
+        let open = |f: &Option<NotifyFifo>| f.as_ref().map(|f| OpenFifo::open(f, user)).transpose();
         Ok(FifoWriters {
             all: open(&global.notify_fifo)?,
             vrrp: open(&global.vrrp_notify_fifo)?,
@@ -231,6 +336,16 @@ impl FifoWriters {
 
     pub fn is_empty(&self) -> bool {
         self.all.is_none() && self.vrrp.is_none() && self.lvs.is_none()
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: the current state of every instance and sync
+    /// group, as lines of the VRRP class.
+    pub fn write_vrrp_lines(&mut self, lines: &[String]) {
+        for line in lines {
+            for f in [&mut self.all, &mut self.vrrp].into_iter().flatten() {
+                f.write_line(line);
+            }
+        }
     }
 
     /// Write the event's line to `notify_fifo` and to the fifo of its class.
@@ -264,6 +379,18 @@ mod tests {
             protocol: "tcp",
             group: None,
         }
+    }
+
+    #[test]
+    fn state_lines_on_reload() {
+        let lines = state_lines(
+            [("VI_1", "MASTER", 100), ("VI_2", "INIT", 50)],
+            [("G", "BACKUP")],
+        );
+        assert_eq!(
+            lines,
+            vec!["INSTANCE \"VI_1\" MASTER 100\n", "GROUP \"G\" BACKUP 0\n"]
+        );
     }
 
     #[test]

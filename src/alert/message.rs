@@ -118,6 +118,10 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
             if !vrrp_alert_enabled(cfg, own) {
                 return None;
             }
+            // `no_email_faults`: no mail for fault conditions.
+            if *to == VrrpStateName::Fault && cfg.global.no_email_faults {
+                return None;
+            }
             let (what, body) = match to {
                 VrrpStateName::Master => (
                     "Entering MASTER state",
@@ -152,6 +156,9 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                 .find(|g| &g.name == group)
                 .and_then(|g| g.smtp_alert);
             if !vrrp_alert_enabled(cfg, own) {
+                return None;
+            }
+            if *to == VrrpStateName::Fault && cfg.global.no_email_faults {
                 return None;
             }
             let (what, body) = match to {
@@ -273,6 +280,8 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                 ),
             })
         }
+        // keepalived mails no priority changes.
+        Event::VrrpPriority { .. } => None,
         Event::RealServerWeight { .. } => None,
     }
 }
@@ -330,6 +339,30 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn no_email_faults_silences_fault_only() {
+        let mut cfg = cfg_alert_on();
+        let inst = |to| Event::VrrpInstance {
+            instance: "VI_1".into(),
+            from: VrrpStateName::Master,
+            to,
+            priority: 100,
+            reason: String::new(),
+        };
+        let group = |to| Event::VrrpSyncGroup {
+            group: "G".into(),
+            from: VrrpStateName::Master,
+            to,
+            reason: String::new(),
+        };
+        assert!(alert_for(&cfg, "r", &inst(VrrpStateName::Fault)).is_some());
+        cfg.global.no_email_faults = true;
+        assert!(alert_for(&cfg, "r", &inst(VrrpStateName::Fault)).is_none());
+        assert!(alert_for(&cfg, "r", &group(VrrpStateName::Fault)).is_none());
+        assert!(alert_for(&cfg, "r", &inst(VrrpStateName::Backup)).is_some());
+        assert!(alert_for(&cfg, "r", &group(VrrpStateName::Backup)).is_some());
     }
 
     #[test]

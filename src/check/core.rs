@@ -118,6 +118,7 @@ struct RsState {
     weight: u32,
     inhibit: bool,
     forward: ForwardMethod,
+    tunnel: crate::config::model::Tunnel,
     uthreshold: u32,
     lthreshold: u32,
     notify_up: Option<Command>,
@@ -170,6 +171,9 @@ fn mix(mut x: u64) -> u64 {
 
 impl Core {
     /// Build the core from a configuration. Checkers that cannot run are reported and skipped.
+    // ProbeSpec holds a compiled regex (interior caches); it hashes and compares by its
+    // configuration only, so it is a sound map key.
+    #[allow(clippy::mutable_key_type)]
     pub fn new(cfg: &Config, seed: u64) -> (Core, Vec<CoreError>) {
         let mut errors = Vec::new();
         let mut probes: Vec<ProbeState> = Vec::new();
@@ -248,6 +252,7 @@ impl Core {
                     weight: rs.weight,
                     inhibit: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
                     forward: rs.lb_kind.unwrap_or(vs.lb_kind),
+                    tunnel: crate::ipvs::desired::forward_of(vs, rs).1,
                     uthreshold: rs.uthreshold,
                     lthreshold: rs.lthreshold,
                     notify_up: rs.notify_up.clone(),
@@ -269,6 +274,7 @@ impl Core {
                         weight: 1,
                         upper_threshold: 0,
                         lower_threshold: 0,
+                        tunnel: crate::ipvs::desired::sorry_forward_of(vs, s).1,
                     },
                 )
             });
@@ -423,6 +429,7 @@ impl Core {
     /// are not restarted; real servers and virtual servers that exist in both keep theirs,
     /// and any change the new configuration implies (a new checker, a new quorum) is emitted
     /// as ordinary transitions. Returns, for each old probe, its id in this core.
+    #[allow(clippy::mutable_key_type)] // see Core::new
     pub fn adopt(&mut self, old: &Core) -> (Vec<Option<ProbeId>>, Vec<Action>) {
         let index: HashMap<(&ProbeSpec, Timing, bool), usize> = self
             .probes
@@ -711,6 +718,7 @@ impl Core {
                             weight,
                             upper_threshold: r.uthreshold,
                             lower_threshold: r.lthreshold,
+                            tunnel: r.tunnel,
                         },
                     );
                 }
@@ -727,7 +735,7 @@ impl Core {
                     *key,
                     ServiceEntry {
                         settings: settings.clone(),
-                        dests: dests.clone(),
+                        dests: crate::ipvs::desired::dests_for_key(key, &dests),
                     },
                 );
             }

@@ -25,7 +25,8 @@ pub async fn run(m: &MiscSpec) -> Outcome {
             Err(reason) => return Outcome::Down { reason },
         }
     }
-    let mut child = match cmd.spawn() {
+    // CAP_SETUID/CAP_SETGID are raised for this fork only (see daemon::caps).
+    let mut child = match crate::daemon::caps::spawn(&mut cmd, m.user.is_some()) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::Down {
@@ -41,11 +42,9 @@ pub async fn run(m: &MiscSpec) -> Outcome {
         },
         Err(_) => {
             if let Some(pid) = pid {
-                // The child leads its own process group (process_group(0)).
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                // The child leads its own process group (process_group(0)), which may
+                // belong to script_user: CAP_KILL is raised for the call.
+                crate::daemon::caps::kill_group(pid);
             }
             let _ = child.wait().await;
             Outcome::Down {

@@ -746,18 +746,18 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match read {
             Ok(0) => break,
-            Ok(n) => match {
+            Ok(n) => {
                 if let Some(limit) = keep_raw {
                     let room = (limit as usize).saturating_sub(raw.len()).min(n);
                     raw.extend_from_slice(&buf[..room]);
                 }
-                reader.feed(&buf[..n])
-            } {
-                Ok(Progress::More) => {}
-                Ok(Progress::Done) if deadline.is_none() => break,
-                Ok(Progress::Done) => {}
-                Err(e) => return Ok(Err(e.into())),
-            },
+                match reader.feed(&buf[..n]) {
+                    Ok(Progress::More) => {}
+                    Ok(Progress::Done) if deadline.is_none() => break,
+                    Ok(Progress::Done) => {}
+                    Err(e) => return Ok(Err(e.into())),
+                }
+            }
             // A TLS peer closing without close_notify still ends the body (as keepalived).
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Ok(Err(FetchError::Read(e.to_string()))),

@@ -40,7 +40,10 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             .table()
             .map_err(|e| anyhow::anyhow!("cannot read the IPVS table: {e}"))?;
         let kernel = crate::ipvs::convert::table_from_dump(&dump);
-        Box::new(KernelSink::new(client, kernel, cfg.global.lvs_flush))
+        Box::new(
+            KernelSink::new(client, kernel, cfg.global.lvs_flush)
+                .with_counters(ctx.ipvs_ops.clone()),
+        )
     };
     run_with_sink(cfg, ctx, sink, seed).await
 }
@@ -64,13 +67,16 @@ pub async fn run_with_sink(
         heap: BinaryHeap::new(),
         events: ctx.events.clone(),
         table_dirty: false,
+        drains: Vec::new(),
+        applied: Default::default(),
         script_user: cfg
             .global
             .script_user
             .as_ref()
             .map(|u| (u.user.clone(), u.group.clone())),
     };
-    sink.apply(&core.desired());
+    shell.applied = core.desired();
+    sink.apply(&shell.applied);
     release_startup_memory();
     warn_ha_suspend_without_address(&cfg);
     // ha_suspend: watch this host's addresses (the VRRP engine's rtnetlink watch) and feed
@@ -84,6 +90,8 @@ pub async fn run_with_sink(
     }
     let actions = core.report_weights();
     shell.handle(actions);
+    let mut plan_requests = ctx.ipvs_planner.register();
+    let mut running_cfg = cfg.clone();
     let start = Instant::now();
     let actions = core.start(start.into_std());
     shell.handle(actions);
@@ -105,7 +113,29 @@ pub async fn run_with_sink(
         } else {
             shell.heap.peek().map(|Reverse((at, _))| *at)
         };
+        let drain_end = shell.drains.iter().map(|d| d.until).min();
         tokio::select! {
+            Some(req) = plan_requests.recv() => {
+                // What the reload below would send, computed on a copy of the live state.
+                let (mut next_core, _) = Core::new(&req.config, seed);
+                next_core.adopt(&core);
+                let next_table = next_core.desired();
+                let started = crate::daemon::reload::drains(&running_cfg, &req.config, &core.desired(), &next_table);
+                let plan = crate::daemon::reload::ipvs_plan(&shell.applied, &next_table, &shell.drains, &started);
+                let _ = req.reply.send(plan);
+            }
+            _ = sleep_until_opt(drain_end) => {
+                let now = Instant::now();
+                shell.drains.retain(|d| {
+                    let keep = d.until > now;
+                    if !keep {
+                        tracing::info!(target: "check", "drain of [{}]:{} over: deleting it", d.dest.addr, d.dest.port);
+                    }
+                    keep
+                });
+                shell.table_dirty = true;
+                shell.flush(&core, &mut *sink);
+            }
             r = ctx.shutdown.changed() => {
                 if r.is_err() || *ctx.shutdown.borrow() { break; }
             }
@@ -130,6 +160,20 @@ pub async fn run_with_sink(
                     tracing::error!(target: "check", "checker not started: {e}");
                 }
                 let (map, actions) = new_core.adopt(&core);
+                // Removed real servers with inhibit_on_failure stay at weight 0 for a while.
+                let next_table = new_core.desired();
+                let started = crate::daemon::reload::drains(&running_cfg, &new_cfg, &core.desired(), &next_table);
+                // A drained real server put back in the configuration is not drained any more.
+                shell.drains.retain(|d| {
+                    !next_table.services.get(&d.service).is_some_and(|e| e.dests.contains_key(&d.dest))
+                });
+                let now = Instant::now();
+                for d in started {
+                    tracing::info!(target: "check", "real server [{}]:{} removed from the configuration: weight 0, deleted in {:?} (inhibit_on_failure)", d.dest.addr, d.dest.port, d.until);
+                    shell.drains.retain(|x| (x.service, x.dest) != (d.service, d.dest));
+                    shell.drains.push(crate::daemon::reload::Drain { until: now + d.until, service: d.service, dest: d.dest, settings: d.settings });
+                }
+                running_cfg = new_cfg.clone();
                 let mut adopted = vec![false; new_core.probe_count()];
                 for id in map.iter().flatten() {
                     adopted[id.0] = true;
@@ -236,8 +280,12 @@ pub async fn run_with_sink(
     }
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
     shell.handle(actions);
-    let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
-    sink.shutdown(&core.desired(), flush_on_stop);
+    if ctx.opts.dont_release_ipvs {
+        tracing::info!(target: "check", "-I/--dont-release-ipvs: IPVS entries left in place");
+    } else {
+        let flush_on_stop = ctx.config.borrow().global.lvs_flush_on_stop;
+        sink.shutdown(&core.desired(), flush_on_stop);
+    }
     Ok(())
 }
 
@@ -360,6 +408,10 @@ struct Shell {
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     events: mpsc::UnboundedSender<crate::events::Event>,
     table_dirty: bool,
+    /// Real servers a reload removed, kept at weight 0 until their drain time is up.
+    drains: Vec<crate::daemon::reload::Drain<Instant>>,
+    /// The table last handed to the sink (drains included).
+    applied: crate::ipvs::table::DesiredTable,
     script_user: Option<(String, Option<String>)>,
 }
 
@@ -384,7 +436,9 @@ impl Shell {
     /// Hand the desired table to the sink if it changed.
     fn flush(&mut self, core: &Core, sink: &mut dyn TableSink) {
         if std::mem::take(&mut self.table_dirty) {
-            sink.apply(&core.desired());
+            let table = crate::daemon::reload::with_drains(&core.desired(), &self.drains);
+            sink.apply(&table);
+            self.applied = table;
         }
     }
 
@@ -399,8 +453,10 @@ impl Shell {
             cmd.args(args)
                 .stdin(std::process::Stdio::null())
                 .process_group(0);
+            let mut other_user = false;
             if let Some((u, g)) = &user {
                 if let Ok(Some(pw)) = nix::unistd::User::from_name(u) {
+                    other_user = true;
                     let gid = g
                         .as_deref()
                         .and_then(|g| nix::unistd::Group::from_name(g).ok().flatten())
@@ -409,7 +465,7 @@ impl Shell {
                     cmd.uid(pw.uid.as_raw()).gid(gid.as_raw());
                 }
             }
-            match cmd.spawn() {
+            match crate::daemon::caps::spawn(&mut cmd, other_user) {
                 Ok(mut child) => {
                     if let Ok(st) = child.wait().await {
                         if !st.success() {

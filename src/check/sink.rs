@@ -19,6 +19,14 @@ use crate::ipvs::table::{
 };
 use std::collections::BTreeSet;
 
+/// Requests sent to the kernel's IPVS table, for the metrics
+/// (`rampart_ipvs_operations_total{result="ok"|"failed"}`).
+#[derive(Debug, Default)]
+pub struct IpvsOpCounters {
+    pub ok: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
 pub trait TableSink: Send {
     fn apply(&mut self, desired: &DesiredTable);
 
@@ -177,6 +185,7 @@ pub struct KernelSink<S: OpSink + Send> {
     client: S,
     tracker: Tracker,
     flush_first: bool,
+    counters: std::sync::Arc<IpvsOpCounters>,
 }
 
 impl<S: OpSink + Send> KernelSink<S> {
@@ -194,7 +203,14 @@ impl<S: OpSink + Send> KernelSink<S> {
                 managed: BTreeSet::new(),
             },
             flush_first: flush,
+            counters: Default::default(),
         }
+    }
+
+    /// Count the requests sent in `counters`.
+    pub fn with_counters(mut self, counters: std::sync::Arc<IpvsOpCounters>) -> Self {
+        self.counters = counters;
+        self
     }
 }
 
@@ -212,8 +228,11 @@ impl<S: OpSink + Send> TableSink for KernelSink<S> {
         if ops.is_empty() {
             return;
         }
+        // Every change to the kernel table is logged, with one summary line per update
+        // (`ipvs-apply operations=N failed=M`): an operator (and the reload tests) can see
+        // that a reload changing one weight sent exactly one request.
         for op in &ops {
-            tracing::debug!(target: "ipvs", "ipvs-op {}", format_op(op));
+            tracing::info!(target: "ipvs", "ipvs-op {}", format_op(op));
         }
         self.send(&ops);
     }
@@ -234,9 +253,15 @@ impl<S: OpSink + Send> KernelSink<S> {
         match self.client.apply(ops) {
             Ok(outcomes) => {
                 let failed = outcomes.iter().filter(|o| !o.ok()).count();
+                use std::sync::atomic::Ordering::Relaxed;
+                self.counters
+                    .ok
+                    .fetch_add((ops.len() - failed) as u64, Relaxed);
+                self.counters.failed.fetch_add(failed as u64, Relaxed);
                 if failed > 0 {
                     tracing::error!(target: "check", "{failed} of {} IPVS operations failed", ops.len());
                 }
+                tracing::info!(target: "ipvs", "ipvs-apply operations={} failed={failed}", ops.len());
             }
             Err(e) => tracing::error!(target: "check", "IPVS update failed: {e}"),
         }
@@ -282,6 +307,7 @@ mod tests {
                                 weight: *w,
                                 upper_threshold: 0,
                                 lower_threshold: 0,
+                                tunnel: Default::default(),
                             },
                         )
                     })

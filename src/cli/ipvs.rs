@@ -313,6 +313,7 @@ pub fn restore<T: Transport>(
 ) -> u8 {
     let mut pending = Pending::default();
     let mut status = 0u8;
+    let flush_at = client.transport().batch_limit().max(1);
     let flush = |client: &mut Client<T>, pending: &mut Pending, status: &mut u8| {
         if pending.msgs.is_empty() {
             return;
@@ -334,21 +335,38 @@ pub fn restore<T: Transport>(
         pending.msgs.clear();
         pending.origin.clear();
     };
-    for (n, line) in input.lines().enumerate() {
-        let line_no = n + 1;
-        let line = match line {
-            Ok(l) => l,
+    // One line buffer for the whole input (a restore file has thousands of lines).
+    let mut buf = String::new();
+    let mut line_no = 0usize;
+    loop {
+        buf.clear();
+        line_no += 1;
+        match input.read_line(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
                 eprintln!("reading the rules from stdin failed at line {line_no}: {e}");
                 status = 255;
                 break;
             }
-        };
-        let words = ipvsadm::split_restore_line(&line);
-        if words.is_empty() {
-            continue;
         }
-        let inv = match ipvsadm::parse(PROGRAM, &words, &LibcResolver) {
+        let line = buf.strip_suffix('\n').unwrap_or(&buf);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        // The common line (ASCII words, no quotes) is parsed from borrowed words.
+        let parsed = if line.is_ascii() && !line.contains('"') {
+            let words: Vec<&str> = line.split_ascii_whitespace().collect();
+            if words.is_empty() {
+                continue;
+            }
+            ipvsadm::parse(PROGRAM, &words, &LibcResolver)
+        } else {
+            let words = ipvsadm::split_restore_line(line);
+            if words.is_empty() {
+                continue;
+            }
+            ipvsadm::parse(PROGRAM, &words, &LibcResolver)
+        };
+        let inv = match parsed {
             Ok(Parsed::Run(inv)) => inv,
             Ok(Parsed::Help) | Ok(Parsed::Version) => continue,
             Err(f) => {
@@ -376,6 +394,11 @@ pub fn restore<T: Transport>(
                 if let Some(m) = inv.mutation() {
                     pending.msgs.push(m);
                     pending.origin.push((line_no, inv.cmd));
+                    // Send whenever a full datagram's worth is pending: memory stays small
+                    // (messages are large structs) and nothing is reordered.
+                    if pending.msgs.len() >= flush_at {
+                        flush(client, &mut pending, &mut status);
+                    }
                 }
             }
         }

@@ -41,6 +41,9 @@ impl fmt::Display for Span {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Accepted, with a note on how rampart treats it (e.g. a keepalived tuning knob that is a
+    /// no-op in rampart's one-process design). Not counted as a warning.
+    Info,
     Warning,
     Error,
 }
@@ -101,6 +104,12 @@ impl Diagnostic {
             ..Diagnostic::error(class, span, message)
         }
     }
+    pub fn info(class: DiagClass, span: Option<Span>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Info,
+            ..Diagnostic::error(class, span, message)
+        }
+    }
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
@@ -114,6 +123,7 @@ impl Diagnostic {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         };
         let mut out = match &self.span {
             Some(s) => format!("{s}: {sev}: {}\n", self.message),
@@ -156,7 +166,7 @@ impl Diagnostics {
         self.0.iter().filter(|d| d.is_error())
     }
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.0.iter().filter(|d| !d.is_error())
+        self.0.iter().filter(|d| d.severity == Severity::Warning)
     }
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d)

@@ -24,6 +24,10 @@ pub struct Config {
     pub static_ipaddress: Vec<VirtualIp>,
     pub static_routes: Vec<VirtualRoute>,
     pub static_rules: Vec<VirtualRule>,
+    /// `track_file NAME { ... }` (and its deprecated synonym `vrrp_track_file`).
+    pub track_files: Vec<TrackFile>,
+    /// `garp_group { ... }` blocks: GARP / NA spacing per interface (group).
+    pub garp_groups: Vec<GarpGroup>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
 }
@@ -31,6 +35,25 @@ pub struct Config {
 impl Config {
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.instances.iter().find(|i| i.name == name)
+    }
+    /// (`garp_interval`, `gna_interval`) on `ifname`: its `garp_group`'s, else the global
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`.
+    pub fn garp_intervals(&self, ifname: &str) -> (Duration, Duration) {
+        let g = &self.global;
+        match self
+            .garp_groups
+            .iter()
+            .find(|x| x.interfaces.iter().any(|i| i == ifname))
+        {
+            Some(x) => (
+                x.garp_interval.unwrap_or(g.vrrp_garp_interval),
+                x.gna_interval.unwrap_or(g.vrrp_gna_interval),
+            ),
+            None => (g.vrrp_garp_interval, g.vrrp_gna_interval),
+        }
+    }
+    pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|f| f.name == name)
     }
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.vrrp_scripts.iter().find(|s| s.name == name)
@@ -105,6 +128,47 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     pub lvs_notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_garp_lower_prio_delay`; None: `vrrp_garp_master_delay`.
+    pub vrrp_garp_lower_prio_delay: Option<Duration>,
+    /// `vrrp_garp_lower_prio_repeat`; None: `vrrp_garp_master_repeat`.
+    pub vrrp_garp_lower_prio_repeat: Option<u32>,
+    /// `vrrp_garp_interval`: delay between two gratuitous ARPs on one interface (default 0).
+    pub vrrp_garp_interval: Duration,
+    /// `vrrp_gna_interval`: delay between two unsolicited NAs on one interface (default 0).
+    pub vrrp_gna_interval: Duration,
+    /// `vrrp_min_garp` was given (its effect is already folded into the garp fields).
+    pub vrrp_min_garp: bool,
+    /// `vrrp_startup_delay`: instances leave INIT this long after the engine starts.
+    pub vrrp_startup_delay: Duration,
+    pub vrrp_check_unicast_src: bool,
+    pub vrrp_skip_check_adv_addr: bool,
+    /// None: on only under `vrrp_strict`.
+    pub vrrp_lower_prio_no_advert: Option<bool>,
+    pub vrrp_higher_prio_send_advert: bool,
+    /// `vrrp_down_timer_adverts` (1..=100, default 3).
+    pub vrrp_down_timer_adverts: u32,
+    /// `vrrp_garp_extra_if [all] SECS`.
+    pub vrrp_garp_extra_if: Option<GarpExtraIf>,
+    /// `vrrp_priority`, `vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`,
+    /// `vrrp_cpu_affinity`.
+    pub vrrp_process: ProcessTuning,
+    /// The same for the checker (`checker_*`).
+    pub checker_process: ProcessTuning,
+    /// `startup_script SCRIPT [username [groupname]]`: run once before the engines start.
+    pub startup_script: Option<GlobalScript>,
+    /// `startup_script_timeout` (1-1000 s, default 10 s).
+    pub startup_script_timeout: Duration,
+    /// `shutdown_script SCRIPT [username [groupname]]`: run once after the engines stopped.
+    pub shutdown_script: Option<GlobalScript>,
+    /// `shutdown_script_timeout` (1-1000 s, default 10 s).
+    pub shutdown_script_timeout: Duration,
+    /// `no_email_faults`: no email for an instance or sync group entering FAULT.
+    pub no_email_faults: bool,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, every instance's and sync group's
+    /// state is written to the notify fifos.
+    pub fifo_write_vrrp_states_on_reload: bool,
+    /// `vrrp_notify_priority_changes`: default for instances' `notify_priority_changes`.
+    pub vrrp_notify_priority_changes: bool,
     /// `checker_log_all_failures`: log every failed check attempt while a checker is up.
     pub checker_log_all_failures: bool,
     /// `rs_init_notifies`: notify (script, fifo, alert) for real servers that start up alive.
@@ -117,6 +181,14 @@ pub struct GlobalDefs {
     /// The top-level `SSL { password ca certificate key }` block (SSL_GET's TLS context).
     pub ssl: Option<SslContext>,
     pub span: Option<Span>,
+}
+
+/// A global script and the user it runs as (`startup_script`, `shutdown_script`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobalScript {
+    pub command: Command,
+    /// None: root.
+    pub user: Option<RunAs>,
 }
 
 /// `lvs_flush_on_stop` (flush the whole table) or `lvs_flush_on_stop VS` (delete each managed
@@ -140,6 +212,64 @@ pub struct SslContext {
     pub certificate: Option<std::path::PathBuf>,
     /// The client certificate's private key (PEM).
     pub key: Option<std::path::PathBuf>,
+}
+
+/// Scheduling settings keepalived applies to one of its child processes. rampart runs the
+/// engines as threads of one process; see `docs/migration.md` for what is applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessTuning {
+    /// Nice value, -20..=19.
+    pub priority: Option<i32>,
+    pub no_swap: bool,
+    /// SCHED_RR priority, 1..=99.
+    pub rt_priority: Option<u32>,
+    /// RLIMIT_RTTIME in microseconds.
+    pub rlimit_rttime: Option<u64>,
+    pub cpu_affinity: Vec<u32>,
+}
+
+/// `garp_group { garp_interval; gna_interval; interface IF | interfaces { ... } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GarpGroup {
+    /// None: the global `vrrp_garp_interval`.
+    pub garp_interval: Option<Duration>,
+    pub gna_interval: Option<Duration>,
+    /// `interface IF`, or the list of `interfaces { }` (keepalived aggregates the delay over
+    /// the list; rampart spaces the messages on each interface of it).
+    pub interfaces: Vec<String>,
+    pub span: Span,
+}
+
+/// `garp_extra_if [all] SECS`: periodic gratuitous ARPs / NAs on VIP interfaces other than
+/// the instance's own (all of them with `all`, else only VMAC interfaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GarpExtraIf {
+    pub all: bool,
+    pub interval: Duration,
+}
+
+/// `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackFile {
+    pub name: String,
+    pub file: String,
+    /// Default weight for trackers that give none (default 1).
+    pub weight: i32,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: (value, overwrite).
+    pub init_file: Option<(i64, bool)>,
+    pub span: Span,
+}
+
+/// An entry of `track_file { NAME [weight N [reverse|noreverse]] }` in an instance or group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackFileRef {
+    pub name: String,
+    /// None: the track_file's own weight.
+    pub weight: Option<i32>,
+    /// None: the track_file's own `reverse`.
+    pub reverse: Option<bool>,
+    pub span: Span,
 }
 
 impl Default for GlobalDefs {
@@ -170,6 +300,27 @@ impl Default for GlobalDefs {
             notify_fifo: None,
             vrrp_notify_fifo: None,
             lvs_notify_fifo: None,
+            vrrp_garp_lower_prio_delay: None,
+            vrrp_garp_lower_prio_repeat: None,
+            vrrp_garp_interval: Duration::ZERO,
+            vrrp_gna_interval: Duration::ZERO,
+            vrrp_min_garp: false,
+            vrrp_startup_delay: Duration::ZERO,
+            vrrp_check_unicast_src: false,
+            vrrp_skip_check_adv_addr: false,
+            vrrp_lower_prio_no_advert: None,
+            vrrp_higher_prio_send_advert: false,
+            vrrp_down_timer_adverts: 3,
+            vrrp_garp_extra_if: None,
+            vrrp_process: ProcessTuning::default(),
+            checker_process: ProcessTuning::default(),
+            startup_script: None,
+            startup_script_timeout: Duration::from_secs(10),
+            shutdown_script: None,
+            shutdown_script_timeout: Duration::from_secs(10),
+            no_email_faults: false,
+            fifo_write_vrrp_states_on_reload: false,
+            vrrp_notify_priority_changes: false,
             checker_log_all_failures: false,
             rs_init_notifies: false,
             no_checker_emails: false,
@@ -216,6 +367,11 @@ pub struct LvsTimeouts {
 pub struct NotifyFifo {
     pub path: String,
     pub script: Option<Command>,
+    /// `notify_fifo PATH [username [groupname]]`: owner of the fifo when rampart creates it.
+    pub owner: Option<RunAs>,
+    /// `notify_fifo_script SCRIPT [username [groupname]]`: the user the script runs as
+    /// (default: script_user, else root).
+    pub script_user: Option<RunAs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -268,6 +424,9 @@ pub struct SyncGroup {
     pub smtp_alert: Option<bool>,
     pub track_interface: Vec<TrackInterface>,
     pub track_script: Vec<TrackScript>,
+    pub track_file: Vec<TrackFileRef>,
+    /// `notify_priority_changes`: default for its members.
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -341,6 +500,38 @@ pub struct VrrpInstance {
     /// `accept` / `no_accept`; None: keepalived's default (accept unless vrrp_strict).
     pub accept: Option<bool>,
     pub dont_track_primary: bool,
+    pub track_file: Vec<TrackFileRef>,
+    /// None: `vrrp_skip_check_adv_addr`.
+    pub skip_check_adv_addr: Option<bool>,
+    /// None: `vrrp_garp_lower_prio_delay`.
+    pub garp_lower_prio_delay: Option<Duration>,
+    /// None: `vrrp_garp_lower_prio_repeat`.
+    pub garp_lower_prio_repeat: Option<u32>,
+    /// None: `vrrp_garp_extra_if`; an interval of 0 disables it for this instance.
+    pub garp_extra_if: Option<GarpExtraIf>,
+    /// TTL / hop limit of unicast adverts (default 255).
+    pub unicast_ttl: Option<u8>,
+    /// Drop unicast adverts whose source is not a `unicast_peer` (or `vrrp_check_unicast_src`).
+    pub check_unicast_src: bool,
+    /// None: `vrrp_lower_prio_no_advert` (or `vrrp_strict`).
+    pub lower_prio_no_advert: Option<bool>,
+    /// None: `vrrp_higher_prio_send_advert`.
+    pub higher_prio_send_advert: Option<bool>,
+    /// Run when MASTER receives an advert with a lower priority.
+    pub notify_master_rx_lower_pri: Option<Command>,
+    /// Master_Down_Interval = N × Master_Adver_Interval + Skew_Time; None: the global (3).
+    pub down_timer_adverts: Option<u32>,
+    /// With no unicast peers, stay in FAULT instead of falling back to multicast.
+    pub unicast_fault_no_peer: bool,
+    /// Set net.ipv4.conf.IF.promote_secondaries on the instance's interface.
+    pub promote_secondaries: bool,
+    /// Multicast destination instead of `vrrp_mcast_group4/6`.
+    pub mcast_dst_ip: Option<IpAddr>,
+    /// `strict_mode [BOOL]`; None: `vrrp_strict`.
+    pub strict_mode: Option<bool>,
+    /// `notify_priority_changes`: fifo lines `MASTER_PRIORITY`/`BACKUP_PRIORITY` when the
+    /// effective priority changes (None: the sync group's, else the global default).
+    pub notify_priority_changes: Option<bool>,
     pub span: Span,
 }
 
@@ -383,6 +574,22 @@ impl VrrpInstance {
             vmac_xmit_base: false,
             accept: None,
             dont_track_primary: false,
+            track_file: Vec::new(),
+            skip_check_adv_addr: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
+            garp_extra_if: None,
+            unicast_ttl: None,
+            check_unicast_src: false,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
+            notify_master_rx_lower_pri: None,
+            down_timer_adverts: None,
+            unicast_fault_no_peer: false,
+            promote_secondaries: false,
+            mcast_dst_ip: None,
+            strict_mode: None,
+            notify_priority_changes: None,
             span,
         }
     }
@@ -414,6 +621,53 @@ impl VrrpInstance {
     pub fn garp_master_refresh_repeat_or(&self, global: &GlobalDefs) -> u32 {
         self.garp_master_refresh_repeat
             .unwrap_or(global.vrrp_garp_master_refresh_repeat)
+    }
+    /// keepalived: the instance's value, else the global lower-prio value, else the *global*
+    /// garp_master value (an instance's own garp_master_delay does not carry over).
+    pub fn garp_lower_prio_delay_or(&self, global: &GlobalDefs) -> Duration {
+        self.garp_lower_prio_delay
+            .or(global.vrrp_garp_lower_prio_delay)
+            .unwrap_or(global.vrrp_garp_master_delay)
+    }
+    pub fn garp_lower_prio_repeat_or(&self, global: &GlobalDefs) -> u32 {
+        self.garp_lower_prio_repeat
+            .or(global.vrrp_garp_lower_prio_repeat)
+            .unwrap_or(global.vrrp_garp_master_repeat)
+    }
+    /// `strict_mode`, else `vrrp_strict`.
+    pub fn strict_or(&self, global: &GlobalDefs) -> bool {
+        self.strict_mode.unwrap_or(global.vrrp_strict)
+    }
+    /// Strict mode cannot clear it (keepalived.conf(5)).
+    pub fn lower_prio_no_advert_or(&self, global: &GlobalDefs) -> bool {
+        self.strict_or(global)
+            || self
+                .lower_prio_no_advert
+                .or(global.vrrp_lower_prio_no_advert)
+                .unwrap_or(false)
+    }
+    /// Strict mode cannot set it (keepalived.conf(5)).
+    pub fn higher_prio_send_advert_or(&self, global: &GlobalDefs) -> bool {
+        !self.strict_or(global)
+            && self
+                .higher_prio_send_advert
+                .unwrap_or(global.vrrp_higher_prio_send_advert)
+    }
+    pub fn skip_check_adv_addr_or(&self, global: &GlobalDefs) -> bool {
+        self.skip_check_adv_addr
+            .unwrap_or(global.vrrp_skip_check_adv_addr)
+    }
+    pub fn down_timer_adverts_or(&self, global: &GlobalDefs) -> u32 {
+        self.down_timer_adverts
+            .unwrap_or(global.vrrp_down_timer_adverts)
+    }
+    pub fn check_unicast_src_or(&self, global: &GlobalDefs) -> bool {
+        self.check_unicast_src || global.vrrp_check_unicast_src
+    }
+    pub fn garp_extra_if_or(&self, global: &GlobalDefs) -> Option<GarpExtraIf> {
+        self.garp_extra_if
+            .or(global.vrrp_garp_extra_if)
+            .filter(|g| !g.interval.is_zero())
     }
 }
 
@@ -622,6 +876,34 @@ pub enum ForwardMethod {
     Tun,
 }
 
+/// `lvs_method TUN type ipip|gue port N|gre [nocsum|csum|remcsum]`: the tunnel encapsulation
+/// of a TUN destination (kernel 5.2+ for GUE, 5.3+ for GRE and the checksum flags). The
+/// default (`lvs_method TUN` alone) is plain IPIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// UDP destination port of GUE encapsulation (0 for IPIP and GRE).
+    pub port: u16,
+    pub csum: TunnelCsum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TunnelKind {
+    #[default]
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Checksum handling of GUE/GRE encapsulation (IP_VS_TUNNEL_ENCAP_FLAG_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TunnelCsum {
+    #[default]
+    NoCsum,
+    Csum,
+    RemCsum,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Protocol {
     Tcp,
@@ -686,6 +968,8 @@ pub struct VirtualServer {
     pub sched_flags: Vec<String>,
     /// Default NAT.
     pub lb_kind: ForwardMethod,
+    /// The tunnel written after `lvs_method TUN` (None: IPIP, or not TUN).
+    pub tunnel: Option<Tunnel>,
     /// Seconds; None means not persistent. `persistence_timeout` without a value is 360.
     pub persistence_timeout: Option<u32>,
     /// Netmask (v4: dotted quad, v6: prefix length), stored as a prefix length.
@@ -723,6 +1007,7 @@ impl VirtualServer {
             lb_algo: None,
             sched_flags: Vec::new(),
             lb_kind: ForwardMethod::Nat,
+            tunnel: None,
             persistence_timeout: None,
             persistence_granularity: None,
             protocol: Protocol::Tcp,
@@ -755,6 +1040,8 @@ pub struct SorryServer {
     pub addr: IpAddr,
     pub port: Option<u16>,
     pub lb_kind: Option<ForwardMethod>,
+    /// The tunnel written after `sorry_server_lvs_method TUN`.
+    pub tunnel: Option<Tunnel>,
     pub span: Span,
 }
 
@@ -769,6 +1056,8 @@ pub struct RealServer {
     pub inhibit_on_failure: Option<bool>,
     /// Per-real-server forwarding method override (`lvs_method` inside real_server).
     pub lb_kind: Option<ForwardMethod>,
+    /// The tunnel written after the real server's own `lvs_method TUN`.
+    pub tunnel: Option<Tunnel>,
     pub notify_up: Option<Command>,
     pub notify_down: Option<Command>,
     /// Upper connection threshold (0 = none).

@@ -249,6 +249,94 @@ impl Parser {
         r
     }
 
+    /// `lvs_method NAT|DR` or `lvs_method TUN [type ipip|gue port N|gre [nocsum|csum|remcsum]]`
+    /// (keepalived 2.2.7; also `sorry_server_lvs_method`). The tunnel is Some only when a
+    /// `type` was written.
+    fn lvs_method(&mut self, st: &Stmt) -> Option<(ForwardMethod, Option<Tunnel>)> {
+        const FORM: &str = "NAT, DR or TUN [type ipip|gue port PORT|gre [nocsum|csum|remcsum]]";
+        self.no_block(st);
+        let tok = self.arg(st, 0, FORM)?;
+        let Some(method) = fwd_method(&tok.text) else {
+            let what = format!("value for `{}`", st.kw.text);
+            self.bad(tok, &what, FORM);
+            return None;
+        };
+        if method != ForwardMethod::Tun {
+            self.max_args(st, 1, FORM);
+            return Some((method, None));
+        }
+        let Some(t) = st.args.get(1) else {
+            return Some((method, None));
+        };
+        if t.text != "type" {
+            self.bad(t, "tunnel option", "`type ipip|gue|gre` after TUN");
+            return None;
+        }
+        let Some(kt) = self.arg(st, 2, "a tunnel type: ipip, gue or gre") else {
+            return None;
+        };
+        let mut tunnel = Tunnel::default();
+        tunnel.kind = match kt.text.as_str() {
+            "ipip" => TunnelKind::Ipip,
+            "gue" => TunnelKind::Gue,
+            "gre" => TunnelKind::Gre,
+            _ => {
+                self.bad(kt, "tunnel type", "ipip, gue or gre");
+                return None;
+            }
+        };
+        let mut next = 3;
+        if tunnel.kind == TunnelKind::Gue {
+            match st.args.get(3) {
+                Some(p) if p.text == "port" => {
+                    let pt = self.arg(st, 4, "the GUE port (1-65535)")?;
+                    tunnel.port = self.tok_val(
+                        pt,
+                        |x| v::uint_in(x, 1, 65535).map(|n| n as u16),
+                        "GUE port",
+                        "a port number 1-65535",
+                    )?;
+                    next = 5;
+                }
+                _ => {
+                    self.error_help(
+                        DiagClass::Missing,
+                        &st.args.get(3).map_or_else(|| after(st), |t| t.span.clone()),
+                        "`lvs_method TUN type gue` needs a port",
+                        "expected `type gue port PORT`",
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(c) = st.args.get(next) {
+            let csum = match (tunnel.kind, c.text.as_str()) {
+                (TunnelKind::Ipip, _) => None,
+                (_, "nocsum") => Some(TunnelCsum::NoCsum),
+                (_, "csum") => Some(TunnelCsum::Csum),
+                (TunnelKind::Gue, "remcsum") => Some(TunnelCsum::RemCsum),
+                _ => None,
+            };
+            match csum {
+                Some(x) => tunnel.csum = x,
+                None => {
+                    let form = match tunnel.kind {
+                        TunnelKind::Ipip => {
+                            "nothing after `type ipip` (checksums are GUE/GRE options)"
+                        }
+                        TunnelKind::Gue => "nocsum, csum or remcsum",
+                        TunnelKind::Gre => "nocsum or csum (GRE has no remcsum)",
+                    };
+                    self.bad(c, "tunnel checksum option", form);
+                    return None;
+                }
+            }
+            next += 1;
+        }
+        self.max_args(st, next, FORM);
+        Some((method, Some(tunnel)))
+    }
+
     fn tok_val<T>(
         &mut self,
         tok: &Token,
@@ -479,6 +567,38 @@ impl Parser {
                         cfg.virtual_servers.push(vs)
                     }
                 }
+                "garp_group" => {
+                    if let Some(g) = self.garp_group(st) {
+                        for i in &g.interfaces {
+                            if let Some(other) =
+                                cfg.garp_groups.iter().find(|o| o.interfaces.contains(i))
+                            {
+                                self.error(
+                                    DiagClass::Duplicate,
+                                    st.span(),
+                                    format!(
+                                        "interface `{i}` is already in the garp_group at line {}",
+                                        other.span.line
+                                    ),
+                                );
+                            }
+                        }
+                        cfg.garp_groups.push(g);
+                    }
+                }
+                "track_file" | "vrrp_track_file" => {
+                    if let Some(f) = self.track_file_def(st) {
+                        if cfg.track_files.iter().any(|x| x.name == f.name) {
+                            self.error(
+                                DiagClass::Duplicate,
+                                st.span(),
+                                format!("track_file `{}` defined twice", f.name),
+                            );
+                        } else {
+                            cfg.track_files.push(f)
+                        }
+                    }
+                }
                 "SSL" => {
                     let mut ssl = cfg.global.ssl.take().unwrap_or_default();
                     self.ssl_block(st, &mut ssl);
@@ -658,15 +778,37 @@ impl Parser {
                 "notify_fifo" => g.notify_fifo = self.fifo(s),
                 "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.fifo(s),
                 "lvs_notify_fifo" => g.lvs_notify_fifo = self.fifo(s),
+                "startup_script" => g.startup_script = self.global_script(s),
+                "shutdown_script" => g.shutdown_script = self.global_script(s),
+                "startup_script_timeout" => {
+                    if let Some(n) = self.u32_in(s, 1, 1000) {
+                        g.startup_script_timeout = Duration::from_secs(n as u64)
+                    }
+                }
+                "shutdown_script_timeout" => {
+                    if let Some(n) = self.u32_in(s, 1, 1000) {
+                        g.shutdown_script_timeout = Duration::from_secs(n as u64)
+                    }
+                }
+                "no_email_faults" => g.no_email_faults = self.flag(s),
+                "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = self.flag(s),
+                "fifo_write_vrrp_states_on_reload" => {
+                    g.fifo_write_vrrp_states_on_reload = self.flag(s)
+                }
                 "notify_fifo_script" | "vrrp_notify_fifo_script" | "lvs_notify_fifo_script" => {
-                    let cmd = self.notify_command(s);
+                    self.no_block(s);
+                    let user = self.trailing_user(s);
+                    let cmd = self.command_only(s);
                     let target = match s.kw.text.as_str() {
                         "notify_fifo_script" => &mut g.notify_fifo,
                         "vrrp_notify_fifo_script" => &mut g.vrrp_notify_fifo,
                         _ => &mut g.lvs_notify_fifo,
                     };
                     match target {
-                        Some(f) => f.script = cmd,
+                        Some(f) => {
+                            f.script = cmd;
+                            f.script_user = user;
+                        }
                         None => self.error(
                             DiagClass::Semantic,
                             s.span(),
@@ -685,9 +827,437 @@ impl Parser {
                         "`lvs_sync_daemon_interface` is obsolete; use `lvs_sync_daemon INTERFACE INSTANCE` (ignored)",
                     );
                 }
+                "vrrp_garp_lower_prio_delay" => {
+                    if let Some(t) = self.timer(s) {
+                        g.vrrp_garp_lower_prio_delay = Some(t)
+                    }
+                }
+                "vrrp_garp_lower_prio_repeat" => {
+                    if let Some(n) = self.u32_in(s, 0, u32::MAX as u64) {
+                        g.vrrp_garp_lower_prio_repeat = Some(n)
+                    }
+                }
+                "vrrp_garp_interval" | "vrrp_gna_interval" => {
+                    if let Some(t) = self.garp_interval(s) {
+                        if s.kw.text == "vrrp_garp_interval" {
+                            g.vrrp_garp_interval = t
+                        } else {
+                            g.vrrp_gna_interval = t
+                        }
+                    }
+                }
+                "vrrp_min_garp" => {
+                    if self.flag(s) {
+                        // keepalived: one message, no second round, no refresh; only values
+                        // still at their defaults change (a setting made earlier is kept).
+                        g.vrrp_min_garp = true;
+                        if g.vrrp_garp_master_repeat == 5 {
+                            g.vrrp_garp_master_repeat = 1;
+                        }
+                        if g.vrrp_garp_master_delay == Duration::from_secs(5) {
+                            g.vrrp_garp_master_delay = Duration::ZERO;
+                        }
+                    }
+                }
+                "vrrp_startup_delay" => {
+                    if let Some(t) = self.timer(s) {
+                        g.vrrp_startup_delay = t
+                    }
+                }
+                "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = self.flag(s),
+                "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = self.flag(s),
+                "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = Some(self.flag(s)),
+                "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = self.flag(s),
+                "vrrp_down_timer_adverts" => {
+                    if let Some(n) = self.u32_in(s, 1, 100) {
+                        g.vrrp_down_timer_adverts = n
+                    }
+                }
+                "vrrp_garp_extra_if" => g.vrrp_garp_extra_if = self.garp_extra_if(s),
+                "vrrp_priority" | "vrrp_no_swap" | "vrrp_rt_priority" | "vrrp_rlimit_rttime"
+                | "vrrp_cpu_affinity" => {
+                    let mut t = std::mem::take(&mut g.vrrp_process);
+                    self.process_tuning(s, "vrrp", &mut t);
+                    g.vrrp_process = t;
+                }
+                "checker_priority"
+                | "checker_no_swap"
+                | "checker_rt_priority"
+                | "checker_rlimit_rttime"
+                | "checker_cpu_affinity" => {
+                    let mut t = std::mem::take(&mut g.checker_process);
+                    self.process_tuning(s, "checker", &mut t);
+                    g.checker_process = t;
+                }
+                "process_names" | "process_name" | "vrrp_process_name" | "checker_process_name" => {
+                    self.no_block(s);
+                    let form = if s.kw.text == "process_names" {
+                        "no value"
+                    } else {
+                        "a name"
+                    };
+                    self.max_args(s, if s.kw.text == "process_names" { 0 } else { 1 }, form);
+                    self.info(
+                        s,
+                        format!(
+                            "`{}` accepted; rampart is one process (`rampart`) whose engines are threads, so there are no child processes to name",
+                            s.kw.text
+                        ),
+                    );
+                }
+                "max_auto_priority" => {
+                    self.no_block(s);
+                    if let Some(t) = s.args.first() {
+                        self.tok_val(
+                            t,
+                            |x| v::int_in(x, -1, 99),
+                            "max_auto_priority",
+                            "an integer from -1 to 99",
+                        );
+                    }
+                    self.max_args(s, 1, "[-1..99]");
+                    self.info(
+                        s,
+                        "`max_auto_priority` accepted with no effect: rampart does not raise its scheduling priority by itself when timers run late",
+                    );
+                }
+                "min_auto_priority_delay" => {
+                    if self.u32_in(s, 1, 10_000_000).is_some() {
+                        self.info(
+                            s,
+                            "`min_auto_priority_delay` accepted with no effect: rampart does not raise its scheduling priority by itself",
+                        );
+                    }
+                }
                 _ => self.other(s, "global_defs", kw::GLOBAL, kw::GLOBAL_UNSUPPORTED),
             }
         }
+    }
+
+    /// An informational note (accepted, and how rampart treats it).
+    fn info(&mut self, st: &Stmt, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::info(
+            DiagClass::Unsupported,
+            Some(st.span().clone()),
+            msg,
+        ));
+    }
+
+    /// `vrrp_garp_interval` / `vrrp_gna_interval` / `garp_interval`: seconds, µs resolution.
+    fn garp_interval(&mut self, st: &Stmt) -> Option<Duration> {
+        let t = self.timer(st)?;
+        if t >= Duration::from_secs(1) {
+            self.warn(
+                DiagClass::Semantic,
+                st.span(),
+                format!(
+                    "`{}` {} is very large (seconds between two messages on one interface)",
+                    st.kw.text,
+                    v::format_timer(t)
+                ),
+            );
+        }
+        Some(t)
+    }
+
+    /// `[vrrp_]garp_extra_if [all] SECS` (SECS 0..=86400; 0 disables it for an instance).
+    fn garp_extra_if(&mut self, st: &Stmt) -> Option<GarpExtraIf> {
+        let form = "[all] SECONDS (0 to 86400)";
+        self.no_block(st);
+        let mut all = false;
+        let mut interval = None;
+        for t in &st.args {
+            if t.text == "all" {
+                all = true;
+            } else {
+                interval = Some(self.tok_val(
+                    t,
+                    |x| v::uint_in(x, 0, 86400),
+                    "garp_extra_if interval",
+                    form,
+                )?);
+            }
+        }
+        match interval {
+            Some(secs) => Some(GarpExtraIf {
+                all,
+                interval: Duration::from_secs(secs),
+            }),
+            None => {
+                self.error_help(
+                    DiagClass::Missing,
+                    &after(st),
+                    format!("`{}` needs an interval", st.kw.text),
+                    format!("expected {form}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `vrrp_priority`, `vrrp_no_swap`, ... and their `checker_` twins.
+    fn process_tuning(&mut self, st: &Stmt, who: &str, t: &mut ProcessTuning) {
+        let key = st.kw.text.trim_start_matches(who).trim_start_matches('_');
+        match key {
+            "priority" => {
+                let form = "an integer from -20 to 19";
+                if let Some(n) = self.one(st, |x| v::int_in(x, -20, 19), form) {
+                    t.priority = Some(n as i32);
+                    self.info(
+                        st,
+                        format!(
+                            "`{}` accepted with no effect: rampart's {who} engine shares its threads with the other engines; use `nice`/systemd's Nice= for the whole daemon",
+                            st.kw.text
+                        ),
+                    );
+                }
+            }
+            "no_swap" => {
+                t.no_swap = self.flag(st);
+                if t.no_swap && who == "checker" {
+                    self.info(
+                        st,
+                        "`checker_no_swap`: rampart locks the whole daemon in memory (mlockall) when vrrp_no_swap or checker_no_swap is set, at VRRP engine start",
+                    );
+                }
+            }
+            "rt_priority" => {
+                if let Some(n) = self.u32_in(st, 1, 99) {
+                    t.rt_priority = Some(n);
+                    self.info(
+                        st,
+                        format!(
+                            "`{}` accepted with no effect: rampart's engines share threads, and making all of them real-time could starve the system; use systemd's CPUSchedulingPolicy=rr if wanted",
+                            st.kw.text
+                        ),
+                    );
+                }
+            }
+            "rlimit_rttime" => {
+                let form = "microseconds, at least 2";
+                if let Some(n) = self.one(st, |x| v::uint_in(x, 2, u32::MAX as u64), form) {
+                    t.rlimit_rttime = Some(n);
+                    self.info(
+                        st,
+                        format!(
+                            "`{}` accepted with no effect (rampart does not switch to real-time scheduling)",
+                            st.kw.text
+                        ),
+                    );
+                }
+            }
+            _ => {
+                // cpu_affinity: one or more CPU numbers.
+                self.no_block(st);
+                if self.arg(st, 0, "CPU numbers, e.g. 0 1").is_none() {
+                    return;
+                }
+                let mut cpus = Vec::new();
+                for a in &st.args {
+                    if let Some(n) =
+                        self.tok_val(a, |x| v::uint_in(x, 0, 4095), "CPU number", "0 to 4095")
+                    {
+                        cpus.push(n as u32);
+                    }
+                }
+                t.cpu_affinity = cpus;
+                self.info(
+                    st,
+                    format!(
+                        "`{}` accepted with no effect: rampart's engines share threads; use `taskset`/systemd's CPUAffinity= for the whole daemon",
+                        st.kw.text
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `garp_group { garp_interval S; gna_interval S; interface IF | interfaces { IF ... } }`.
+    fn garp_group(&mut self, st: &Stmt) -> Option<GarpGroup> {
+        self.max_args(st, 0, "`garp_group {`");
+        let mut g = GarpGroup {
+            garp_interval: None,
+            gna_interval: None,
+            interfaces: Vec::new(),
+            span: st.span().clone(),
+        };
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        let mut named = false;
+        for x in stmts {
+            match x.kw.text.as_str() {
+                "garp_interval" => g.garp_interval = self.garp_interval(x),
+                "gna_interval" => g.gna_interval = self.garp_interval(x),
+                "interface" => {
+                    if named {
+                        self.error(
+                            DiagClass::Semantic,
+                            x.span(),
+                            "use only one of `interface` and `interfaces` in a garp_group",
+                        );
+                    }
+                    named = true;
+                    if let Some(i) = self.string(x) {
+                        g.interfaces.push(i)
+                    }
+                }
+                "interfaces" => {
+                    if named {
+                        self.error(
+                            DiagClass::Semantic,
+                            x.span(),
+                            "use only one of `interface` and `interfaces` in a garp_group",
+                        );
+                    }
+                    named = true;
+                    for t in self.list(x) {
+                        g.interfaces.push(t.text.clone());
+                    }
+                }
+                _ => self.other(x, "garp_group", kw::GARP_GROUP, &[]),
+            }
+        }
+        if g.interfaces.is_empty() {
+            self.error(
+                DiagClass::Missing,
+                st.span(),
+                "garp_group has no `interface` or `interfaces`",
+            );
+            return None;
+        }
+        Some(g)
+    }
+
+    /// `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }`.
+    fn track_file_def(&mut self, st: &Stmt) -> Option<TrackFile> {
+        let name = self.name(st)?;
+        if st.kw.text == "vrrp_track_file" {
+            self.warn(
+                DiagClass::Deprecated,
+                st.span(),
+                "`vrrp_track_file` is a deprecated synonym of `track_file`",
+            );
+        }
+        let mut f = TrackFile {
+            name,
+            file: String::new(),
+            weight: 1,
+            reverse: false,
+            init_file: None,
+            span: st.span().clone(),
+        };
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        let mut have_file = false;
+        for x in stmts {
+            match x.kw.text.as_str() {
+                "file" => {
+                    if let Some(p) = self.string(x) {
+                        f.file = p;
+                        have_file = true;
+                    }
+                }
+                "weight" => {
+                    self.no_block(x);
+                    let form = "N [reverse], N from -2147483647 to 2147483647";
+                    let Some(t) = self.arg(x, 0, form) else {
+                        continue;
+                    };
+                    if let Some(n) = self.tok_val(
+                        t,
+                        |s| v::int_in(s, -2147483647, 2147483647).map(|n| n as i32),
+                        "weight",
+                        form,
+                    ) {
+                        f.weight = n;
+                    }
+                    match x.args.get(1).map(|t| t.text.as_str()) {
+                        None => {}
+                        Some("reverse") => f.reverse = true,
+                        Some(_) => self.bad(&x.args[1], "option", form),
+                    }
+                    self.max_args(x, 2, form);
+                }
+                "init_file" => {
+                    self.no_block(x);
+                    let form = "[VALUE] [overwrite]";
+                    let mut value = 0;
+                    let mut overwrite = false;
+                    for t in &x.args {
+                        if t.text == "overwrite" {
+                            overwrite = true;
+                        } else if let Some(n) = self.tok_val(t, v::int, "init_file value", form) {
+                            value = n;
+                        }
+                    }
+                    f.init_file = Some((value, overwrite));
+                }
+                _ => self.other(x, "track_file", kw::TRACK_FILE, &[]),
+            }
+        }
+        if !have_file {
+            self.error(
+                DiagClass::Missing,
+                st.span(),
+                format!("track_file `{}` has no `file`", f.name),
+            );
+            return None;
+        }
+        Some(f)
+    }
+
+    /// `track_file { NAME [weight N [reverse|noreverse]] ... }` in an instance or sync group.
+    fn track_file_refs(&mut self, st: &Stmt) -> Vec<TrackFileRef> {
+        let form = "NAME [weight N [reverse|noreverse]], N from -254 to 254";
+        let mut out = Vec::new();
+        for s in self.block(st) {
+            self.no_block(s);
+            let mut r = TrackFileRef {
+                name: s.kw.text.clone(),
+                weight: None,
+                reverse: None,
+                span: s.span().clone(),
+            };
+            let mut i = 0;
+            while i < s.args.len() {
+                match s.args[i].text.as_str() {
+                    "weight" => match s.args.get(i + 1) {
+                        Some(n) => {
+                            r.weight = self.tok_val(
+                                n,
+                                |x| v::int_in(x, -254, 254).map(|n| n as i32),
+                                "weight",
+                                form,
+                            );
+                            i += 2;
+                        }
+                        None => {
+                            self.error_help(
+                                DiagClass::Missing,
+                                &s.args[i].span,
+                                "`weight` needs a value",
+                                format!("expected {form}"),
+                            );
+                            i += 1;
+                        }
+                    },
+                    "reverse" => {
+                        r.reverse = Some(true);
+                        i += 1;
+                    }
+                    "noreverse" | "no_reverse" => {
+                        r.reverse = Some(false);
+                        i += 1;
+                    }
+                    _ => {
+                        self.bad(&s.args[i], "option", form);
+                        i += 1;
+                    }
+                }
+            }
+            out.push(r);
+        }
+        out
     }
 
     fn fifo(&mut self, st: &Stmt) -> Option<NotifyFifo> {
@@ -696,6 +1266,42 @@ impl Parser {
         Some(NotifyFifo {
             path: p.text.clone(),
             script: None,
+            owner: self.trailing_user(st),
+            script_user: None,
+        })
+    }
+
+    /// `KEYWORD THING [username [groupname]]`: the optional user and group after argument 0.
+    fn trailing_user(&mut self, st: &Stmt) -> Option<RunAs> {
+        self.max_args(st, 3, "ARG [username [groupname]]");
+        Some(RunAs {
+            user: st.args.get(1)?.text.clone(),
+            group: st.args.get(2).map(|g| g.text.clone()),
+        })
+    }
+
+    /// A command in argument 0 (quoted if it has arguments).
+    fn command_only(&mut self, st: &Stmt) -> Option<Command> {
+        let t = self.arg(st, 0, "a script path, quoted if it has arguments")?;
+        let argv = split_command(&t.text);
+        if argv.is_empty() {
+            self.error(DiagClass::Missing, &t.span, "empty command");
+            return None;
+        }
+        Some(Command {
+            raw: t.text.clone(),
+            argv,
+            span: t.span.clone(),
+        })
+    }
+
+    /// `startup_script` / `shutdown_script`: SCRIPT [username [groupname]].
+    fn global_script(&mut self, st: &Stmt) -> Option<GlobalScript> {
+        self.no_block(st);
+        let user = self.trailing_user(st);
+        Some(GlobalScript {
+            command: self.command_only(st)?,
+            user,
         })
     }
 
@@ -990,6 +1596,8 @@ impl Parser {
             smtp_alert: None,
             track_interface: Vec::new(),
             track_script: Vec::new(),
+            track_file: Vec::new(),
+            notify_priority_changes: None,
             span: st.span().clone(),
         };
         let mut member_spans: Vec<Span> = Vec::new();
@@ -1017,6 +1625,7 @@ impl Parser {
                         member_spans.push(t.span.clone());
                     }
                 }
+                "notify_priority_changes" => g.notify_priority_changes = Some(self.flag(s)),
                 "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
                 "track_interface" => {
                     g.track_interface = self.track_list(s, |name, weight, span| TrackInterface {
@@ -1028,6 +1637,10 @@ impl Parser {
                 "track_script" => {
                     g.track_script =
                         self.track_list(s, |name, weight, span| TrackScript { name, weight, span })
+                }
+                "track_file" => {
+                    let mut t = self.track_file_refs(s);
+                    g.track_file.append(&mut t)
                 }
                 _ => self.other(
                     s,
@@ -1066,6 +1679,7 @@ impl Parser {
                 "virtual_rules",
                 "track_interface",
                 "track_script",
+                "track_file",
                 "unicast_peer",
             ],
         );
@@ -1238,6 +1852,7 @@ impl Parser {
                     i.garp_master_refresh_repeat = self.u32_in(s, 1, u32::MAX as u64)
                 }
                 "smtp_alert" => i.smtp_alert = Some(self.flag(s)),
+                "notify_priority_changes" => i.notify_priority_changes = Some(self.flag(s)),
                 "use_vmac" => {
                     self.no_block(s);
                     self.max_args(s, 1, "[NAME]");
@@ -1258,6 +1873,44 @@ impl Parser {
                     s.span(),
                     "`lvs_sync_daemon_interface` is obsolete; use `lvs_sync_daemon INTERFACE INSTANCE` in global_defs (ignored)",
                 ),
+                "skip_check_adv_addr" => i.skip_check_adv_addr = Some(self.flag(s)),
+                "garp_lower_prio_delay" => i.garp_lower_prio_delay = self.timer(s),
+                "garp_lower_prio_repeat" => {
+                    i.garp_lower_prio_repeat = self.u32_in(s, 0, u32::MAX as u64)
+                }
+                "garp_extra_if" | "vrrp_garp_extra_if" => i.garp_extra_if = self.garp_extra_if(s),
+                "unicast_ttl" => i.unicast_ttl = self.u32_in(s, 0, 255).map(|n| n as u8),
+                "check_unicast_src" => i.check_unicast_src = self.flag(s),
+                "lower_prio_no_advert" => i.lower_prio_no_advert = Some(self.flag(s)),
+                "higher_prio_send_advert" => i.higher_prio_send_advert = Some(self.flag(s)),
+                "notify_master_rx_lower_pri" => {
+                    i.notify_master_rx_lower_pri = self.notify_command(s)
+                }
+                "down_timer_adverts" => i.down_timer_adverts = self.u32_in(s, 1, 100),
+                "unicast_fault_no_peer" => i.unicast_fault_no_peer = self.flag(s),
+                "track_file" => {
+                    let mut t = self.track_file_refs(s);
+                    i.track_file.append(&mut t)
+                }
+                "promote_secondaries" => i.promote_secondaries = self.flag(s),
+                "strict_mode" => i.strict_mode = Some(self.flag(s)),
+                "mcast_dst_ip" => {
+                    if let Some(a) = self.one(s, v::ip, "a multicast address") {
+                        let link_local_v6 = match a {
+                            IpAddr::V6(x) => x.segments()[0] & 0xff0f == 0xff02,
+                            IpAddr::V4(_) => true,
+                        };
+                        if !a.is_multicast() || !link_local_v6 {
+                            self.bad(
+                                &s.args[0],
+                                "mcast_dst_ip",
+                                "an IPv4 multicast address (224.0.0.0/4) or a link-local IPv6 one (ffX2::/16)",
+                            );
+                        } else {
+                            i.mcast_dst_ip = Some(a);
+                        }
+                    }
+                }
                 _ => self.other(s, "vrrp_instance", kw::INSTANCE, kw::INSTANCE_UNSUPPORTED),
             }
         }
@@ -1877,9 +2530,10 @@ impl Parser {
                     )
                 }
                 "lb_kind" | "lvs_method" => {
-                    vs.lb_kind = self
-                        .one(s, fwd_method, "NAT, DR or TUN")
-                        .unwrap_or(vs.lb_kind)
+                    if let Some((m, t)) = self.lvs_method(s) {
+                        vs.lb_kind = m;
+                        vs.tunnel = t;
+                    }
                 }
                 "persistence_timeout" => {
                     self.no_block(s);
@@ -1955,10 +2609,11 @@ impl Parser {
                         addr,
                         port,
                         lb_kind: None,
+                        tunnel: None,
                         span: s.span().clone(),
                     });
                 }
-                "sorry_server_lvs_method" => sorry_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "sorry_server_lvs_method" => sorry_kind = self.lvs_method(s),
                 "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
                 "quorum" => {
                     if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
@@ -2002,7 +2657,8 @@ impl Parser {
             }
         }
         if let Some(ss) = &mut vs.sorry_server {
-            ss.lb_kind = sorry_kind;
+            ss.lb_kind = sorry_kind.map(|k| k.0);
+            ss.tunnel = sorry_kind.and_then(|k| k.1);
         }
         if let (VsKey::Fwmark(m), Some(span)) = (&vs.key, &protocol_span) {
             // keepalived rejects this too (`keepalived -t` exits 5): a fwmark service matches
@@ -2074,6 +2730,7 @@ impl Parser {
             weight: 1,
             inhibit_on_failure: None,
             lb_kind: None,
+            tunnel: None,
             notify_up: None,
             notify_down: None,
             uthreshold: 0,
@@ -2112,7 +2769,12 @@ impl Parser {
                     }
                 }
                 "inhibit_on_failure" => rs.inhibit_on_failure = Some(self.flag(s)),
-                "lvs_method" => rs.lb_kind = self.one(s, fwd_method, "NAT, DR or TUN"),
+                "lvs_method" => {
+                    if let Some((m, t)) = self.lvs_method(s) {
+                        rs.lb_kind = Some(m);
+                        rs.tunnel = t;
+                    }
+                }
                 "notify_up" => rs.notify_up = self.notify_command(s),
                 "notify_down" => rs.notify_down = self.notify_command(s),
                 "uthreshold" => {

@@ -15,6 +15,7 @@ fn err(d: &mut Vec<Diagnostic>, class: DiagClass, span: &Span, msg: String) {
 }
 
 pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
+    ignored_weights(cfg, d);
     let mut suggestions = 0usize;
     // Unique names.
     let mut scripts: HashMap<&str, &Span> = HashMap::new();
@@ -224,6 +225,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 unknown_script(&mut suggestions, d, &t.name, &t.span, &scripts);
             }
         }
+        unknown_track_files(cfg, &i.track_file, d);
         // Unicast peers and the source address must share one family.
         let fam = i
             .unicast_src_ip
@@ -305,6 +307,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 unknown_script(&mut suggestions, d, &t.name, &t.span, &scripts);
             }
         }
+        unknown_track_files(cfg, &g.track_file, d);
     }
 
     if let (Some(s), Some(gspan)) = (&cfg.global.lvs_sync_daemon, &cfg.global.span)
@@ -418,4 +421,138 @@ fn unknown_script(
         diag = diag.with_help(format!("did you mean `{s}`?"));
     }
     d.push(diag);
+}
+
+/// `track_file { NAME }` entries naming no `track_file NAME { ... }` block.
+fn unknown_track_files(cfg: &Config, refs: &[TrackFileRef], d: &mut Vec<Diagnostic>) {
+    for t in refs {
+        if cfg.track_file(&t.name).is_none() {
+            let mut diag = Diagnostic::error(
+                DiagClass::Semantic,
+                Some(t.span.clone()),
+                format!("track_file names unknown track_file block `{}`", t.name),
+            );
+            if let Some(s) = super::parser::did_you_mean(
+                &t.name,
+                cfg.track_files.iter().map(|f| f.name.as_str()),
+            ) {
+                diag = diag.with_help(format!("did you mean `{s}`?"));
+            }
+            d.push(diag);
+        }
+    }
+}
+
+/// keepalived 2.2.7 ignores tracking weights in sync group members (a weighted interface
+/// means FAULT when down; weighted scripts and files are not tracked) and weighted scripts
+/// and files of an address owner. rampart does the same (vrrp::fsm) and says so here, once
+/// per configuration line.
+fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    let warn = |d: &mut Vec<Diagnostic>, span: &Span, msg: String| {
+        d.push(Diagnostic::warning(
+            DiagClass::Semantic,
+            Some(span.clone()),
+            msg,
+        ));
+    };
+    let script_weight =
+        |t: &TrackScript| t.weight.or_else(|| cfg.script(&t.name).map(|s| s.weight));
+    let file_weight = |t: &TrackFileRef| {
+        t.weight
+            .or_else(|| cfg.track_file(&t.name).map(|f| f.weight))
+    };
+    for i in &cfg.instances {
+        let why = if let Some(g) = cfg.sync_group_of(&i.name) {
+            format!("`{}` is in sync group `{}`", i.name, g.name)
+        } else if i.priority == 255 {
+            format!("`{}` is the address owner (priority 255)", i.name)
+        } else {
+            continue;
+        };
+        let in_group = cfg.sync_group_of(&i.name).is_some();
+        if in_group {
+            for t in i
+                .track_interface
+                .iter()
+                .filter(|t| t.weight.is_some_and(|w| w != 0))
+            {
+                warn(
+                    d,
+                    &t.span,
+                    format!(
+                        "weight of tracked interface `{}` ignored: {why}; it going down means FAULT (as in keepalived)",
+                        t.name
+                    ),
+                );
+            }
+        }
+        for t in &i.track_script {
+            if let Some(w) = script_weight(t).filter(|w| *w != 0) {
+                warn(
+                    d,
+                    &t.span,
+                    format!(
+                        "tracked script `{}` with weight {w} ignored: {why} (as in keepalived; use weight 0 to go to FAULT on failure)",
+                        t.name
+                    ),
+                );
+            }
+        }
+        for t in &i.track_file {
+            if let Some(w) = file_weight(t).filter(|w| *w != 0) {
+                warn(
+                    d,
+                    &t.span,
+                    format!(
+                        "tracked file `{}` with weight {w} ignored: {why} (as in keepalived; use weight 0 to go to FAULT on a non-zero value)",
+                        t.name
+                    ),
+                );
+            }
+        }
+    }
+    for g in &cfg.sync_groups {
+        let why = format!(
+            "the members of sync group `{}` ignore tracking weights",
+            g.name
+        );
+        for t in g
+            .track_interface
+            .iter()
+            .filter(|t| t.weight.is_some_and(|w| w != 0))
+        {
+            warn(
+                d,
+                &t.span,
+                format!(
+                    "weight of tracked interface `{}` ignored: {why}; it going down means FAULT (as in keepalived)",
+                    t.name
+                ),
+            );
+        }
+        for t in &g.track_script {
+            if let Some(w) = script_weight(t).filter(|w| *w != 0) {
+                warn(
+                    d,
+                    &t.span,
+                    format!(
+                        "tracked script `{}` with weight {w} ignored: {why} (as in keepalived)",
+                        t.name
+                    ),
+                );
+            }
+        }
+        for t in &g.track_file {
+            if let Some(w) = file_weight(t).filter(|w| *w != 0) {
+                warn(
+                    d,
+                    &t.span,
+                    format!(
+                        "tracked file `{}` with weight {w} ignored: {why} (as in keepalived)",
+                        t.name
+                    ),
+                );
+            }
+        }
+    }
 }

@@ -159,6 +159,11 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         "IPVS inactive connections to a real server.",
     ),
     (
+        "rampart_ipvs_operations_total",
+        Kind::Counter,
+        "Requests sent to the kernel's IPVS table (result ok or failed).",
+    ),
+    (
         "rampart_alerts_sent_total",
         Kind::Counter,
         "Email alerts accepted by the SMTP server.",
@@ -232,6 +237,7 @@ pub struct VrrpCounters {
 pub struct Metrics {
     inner: Mutex<Inner>,
     alerts: Mutex<Option<Arc<AlertStats>>>,
+    ipvs_ops: Mutex<Option<Arc<crate::check::sink::IpvsOpCounters>>>,
 }
 
 pub fn state_number(s: VrrpStateName) -> f64 {
@@ -300,6 +306,35 @@ impl Metrics {
         self.with(|i| {
             for s in i.series.values_mut() {
                 s.retain(|labels, _| !labels.iter().any(|(k, v)| *k == label && v == value));
+            }
+        })
+    }
+
+    /// Move every series of one label value to another (an instance renamed by a reload
+    /// keeps its state and counters under its new name).
+    pub fn relabel(&self, label: &'static str, from: &str, to: &str) {
+        self.with(|i| {
+            for s in i.series.values_mut() {
+                let moved: Vec<_> = s
+                    .keys()
+                    .filter(|labels| labels.iter().any(|(k, v)| *k == label && v == from))
+                    .cloned()
+                    .collect();
+                for old in moved {
+                    if let Some(v) = s.remove(&old) {
+                        let new = old
+                            .into_iter()
+                            .map(|(k, v)| {
+                                if k == label && v == from {
+                                    (k, to.to_string())
+                                } else {
+                                    (k, v)
+                                }
+                            })
+                            .collect();
+                        s.insert(new, v);
+                    }
+                }
             }
         })
     }
@@ -503,6 +538,12 @@ impl Metrics {
         self.add(name, Vec::new(), 1.0);
     }
 
+    pub fn attach_ipvs_ops(&self, counters: Arc<crate::check::sink::IpvsOpCounters>) {
+        if let Ok(mut c) = self.ipvs_ops.lock() {
+            *c = Some(counters);
+        }
+    }
+
     pub fn attach_alert_stats(&self, stats: Arc<AlertStats>) {
         if let Ok(mut a) = self.alerts.lock() {
             *a = Some(stats);
@@ -556,6 +597,9 @@ impl Metrics {
                 ..
             } => self.virtualserver_quorum(virtual_server, *gained),
             Event::Reload { ok, .. } => self.config_reload(*ok),
+            Event::VrrpPriority {
+                instance, priority, ..
+            } => self.vrrp_effective_priority(instance, *priority),
             Event::RealServerWeight { .. } => {}
         }
     }
@@ -564,6 +608,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(64 * 1024);
         let alerts = self.alerts.lock().ok().and_then(|a| a.clone());
+        let ipvs_ops = self.ipvs_ops.lock().ok().and_then(|a| a.clone());
         // Copy under the lock, format outside it: engines updating counters wait for a copy
         // of the maps, never for the formatting of a large scrape.
         let i = &Inner {
@@ -580,6 +625,15 @@ impl Metrics {
                             "{name}{{version=\"{}\"}} 1",
                             escape(env!("CARGO_PKG_VERSION"))
                         );
+                        continue;
+                    }
+                    "rampart_ipvs_operations_total" => {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let (ok, failed) = ipvs_ops
+                            .as_ref()
+                            .map_or((0, 0), |c| (c.ok.load(Relaxed), c.failed.load(Relaxed)));
+                        let _ = writeln!(out, "{name}{{result=\"ok\"}} {ok}");
+                        let _ = writeln!(out, "{name}{{result=\"failed\"}} {failed}");
                         continue;
                     }
                     "rampart_alerts_sent_total"
@@ -859,6 +913,27 @@ mod tests {
         assert!(text.contains("rampart_build_info{version=\""));
         assert_eq!(m.vrrp_counters("VI_1").dropped.get("ttl"), Some(&2));
         assert_eq!(m.vrrp_counters("VI_1").become_master, 1);
+    }
+
+    #[test]
+    fn a_renamed_instance_keeps_its_series() {
+        let m = Metrics::new();
+        m.observe_event(&Event::VrrpInstance {
+            instance: "OLD".into(),
+            from: VrrpStateName::Backup,
+            to: VrrpStateName::Master,
+            priority: 150,
+            reason: String::new(),
+        });
+        m.vrrp_dropped("OLD", "ttl");
+        m.relabel("instance", "OLD", "NEW");
+        let text = m.render();
+        assert!(
+            text.contains("rampart_vrrp_state{instance=\"NEW\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_vrrp_dropped_total{instance=\"NEW\",reason=\"ttl\"} 1\n"));
+        assert!(!text.contains("instance=\"OLD\""), "{text}");
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! Engines are started as tasks that each receive an [`EngineCtx`]: the options, a sender for
 //! [`Event`]s (consumed by alerts, notify fifos, status and metrics) and a shutdown signal.
 
+pub mod caps;
 pub mod control;
+pub mod logging;
 pub mod metrics;
 pub mod opts;
+pub mod process;
 pub mod reload;
 pub mod status;
 pub mod syncd;
@@ -30,6 +33,11 @@ pub struct EngineCtx {
     /// The running configuration; a successful reload publishes the new one here. Engines
     /// apply it as a diff (see [`reload::plan`]).
     pub config: watch::Receiver<Arc<Config>>,
+    /// How a reload asks the checker engine for the IPVS operations a new configuration
+    /// would cause (`rampart reload --plan`, and the log of an applied reload).
+    pub ipvs_planner: reload::IpvsPlanner,
+    /// Requests sent to the kernel's IPVS table (exported as `rampart_ipvs_operations_total`).
+    pub ipvs_ops: Arc<crate::check::sink::IpvsOpCounters>,
 }
 
 /// How long engines get to release VIPs, send priority-0 adverts and remove IPVS entries.
@@ -49,18 +57,10 @@ pub fn default_config_file() -> PathBuf {
     PathBuf::from("/etc/rampart/rampart.conf")
 }
 
+/// Console, journald, syslog and file logging, as the options and environment ask
+/// (see [`logging::destinations`]).
 pub fn init_logging(opts: &DaemonOpts) {
-    use tracing_subscriber::EnvFilter;
-    let default = if opts.log_detail { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_env("RAMPART_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if opts.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    logging::init(opts);
 }
 
 /// Load the configuration, printing diagnostics; None when it has errors.
@@ -85,14 +85,64 @@ pub fn load_config(path: &std::path::Path, config_id: Option<String>) -> Option<
     }
 }
 
-/// Run the daemon in the foreground until SIGTERM/SIGINT.
-pub fn run(opts: DaemonOpts) -> ExitCode {
+/// Run the daemon until SIGTERM/SIGINT: in the background (as keepalived) unless `-n` or
+/// systemd's `NOTIFY_SOCKET`. Order: configuration checked, pid files checked, fork, pid
+/// files written, process flags, ip_vs loaded, capabilities reduced, then the engines.
+pub fn run(mut opts: DaemonOpts) -> ExitCode {
+    process::absolutize(&mut opts);
+    let forking = process::should_fork(&opts, std::env::var_os("NOTIFY_SOCKET").is_some());
     init_logging(&opts);
     let path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let Some(cfg) = load_config(&path, opts.config_id.clone()) else {
         tracing::error!("{}: configuration has errors, not starting", path.display());
         return ExitCode::from(1);
     };
+    for w in caps::root_script_warnings(&cfg, opts.capabilities) {
+        tracing::warn!("{w}");
+    }
+    if opts.dump_conf {
+        tracing::info!(target: "config", "configuration dump (-d):\n{cfg:#?}");
+    }
+    let pids = process::PidFiles::for_opts(&opts);
+    if let Some((file, pid)) = pids.running() {
+        // keepalived's message and exit status (0): starting an already running daemon is
+        // not an error for the scripts that do it.
+        tracing::warn!(
+            "{} (pid {pid}, {})",
+            process::ALREADY_RUNNING,
+            file.display()
+        );
+        eprintln!("{}", process::ALREADY_RUNNING);
+        return ExitCode::SUCCESS;
+    }
+    if forking {
+        match process::daemonize(opts.log_console) {
+            Ok(process::Forked::Parent(code)) => return code,
+            Ok(process::Forked::Child) => {}
+            Err(e) => {
+                tracing::error!("cannot fork into the background: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = pids.write() {
+        tracing::error!("{e}");
+        return ExitCode::from(1);
+    }
+    process::apply_process_flags(&opts);
+    process::load_ip_vs(&opts, !cfg.virtual_servers.is_empty());
+    // keepalived runs startup_script before its children start: with full privileges here.
+    if let Some(s) = &cfg.global.startup_script {
+        process::run_global_script("startup_script", s, cfg.global.startup_script_timeout);
+    }
+    // Before any thread exists: every runtime thread inherits the reduced sets.
+    if let Err(e) = caps::reduce(opts.capabilities) {
+        tracing::error!(
+            "cannot reduce capabilities: {e} (`--capabilities keep` runs without reducing them)"
+        );
+        pids.remove();
+        return ExitCode::from(1);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -101,10 +151,21 @@ pub fn run(opts: DaemonOpts) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
+            pids.remove();
             return ExitCode::from(1);
         }
     };
-    rt.block_on(run_async(Arc::new(cfg), opts))
+    let cfg = Arc::new(cfg);
+    // The configuration in force at exit: a reload may have changed shutdown_script.
+    let mut last = cfg.clone();
+    let code = rt.block_on(run_async(cfg, opts, &mut last));
+    drop(rt);
+    // After the engines stopped (keepalived: after its children terminated).
+    if let Some(s) = &last.global.shutdown_script {
+        process::run_global_script("shutdown_script", s, last.global.shutdown_script_timeout);
+    }
+    pids.remove();
+    code
 }
 
 /// The resolved router id: `router_id`, or the host name as keepalived uses it.
@@ -125,17 +186,47 @@ struct EventSinks {
     alerter: crate::alert::smtp::AlertHandle,
     fifos: Option<crate::alert::fifo::FifoWriters>,
     syncd: syncd::SyncDaemons,
+    /// The running configuration (which instances want priority-change fifo lines).
+    cfg: Arc<Config>,
 }
 
 impl EventSinks {
     /// After a reload: status rows, alert settings and fifos of the new configuration;
     /// series of removed instances and virtual servers stop being exported.
-    fn reconfigure(&mut self, new: &Arc<Config>, old: &Config, rid: &str, path: &std::path::Path) {
+    async fn reconfigure(
+        &mut self,
+        new: &Arc<Config>,
+        old: &Config,
+        rid: &str,
+        path: &std::path::Path,
+    ) {
         self.board.reconfigure(new, rid, Some(path));
+        // lvs_sync_daemon added, removed or changed: applied now, in the role the state of the
+        // instance it follows calls for (the board has the states, renamed instances included).
+        let snapshot = self.board.snapshot(None);
+        let state_of = |name: &str| {
+            use crate::events::VrrpStateName as S;
+            let i = snapshot.instances.iter().find(|i| i.name == name)?;
+            [S::Init, S::Backup, S::Master, S::Fault, S::Stop]
+                .into_iter()
+                .find(|s| s.as_str() == i.state)
+        };
+        self.syncd.reconfigure(new, state_of).await;
         self.alerter.set_config(new.clone());
+        self.cfg = new.clone();
         for i in &old.instances {
-            if new.instance(&i.name).is_none() {
-                self.metrics.forget("instance", &i.name);
+            if new.instance(&i.name).is_some() {
+                continue;
+            }
+            // Renamed (same VRID, family and interface): the series follow the new name.
+            let key = reload::RouterKey::of(i);
+            match new
+                .instances
+                .iter()
+                .find(|n| reload::RouterKey::of(n) == key && old.instance(&n.name).is_none())
+            {
+                Some(n) => self.metrics.relabel("instance", &i.name, &n.name),
+                None => self.metrics.forget("instance", &i.name),
             }
         }
         let (g, o) = (&new.global, &old.global);
@@ -152,6 +243,24 @@ impl EventSinks {
                 }
             };
         }
+        if g.fifo_write_vrrp_states_on_reload {
+            self.write_states_to_fifos();
+        }
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: every instance's and group's state, once.
+    fn write_states_to_fifos(&mut self) {
+        let Some(f) = self.fifos.as_mut() else { return };
+        let snap = self.board.snapshot(None);
+        let lines = crate::alert::fifo::state_lines(
+            snap.instances
+                .iter()
+                .map(|i| (i.name.as_str(), i.state.as_str(), i.effective_priority)),
+            snap.sync_groups
+                .iter()
+                .map(|g| (g.name.as_str(), g.state.as_str())),
+        );
+        f.write_vrrp_lines(&lines);
     }
 
     fn consume(&mut self, ev: &Event) {
@@ -161,7 +270,15 @@ impl EventSinks {
         self.board.apply(ev);
         self.alerter.send(ev);
         if let Some(f) = self.fifos.as_mut() {
-            f.write_event(ev);
+            let wanted = match ev {
+                Event::VrrpPriority { instance, .. } => {
+                    crate::alert::fifo::priority_changes_enabled(&self.cfg, instance)
+                }
+                _ => true,
+            };
+            if wanted {
+                f.write_event(ev);
+            }
         }
     }
 }
@@ -209,6 +326,18 @@ fn log_event(ev: &Event) {
                 tracing::warn!(target: "event", summary = %format!("virtual server {vs}: quorum lost (alive weight {alive_weight}, quorum {quorum})"), "{json}")
             }
         }
+        Event::VrrpPriority {
+            instance,
+            state,
+            priority,
+        } => tracing::info!(
+            target: "vrrp",
+            instance = %instance,
+            state = %state.as_str(),
+            priority = *priority,
+            "VRRP instance {instance}: effective priority now {priority} ({})",
+            state.as_str()
+        ),
         other => {
             tracing::debug!(target: "event", "{}", serde_json::to_string(other).unwrap_or_default())
         }
@@ -220,13 +349,12 @@ const DATA_DUMP: &str = "/tmp/keepalived.data";
 const STATS_DUMP: &str = "/tmp/keepalived.stats";
 const JSON_DUMP: &str = "/tmp/keepalived.json";
 
-async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
+async fn run_async(
+    cfg: Arc<Config>,
+    opts: DaemonOpts,
+    running_at_exit: &mut Arc<Config>,
+) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
-    if let Some(pid) = &opts.pid_file {
-        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
-            tracing::error!("cannot write pid file {}: {e}", pid.display());
-        }
-    }
     let config_path = opts.config_file.clone().unwrap_or_else(default_config_file);
     let rid = router_id(&cfg);
     let metrics = Arc::new(metrics::Metrics::new());
@@ -254,16 +382,22 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         alerter: alerter.clone(),
         fifos,
         syncd: syncd::SyncDaemons::spawn(&cfg, !opts.check_only && !opts.dry_run),
+        cfg: cfg.clone(),
     };
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (sd_tx, sd_rx) = watch::channel(false);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
+    let ipvs_planner = reload::IpvsPlanner::default();
+    let ipvs_ops = Arc::new(crate::check::sink::IpvsOpCounters::default());
+    metrics.attach_ipvs_ops(ipvs_ops.clone());
     let ctx = EngineCtx {
         opts: opts.clone(),
         events: ev_tx.clone(),
         shutdown: sd_rx.clone(),
         config: cfg_rx,
+        ipvs_planner: ipvs_planner.clone(),
+        ipvs_ops: ipvs_ops.clone(),
     };
     let mut engines = tokio::task::JoinSet::new();
     if !opts.check_only {
@@ -322,6 +456,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         return ExitCode::from(1);
     };
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    process::notify_ready();
     tracing::info!(
         "rampart {} started with {} ({} VRRP instances, {} virtual servers)",
         env!("CARGO_PKG_VERSION"),
@@ -338,11 +473,11 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
             Some(ev) = ev_rx.recv() => sinks.consume(&ev),
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", config_path.display());
-                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &rid);
+                let reply = reload(&config_path, &opts, &mut running, false, &cfg_tx, &mut sinks, &ipvs_planner).await;
                 after_reload(&reply, &ev_tx);
             }
             Some(req) = reload_rx.recv() => {
-                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &rid);
+                let reply = reload(&config_path, &opts, &mut running, req.plan_only, &cfg_tx, &mut sinks, &ipvs_planner).await;
                 if !req.plan_only {
                     after_reload(&reply, &ev_tx);
                 }
@@ -389,7 +524,11 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
         failed = true;
         // lvs_flush_on_stop promises an empty IPVS table after stop: if the checker engine
         // did not get there in time, flush it from here.
-        if !opts.vrrp_only && !opts.dry_run && cfg_tx.borrow().global.lvs_flush_on_stop.is_some() {
+        if !opts.vrrp_only
+            && !opts.dry_run
+            && !opts.dont_release_ipvs
+            && cfg_tx.borrow().global.lvs_flush_on_stop.is_some()
+        {
             crate::check::sink::flush_kernel_table();
         }
     }
@@ -397,9 +536,7 @@ async fn run_async(cfg: Arc<Config>, opts: DaemonOpts) -> ExitCode {
     if !alerter.flush(Duration::from_secs(2)).await {
         tracing::warn!("some alerts were still queued at exit");
     }
-    if let Some(pid) = &opts.pid_file {
-        let _ = std::fs::remove_file(pid);
-    }
+    *running_at_exit = running.clone();
     tracing::info!("rampart stopped");
     if failed {
         ExitCode::from(1)
@@ -416,15 +553,17 @@ fn dump(what: &str, path: &str, res: std::io::Result<()>) {
 }
 
 /// Check the file, plan the change, and (unless `plan_only`) hand the new configuration to
-/// the engines. A file with errors changes nothing.
-fn reload(
+/// the engines. A file with errors changes nothing. The plan's IPVS operations come from the
+/// checker engine (its live health state), asked before the new configuration is published.
+#[allow(clippy::too_many_arguments)]
+async fn reload(
     path: &std::path::Path,
     opts: &DaemonOpts,
     running: &mut Arc<Config>,
     plan_only: bool,
     cfg_tx: &watch::Sender<Arc<Config>>,
     sinks: &mut EventSinks,
-    rid: &str,
+    ipvs_planner: &reload::IpvsPlanner,
 ) -> control::ReloadReply {
     match config::load_file(
         path,
@@ -446,14 +585,20 @@ fn reload(
         }
         Ok(loaded) => {
             let messages: Vec<String> = loaded.warnings.0.iter().map(|d| d.render()).collect();
-            let plan = reload::plan(running, &loaded.config);
+            let new = Arc::new(loaded.config);
+            let mut plan = reload::plan(running, &new);
+            if let Some(ipvs) = ipvs_planner.plan(new.clone(), Duration::from_secs(2)).await {
+                plan.ipvs = ipvs;
+            }
             let lines: Vec<String> = plan.to_string().lines().map(str::to_string).collect();
             if !plan_only {
                 for l in &lines {
                     tracing::info!(target: "reload", "{l}");
                 }
-                let new = Arc::new(loaded.config);
-                sinks.reconfigure(&new, running, rid, path);
+                // router_id may change with the file (status and alerts use the new one).
+                sinks
+                    .reconfigure(&new, running, &router_id(&new), path)
+                    .await;
                 *running = new.clone();
                 let _ = cfg_tx.send(new);
             }

@@ -10,10 +10,15 @@
 //! turns the plan into engine inputs; `rampart reload --plan` prints it.
 
 use crate::config::model::{Config, Family, VirtualIp, VrrpInstance, VsKey};
+use crate::ipvs::reconcile::{IpvsOp, reconcile};
+use crate::ipvs::table::{DesiredTable, DestKey, DestSettings, ServiceKey};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// How the wire identifies a virtual router.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -97,10 +102,24 @@ pub struct ReloadPlan {
     pub instances: Vec<InstanceChange>,
     pub virtual_servers: Vec<VirtualServerChange>,
     pub real_servers: Vec<RealServerChange>,
+    /// global_defs settings that change, as "field: old -> new" (alerts, fifos, the sync
+    /// daemon and router_id take them at once).
+    pub global: Vec<String>,
+    /// The kernel operations the checker engine would send (empty when it does not run).
+    pub ipvs: IpvsPlan,
 }
 
 impl ReloadPlan {
     pub fn is_empty(&self) -> bool {
+        self.ipvs.now.is_empty() && self.ipvs.after_drain.is_empty() && self.config_unchanged()
+    }
+
+    /// No difference between the configurations (IPVS operations aside).
+    fn config_unchanged(&self) -> bool {
+        self.global.is_empty() && self.objects_unchanged()
+    }
+
+    fn objects_unchanged(&self) -> bool {
         self.instances
             .iter()
             .all(|c| matches!(c, InstanceChange::Kept { vips_added, vips_removed, settings, old_name, name, .. }
@@ -141,13 +160,46 @@ fn rs_text(addr: &IpAddr, port: Option<u16>) -> String {
     }
 }
 
-/// Compare one field, recording "name: old -> new" when it differs.
+/// Compare one field, recording "name: old -> new" when it differs (where in the file it is
+/// written does not count: moving a block is no change).
 macro_rules! cmp_field {
     ($out:ident, $old:expr, $new:expr, $name:literal) => {
-        if $old != $new {
-            $out.push(format!("{}: {:?} -> {:?}", $name, $old, $new));
+        if !same_ignoring_spans(&$old, &$new) {
+            $out.push(describe_change($name, &$old, &$new));
         }
     };
+}
+
+/// The same value, wherever it is written in the file (`span` fields ignored).
+fn same_ignoring_spans<T: Serialize>(a: &T, b: &T) -> bool {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            strip(&mut x);
+            strip(&mut y);
+            x == y
+        }
+        _ => false,
+    }
+}
+
+/// "name: old -> new" for short values, "name changed" for structures too long for a line.
+fn describe_change<T: fmt::Debug>(name: &str, old: &T, new: &T) -> String {
+    let (o, n) = (format!("{old:?}"), format!("{new:?}"));
+    if o.len() + n.len() <= 100 && !o.contains("Span") {
+        format!("{name}: {o} -> {n}")
+    } else {
+        format!("{name} changed")
+    }
 }
 
 fn instance_settings(o: &VrrpInstance, n: &VrrpInstance) -> Vec<String> {
@@ -177,9 +229,44 @@ fn vip_set(i: &VrrpInstance) -> Vec<String> {
         .collect()
 }
 
+/// The global_defs settings that differ, by their configuration names.
+fn global_changes(
+    old: &crate::config::model::GlobalDefs,
+    new: &crate::config::model::GlobalDefs,
+) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(o)), Ok(serde_json::Value::Object(n))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let null = serde_json::Value::Null;
+    keys.into_iter()
+        .filter_map(|k| {
+            let (a, b) = (o.get(k).unwrap_or(&null), n.get(k).unwrap_or(&null));
+            if same_ignoring_spans(a, b) {
+                return None;
+            }
+            let (a, b) = (a.to_string(), b.to_string());
+            Some(
+                if a.len() + b.len() <= 100 && !a.contains("\"span\"") && !b.contains("\"span\"") {
+                    format!("{k}: {a} -> {b}")
+                } else {
+                    format!("{k} changed")
+                },
+            )
+        })
+        .collect()
+}
+
 /// Compute the reload plan from the running configuration to the new one.
 pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
-    let mut out = ReloadPlan::default();
+    let mut out = ReloadPlan {
+        global: global_changes(&old.global, &new.global),
+        ..ReloadPlan::default()
+    };
 
     let old_by_key: BTreeMap<RouterKey, &VrrpInstance> = old
         .instances
@@ -322,6 +409,12 @@ impl fmt::Display for ReloadPlan {
         if self.is_empty() {
             return writeln!(f, "no changes");
         }
+        if !self.global.is_empty() {
+            writeln!(f, "~ global_defs")?;
+            for g in &self.global {
+                writeln!(f, "    ~ {g}")?;
+            }
+        }
         for c in &self.instances {
             match c {
                 InstanceChange::Added { name, key } => {
@@ -398,8 +491,189 @@ impl fmt::Display for ReloadPlan {
                 }
             }
         }
+        for op in &self.ipvs.now {
+            writeln!(f, "ipvs: {op}")?;
+        }
+        for (after, op) in &self.ipvs.after_drain {
+            writeln!(f, "ipvs after {}s drain: {op}", after.as_secs_f64())?;
+        }
         Ok(())
     }
+}
+
+/// The IPVS side of a reload plan, as the checker engine computes it from its live health
+/// state: what is sent at once, and what follows when drained real servers' time is up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IpvsPlan {
+    /// Operations in the order they are sent, in the `ipvs-op` log format
+    /// ([`crate::check::sink::format_op`]).
+    pub now: Vec<String>,
+    /// Deletions of drained real servers, each after its drain time.
+    pub after_drain: Vec<(Duration, String)>,
+}
+
+/// A question from the daemon's reload to the checker engine: which IPVS operations would
+/// `config` cause, given the current health state? Asked before the configuration is applied.
+pub struct IpvsPlanRequest {
+    pub config: Arc<Config>,
+    pub reply: oneshot::Sender<IpvsPlan>,
+}
+
+/// Where the daemon sends [`IpvsPlanRequest`]s: the checker engine registers itself at start.
+/// Without a checker engine (`-P`) plans have no IPVS part.
+#[derive(Clone, Default)]
+pub struct IpvsPlanner {
+    tx: Arc<Mutex<Option<mpsc::UnboundedSender<IpvsPlanRequest>>>>,
+}
+
+impl IpvsPlanner {
+    /// Called once by the checker engine: the requests arrive on the returned receiver.
+    pub fn register(&self) -> mpsc::UnboundedReceiver<IpvsPlanRequest> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// Ask the checker engine; None when it does not run or does not answer within `budget`.
+    pub async fn plan(&self, config: Arc<Config>, budget: Duration) -> Option<IpvsPlan> {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let (reply, rx) = oneshot::channel();
+        tx.send(IpvsPlanRequest { config, reply }).ok()?;
+        match tokio::time::timeout(budget, rx).await {
+            Ok(Ok(p)) => Some(p),
+            _ => {
+                tracing::warn!(target: "reload", "the checker engine did not plan the IPVS operations within {budget:?}");
+                None
+            }
+        }
+    }
+}
+
+/// A real server removed from the configuration while `inhibit_on_failure` was set: kept in
+/// the kernel with weight 0 until `until`, then deleted.
+///
+/// keepalived deletes a removed real server at once. rampart drains it first (the issue's
+/// rule): with weight 0 the scheduler sends it no new connections while established ones and
+/// persistence templates run on, and the destination is deleted one `delay_loop` later (the
+/// real server's own, else its virtual server's) — the time keepalived would take to notice a
+/// dead server, and what an operator chose as "soon" for this pool. A real server that was
+/// already at weight 0 (down, inhibited) is deleted at once: nothing is left to drain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drain<T> {
+    pub service: ServiceKey,
+    pub dest: DestKey,
+    /// The destination's settings with weight 0.
+    pub settings: DestSettings,
+    pub until: T,
+}
+
+/// The drains a reload from `old_cfg` to `new_cfg` starts. `old_table` is the table the old
+/// configuration's health state called for; `new_table` what the new one calls for. Each
+/// drain's `until` is its drain time.
+pub fn drains(
+    old_cfg: &Config,
+    new_cfg: &Config,
+    old_table: &DesiredTable,
+    new_table: &DesiredTable,
+) -> Vec<Drain<Duration>> {
+    let mut out = Vec::new();
+    for ovs in &old_cfg.virtual_servers {
+        let name = vs_text(&ovs.key, ovs.protocol);
+        let Some(nvs) = new_cfg
+            .virtual_servers
+            .iter()
+            .find(|n| vs_text(&n.key, n.protocol) == name)
+        else {
+            continue; // the whole virtual server goes: its services are deleted
+        };
+        let vs_port = match ovs.key {
+            VsKey::Addr { port, .. } => Some(port),
+            _ => None,
+        };
+        let services = crate::check::core::service_entries(old_cfg, ovs);
+        for rs in &ovs.real_servers {
+            let still = nvs
+                .real_servers
+                .iter()
+                .any(|n| (n.addr, n.port) == (rs.addr, rs.port));
+            if still || !rs.inhibit_on_failure.unwrap_or(ovs.inhibit_on_failure) {
+                continue;
+            }
+            let dest = DestKey {
+                addr: rs.addr,
+                port: rs.port.or(vs_port).unwrap_or(0),
+            };
+            for (service, _) in &services {
+                let Some(old) = old_table
+                    .services
+                    .get(service)
+                    .and_then(|e| e.dests.get(&dest))
+                else {
+                    continue;
+                };
+                let Some(new_entry) = new_table.services.get(service) else {
+                    continue;
+                };
+                if old.weight == 0 || new_entry.dests.contains_key(&dest) {
+                    continue;
+                }
+                out.push(Drain {
+                    service: *service,
+                    dest,
+                    settings: DestSettings { weight: 0, ..*old },
+                    until: rs.delay_loop.unwrap_or(ovs.delay_loop),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `table` with the drained destinations added (weight 0) where their service still exists
+/// and the destination is not wanted anyway.
+pub fn with_drains<T>(table: &DesiredTable, drains: &[Drain<T>]) -> DesiredTable {
+    let mut t = table.clone();
+    for d in drains {
+        if let Some(e) = t.services.get_mut(&d.service) {
+            e.dests.entry(d.dest).or_insert(d.settings);
+        }
+    }
+    t
+}
+
+/// The IPVS side of a reload plan: from `applied` (what is in the kernel now, drains included)
+/// to `new_table` with `running` drains (still in force) and `started` ones (new).
+pub fn ipvs_plan<T>(
+    applied: &DesiredTable,
+    new_table: &DesiredTable,
+    running: &[Drain<T>],
+    started: &[Drain<Duration>],
+) -> IpvsPlan {
+    let mut target = with_drains(new_table, running);
+    target = with_drains(&target, started);
+    let managed: BTreeSet<ServiceKey> = applied
+        .services
+        .keys()
+        .chain(new_table.services.keys())
+        .copied()
+        .collect();
+    let now = reconcile(&target, applied, &managed)
+        .iter()
+        .map(crate::check::sink::format_op)
+        .collect();
+    let after_drain = started
+        .iter()
+        .map(|d| {
+            (
+                d.until,
+                crate::check::sink::format_op(&IpvsOp::DelDest {
+                    service: d.service,
+                    dest: d.dest,
+                }),
+            )
+        })
+        .collect();
+    IpvsPlan { now, after_drain }
 }
 
 #[cfg(test)]
@@ -471,5 +745,149 @@ mod tests {
         let p = plan(&a, &b);
         assert!(matches!(p.instances[0], InstanceChange::Added { .. }));
         assert!(matches!(p.instances[1], InstanceChange::Removed { .. }));
+    }
+
+    fn load(text: &str) -> Config {
+        crate::config::load_str(
+            "t.conf",
+            text,
+            &crate::config::LoadOptions { config_id: None },
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"))
+        .config
+    }
+
+    fn pool(rs: &[(&str, bool)]) -> Config {
+        let mut t = String::from(
+            "virtual_server 10.0.0.1 80 {\n  delay_loop 7\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n",
+        );
+        for (addr, inhibit) in rs {
+            t.push_str(&format!(
+                "  real_server {addr} 80 {{\n    weight 1\n{}    TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n",
+                if *inhibit { "    inhibit_on_failure\n" } else { "" }
+            ));
+        }
+        t.push_str("}\n");
+        load(&t)
+    }
+
+    fn table_of(cfg: &Config) -> DesiredTable {
+        crate::check::core::Core::new(cfg, 1).0.desired()
+    }
+
+    #[test]
+    fn a_removed_inhibited_real_server_is_drained_then_deleted() {
+        let old = pool(&[("10.0.0.2", false), ("10.0.0.3", true)]);
+        let new = pool(&[("10.0.0.2", false)]);
+        let (ot, nt) = (table_of(&old), table_of(&new));
+        let d = drains(&old, &new, &ot, &nt);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].dest.addr.to_string(), "10.0.0.3");
+        assert_eq!(d[0].settings.weight, 0);
+        assert_eq!(d[0].until, Duration::from_secs(7));
+        let p = ipvs_plan(&ot, &nt, &[] as &[Drain<Duration>], &d);
+        assert_eq!(
+            p.now,
+            vec![
+                "op=edit-dest service=tcp:[10.0.0.1]:80 dest=[10.0.0.3]:80 forward=nat weight=0 uthreshold=0 lthreshold=0"
+            ]
+        );
+        assert_eq!(
+            p.after_drain,
+            vec![(
+                Duration::from_secs(7),
+                "op=del-dest service=tcp:[10.0.0.1]:80 dest=[10.0.0.3]:80".to_string()
+            )]
+        );
+        // The table while draining keeps the server at weight 0.
+        let w = with_drains(&nt, &d);
+        let e = w.services.values().next().unwrap();
+        assert_eq!(e.dests.len(), 2);
+    }
+
+    #[test]
+    fn a_removed_real_server_without_inhibit_goes_at_once() {
+        let old = pool(&[("10.0.0.2", false), ("10.0.0.3", false)]);
+        let new = pool(&[("10.0.0.2", false)]);
+        let (ot, nt) = (table_of(&old), table_of(&new));
+        assert!(drains(&old, &new, &ot, &nt).is_empty());
+        let p = ipvs_plan(&ot, &nt, &[] as &[Drain<Duration>], &[]);
+        assert_eq!(
+            p.now,
+            vec!["op=del-dest service=tcp:[10.0.0.1]:80 dest=[10.0.0.3]:80"]
+        );
+    }
+
+    #[test]
+    fn a_weight_change_is_one_edit_and_moved_blocks_are_no_change() {
+        let old = pool(&[("10.0.0.2", false), ("10.0.0.3", false)]);
+        let moved = pool(&[("10.0.0.3", false), ("10.0.0.2", false)]);
+        let p = plan(&old, &moved);
+        assert!(p.is_empty(), "{p}");
+        let mut new = old.clone();
+        new.virtual_servers[0].real_servers[1].weight = 5;
+        let p = plan(&old, &new);
+        assert_eq!(
+            p.to_string(),
+            "~ real_server [10.0.0.3]:80 in [10.0.0.1]:tcp:80: health state kept\n    ~ weight: 1 -> 5\n"
+        );
+        let ip = ipvs_plan(
+            &table_of(&old),
+            &table_of(&new),
+            &[] as &[Drain<Duration>],
+            &[],
+        );
+        assert_eq!(ip.now.len(), 1);
+        assert!(ip.now[0].starts_with("op=edit-dest"), "{:?}", ip.now);
+    }
+
+    #[test]
+    fn global_defs_changes_are_listed() {
+        let old = load("global_defs {\n  router_id A\n  smtp_server 127.0.0.1\n}\n");
+        let new = load(
+            "global_defs {\n  router_id B\n  smtp_server 127.0.0.1\n  notification_email {\n    ops@example.test\n  }\n}\n",
+        );
+        let p = plan(&old, &new);
+        assert_eq!(
+            p.to_string(),
+            "~ global_defs\n    ~ notification_email: [] -> [\"ops@example.test\"]\n    ~ router_id: \"A\" -> \"B\"\n"
+        );
+    }
+
+    #[test]
+    fn a_removed_inhibited_server_already_at_weight_0_goes_at_once() {
+        let old = pool(&[("10.0.0.2", false), ("10.0.0.3", true)]);
+        let new = pool(&[("10.0.0.2", false)]);
+        let mut ot = table_of(&old);
+        for e in ot.services.values_mut() {
+            for (d, st) in e.dests.iter_mut() {
+                if d.addr.to_string() == "10.0.0.3" {
+                    st.weight = 0; // down, inhibited
+                }
+            }
+        }
+        assert!(drains(&old, &new, &ot, &table_of(&new)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_planner_asks_the_registered_engine() {
+        let planner = IpvsPlanner::default();
+        let cfg = Arc::new(Config::default());
+        assert_eq!(
+            planner.plan(cfg.clone(), Duration::from_millis(10)).await,
+            None,
+            "no engine: no IPVS part"
+        );
+        let mut rx = planner.register();
+        tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req.reply.send(IpvsPlan {
+                    now: vec!["op=flush".into()],
+                    after_drain: vec![],
+                });
+            }
+        });
+        let p = planner.plan(cfg, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(p.now, vec!["op=flush".to_string()]);
     }
 }

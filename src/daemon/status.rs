@@ -224,7 +224,16 @@ impl StatusSnapshot {
         new.reloads = self.reloads;
         new.last_reload = self.last_reload.clone();
         for i in &mut new.instances {
-            if let Some(old) = self.instances.iter().find(|o| o.name == i.name) {
+            // A renamed instance (same VRID, family and interface, its old name gone) keeps
+            // its state as the VRRP engine does.
+            let renamed_from = || {
+                self.instances.iter().find(|o| {
+                    (o.vrid, &o.family, &o.interface) == (i.vrid, &i.family, &i.interface)
+                        && cfg.instance(&o.name).is_none()
+                })
+            };
+            let same_name = self.instances.iter().find(|o| o.name == i.name);
+            if let Some(old) = same_name.or_else(renamed_from) {
                 i.state = old.state.clone();
                 i.effective_priority = old.effective_priority;
                 i.last_transition = old.last_transition.clone();
@@ -296,6 +305,13 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
                 });
             }
             i.state = to.as_str().into();
+        }
+        Event::VrrpPriority {
+            instance, priority, ..
+        } => {
+            if let Some(i) = s.instances.iter_mut().find(|i| &i.name == instance) {
+                i.effective_priority = *priority;
+            }
         }
         Event::VrrpSyncGroup {
             group,

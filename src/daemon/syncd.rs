@@ -99,6 +99,17 @@ impl SyncdCore {
         self.switch(None)
     }
 
+    /// A reload names `instance` (maybe renamed, maybe another one) whose current state is
+    /// `state` (None: not known yet, as at start-up): the role follows it at once.
+    pub fn follow(&mut self, instance: &str, state: Option<VrrpStateName>) -> Vec<Op> {
+        self.instance = instance.to_string();
+        match state {
+            Some(s) => self.on_instance_state(instance, s),
+            None if self.running.is_none() => self.start(),
+            None => Vec::new(),
+        }
+    }
+
     /// The one transition point: stop the running role before starting the other (keepalived's
     /// order, and the kernel refuses nothing this way).
     fn switch(&mut self, want: Option<Role>) -> Vec<Op> {
@@ -130,6 +141,18 @@ pub struct SyncParams {
 }
 
 impl SyncParams {
+    /// The same kernel daemons (interface, sync id, packet settings), whatever instance they
+    /// follow: a reload that changes only the instance restarts nothing.
+    pub fn same_daemon(&self, other: &SyncParams) -> bool {
+        SyncParams {
+            instance: String::new(),
+            ..self.clone()
+        } == SyncParams {
+            instance: String::new(),
+            ..other.clone()
+        }
+    }
+
     /// None when the configuration has no `lvs_sync_daemon`. The instance must exist (the
     /// configuration front end checks it); without it the sync id falls back to 0 like an
     /// unset one would in the kernel's eyes, and a warning says why.
@@ -201,29 +224,67 @@ pub fn execute<T: crate::ipvs::client::Transport>(
 
 enum Msg {
     State(String, VrrpStateName),
+    /// A reload: the new parameters and the current state of the instance they name.
+    Reconfigure(SyncParams, Option<VrrpStateName>),
     Shutdown(std_mpsc::Sender<()>),
 }
 
 /// Handle of the sync-daemon thread; a no-op when `lvs_sync_daemon` is not configured.
 pub struct SyncDaemons {
     tx: Option<std_mpsc::Sender<Msg>>,
+    enabled: bool,
 }
 
 impl SyncDaemons {
     /// Starts the thread (and the backup daemon) when the configuration asks for it.
     pub fn spawn(cfg: &Config, enabled: bool) -> SyncDaemons {
+        Self::spawn_with(cfg, enabled, None)
+    }
+
+    fn spawn_with(cfg: &Config, enabled: bool, state: Option<VrrpStateName>) -> SyncDaemons {
         let Some(params) = SyncParams::from_config(cfg).filter(|_| enabled) else {
-            return SyncDaemons { tx: None };
+            return SyncDaemons { tx: None, enabled };
         };
         let (tx, rx) = std_mpsc::channel::<Msg>();
         let spawned = std::thread::Builder::new()
             .name("ipvs-syncd".into())
-            .spawn(move || run_thread(params, rx));
+            .spawn(move || run_thread(params, state, rx));
         match spawned {
-            Ok(_) => SyncDaemons { tx: Some(tx) },
+            Ok(_) => SyncDaemons {
+                tx: Some(tx),
+                enabled,
+            },
             Err(e) => {
                 tracing::error!(target: "syncd", "cannot start the sync daemon thread: {e}; lvs_sync_daemon is off");
-                SyncDaemons { tx: None }
+                SyncDaemons { tx: None, enabled }
+            }
+        }
+    }
+
+    /// A reload: `lvs_sync_daemon` added, removed or changed takes effect now (the daemons are
+    /// stopped and started again with the new parameters, in the role the current state of
+    /// the instance they follow calls for); `state_of` gives an instance's current state.
+    pub async fn reconfigure(
+        &mut self,
+        cfg: &Config,
+        state_of: impl Fn(&str) -> Option<VrrpStateName>,
+    ) {
+        let new = SyncParams::from_config(cfg).filter(|_| self.enabled);
+        match (&self.tx, new) {
+            (None, None) => {}
+            (Some(_), None) => {
+                tracing::info!(target: "syncd", "reload: lvs_sync_daemon removed; stopping the sync daemons");
+                self.shutdown(Duration::from_secs(2)).await;
+                self.tx = None;
+            }
+            (None, Some(p)) => {
+                tracing::info!(target: "syncd", "reload: lvs_sync_daemon added");
+                let state = state_of(&p.instance);
+                *self = Self::spawn_with(cfg, self.enabled, state);
+            }
+            (Some(tx), Some(p)) => {
+                let state = state_of(&p.instance);
+                let _ = tx.send(Msg::Reconfigure(p, state));
             }
         }
     }
@@ -249,7 +310,7 @@ impl SyncDaemons {
     }
 }
 
-fn run_thread(params: SyncParams, rx: std_mpsc::Receiver<Msg>) {
+fn run_thread(mut params: SyncParams, state: Option<VrrpStateName>, rx: std_mpsc::Receiver<Msg>) {
     let mut core = SyncdCore::new(&params.instance);
     let mut client = match Client::connect() {
         Ok(c) => Some(c),
@@ -278,7 +339,7 @@ fn run_thread(params: SyncParams, rx: std_mpsc::Receiver<Msg>) {
             }
         }
     }
-    let mut apply = |ops: Vec<Op>, why: &str| {
+    let apply = |client: &mut Option<Client<_>>, params: &SyncParams, ops: Vec<Op>, why: &str| {
         let Some(client) = client.as_mut() else {
             return;
         };
@@ -287,7 +348,7 @@ fn run_thread(params: SyncParams, rx: std_mpsc::Receiver<Msg>) {
                 Op::Start(r) => ("started", r),
                 Op::Stop(r) => ("stopped", r),
             };
-            match execute(client, &params, op) {
+            match execute(client, params, op) {
                 Ok(()) => tracing::info!(
                     target: "syncd",
                     "IPVS sync daemon {verb}: {} on {} (syncid {}), {why}",
@@ -301,15 +362,42 @@ fn run_thread(params: SyncParams, rx: std_mpsc::Receiver<Msg>) {
             }
         }
     };
-    apply(core.start(), "start-up");
+    let first = core.follow(&params.instance.clone(), state);
+    apply(&mut client, &params, first, "start-up");
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::State(instance, to) => {
                 let ops = core.on_instance_state(&instance, to);
-                apply(ops, &format!("{instance} is {}", to.as_str()));
+                apply(
+                    &mut client,
+                    &params,
+                    ops,
+                    &format!("{instance} is {}", to.as_str()),
+                );
+            }
+            Msg::Reconfigure(new, state) => {
+                if new == params {
+                    continue;
+                }
+                if !new.same_daemon(&params) {
+                    // The kernel takes a daemon's parameters only when it starts: stop it with
+                    // the old ones, start it with the new ones.
+                    let stops = core.shutdown();
+                    apply(
+                        &mut client,
+                        &params,
+                        stops,
+                        "reload: lvs_sync_daemon changed",
+                    );
+                }
+                let why = format!("reload: following {}", new.instance);
+                params = new;
+                let ops = core.follow(&params.instance.clone(), state);
+                apply(&mut client, &params, ops, &why);
             }
             Msg::Shutdown(done) => {
-                apply(core.shutdown(), "shutting down");
+                let ops = core.shutdown();
+                apply(&mut client, &params, ops, "shutting down");
                 let _ = done.send(());
                 return;
             }
@@ -340,6 +428,40 @@ mod tests {
         assert_eq!(c.on_instance_state("LVS_LAN", Backup), vec![]);
         assert_eq!(c.shutdown(), vec![Op::Stop(Role::Backup)]);
         assert_eq!(c.shutdown(), vec![]);
+    }
+
+    #[test]
+    fn a_reload_follows_the_named_instance_in_its_current_state() {
+        let mut c = SyncdCore::new("OLD");
+        c.start();
+        // Renamed instance, still BACKUP: nothing to do; its transitions count from now on.
+        assert_eq!(c.follow("NEW", Some(Backup)), vec![]);
+        assert_eq!(c.on_instance_state("OLD", Master), vec![]);
+        assert_eq!(
+            c.on_instance_state("NEW", Master),
+            vec![Op::Stop(Role::Backup), Op::Start(Role::Master)]
+        );
+        // Restarted with new parameters (shutdown first), the instance being MASTER.
+        assert_eq!(c.shutdown(), vec![Op::Stop(Role::Master)]);
+        assert_eq!(c.follow("NEW", Some(Master)), vec![Op::Start(Role::Master)]);
+        // State not known: the backup daemon, as at start-up.
+        let mut d = SyncdCore::new("X");
+        assert_eq!(d.follow("X", None), vec![Op::Start(Role::Backup)]);
+    }
+
+    #[test]
+    fn only_kernel_parameters_make_a_different_daemon() {
+        let p = params();
+        let renamed = SyncParams {
+            instance: "OTHER".into(),
+            ..params()
+        };
+        assert!(p.same_daemon(&renamed));
+        let other_id = SyncParams {
+            sync_id: 7,
+            ..params()
+        };
+        assert!(!p.same_daemon(&other_id));
     }
 
     #[test]

@@ -783,6 +783,7 @@ mod tests {
             weight: 1,
             inhibit_on_failure: None,
             lb_kind: None,
+            tunnel: None,
             notify_up: None,
             notify_down: None,
             uthreshold: 0,

@@ -16,6 +16,7 @@
 
 use super::codec::{
     Cmd, DestAttrs, IpvsMessage, Reply, ServiceAttrs, decode_datagram, encode_request,
+    encode_request_into,
 };
 use super::consts::IPVS_GENL_NAME;
 use netlink_packet_core::{
@@ -352,36 +353,47 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Send every request with NLM_F_ACK, many per datagram, and match each ACK to its
-    /// request by sequence number. One failure does not stop the others; the result vector
-    /// has one entry per request, in order.
+    /// Send every request, many per datagram, and report each one's outcome. One failure does
+    /// not stop the others; the result vector has one entry per request, in order.
+    ///
+    /// Only the last request of each datagram asks for an ACK (NLM_F_ACK). The kernel handles
+    /// the requests of a datagram in order inside the `sendmsg` and answers a request without
+    /// NLM_F_ACK only when it fails (`netlink_rcv_skb` acks when `NLM_F_ACK || err`), with an
+    /// NLMSG_ERROR carrying that request's sequence number. So when the last request's ACK (or
+    /// error) arrives, every failure of the batch has arrived before it, and a request with no
+    /// reply succeeded: every failure is still reported per operation, while the kernel builds
+    /// and queues one ACK per datagram instead of one per request. The batch size stays below
+    /// what the receive buffer can hold if every request of it fails.
     pub fn execute(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<OpResult>, IpvsError> {
         let n = msgs.len();
         let mut results: Vec<Option<OpResult>> = vec![None; n];
         let limit = self.transport.batch_limit().max(1);
         let mut next = 0usize;
         let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + 4096);
+        let mut batch: Vec<u32> = Vec::new();
+        let mut datagrams: Vec<Vec<u8>> = Vec::new();
         while next < n {
-            // One batch: as many requests as fit, then collect exactly their ACKs.
+            // One batch: as many requests as fit, the last one acknowledged.
             buf.clear();
-            let mut batch: Vec<(u32, usize)> = Vec::new();
+            batch.clear();
+            let first = next;
+            let mut last_start = 0;
             while next < n && batch.len() < limit && buf.len() < MAX_BATCH_BYTES {
                 let seq = self.next_seq();
-                buf.extend_from_slice(&encode_request(
-                    self.family,
-                    NLM_F_REQUEST | NLM_F_ACK,
-                    seq,
-                    &msgs[next],
-                ));
-                batch.push((seq, next));
+                last_start = buf.len();
+                encode_request_into(&mut buf, self.family, NLM_F_REQUEST, seq, &msgs[next]);
+                batch.push(seq);
                 next += 1;
             }
+            // nlmsg_flags sits at bytes 6..8 of the netlink header.
+            buf[last_start + 6..last_start + 8]
+                .copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+            let barrier = *batch.last().unwrap_or(&0);
             self.transport
                 .send(&buf)
                 .map_err(|e| Self::io("sending a batch of IPVS requests", e))?;
-            let mut pending = batch.len();
-            let mut datagrams: Vec<Vec<u8>> = Vec::new();
-            while pending > 0 {
+            let mut done = false;
+            while !done {
                 datagrams.clear();
                 self.transport
                     .recv_many(&mut datagrams)
@@ -392,15 +404,21 @@ impl<T: Transport> Client<T> {
                         source: e,
                     })?;
                     if let Reply::Ack { seq, errno } = r {
-                        let hit = batch.iter().find(|(s, _)| *s == seq).map(|(_, i)| *i);
-                        if let Some(i) = hit {
-                            if results[i].is_none() {
-                                results[i] = Some(if errno == 0 { Ok(()) } else { Err(-errno) });
-                                pending -= 1;
+                        if let Some(k) = batch.iter().position(|s| *s == seq) {
+                            let slot = &mut results[first + k];
+                            if slot.is_none() {
+                                *slot = Some(if errno == 0 { Ok(()) } else { Err(-errno) });
                             }
+                        }
+                        if seq == barrier {
+                            done = true;
                         }
                     }
                 }
+            }
+            // No reply before the barrier's: success.
+            for slot in &mut results[first..next] {
+                slot.get_or_insert(Ok(()));
             }
         }
         Ok(results

@@ -296,21 +296,26 @@ pub fn v4_netmask_raw(prefix: u8) -> u32 {
 // Emission
 // ---------------------------------------------------------------------------------------------
 
-/// A little attribute writer: type-length-value with 4-byte alignment.
-#[derive(Default)]
-struct AttrWriter {
-    buf: Vec<u8>,
+/// A little attribute writer: type-length-value with 4-byte alignment, straight into the
+/// caller's buffer (nests patch their length afterwards: no buffer per level).
+struct AttrWriter<'a> {
+    buf: &'a mut Vec<u8>,
 }
 
-impl AttrWriter {
-    fn put(&mut self, kind: u16, value: &[u8]) {
-        let len = 4 + value.len();
-        self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
+impl AttrWriter<'_> {
+    fn header(&mut self, kind: u16, value_len: usize) {
+        self.buf
+            .extend_from_slice(&((4 + value_len) as u16).to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
+    }
+    fn pad(&mut self) {
+        let n = (4 - self.buf.len() % 4) % 4;
+        self.buf.extend_from_slice(&[0u8; 3][..n]);
+    }
+    fn put(&mut self, kind: u16, value: &[u8]) {
+        self.header(kind, value.len());
         self.buf.extend_from_slice(value);
-        while self.buf.len() % 4 != 0 {
-            self.buf.push(0);
-        }
+        self.pad();
     }
     fn u8(&mut self, kind: u16, v: Option<u8>) {
         if let Some(v) = v {
@@ -337,13 +342,19 @@ impl AttrWriter {
     }
     fn string(&mut self, kind: u16, v: &Option<String>) {
         if let Some(s) = v {
-            let mut b = s.as_bytes().to_vec();
-            b.push(0);
-            self.put(kind, &b);
+            self.header(kind, s.len() + 1);
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.push(0);
+            self.pad();
         }
     }
-    fn nest(&mut self, kind: u16, inner: AttrWriter) {
-        self.put(kind | NLA_F_NESTED, &inner.buf);
+    /// A nested attribute whose contents `inner` writes.
+    fn nest(&mut self, kind: u16, inner: impl FnOnce(&mut AttrWriter)) {
+        let start = self.buf.len();
+        self.header(kind | NLA_F_NESTED, 0);
+        inner(self);
+        let len = (self.buf.len() - start) as u16;
+        self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
     }
     fn others(&mut self, others: &[RawAttr]) {
         for o in others {
@@ -354,17 +365,14 @@ impl AttrWriter {
 
 impl Stats {
     /// `STATS64`: every counter as u64.
-    fn pack64(&self) -> AttrWriter {
-        let mut w = AttrWriter::default();
+    fn pack64(&self, w: &mut AttrWriter) {
         for (k, v) in self.fields() {
             w.u64(k, v);
         }
         w.others(&self.other);
-        w
     }
     /// `STATS`: conns/packets and rates as u32, bytes as u64.
-    fn pack32(&self) -> AttrWriter {
-        let mut w = AttrWriter::default();
+    fn pack32(&self, w: &mut AttrWriter) {
         for (k, v) in self.fields() {
             // Bytes are u64 in STATS too; a value too large for u32 (only from a decoded
             // oversized attribute) stays u64 so that decoding gives it back.
@@ -376,7 +384,6 @@ impl Stats {
             }
         }
         w.others(&self.other);
-        w
     }
     fn fields(&self) -> [(u16, u64); 10] {
         [
@@ -395,8 +402,7 @@ impl Stats {
 }
 
 impl ServiceAttrs {
-    fn pack(&self) -> AttrWriter {
-        let mut w = AttrWriter::default();
+    fn pack(&self, w: &mut AttrWriter) {
         w.u16(IPVS_SVC_ATTR_AF, self.af.map(u16::from));
         w.u16(IPVS_SVC_ATTR_PROTOCOL, self.protocol.map(u16::from));
         if let Some(a) = &self.addr {
@@ -415,19 +421,17 @@ impl ServiceAttrs {
         w.u32(IPVS_SVC_ATTR_TIMEOUT, self.timeout);
         w.u32(IPVS_SVC_ATTR_NETMASK, self.netmask);
         if let Some(s) = &self.stats {
-            w.nest(IPVS_SVC_ATTR_STATS, s.pack32());
+            w.nest(IPVS_SVC_ATTR_STATS, |w| s.pack32(w));
         }
         if let Some(s) = &self.stats64 {
-            w.nest(IPVS_SVC_ATTR_STATS64, s.pack64());
+            w.nest(IPVS_SVC_ATTR_STATS64, |w| s.pack64(w));
         }
         w.others(&self.other);
-        w
     }
 }
 
 impl DestAttrs {
-    fn pack(&self) -> AttrWriter {
-        let mut w = AttrWriter::default();
+    fn pack(&self, w: &mut AttrWriter) {
         w.u16(IPVS_DEST_ATTR_ADDR_FAMILY, self.addr_family.map(u16::from));
         if let Some(a) = &self.addr {
             w.put(IPVS_DEST_ATTR_ADDR, a);
@@ -444,19 +448,17 @@ impl DestAttrs {
         w.u32(IPVS_DEST_ATTR_INACT_CONNS, self.inact_conns);
         w.u32(IPVS_DEST_ATTR_PERSIST_CONNS, self.persist_conns);
         if let Some(s) = &self.stats {
-            w.nest(IPVS_DEST_ATTR_STATS, s.pack32());
+            w.nest(IPVS_DEST_ATTR_STATS, |w| s.pack32(w));
         }
         if let Some(s) = &self.stats64 {
-            w.nest(IPVS_DEST_ATTR_STATS64, s.pack64());
+            w.nest(IPVS_DEST_ATTR_STATS64, |w| s.pack64(w));
         }
         w.others(&self.other);
-        w
     }
 }
 
 impl DaemonAttrs {
-    fn pack(&self) -> AttrWriter {
-        let mut w = AttrWriter::default();
+    fn pack(&self, w: &mut AttrWriter) {
         w.u32(IPVS_DAEMON_ATTR_STATE, self.state);
         w.string(IPVS_DAEMON_ATTR_MCAST_IFN, &self.mcast_ifn);
         w.u32(IPVS_DAEMON_ATTR_SYNC_ID, self.sync_id);
@@ -470,32 +472,37 @@ impl DaemonAttrs {
         w.u16(IPVS_DAEMON_ATTR_MCAST_PORT, self.mcast_port);
         w.u8(IPVS_DAEMON_ATTR_MCAST_TTL, self.mcast_ttl);
         w.others(&self.other);
-        w
     }
 }
 
 impl IpvsMessage {
     /// The attribute bytes (everything after the generic-netlink header).
     pub fn pack_attrs(&self) -> Vec<u8> {
-        let mut w = AttrWriter::default();
+        let mut buf = Vec::new();
+        self.pack_attrs_into(&mut buf);
+        buf
+    }
+
+    /// [`IpvsMessage::pack_attrs`], appended to `buf`.
+    pub fn pack_attrs_into(&self, buf: &mut Vec<u8>) {
+        let w = &mut AttrWriter { buf };
         if self.is_info() {
             w.u32(IPVS_INFO_ATTR_VERSION, self.info_version);
             w.u32(IPVS_INFO_ATTR_CONN_TAB_SIZE, self.info_conn_tab_size);
         }
         if let Some(s) = &self.service {
-            w.nest(IPVS_CMD_ATTR_SERVICE, s.pack());
+            w.nest(IPVS_CMD_ATTR_SERVICE, |w| s.pack(w));
         }
         if let Some(d) = &self.dest {
-            w.nest(IPVS_CMD_ATTR_DEST, d.pack());
+            w.nest(IPVS_CMD_ATTR_DEST, |w| d.pack(w));
         }
         if let Some(d) = &self.daemon {
-            w.nest(IPVS_CMD_ATTR_DAEMON, d.pack());
+            w.nest(IPVS_CMD_ATTR_DAEMON, |w| d.pack(w));
         }
         w.u32(IPVS_CMD_ATTR_TIMEOUT_TCP, self.timeout_tcp);
         w.u32(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, self.timeout_tcp_fin);
         w.u32(IPVS_CMD_ATTR_TIMEOUT_UDP, self.timeout_udp);
         w.others(&self.other);
-        w.buf
     }
 }
 
@@ -794,17 +801,30 @@ pub type IpvsFrame = NetlinkMessage<GenlMessage<IpvsMessage>>;
 /// thousands of these; [`encode_request_generic`] builds the same bytes through
 /// netlink-packet-core/-generic and a test keeps the two equal.
 pub fn encode_request(family_id: u16, flags: u16, seq: u32, msg: &IpvsMessage) -> Vec<u8> {
-    let attrs = msg.pack_attrs();
-    let len = 16 + 4 + attrs.len();
-    let mut buf = Vec::with_capacity(len);
-    buf.extend_from_slice(&(len as u32).to_ne_bytes());
+    let mut buf = Vec::with_capacity(160);
+    encode_request_into(&mut buf, family_id, flags, seq, msg);
+    buf
+}
+
+/// [`encode_request`], appended to `buf` (a batch of requests is one buffer, no copy per
+/// request).
+pub fn encode_request_into(
+    buf: &mut Vec<u8>,
+    family_id: u16,
+    flags: u16,
+    seq: u32,
+    msg: &IpvsMessage,
+) {
+    let start = buf.len();
+    buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&family_id.to_ne_bytes());
     buf.extend_from_slice(&flags.to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&[u8::from(msg.cmd), IPVS_GENL_VERSION, 0, 0]);
-    buf.extend_from_slice(&attrs);
-    buf
+    msg.pack_attrs_into(buf);
+    let len = (buf.len() - start) as u32;
+    buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
 }
 
 /// [`encode_request`] through `NetlinkMessage<GenlMessage<IpvsMessage>>`.

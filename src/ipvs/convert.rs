@@ -10,7 +10,7 @@ use super::table::{
     AddrFamily, DestKey, DestSettings, IpvsProtocol, KernelTable, ServiceEntry, ServiceKey,
     ServiceSettings,
 };
-use crate::config::model::ForwardMethod;
+use crate::config::model::{ForwardMethod, Tunnel, TunnelCsum, TunnelKind};
 use std::collections::BTreeMap;
 
 impl From<AddrFamily> for Family {
@@ -97,7 +97,17 @@ pub fn dest_attrs(d: &DestKey, st: &DestSettings) -> DestAttrs {
     a.u_thresh = Some(st.upper_threshold);
     a.l_thresh = Some(st.lower_threshold);
     if st.forward == ForwardMethod::Tun {
-        a.tun_type = Some(TunType::Ipip);
+        a.tun_type = Some(match st.tunnel.kind {
+            TunnelKind::Ipip => TunType::Ipip,
+            TunnelKind::Gue => TunType::Gue,
+            TunnelKind::Gre => TunType::Gre,
+        });
+        a.tun_port = Some(st.tunnel.port);
+        a.tun_flags = Some(match st.tunnel.csum {
+            TunnelCsum::NoCsum => IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM,
+            TunnelCsum::Csum => IP_VS_TUNNEL_ENCAP_FLAG_CSUM,
+            TunnelCsum::RemCsum => IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM,
+        });
     }
     a
 }
@@ -158,6 +168,11 @@ pub fn dest_from_attrs(d: &DestAttrs, svc_family: Family) -> Option<(DestKey, De
         Fwd::Tunnel => ForwardMethod::Tun,
         _ => return None,
     };
+    let tunnel = if forward == ForwardMethod::Tun {
+        tunnel_from_attrs(d)?
+    } else {
+        Tunnel::default()
+    };
     Some((
         DestKey {
             addr,
@@ -168,8 +183,41 @@ pub fn dest_from_attrs(d: &DestAttrs, svc_family: Family) -> Option<(DestKey, De
             weight: d.weight.unwrap_or(0),
             upper_threshold: d.u_thresh.unwrap_or(0),
             lower_threshold: d.l_thresh.unwrap_or(0),
+            tunnel,
         },
     ))
+}
+
+/// The tunnel of a dumped TUN destination; a kernel without the tunnel attributes (before
+/// 5.2) means IPIP. None for a type or flag combination rampart cannot represent.
+fn tunnel_from_attrs(d: &DestAttrs) -> Option<Tunnel> {
+    let kind = match d.tun_type.unwrap_or(TunType::Ipip) {
+        TunType::Ipip => TunnelKind::Ipip,
+        TunType::Gue => TunnelKind::Gue,
+        TunType::Gre => TunnelKind::Gre,
+        _ => return None,
+    };
+    let flags = d.tun_flags.unwrap_or(0);
+    let csum = if flags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM != 0 {
+        TunnelCsum::RemCsum
+    } else if flags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM != 0 {
+        TunnelCsum::Csum
+    } else {
+        TunnelCsum::NoCsum
+    };
+    Some(Tunnel {
+        kind,
+        port: if kind == TunnelKind::Gue {
+            d.tun_port.unwrap_or(0)
+        } else {
+            0
+        },
+        csum: if kind == TunnelKind::Ipip {
+            TunnelCsum::NoCsum
+        } else {
+            csum
+        },
+    })
 }
 
 /// A whole dump as a table. Services that cannot be represented are skipped (and so never

@@ -8,7 +8,9 @@ use super::table::{
     AddrFamily, DesiredTable, DestKey, DestSettings, IpvsProtocol, ServiceEntry, ServiceKey,
     ServiceSettings,
 };
-use crate::config::model::{Config, RealServer, VirtualServer, VsKey, VsgMember};
+use crate::config::model::{
+    Config, ForwardMethod, RealServer, SorryServer, Tunnel, VirtualServer, VsKey, VsgMember,
+};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -135,6 +137,33 @@ pub fn settings_for_key(
     s
 }
 
+/// The forwarding method and tunnel of a real server: its own `lvs_method` (with the tunnel
+/// written there) if it has one, else the virtual server's. The tunnel is the default (IPIP)
+/// unless the method is TUN.
+pub fn forward_of(vs: &VirtualServer, rs: &RealServer) -> (ForwardMethod, Tunnel) {
+    let (m, t) = match rs.lb_kind {
+        Some(m) => (m, rs.tunnel),
+        None => (vs.lb_kind, vs.tunnel),
+    };
+    normalise(m, t)
+}
+
+/// [`forward_of`] for the sorry server (`sorry_server_lvs_method`).
+pub fn sorry_forward_of(vs: &VirtualServer, s: &SorryServer) -> (ForwardMethod, Tunnel) {
+    let (m, t) = match s.lb_kind {
+        Some(m) => (m, s.tunnel),
+        None => (vs.lb_kind, vs.tunnel),
+    };
+    normalise(m, t)
+}
+
+fn normalise(m: ForwardMethod, t: Option<Tunnel>) -> (ForwardMethod, Tunnel) {
+    match m {
+        ForwardMethod::Tun => (m, t.unwrap_or_default()),
+        _ => (m, Tunnel::default()),
+    }
+}
+
 /// The destination for a real server of `vs` at `weight`.
 pub fn dest_for(vs: &VirtualServer, rs: &RealServer, weight: u32) -> (DestKey, DestSettings) {
     let vport = match vs.key {
@@ -147,12 +176,48 @@ pub fn dest_for(vs: &VirtualServer, rs: &RealServer, weight: u32) -> (DestKey, D
             port: rs.port.unwrap_or(vport),
         },
         DestSettings {
-            forward: rs.lb_kind.unwrap_or(vs.lb_kind),
+            forward: forward_of(vs, rs).0,
             weight,
             upper_threshold: rs.uthreshold,
             lower_threshold: rs.lthreshold,
+            tunnel: forward_of(vs, rs).1,
         },
     )
+}
+
+/// A destination as the kernel gets it under service `key`. Direct routing and tunnelling do
+/// not use the port to forward, and keepalived ("ports don't match - resetting") and ipvsadm
+/// both give such a destination the service's port (0 for a fwmark service); only masq keeps
+/// the real server's own port. Checks still go to the configured port.
+pub fn kernel_dest_key(key: &ServiceKey, dest: DestKey, forward: ForwardMethod) -> DestKey {
+    match (forward, key) {
+        (ForwardMethod::Nat, _) => dest,
+        (_, ServiceKey::Addr { port, .. }) => DestKey {
+            port: *port,
+            ..dest
+        },
+        (_, ServiceKey::Fwmark { .. }) => DestKey { port: 0, ..dest },
+    }
+}
+
+/// The destinations of one kernel service (`kernel_dest_key` applied). Real servers that
+/// become the same kernel destination (same address, DR/TUN, different ports) share it at
+/// the highest of their weights: it is up while one of them is.
+pub fn dests_for_key(
+    key: &ServiceKey,
+    dests: &BTreeMap<DestKey, DestSettings>,
+) -> BTreeMap<DestKey, DestSettings> {
+    let mut out: BTreeMap<DestKey, DestSettings> = BTreeMap::new();
+    for (k, s) in dests {
+        let k = kernel_dest_key(key, *k, s.forward);
+        match out.get(&k) {
+            Some(have) if have.weight >= s.weight => {}
+            _ => {
+                out.insert(k, *s);
+            }
+        }
+    }
+    out
 }
 
 /// Every kernel service of `vs` with its destinations.
@@ -180,10 +245,11 @@ pub fn desired_entries(
                     port: s.port.unwrap_or(vport),
                 },
                 DestSettings {
-                    forward: s.lb_kind.unwrap_or(vs.lb_kind),
+                    forward: sorry_forward_of(vs, s).0,
                     weight: 1,
                     upper_threshold: 0,
                     lower_threshold: 0,
+                    tunnel: sorry_forward_of(vs, s).1,
                 },
             );
         }
@@ -197,12 +263,11 @@ pub fn desired_entries(
     }
     keys.iter()
         .map(|k| {
-            // A group's port-0 members take the real servers' own ports; nothing to adjust.
             (
                 *k,
                 ServiceEntry {
                     settings: settings_for_key(vs, &base, k),
-                    dests: dests.clone(),
+                    dests: dests_for_key(k, &dests),
                 },
             )
         })

@@ -13,7 +13,7 @@ use super::codec::{
     decode_datagram,
 };
 use super::consts::*;
-use netlink_packet_core::NLM_F_DUMP;
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP};
 
 /// `NLM_F_MULTI` (include/uapi/linux/netlink.h).
 const NLM_F_MULTI: u16 = 0x2;
@@ -397,7 +397,10 @@ impl FakeKernel {
                     for r in &replies {
                         self.queue.push_back(genl(FAKE_FAMILY_ID, 0, seq, r));
                     }
-                    self.queue.push_back(ack(seq, 0, req));
+                    // Like netlink_rcv_skb: success is acknowledged only when asked for.
+                    if flags & NLM_F_ACK == NLM_F_ACK {
+                        self.queue.push_back(ack(seq, 0, req));
+                    }
                 }
             }
         }

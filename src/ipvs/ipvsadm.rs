@@ -395,38 +395,38 @@ const OPTIONS: &[OptDef] = &[
 ];
 
 /// One option occurrence (or a popt-style error) from the tokenizer.
-enum Tok {
-    Opt(Tag, Option<String>),
+enum Tok<'a> {
+    Opt(Tag, Option<&'a str>),
     BadOption(String, &'static str),
 }
 
 /// popt-like tokenizer: returns the option stream and the leftover (non-option) words.
-fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
+fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
     let mut toks = Vec::new();
     let mut rest = Vec::new();
     let mut i = 0;
-    let take_next = |i: &mut usize, optional: bool| -> Option<String> {
-        let next = args.get(*i + 1)?;
+    let take_next = |i: &mut usize, optional: bool| -> Option<&str> {
+        let next = args.get(*i + 1)?.as_ref();
         if optional && next.starts_with('-') {
             return None;
         }
         *i += 1;
-        Some(next.clone())
+        Some(next)
     };
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].as_ref();
         if a == "--" {
-            rest.extend(args[i + 1..].iter().cloned());
+            rest.extend(args[i + 1..].iter().map(AsRef::as_ref));
             break;
         }
         if let Some(long) = a.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
+                Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
             match OPTIONS.iter().find(|d| d.long == name) {
                 None => {
-                    toks.push(Tok::BadOption(a.clone(), "unknown option"));
+                    toks.push(Tok::BadOption(a.to_string(), "unknown option"));
                     return (toks, rest);
                 }
                 Some(d) => {
@@ -435,7 +435,7 @@ fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
                         R => match inline.or_else(|| take_next(&mut i, false)) {
                             Some(v) => Some(v),
                             None => {
-                                toks.push(Tok::BadOption(a.clone(), "missing argument"));
+                                toks.push(Tok::BadOption(a.to_string(), "missing argument"));
                                 return (toks, rest);
                             }
                         },
@@ -445,17 +445,15 @@ fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
                 }
             }
         } else if a.len() > 1 && a.starts_with('-') {
-            let chars: Vec<char> = a[1..].chars().collect();
-            let mut k = 0;
-            while k < chars.len() {
-                let c = chars[k];
+            let group = &a[1..];
+            for (k, c) in group.char_indices() {
                 match OPTIONS.iter().find(|d| d.short == Some(c)) {
                     None => {
                         toks.push(Tok::BadOption(format!("-{c}"), "unknown option"));
                         return (toks, rest);
                     }
                     Some(d) => {
-                        let attached: String = chars[k + 1..].iter().collect();
+                        let attached = &group[k + c.len_utf8()..];
                         match d.arg {
                             N => toks.push(Tok::Opt(d.tag, None)),
                             R | O => {
@@ -474,10 +472,9 @@ fn tokenize(args: &[String]) -> (Vec<Tok>, Vec<String>) {
                         }
                     }
                 }
-                k += 1;
             }
         } else {
-            rest.push(a.clone());
+            rest.push(a);
         }
         i += 1;
     }
@@ -519,6 +516,11 @@ fn parse_fwmark(buf: &str) -> Result<u32, Fail> {
 
 /// `inet_aton` (accepts the classic short and octal/hex forms, as ipvsadm does).
 pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    // Plain dotted quads (what nearly every rule has) without the C call; the classic short,
+    // octal and hex forms go to libc below.
+    if let Some(a) = plain_dotted_quad(s) {
+        return Some(a);
+    }
     let c = std::ffi::CString::new(s).ok()?;
     let mut addr = libc::in_addr { s_addr: 0 };
     // SAFETY: valid NUL-terminated string and a valid out pointer.
@@ -527,6 +529,28 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
         return None;
     }
     Some(Ipv4Addr::from(addr.s_addr.to_ne_bytes()))
+}
+
+/// `a.b.c.d` with four decimal parts 0..=255 and no leading zeros (a leading zero means octal
+/// to inet_aton); anything else: None.
+fn plain_dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let mut n = 0;
+    for p in s.split('.') {
+        if n == 4 || p.is_empty() || p.len() > 3 || (p.len() > 1 && p.starts_with('0')) {
+            return None;
+        }
+        let mut v = 0u32;
+        for b in p.bytes() {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(b - b'0');
+        }
+        parts[n] = u8::try_from(v).ok()?;
+        n += 1;
+    }
+    (n == 4).then(|| Ipv4Addr::from(parts))
 }
 
 unsafe extern "C" {
@@ -557,7 +581,13 @@ fn parse_service(buf: &str, svc: &mut SvcSpec, res: &dyn Resolver) -> u8 {
         }
     }
     let mut result = 0u8;
-    if let Ok(v6) = host.parse::<Ipv6Addr>() {
+    // An IPv6 address has at least two colons; `v4:port` has one (skip the v6 parser).
+    let v6 = if host.bytes().filter(|&b| b == b':').count() >= 2 {
+        host.parse::<Ipv6Addr>().ok()
+    } else {
+        None
+    };
+    if let Some(v6) = v6 {
         svc.addr = v6.octets();
         svc.af = AF_INET6;
         svc.netmask = 128;
@@ -723,7 +753,7 @@ fn set_command(cmd: &mut Option<Command>, new: Command) -> Result<(), Fail> {
 }
 
 /// Parse one ipvsadm command line (`args` without the program name).
-pub fn parse(program: &str, args: &[String], res: &dyn Resolver) -> Result<Parsed, Fail> {
+pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Result<Parsed, Fail> {
     let (toks, rest) = tokenize(args);
     let mut svc = SvcSpec {
         af: 0,
@@ -805,7 +835,7 @@ pub fn parse(program: &str, args: &[String], res: &dyn Resolver) -> Result<Parse
                 });
             }
         };
-        let arg = optarg.as_deref().unwrap_or("");
+        let arg = optarg.unwrap_or("");
         match tag {
             Tag::Short('t') | Tag::Short('u') | Tag::SctpService => {
                 set_option(&mut options, OPTC_SERVICE)?;
@@ -1038,9 +1068,9 @@ pub fn parse(program: &str, args: &[String], res: &dyn Resolver) -> Result<Parse
         match (rest.next(), rest.next(), rest.next()) {
             (Some(a), Some(b), Some(c)) => {
                 timeouts = (
-                    parse_timeout(Some(&a), 0, MAX_TIMEOUT)?,
-                    parse_timeout(Some(&b), 0, MAX_TIMEOUT)?,
-                    parse_timeout(Some(&c), 0, MAX_TIMEOUT)?,
+                    parse_timeout(Some(a), 0, MAX_TIMEOUT)?,
+                    parse_timeout(Some(b), 0, MAX_TIMEOUT)?,
+                    parse_timeout(Some(c), 0, MAX_TIMEOUT)?,
                 );
             }
             _ => return fail("--set option requires 3 timeout values"),
@@ -1299,6 +1329,10 @@ pub fn strerror(cmd: Command, errno: i32) -> String {
 /// ipvsadm's `config_stream_read` word splitting for `-R`: whitespace-separated words, with
 /// double quotes grouping; a line's words are prefixed by the program name as argv[0].
 pub fn split_restore_line(line: &str) -> Vec<String> {
+    // The common line: ASCII words, no quotes.
+    if line.is_ascii() && !line.contains('"') {
+        return line.split_ascii_whitespace().map(String::from).collect();
+    }
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -1486,4 +1520,53 @@ pub fn table_from_save(
         }
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dotted-quad fast path agrees with libc's inet_aton on every input it accepts, and
+    /// leaves the rest (octal, hex, short forms, junk) to libc.
+    #[test]
+    fn plain_dotted_quad_agrees_with_libc() {
+        let libc_aton = |s: &str| {
+            let c = std::ffi::CString::new(s).expect("no NUL");
+            let mut addr = libc::in_addr { s_addr: 0 };
+            // SAFETY: valid NUL-terminated string and out pointer.
+            let ok = unsafe { libc_inet_aton(c.as_ptr(), &mut addr) };
+            (ok != 0).then(|| Ipv4Addr::from(addr.s_addr.to_ne_bytes()))
+        };
+        let cases = [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "10.0.0",
+            "10",
+            "01.2.3.4",
+            "0x10.1.1.1",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1.2.3.-4",
+            "",
+            ".",
+            "192.168.010.1",
+            "1.2.3.0",
+            "300.300.300.300",
+            "1.2.3.1234",
+        ];
+        for c in cases {
+            if let Some(a) = plain_dotted_quad(c) {
+                assert_eq!(Some(a), libc_aton(c), "{c:?}");
+            }
+            assert_eq!(inet_aton(c), libc_aton(c), "{c:?}");
+        }
+        for i in 0..=300u32 {
+            let s = format!("{i}.{}.{}.{}", i % 7, 255 - i.min(255), i / 2);
+            assert_eq!(inet_aton(&s), libc_aton(&s), "{s:?}");
+        }
+    }
 }

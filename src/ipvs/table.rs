@@ -5,7 +5,7 @@
 //! entries are "the same entry" when their keys match, and "need an update" when their
 //! settings differ. Counters never take part in reconciliation.
 
-use crate::config::model::{ForwardMethod, Protocol};
+use crate::config::model::{ForwardMethod, Protocol, Tunnel};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -96,6 +96,9 @@ pub struct DestSettings {
     pub weight: u32,
     pub upper_threshold: u32,
     pub lower_threshold: u32,
+    /// Encapsulation of a TUN destination (type, GUE port, checksum flags); always the default
+    /// (IPIP) for NAT and DR, so that it never makes those differ.
+    pub tunnel: Tunnel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -40,6 +40,8 @@ pub enum AddrError {
 pub struct Netlink {
     handle: rtnetlink::Handle,
     pub dry_run: bool,
+    /// The no_accept firewall, shared by every instance.
+    pub firewall: std::sync::Arc<super::nft::Firewall>,
 }
 
 impl std::fmt::Debug for Netlink {
@@ -72,6 +74,8 @@ pub struct Wanted<'a> {
     pub excluded: &'a [VirtualIp],
     pub routes: &'a [VirtualRoute],
     pub rules: &'a [VirtualRule],
+    /// `no_accept`: traffic to and from the VIPs is dropped while they are installed.
+    pub no_accept: bool,
 }
 
 /// What an instance has put into the kernel.
@@ -80,11 +84,16 @@ pub struct Owned {
     pub addrs: Vec<(AddrKey, VirtualIp)>,
     pub routes: Vec<RouteMessage>,
     pub rules: Vec<RuleMessage>,
+    /// VIPs in the no_accept firewall set.
+    pub blocked: Vec<IpAddr>,
 }
 
 impl Owned {
     pub fn is_empty(&self) -> bool {
-        self.addrs.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+        self.addrs.is_empty()
+            && self.routes.is_empty()
+            && self.rules.is_empty()
+            && self.blocked.is_empty()
     }
 }
 
@@ -104,7 +113,11 @@ impl Netlink {
     pub fn open(dry_run: bool) -> Result<Netlink, AddrError> {
         let (conn, handle, _) = rtnetlink::new_connection().map_err(AddrError::Connection)?;
         tokio::spawn(conn);
-        Ok(Netlink { handle, dry_run })
+        Ok(Netlink {
+            handle,
+            dry_run,
+            firewall: Default::default(),
+        })
     }
 
     /// The underlying rtnetlink handle (links: vmac).
@@ -296,7 +309,25 @@ impl Netlink {
             excluded,
             routes,
             rules,
+            no_accept,
         } = wanted;
+        if no_accept {
+            for vip in vips {
+                if owned.blocked.contains(&vip.addr) {
+                    continue;
+                }
+                if self.dry_run {
+                    tracing::info!(target: "vrrp", instance, "dry-run: would drop traffic for {} (no_accept)", vip.addr);
+                    continue;
+                }
+                match self.firewall.block(vip.addr).await {
+                    Ok(()) => owned.blocked.push(vip.addr),
+                    Err(e) => {
+                        tracing::error!(target: "vrrp", instance, "no_accept for {}: {e}", vip.addr)
+                    }
+                }
+            }
+        }
         for vip in vips.iter().chain(excluded) {
             let key = match self.key_of(vip, default_dev) {
                 Ok(k) => k,
@@ -346,6 +377,11 @@ impl Netlink {
                 tracing::error!(target: "vrrp", instance, "{e}");
             }
         }
+        for a in owned.blocked.drain(..) {
+            if let Err(e) = self.firewall.unblock(a).await {
+                tracing::error!(target: "vrrp", instance, "no_accept for {a}: {e}");
+            }
+        }
     }
 }
 
@@ -384,7 +420,10 @@ pub fn address_message(key: &AddrKey, vip: &VirtualIp) -> AddressMessage {
             m.attributes.push(AddressAttribute::Label(l.clone()));
         }
     }
-    if vip.nodad {
+    // keepalived adds every IPv6 VIP with IFA_F_NODAD: a VIP that moves between routers
+    // must be usable at once, not "tentative" for DAD (and never "dadfailed" because the
+    // old master still answered for it a moment ago).
+    if vip.nodad || vip.addr.is_ipv6() {
         m.attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
@@ -554,6 +593,27 @@ mod tests {
         assert_eq!(m.header.index, 3);
         assert_eq!(m.header.prefix_len, 24);
         assert!(m.attributes.contains(&AddressAttribute::Local(v.addr)));
+    }
+
+    #[test]
+    fn ipv6_vips_always_nodad_ipv4_never() {
+        let has_nodad = |v: &VirtualIp| {
+            let k = AddrKey {
+                ifindex: 1,
+                ifname: "eth0".into(),
+                addr: v.addr,
+                prefix_len: v.prefix_len,
+            };
+            address_message(&k, v)
+                .attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Nodad)))
+        };
+        assert!(
+            has_nodad(&vip("fd00::10", 64)),
+            "as keepalived: IPv6 VIPs skip DAD"
+        );
+        assert!(!has_nodad(&vip("10.0.0.1", 24)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::auth::Auth;
 use super::packet::{Af, DecodeError, DropReason, ReceivedAdvert, Version, VrrpPacket};
 use super::time::{Centis, duration_us};
-use crate::config::{GlobalDefs, InitialState, SyncGroup, VrrpInstance, VrrpScript};
+use crate::config::{GlobalDefs, InitialState, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
 use crate::events::VrrpStateName;
 
 /// Protocol state of an instance. `Stop` is entered on shutdown and never left.
@@ -46,6 +46,13 @@ pub enum TimerKind {
     GarpDelay,
     /// MASTER: periodic gratuitous ARPs / NAs every `garp_master_refresh`.
     GarpRefresh,
+    /// MASTER: the second round of gratuitous ARPs / NAs, `garp_lower_prio_delay` after a
+    /// lower-priority advert was answered.
+    GarpLowerPrio,
+    /// INIT: `vrrp_startup_delay` is over; the protocol starts.
+    StartupDelay,
+    /// MASTER: periodic gratuitous ARPs / NAs on the other VIP interfaces (`garp_extra_if`).
+    GarpExtraIf,
 }
 
 /// An instruction from the sync group coordinator ([`super::sync`]) to a member.
@@ -84,6 +91,8 @@ pub enum Input {
     TrackInterface { name: String, up: bool },
     /// A `vrrp_script` in `track_script` changed result (after rise/fall).
     TrackScript { name: String, ok: bool },
+    /// A `track_file` was read: the number in it (see [`parse_track_file_value`]).
+    TrackFile { name: String, value: i64 },
     /// From the sync group coordinator.
     Sync { command: SyncCommand },
 }
@@ -153,6 +162,17 @@ pub enum Action {
     SendGratuitous {
         repeat: u32,
     },
+    /// `garp_extra_if`: one round of gratuitous ARPs / NAs for the VIPs configured on
+    /// interfaces other than the instance's own (`all`), or on VMAC interfaces only.
+    SendGratuitousExtra {
+        all: bool,
+    },
+    /// As MASTER, an advert with a lower priority arrived: run `notify_master_rx_lower_pri`
+    /// (and write MASTER_RX_LOWER_PRI to the notify FIFO).
+    NotifyMasterRxLowerPri {
+        from: IpAddr,
+        priority: u8,
+    },
     /// (Re)arm a timer to fire `after` from the `now` of the step that returned this action.
     ArmTimer {
         timer: TimerKind,
@@ -191,6 +211,8 @@ pub enum Action {
 pub enum SetupError {
     #[error("instance {instance}: track_script {script} names no vrrp_script")]
     UnknownScript { instance: String, script: String },
+    #[error("instance {instance}: track_file {file} names no track_file block")]
+    UnknownTrackFile { instance: String, file: String },
     #[error("instance {instance}: advert_int {int} is not a whole number of seconds (VRRPv2)")]
     V2Interval { instance: String, int: Centis },
     #[error("instance {instance}: advert_int {int} exceeds VRRPv3's 40.95 s")]
@@ -214,6 +236,75 @@ pub struct Tracked {
     pub reverse: bool,
     /// Current result (interfaces: up; scripts: ok).
     pub ok: bool,
+}
+
+/// A `track_file` as one instance tracks it (keepalived.conf(5) "Track files").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedFile {
+    pub name: String,
+    /// 0: a non-zero value means FAULT. Otherwise value × weight is added to the priority,
+    /// and a product below -253 means FAULT.
+    pub weight: i32,
+    /// Inverts the sign of the product (weight 0: a zero value means FAULT).
+    pub reverse: bool,
+    /// The number last read from the file (0 until read; a missing or empty file reads 0).
+    pub value: i64,
+}
+
+impl TrackedFile {
+    /// keepalived's status of the tracking object: `None` means FAULT.
+    fn status(&self) -> Option<i64> {
+        if self.weight == 0 {
+            let failed = (self.value != 0) != self.reverse;
+            return if failed { None } else { Some(0) };
+        }
+        let sign = if self.reverse { -1 } else { 1 };
+        let product = self
+            .value
+            .saturating_mul(i64::from(self.weight))
+            .saturating_mul(sign);
+        (product >= -253).then_some(product.min(i64::from(i32::MAX)))
+    }
+}
+
+/// The number in a track file as keepalived reads it: leading white space, an optional sign,
+/// then decimal, `0x` hex or `0` octal digits up to the first other character (`strtol` with
+/// base 0). No digits reads 0. `None`: outside 32 bits, which keepalived ignores (the previous
+/// value stays).
+pub fn parse_track_file_value(text: &str) -> Option<i64> {
+    let t = text.trim_start();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        if h.chars().next().is_some_and(|c| c.is_ascii_hexdigit()) {
+            (16, h)
+        } else {
+            (10, "0")
+        }
+    } else if t.starts_with('0') {
+        (8, t)
+    } else {
+        (10, t)
+    };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    let digits = &digits[..end];
+    if digits.is_empty() {
+        return Some(0);
+    }
+    let magnitude = i64::from_str_radix(digits, radix).ok()?;
+    let v = if neg { -magnitude } else { magnitude };
+    (i64::from(i32::MIN)..=i64::from(i32::MAX) + 1)
+        .contains(&v)
+        .then_some(v)
+}
+
+fn default_down_timer_adverts() -> u32 {
+    3
 }
 
 /// An instance's parameters, resolved from the configuration.
@@ -247,6 +338,43 @@ pub struct InstanceParams {
     /// A MASTER does not answer a lower-priority advert with an immediate advert
     /// (keepalived: the default under `vrrp_strict`).
     pub lower_prio_no_advert: bool,
+    // Fields below were added with the keepalived keyword work; `serde(default)` keeps older
+    // conformance cases loadable (their defaults are the behaviour those cases recorded).
+    /// `higher_prio_send_advert`: as MASTER, answer a higher-priority advert with one of
+    /// ours before going BACKUP.
+    #[serde(default)]
+    pub higher_prio_send_advert: bool,
+    /// Gratuitous ARPs / NAs sent at once when MASTER answers a lower-priority advert
+    /// (`garp_lower_prio_repeat`; 0: none).
+    #[serde(default)]
+    pub garp_lower_prio_repeat: u32,
+    /// The second round after that (`garp_lower_prio_delay`; 0: none).
+    #[serde(default, with = "duration_us", rename = "garp_lower_prio_delay_us")]
+    pub garp_lower_prio_delay: Duration,
+    /// `skip_check_adv_addr`: no VIP list comparison for adverts from the master whose
+    /// previous advert we already checked.
+    #[serde(default)]
+    pub skip_check_adv_addr: bool,
+    /// `check_unicast_src`: in unicast mode, drop adverts whose source is not a peer.
+    #[serde(default)]
+    pub check_unicast_src: bool,
+    /// `unicast_fault_no_peer`: with no unicast peer, the instance is in FAULT.
+    #[serde(default)]
+    pub unicast_fault_no_peer: bool,
+    /// `down_timer_adverts`: Master_Down_Interval = N × Master_Adver_Interval + Skew_Time.
+    #[serde(default = "default_down_timer_adverts")]
+    pub down_timer_adverts: u32,
+    /// `vrrp_startup_delay`: INIT lasts this long after Startup.
+    #[serde(default, with = "duration_us", rename = "startup_delay_us")]
+    pub startup_delay: Duration,
+    /// `notify_master_rx_lower_pri` is configured: emit [`Action::NotifyMasterRxLowerPri`].
+    #[serde(default)]
+    pub notify_master_rx_lower_pri: bool,
+    #[serde(default)]
+    pub track_files: Vec<TrackedFile>,
+    /// `garp_extra_if`: (all interfaces, interval).
+    #[serde(default)]
+    pub garp_extra_if: Option<(bool, Centis)>,
 }
 
 impl InstanceParams {
@@ -256,6 +384,7 @@ impl InstanceParams {
         inst: &VrrpInstance,
         global: &GlobalDefs,
         scripts: &[VrrpScript],
+        files: &[TrackFile],
         sync_group: Option<&SyncGroup>,
     ) -> Result<InstanceParams, SetupError> {
         let name = inst.name.clone();
@@ -291,13 +420,19 @@ impl InstanceParams {
         let group_ifs = sync_group
             .map(|g| g.track_interface.as_slice())
             .unwrap_or(&[]);
+        // keepalived 2.2.7 (observed with `keepalived -t`): in a sync group a tracked
+        // interface's weight is ignored (down means FAULT) and weighted scripts and files are
+        // not tracked at all; an address owner does not track weighted scripts and files
+        // either. The config front end warns about each (see config::validate).
+        let in_group = sync_group.is_some();
+        let owner = inst.priority == PRIORITY_OWNER;
         let track_interfaces = inst
             .track_interface
             .iter()
             .chain(group_ifs)
             .map(|t| Tracked {
                 name: t.name.clone(),
-                weight: t.weight.unwrap_or(0),
+                weight: if in_group { 0 } else { t.weight.unwrap_or(0) },
                 reverse: false,
                 ok: true,
             })
@@ -311,12 +446,36 @@ impl InstanceParams {
                     script: t.name.clone(),
                 });
             };
+            let weight = t.weight.unwrap_or(script.weight);
+            if weight != 0 && (in_group || owner) {
+                continue;
+            }
             track_scripts.push(Tracked {
                 name: t.name.clone(),
-                weight: t.weight.unwrap_or(script.weight),
+                weight,
                 reverse: script.weight_reverse,
                 // keepalived: a script starts failed with init_fail, else OK until it reports.
                 ok: !script.init_fail,
+            });
+        }
+        let group_files = sync_group.map(|g| g.track_file.as_slice()).unwrap_or(&[]);
+        let mut track_files = Vec::new();
+        for t in inst.track_file.iter().chain(group_files) {
+            let Some(f) = files.iter().find(|f| f.name == t.name) else {
+                return Err(SetupError::UnknownTrackFile {
+                    instance: name,
+                    file: t.name.clone(),
+                });
+            };
+            let weight = t.weight.unwrap_or(f.weight);
+            if weight != 0 && (in_group || owner) {
+                continue;
+            }
+            track_files.push(TrackedFile {
+                name: t.name.clone(),
+                weight,
+                reverse: t.reverse.unwrap_or(f.reverse),
+                value: 0,
             });
         }
         Ok(InstanceParams {
@@ -341,7 +500,20 @@ impl InstanceParams {
             garp_master_refresh_repeat: inst.garp_master_refresh_repeat_or(global),
             in_sync_group: sync_group.is_some(),
             track_primary: !inst.dont_track_primary,
-            lower_prio_no_advert: global.vrrp_strict,
+            lower_prio_no_advert: inst.lower_prio_no_advert_or(global),
+            higher_prio_send_advert: inst.higher_prio_send_advert_or(global),
+            garp_lower_prio_repeat: inst.garp_lower_prio_repeat_or(global),
+            garp_lower_prio_delay: inst.garp_lower_prio_delay_or(global),
+            skip_check_adv_addr: inst.skip_check_adv_addr_or(global),
+            check_unicast_src: inst.check_unicast_src_or(global),
+            unicast_fault_no_peer: inst.unicast_fault_no_peer,
+            down_timer_adverts: inst.down_timer_adverts_or(global),
+            startup_delay: global.vrrp_startup_delay,
+            notify_master_rx_lower_pri: inst.notify_master_rx_lower_pri.is_some(),
+            track_files,
+            garp_extra_if: inst
+                .garp_extra_if_or(global)
+                .map(|g| (g.all, Centis::from_duration(g.interval))),
             name,
         })
     }
@@ -412,6 +584,12 @@ pub struct Instance {
     vips_added: bool,
     /// When the current state was entered.
     last_transition: Option<Instant>,
+    /// The GarpLowerPrio timer is armed (disarmed on leaving MASTER only then).
+    lower_prio_garp_armed: bool,
+    /// Source of the last accepted advert (`skip_check_adv_addr`).
+    last_advert_src: Option<IpAddr>,
+    /// Startup arrived and `startup_delay` is running.
+    startup_pending: bool,
 }
 
 impl Instance {
@@ -433,6 +611,9 @@ impl Instance {
             master: None,
             vips_added: false,
             last_transition: None,
+            lower_prio_garp_armed: false,
+            last_advert_src: None,
+            startup_pending: false,
         }
     }
 
@@ -440,10 +621,11 @@ impl Instance {
         inst: &VrrpInstance,
         global: &GlobalDefs,
         scripts: &[VrrpScript],
+        files: &[TrackFile],
         sync_group: Option<&SyncGroup>,
     ) -> Result<Instance, SetupError> {
         Ok(Instance::new(InstanceParams::from_config(
-            inst, global, scripts, sync_group,
+            inst, global, scripts, files, sync_group,
         )?))
     }
 
@@ -493,17 +675,17 @@ impl Instance {
     /// addresses, executed before the shell switches configurations), then `AddVips` and
     /// gratuitous ARPs for the new ones; a changed interval re-arms the Adver_Timer; a
     /// changed priority is advertised at once. New faults or cleared faults transition as
-    /// usual. Returns `IdentityChanged` (and changes nothing) if the name, VRID, version or
-    /// family differ.
+    /// usual. Returns `IdentityChanged` (and changes nothing) if the VRID, version or family
+    /// differ; a new name is taken as is (a renamed instance keeps its state).
     pub fn reconfigure(
         &mut self,
         mut new: InstanceParams,
         now: Instant,
     ) -> Result<Vec<Action>, SetupError> {
         let old = &self.params;
-        let what = if new.name != old.name {
-            Some("name")
-        } else if new.vrid != old.vrid {
+        // The name is not part of the identity: peers know the router by VRID and family, so
+        // a renamed instance (matched by the reload on VRID + family + interface) continues.
+        let what = if new.vrid != old.vrid {
             Some("virtual_router_id")
         } else if new.version != old.version {
             Some("version")
@@ -527,6 +709,11 @@ impl Instance {
         };
         carry(&mut new.track_interfaces, &old.track_interfaces);
         carry(&mut new.track_scripts, &old.track_scripts);
+        for t in new.track_files.iter_mut() {
+            if let Some(o) = old.track_files.iter().find(|o| o.name == t.name) {
+                t.value = o.value;
+            }
+        }
         let mut out = Vec::new();
         let old_prio = self.effective_priority();
         let vips_changed = new.vips != old.vips;
@@ -603,15 +790,22 @@ impl Instance {
             .chain(&self.params.track_scripts)
             .map(Tracked::contribution)
             .sum();
-        (i32::from(self.params.priority) + adjust).clamp(1, 254) as u8
+        let files: i64 = self
+            .params
+            .track_files
+            .iter()
+            .filter_map(TrackedFile::status)
+            .sum();
+        (i64::from(self.params.priority) + i64::from(adjust) + files).clamp(1, 254) as u8
     }
 
     /// Skew_Time and Master_Down_Interval with the current master interval and priority.
     pub fn timers(&self) -> super::time::Timers {
-        super::time::timers(
+        super::time::timers_with(
             self.params.version,
             self.master_adver_int,
             self.effective_priority(),
+            self.params.down_timer_adverts,
         )
     }
 
@@ -619,6 +813,17 @@ impl Instance {
     fn own_fault(&self) -> Option<String> {
         if self.params.track_primary && !self.link_up {
             return Some("interface down".into());
+        }
+        if self.params.unicast_fault_no_peer && self.params.unicast_peers.is_empty() {
+            return Some("unicast_fault_no_peer and no unicast_peer".into());
+        }
+        if let Some(f) = self
+            .params
+            .track_files
+            .iter()
+            .find(|f| f.status().is_none())
+        {
+            return Some(format!("track_file {} reads {}", f.name, f.value));
         }
         let failed = |kind: &str, t: &Tracked| -> Option<String> {
             (t.weight == 0 && !t.ok).then(|| format!("{kind} {} failed", t.name))
@@ -645,7 +850,20 @@ impl Instance {
         let mut out = Vec::new();
         match input {
             Input::LocalAddress { addr } => self.local_addr = Some(addr),
-            Input::Startup => self.startup(now, &mut out),
+            Input::Startup => {
+                if self.state == VrrpState::Init
+                    && !self.startup_pending
+                    && !self.params.startup_delay.is_zero()
+                {
+                    self.startup_pending = true;
+                    out.push(Action::ArmTimer {
+                        timer: TimerKind::StartupDelay,
+                        after: self.params.startup_delay,
+                    });
+                } else if !self.startup_pending {
+                    self.startup(now, &mut out);
+                }
+            }
             Input::Shutdown => {
                 if self.state != VrrpState::Stop {
                     self.change_state(VrrpState::Stop, TransitionReason::Shutdown, now, &mut out);
@@ -675,6 +893,20 @@ impl Instance {
                     }
                 }
                 self.reevaluate(now, &mut out);
+            }
+            Input::TrackFile { name, value } => {
+                let prio = self.effective_priority();
+                for t in self.params.track_files.iter_mut() {
+                    if t.name == name {
+                        t.value = value;
+                    }
+                }
+                self.reevaluate(now, &mut out);
+                if self.state == VrrpState::Master && self.effective_priority() != prio {
+                    // keepalived advertises a changed priority with the next advert; a
+                    // file written by an operator usually means "now".
+                    self.send_advert(self.effective_priority(), &mut out);
+                }
             }
             Input::Sync { command } => self.sync_command(command, now, &mut out),
         }
@@ -741,10 +973,18 @@ impl Instance {
         if adv.dst.is_multicast() != self.params.unicast_peers.is_empty() {
             return Some(DropReason::UnexpectedDestination);
         }
+        if unicast && self.params.check_unicast_src && !self.params.unicast_peers.contains(&adv.src)
+        {
+            return Some(DropReason::UnknownUnicastSource);
+        }
         None
     }
 
     fn vip_mismatch_log(&mut self, adv: &ReceivedAdvert, out: &mut Vec<Action>) {
+        let same_master = self.last_advert_src.replace(adv.src) == Some(adv.src);
+        if self.params.skip_check_adv_addr && same_master {
+            return;
+        }
         let mut theirs = adv.vrrp.addresses.clone();
         theirs.sort();
         let mut ours = self.params.vips.clone();
@@ -833,6 +1073,11 @@ impl Instance {
                 let higher = prio > ours
                     || (prio == ours && ours_addr.is_some_and(|a| addr_greater(adv.src, a)));
                 if higher {
+                    if self.params.higher_prio_send_advert {
+                        // Our advert makes the other master (with garp_lower_prio_repeat)
+                        // re-send its gratuitous ARPs: the last ones seen may be ours.
+                        self.send_advert(ours, out);
+                    }
                     if self.params.version == Version::V3 {
                         self.master_adver_int = adv.vrrp.advert_int;
                     }
@@ -854,6 +1099,26 @@ impl Instance {
                     }
                     if !self.params.lower_prio_no_advert {
                         self.send_advert(ours, out);
+                    }
+                    // keepalived refreshes the peers' ARP caches: the other master may have
+                    // taken the VIPs for a while.
+                    if self.params.garp_lower_prio_repeat > 0 {
+                        out.push(Action::SendGratuitous {
+                            repeat: self.params.garp_lower_prio_repeat,
+                        });
+                        if !self.params.garp_lower_prio_delay.is_zero() {
+                            self.lower_prio_garp_armed = true;
+                            out.push(Action::ArmTimer {
+                                timer: TimerKind::GarpLowerPrio,
+                                after: self.params.garp_lower_prio_delay,
+                            });
+                        }
+                    }
+                    if self.params.notify_master_rx_lower_pri {
+                        out.push(Action::NotifyMasterRxLowerPri {
+                            from: adv.src,
+                            priority: prio,
+                        });
                     }
                 }
             }
@@ -880,6 +1145,25 @@ impl Instance {
             (TimerKind::GarpDelay, VrrpState::Master) => out.push(Action::SendGratuitous {
                 repeat: self.params.garp_master_repeat,
             }),
+            (TimerKind::GarpLowerPrio, VrrpState::Master) => {
+                self.lower_prio_garp_armed = false;
+                out.push(Action::SendGratuitous {
+                    repeat: self.params.garp_lower_prio_repeat,
+                })
+            }
+            (TimerKind::StartupDelay, VrrpState::Init) if self.startup_pending => {
+                self.startup_pending = false;
+                self.startup(now, out);
+            }
+            (TimerKind::GarpExtraIf, VrrpState::Master) => {
+                if let Some((all, every)) = self.params.garp_extra_if {
+                    out.push(Action::SendGratuitousExtra { all });
+                    out.push(Action::ArmTimer {
+                        timer: TimerKind::GarpExtraIf,
+                        after: every.as_duration(),
+                    });
+                }
+            }
             (TimerKind::GarpRefresh, VrrpState::Master) => {
                 if let Some(every) = self.params.garp_master_refresh {
                     out.push(Action::SendGratuitous {
@@ -1023,6 +1307,16 @@ impl Instance {
             ] {
                 out.push(Action::DisarmTimer { timer });
             }
+            if std::mem::take(&mut self.lower_prio_garp_armed) {
+                out.push(Action::DisarmTimer {
+                    timer: TimerKind::GarpLowerPrio,
+                });
+            }
+            if self.params.garp_extra_if.is_some() {
+                out.push(Action::DisarmTimer {
+                    timer: TimerKind::GarpExtraIf,
+                });
+            }
             self.counters.released_master += 1;
         }
         if from == Backup {
@@ -1059,6 +1353,12 @@ impl Instance {
                 if let Some(every) = self.params.garp_master_refresh {
                     out.push(Action::ArmTimer {
                         timer: TimerKind::GarpRefresh,
+                        after: every.as_duration(),
+                    });
+                }
+                if let Some((_, every)) = self.params.garp_extra_if {
+                    out.push(Action::ArmTimer {
+                        timer: TimerKind::GarpExtraIf,
                         after: every.as_duration(),
                     });
                 }

@@ -93,7 +93,7 @@ fn csum_fold(mut sum: u32) -> u16 {
 }
 
 /// An unsolicited neighbour advertisement for `target` to all-nodes (ff02::1), Override set,
-/// with the target link-layer address option, from `src` (a link-local address) and `mac`.
+/// with the target link-layer address option, from `src` and `mac`.
 pub fn na_frame(mac: Mac, src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
     let dst = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
     let mut icmp = Vec::with_capacity(32);
@@ -200,20 +200,14 @@ impl GarpSender {
         Ok(())
     }
 
-    /// One gratuitous ARP or unsolicited NA per address. IPv6 needs the link-local source.
-    pub fn announce(
-        &self,
-        addrs: &[IpAddr],
-        link_local: Option<Ipv6Addr>,
-    ) -> Result<(), GarpError> {
+    /// One gratuitous ARP or unsolicited NA per address. As keepalived 2.2.7 on the wire,
+    /// an NA's IPv6 source is the VIP itself (its target), not a link-local address.
+    pub fn announce(&self, addrs: &[IpAddr]) -> Result<(), GarpError> {
         let mut first_err = None;
         for a in addrs {
             let r = match a {
                 IpAddr::V4(v4) => self.send_frame(&arp_frame(self.mac, *v4), ETH_P_ARP),
-                IpAddr::V6(v6) => match link_local {
-                    Some(ll) => self.send_frame(&na_frame(self.mac, ll, *v6), ETH_P_IPV6),
-                    None => continue,
-                },
+                IpAddr::V6(v6) => self.send_frame(&na_frame(self.mac, *v6, *v6), ETH_P_IPV6),
             };
             if let Err(e) = r {
                 first_err.get_or_insert(e);

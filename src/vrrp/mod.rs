@@ -49,6 +49,7 @@ pub mod fsm;
 pub mod garp;
 pub mod link;
 pub mod net;
+pub mod nft;
 pub mod node;
 pub mod notify;
 pub mod packet;
@@ -56,12 +57,13 @@ pub mod script;
 pub mod service;
 pub mod sync;
 pub mod time;
+pub mod track_file;
 pub mod vmac;
 
 pub use auth::Auth;
 pub use fsm::{
     Action, Counters, Input, Instance, InstanceParams, InstanceStatus, LogLevel, SetupError,
-    SyncCommand, TimerKind, Tracked, Transition, TransitionReason, VrrpState,
+    SyncCommand, TimerKind, Tracked, TrackedFile, Transition, TransitionReason, VrrpState,
 };
 pub use node::{Node, NodeAction};
 pub use packet::{

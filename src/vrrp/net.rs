@@ -174,6 +174,10 @@ impl VrrpSocket {
                 .map_err(err("IPV6_MULTICAST_LOOP"))?;
             s.set_multicast_if_v6(ifindex)
                 .map_err(err("IPV6_MULTICAST_IF"))?;
+            // Traffic class 0xc0 (network control), as keepalived's IPv6 adverts carry
+            // (IPv4 adverts get TOS 0xc0 from the header rampart writes).
+            setsockopt_int(&s, libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0xc0)
+                .map_err(err("IPV6_TCLASS"))?;
             s.set_recv_hoplimit_v6(true)
                 .map_err(err("IPV6_RECVHOPLIMIT"))?;
             setsockopt_int(&s, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
@@ -205,6 +209,26 @@ impl VrrpSocket {
         Ok(VrrpSocket { fd, spec, ifindex })
     }
 
+    /// Join one more multicast group (an instance's `mcast_dst_ip`). Joining a group twice
+    /// is not an error.
+    pub fn join(&self, group: IpAddr) -> Result<(), NetError> {
+        let s = self.fd.get_ref();
+        let r = match group {
+            IpAddr::V6(g) => s.join_multicast_v6(&g, self.ifindex),
+            IpAddr::V4(g) => {
+                s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(self.ifindex))
+            }
+        };
+        match r {
+            Err(e) if e.raw_os_error() != Some(libc::EADDRINUSE) => Err(NetError::Socket {
+                ifname: self.spec.ifname.clone(),
+                what: "join mcast_dst_ip group",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Receive one packet.
     pub async fn recv(&self) -> Result<RxPacket, NetError> {
         loop {
@@ -232,13 +256,27 @@ impl VrrpSocket {
         src: Option<IpAddr>,
         dst: IpAddr,
     ) -> Result<(), NetError> {
+        self.send_hops(data, src, dst, None).await
+    }
+
+    /// [`VrrpSocket::send`] with an IPv6 hop limit for this packet only (`unicast_ttl`);
+    /// None: the socket's 255. IPv4 packets carry their TTL in the header they come with.
+    pub async fn send_hops(
+        &self,
+        data: &[u8],
+        src: Option<IpAddr>,
+        dst: IpAddr,
+        hop_limit: Option<u8>,
+    ) -> Result<(), NetError> {
         loop {
             let mut guard = self.fd.writable().await.map_err(|source| NetError::Send {
                 ifname: self.spec.ifname.clone(),
                 dst,
                 source,
             })?;
-            match guard.try_io(|inner| send_one(inner.get_ref(), self.ifindex, data, src, dst)) {
+            match guard
+                .try_io(|inner| send_one(inner.get_ref(), self.ifindex, data, src, dst, hop_limit))
+            {
                 Ok(r) => {
                     return r.map(|_| ()).map_err(|source| NetError::Send {
                         ifname: self.spec.ifname.clone(),
@@ -303,6 +341,7 @@ fn send_one(
     data: &[u8],
     src: Option<IpAddr>,
     dst: IpAddr,
+    hop_limit: Option<u8>,
 ) -> std::io::Result<usize> {
     use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
     let iov = [IoSlice::new(data)];
@@ -341,6 +380,10 @@ fn send_one(
                     ipi6_ifindex: ifindex,
                 };
                 cm.push(ControlMessage::Ipv6PacketInfo(&pi));
+            }
+            let hops: libc::c_int = hop_limit.map_or(-1, libc::c_int::from);
+            if hop_limit.is_some() {
+                cm.push(ControlMessage::Ipv6HopLimit(&hops));
             }
             sendmsg(s.as_raw_fd(), &iov, &cm, MsgFlags::empty(), Some(&addr))
                 .map_err(std::io::Error::from)

@@ -40,6 +40,7 @@ impl Node {
                 inst,
                 &cfg.global,
                 &cfg.vrrp_scripts,
+                &cfg.track_files,
                 group,
             )?);
         }
@@ -171,7 +172,13 @@ impl Node {
         let mut params = Vec::new();
         for (inst, running) in cfg.instances.iter().zip(&self.instances) {
             let group = cfg.sync_group_of(&inst.name);
-            let p = InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+            let p = InstanceParams::from_config(
+                inst,
+                &cfg.global,
+                &cfg.vrrp_scripts,
+                &cfg.track_files,
+                group,
+            )?;
             let r = running.params();
             if (p.vrid, p.version, p.af) != (r.vrid, r.version, r.af) {
                 return Err(SetupError::IdentityChanged {
@@ -206,11 +213,11 @@ impl Node {
 
     /// Apply a reloaded configuration that may add, remove or change instances.
     /// `kept[new]` is the index in the running node of the instance that new instance `new`
-    /// continues (same virtual router and name), or None for a new one. Kept instances keep
+    /// continues (same virtual router, renamed or not), or None for a new one. Kept instances keep
     /// their state and take their new settings in place ([`Instance::reconfigure`]); new ones
     /// are built in INIT and wait for the shell's usual startup inputs; running instances no
     /// one keeps are dropped (retire them first). Sync groups with the same name and members
-    /// keep their state. Returns the kept instances' actions, indexed in the new node.
+    /// (the same kept instances, renamed or not) keep their state. Returns the kept instances' actions, indexed in the new node.
     /// On error nothing changes.
     pub fn rebuild(
         &mut self,
@@ -229,29 +236,57 @@ impl Node {
                 .and_then(|o| self.instances.get(o))
             {
                 Some(old) => {
-                    let p =
-                        InstanceParams::from_config(inst, &cfg.global, &cfg.vrrp_scripts, group)?;
+                    let p = InstanceParams::from_config(
+                        inst,
+                        &cfg.global,
+                        &cfg.vrrp_scripts,
+                        &cfg.track_files,
+                        group,
+                    )?;
                     let mut running = old.clone();
                     let actions = running.reconfigure(p, now)?;
                     pending.push((idx, actions));
                     instances.push(running);
                 }
-                None => instances.push(Instance::from_config(
-                    inst,
-                    &cfg.global,
-                    &cfg.vrrp_scripts,
-                    group,
-                )?),
+                None => {
+                    let mut p = InstanceParams::from_config(
+                        inst,
+                        &cfg.global,
+                        &cfg.vrrp_scripts,
+                        &cfg.track_files,
+                        group,
+                    )?;
+                    // vrrp_startup_delay is about the daemon starting (bonds still settling),
+                    // not about an instance added by a reload.
+                    p.startup_delay = std::time::Duration::ZERO;
+                    instances.push(Instance::new(p))
+                }
             }
         }
+        // A group keeps its state when its members are the same instances, renamed or not.
+        let new_name_of = |old: &str| -> String {
+            self.instances
+                .iter()
+                .position(|i| i.name() == old)
+                .and_then(|o| kept.iter().position(|k| *k == Some(o)))
+                .and_then(|n| cfg.instances.get(n))
+                .map_or_else(|| old.to_string(), |i| i.name.clone())
+        };
         let groups = cfg
             .sync_groups
             .iter()
             .map(|g| {
                 self.groups
                     .iter()
-                    .find(|o| o.name() == g.name && o.members() == g.members)
-                    .cloned()
+                    .find(|o| {
+                        o.name() == g.name
+                            && o.members().len() == g.members.len()
+                            && o.members()
+                                .iter()
+                                .zip(&g.members)
+                                .all(|(om, nm)| new_name_of(om) == *nm)
+                    })
+                    .map(|o| o.clone().with_members(g.members.clone()))
                     .unwrap_or_else(|| SyncGroupCore::new(g.name.clone(), g.members.clone()))
             })
             .collect();
@@ -354,5 +389,53 @@ mod tests {
         assert!(kinds.contains(&&Action::AddVips));
         assert!(!kinds.iter().any(|a| matches!(a, Action::Notify(_))));
         assert_eq!(node.instances()[0].state(), VrrpState::Master);
+    }
+
+    #[test]
+    fn a_renamed_instance_keeps_its_state_and_its_sync_group() {
+        let t0 = Instant::now();
+        let grouped = |a: &str| {
+            let mut text = format!("vrrp_sync_group G {{\n  group {{\n    {a}\n    B\n  }}\n}}\n");
+            for (name, vrid, vip) in [(a, 1, "10.0.0.100"), ("B", 2, "10.0.0.200")] {
+                text.push_str(&format!(
+                    "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
+                ));
+            }
+            load_str("g.conf", &text, &LoadOptions { config_id: None })
+                .unwrap_or_else(|d| panic!("{d:?}"))
+                .config
+        };
+        let mut node = Node::from_config(&grouped("A")).unwrap();
+        // Both members start, then both master-down timers expire: the group goes MASTER.
+        for idx in 0..2 {
+            let addr = "10.0.0.1".parse().unwrap();
+            node.step(idx, Input::LocalAddress { addr }, t0);
+            node.step(idx, Input::LinkChanged { up: true }, t0);
+            node.step(idx, Input::Startup, t0);
+        }
+        let later = t0 + Duration::from_secs(5);
+        for idx in 0..2 {
+            let timer = TimerKind::MasterDown;
+            node.step(idx, Input::TimerExpired { timer }, later);
+        }
+        assert_eq!(node.instances()[0].state(), VrrpState::Master);
+        assert_eq!(node.groups[0].state(), VrrpState::Master);
+        let group_state = node.groups[0].state();
+        let acts = node
+            .rebuild(
+                &grouped("A2"),
+                &[Some(0), Some(1)],
+                t0 + Duration::from_secs(6),
+            )
+            .unwrap();
+        assert_eq!(acts, vec![], "a rename is silent");
+        assert_eq!(node.instances()[0].name(), "A2");
+        assert_eq!(node.instances()[0].state(), VrrpState::Master);
+        assert_eq!(node.groups[0].members(), ["A2", "B"]);
+        assert_eq!(
+            node.groups[0].state(),
+            group_state,
+            "the group keeps its state"
+        );
     }
 }

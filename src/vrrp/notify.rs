@@ -162,9 +162,12 @@ pub async fn run_command(
     }
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|source| ScriptError::Spawn {
-        script: name.to_string(),
-        source,
+    // CAP_SETUID/CAP_SETGID are raised for this fork only (see daemon::caps).
+    let mut child = crate::daemon::caps::spawn(&mut cmd, ids.is_some()).map_err(|source| {
+        ScriptError::Spawn {
+            script: name.to_string(),
+            source,
+        }
     })?;
     let pid = child.id();
     match tokio::time::timeout(timeout, child.wait()).await {
@@ -175,10 +178,8 @@ pub async fn run_command(
         }),
         Err(_) => {
             if let Some(pid) = pid {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                // The group may belong to script_user: CAP_KILL raised for the call.
+                crate::daemon::caps::kill_group(pid);
             }
             let _ = child.wait().await;
             Err(ScriptError::Timeout {

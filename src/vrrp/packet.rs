@@ -211,6 +211,8 @@ pub enum DropReason {
     NotListening,
     /// Multicast destination while unicast peers are configured, or the reverse.
     UnexpectedDestination,
+    /// `check_unicast_src`: a unicast advert from an address that is not a `unicast_peer`.
+    UnknownUnicastSource,
 }
 
 impl DecodeError {
@@ -438,7 +440,9 @@ pub fn decode_ipv4_with(
     if proto != IPPROTO_VRRP && proto != IPPROTO_AH {
         return Err(DecodeError::BadProtocol(proto));
     }
-    if ttl != VRRP_TTL && !opts.unicast {
+    // keepalived checks the TTL of multicast adverts only: a unicast advert may carry any
+    // TTL (`unicast_ttl`, or routers on the way).
+    if ttl != VRRP_TTL && !opts.unicast && dst.is_multicast() {
         return Err(DecodeError::BadTtl(ttl));
     }
     let (ah, vrrp_bytes) = if proto == IPPROTO_AH {
@@ -505,7 +509,9 @@ pub fn decode_ipv6(
     dst: Ipv6Addr,
     hop_limit: u8,
 ) -> Result<ReceivedAdvert, DecodeError> {
-    if hop_limit != VRRP_TTL {
+    // As for IPv4 with unicast peers: a unicast advert may carry any hop limit
+    // (keepalived's `unicast_ttl`, or routers on the way).
+    if hop_limit != VRRP_TTL && dst.is_multicast() {
         return Err(DecodeError::BadTtl(hop_limit));
     }
     let vrrp = decode_vrrp(payload, Af::V6, IpAddr::V6(src), IpAddr::V6(dst))?;
@@ -600,6 +606,17 @@ pub fn encode_ipv4(
     ip: &Ipv4Params,
     ah: Option<AhParams<'_>>,
 ) -> Result<Vec<u8>, EncodeError> {
+    encode_ipv4_ttl(p, ip, ah, VRRP_TTL)
+}
+
+/// [`encode_ipv4`] with another TTL: `unicast_ttl` for adverts to unicast peers (multicast
+/// adverts always carry 255).
+pub fn encode_ipv4_ttl(
+    p: &VrrpPacket,
+    ip: &Ipv4Params,
+    ah: Option<AhParams<'_>>,
+    ttl: u8,
+) -> Result<Vec<u8>, EncodeError> {
     let vrrp = encode_vrrp(p, IpAddr::V4(ip.src), IpAddr::V4(ip.dst))?;
     let ah_len = if ah.is_some() { AH_HEADER_LEN } else { 0 };
     let total = IPV4_MIN_HEADER + ah_len + vrrp.len();
@@ -613,7 +630,7 @@ pub fn encode_ipv4(
     // `total` is at most 20 + 24 + 8 + 255 * 4 + 8: it fits.
     d.extend_from_slice(&(total as u16).to_be_bytes());
     d.extend_from_slice(&ip.id.to_be_bytes());
-    d.extend_from_slice(&[0, 0, VRRP_TTL, proto, 0, 0]);
+    d.extend_from_slice(&[0, 0, ttl, proto, 0, 0]);
     d.extend_from_slice(&ip.src.octets());
     d.extend_from_slice(&ip.dst.octets());
     if let Some(ah) = ah {

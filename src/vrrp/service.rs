@@ -78,6 +78,7 @@ enum DriverMsg {
     },
     Link(LinkEvent),
     Script(ScriptStatus),
+    TrackFile(super::track_file::FileValue),
 }
 
 /// Work for an instance's executor.
@@ -87,6 +88,13 @@ enum ExecMsg {
     DelVips,
     Garp {
         repeat: u32,
+        /// `vrrp_garp_interval` / `vrrp_gna_interval`: pause between two messages.
+        garp_interval: Duration,
+        gna_interval: Duration,
+    },
+    /// `garp_extra_if`: one round on the VIP interfaces other than the instance's own.
+    GarpExtra {
+        all: bool,
     },
     AddrRemoved {
         ifindex: u32,
@@ -180,43 +188,26 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     if policy.enforce_security {
         check_script_security(&cfg);
     }
+    super::track_file::apply_no_swap(&cfg);
+    super::track_file::init_files(&cfg);
+    let mut promote_undo = Vec::new();
+    if !dry_run {
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
+        }
+    }
 
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
     install_static(&nl, &cfg, &mut static_owned).await;
 
-    // use_vmac interfaces carry the VIPs; remove the ones we created on the way out.
-    let mut vmacs_created = Vec::new();
-    let mut sysctl_undo = Vec::new();
+    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
+    // on the way out.
+    let mut vmacs = VmacBook::default();
     let mut vip_dev: Vec<String> = Vec::new();
-    for inst in &cfg.instances {
-        let v6 = node
-            .instances()
-            .get(vip_dev.len())
-            .is_some_and(|i| i.params().af == Af::V6);
-        match &inst.use_vmac {
-            Some(name) => {
-                let name = name
-                    .clone()
-                    .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6));
-                match vmac::ensure(&nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
-                    Ok(created) => {
-                        if created {
-                            vmacs_created.push(name.clone());
-                        }
-                        if !dry_run && !v6 {
-                            sysctl_undo.extend(vmac::tune_base_arp(&inst.interface));
-                        }
-                        vip_dev.push(name);
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "vrrp", instance = %inst.name, "{e}; VIPs go on {}", inst.interface);
-                        vip_dev.push(inst.interface.clone());
-                    }
-                }
-            }
-            None => vip_dev.push(inst.interface.clone()),
-        }
+    for (idx, inst) in cfg.instances.iter().enumerate() {
+        let v6 = node.instances()[idx].params().af == Af::V6;
+        vip_dev.push(vmacs.setup(&nl, inst, v6).await);
     }
 
     // Sockets: one per (interface, family, protocol), shared by the instances on it.
@@ -224,11 +215,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     let mut by_vrid: HashMap<(String, bool, u8), usize> = HashMap::new();
     let mut wires = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
-        let w = make_wire(&cfg, idx, &node, &mut sockets);
-        by_vrid.insert(
-            (inst.interface.clone(), w.key.1, inst.virtual_router_id),
-            idx,
-        );
+        let xmit = xmit_dev(inst, &vip_dev[idx], dry_run);
+        let w = make_wire(&cfg, idx, &node, &xmit, &mut sockets);
+        by_vrid.insert((w.key.0.clone(), w.key.1, inst.virtual_router_id), idx);
         wires.push(w);
     }
     *stats.instances.write().unwrap_or_else(|e| e.into_inner()) = node
@@ -306,6 +295,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         exec_tasks.push(tokio::spawn(executor(
             inst.clone(),
             vip_dev[idx].clone(),
+            cfg.global.vrrp_strict,
             nl.clone(),
             rx,
         )));
@@ -350,22 +340,21 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         by_vrid,
         drv_tx,
         vip_dev,
+        vmacs,
         spawned: Vec::new(),
         static_owned,
         script_tx,
         script_tasks,
+        file_watch: None,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
     let now = Instant::now();
-    for (idx, inst) in cfg.instances.iter().enumerate() {
+    for idx in 0..cfg.instances.len() {
         let addr = drv.wires[idx].src;
         let acts = node.step(idx, Input::LocalAddress { addr }, now);
         drv.execute(&node, acts, now).await;
-        let up = super::link::link_up(&inst.interface).unwrap_or(false);
-        drv.link_state.insert(inst.interface.clone(), up);
-        // Without a socket the instance can do nothing but FAULT.
-        let up = up && drv.wires[idx].socket.is_some();
+        let up = drv.read_link(idx);
         let acts = node.step(idx, Input::LinkChanged { up }, now);
         drv.execute(&node, acts, now).await;
         let tracked: Vec<String> = node.instances()[idx]
@@ -383,6 +372,27 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
         }
     }
+    // track_file values the instances start with, then the watcher for changes.
+    let files = super::track_file::tracked(&cfg);
+    let initial = super::track_file::read_all(&files);
+    for v in &initial {
+        for idx in 0..node.instances().len() {
+            if node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name)
+            {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                drv.execute(&node, acts, now).await;
+            }
+        }
+    }
+    drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -462,6 +472,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         spawned,
         script_tasks,
         mut static_owned,
+        vmacs,
         ..
     } = drv;
     for r in readers.values() {
@@ -475,10 +486,14 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             let _ = t.await;
         }
         nl.release("static", &mut static_owned).await;
-        for v in &vmacs_created {
+        for v in &vmacs.created {
             vmac::remove(&nl, v).await;
         }
-        vmac::restore_conf(&sysctl_undo);
+        vmac::restore_conf(&vmacs.sysctl_undo);
+        nl.firewall.remove_tables().await;
+        for (path, old) in &promote_undo {
+            let _ = std::fs::write(path, old);
+        }
         for t in notify_tasks {
             let _ = t.await;
         }
@@ -754,6 +769,8 @@ struct Driver {
     drv_tx: mpsc::UnboundedSender<DriverMsg>,
     /// Per instance: the interface its VIPs go on.
     vip_dev: Vec<String>,
+    /// use_vmac interfaces we made and base sysctls we changed: undone at shutdown.
+    vmacs: VmacBook,
     /// Executors and notifiers started or retired by reloads: awaited at shutdown.
     spawned: Vec<tokio::task::JoinHandle<()>>,
     /// static_ipaddress/static_routes/static_rules as installed.
@@ -761,6 +778,8 @@ struct Driver {
     script_tx: mpsc::UnboundedSender<ScriptStatus>,
     /// Running vrrp_script runners by name, with the definition they run.
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
+    /// The track_file poller (None: no file is tracked).
+    file_watch: Option<AbortOnDrop>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -781,6 +800,7 @@ async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
         excluded: &[],
         routes: &cfg.static_routes,
         rules: &cfg.static_rules,
+        no_accept: false,
     };
     nl.install("static", &dev, wanted, owned).await;
 }
@@ -823,6 +843,77 @@ fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
         .collect()
 }
 
+/// The VMAC interface name of an instance with `use_vmac` (keepalived's default unless named).
+fn vmac_name(inst: &VrrpInstance, v6: bool) -> Option<String> {
+    inst.use_vmac.as_ref().map(|name| {
+        name.clone()
+            .unwrap_or_else(|| vmac::default_name(inst.virtual_router_id, v6))
+    })
+}
+
+/// The interface an instance's adverts leave from and arrive on: as keepalived, the VMAC
+/// (so they carry source MAC 00:00:5e:00:01:VRID) unless `vmac_xmit_base` is set, and the
+/// base interface without one. Unicast peers imply `vmac_xmit_base` (keepalived 2.2.7:
+/// "unicast with use_vmac requires vmac_xmit_base - setting"). A dry run creates no VMAC
+/// and so uses the base.
+fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
+    if inst.use_vmac.is_some() && !inst.vmac_xmit_base && inst.unicast_peer.is_empty() && !dry_run {
+        vip_dev.to_string()
+    } else {
+        inst.interface.clone()
+    }
+}
+
+/// The use_vmac interfaces rampart created and the base interface sysctls it changed.
+#[derive(Debug, Default)]
+struct VmacBook {
+    created: Vec<String>,
+    sysctl_undo: Vec<(String, String, String)>,
+}
+
+impl VmacBook {
+    /// Create (or adopt) an instance's VMAC; returns the interface its VIPs go on: the VMAC,
+    /// or the base interface without use_vmac. A VMAC that cannot be made (base interface
+    /// missing) is still named: its adverts cannot leave, so the instance stays in FAULT
+    /// until the base interface appears and the VMAC is made then.
+    async fn setup(&mut self, nl: &Netlink, inst: &VrrpInstance, v6: bool) -> String {
+        let Some(name) = vmac_name(inst, v6) else {
+            return inst.interface.clone();
+        };
+        if !inst.unicast_peer.is_empty() && !inst.vmac_xmit_base {
+            tracing::info!(target: "vrrp", instance = %inst.name, "unicast peers with use_vmac: adverts leave from {} (vmac_xmit_base), as keepalived", inst.interface);
+        }
+        match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
+            Ok(created) => {
+                if created {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "VMAC {name} made on {}", inst.interface);
+                }
+                if created && !self.created.contains(&name) {
+                    self.created.push(name.clone());
+                }
+                if !nl.dry_run && !v6 {
+                    let undo = vmac::tune_base_arp(&inst.interface);
+                    // Keep the first original value per (interface, key): a re-created
+                    // interface would otherwise record our own setting as the original.
+                    for u in undo {
+                        if !self
+                            .sysctl_undo
+                            .iter()
+                            .any(|(i, k, _)| *i == u.0 && *k == u.1)
+                        {
+                            self.sysctl_undo.push(u);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(target: "vrrp", instance = %inst.name, "{e}");
+            }
+        }
+        name
+    }
+}
+
 /// The socket an instance uses (opened if no instance uses it yet) and where it sends.
 /// A socket that cannot be opened (interface missing) is logged and left `None`: the
 /// instance starts in FAULT instead of failing the engine, like keepalived.
@@ -830,6 +921,7 @@ fn make_wire(
     cfg: &Config,
     idx: usize,
     node: &Node,
+    xmit: &str,
     sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
 ) -> Wire {
     let inst = &cfg.instances[idx];
@@ -840,9 +932,14 @@ fn make_wire(
     } else {
         IPPROTO_VRRP
     };
-    let group = mcast_group(cfg, v6);
-    let key = (inst.interface.clone(), v6, proto);
+    let group = inst.mcast_dst_ip.unwrap_or_else(|| mcast_group(cfg, v6));
+    let key = (xmit.to_string(), v6, proto);
     let socket = open_socket(cfg, &key, sockets);
+    if let (Ok(s), Some(g)) = (&socket, inst.mcast_dst_ip) {
+        if let Err(e) = s.join(g) {
+            tracing::error!(target: "vrrp", instance = %inst.name, "mcast_dst_ip {g}: {e}");
+        }
+    }
     if let Err(e) = &socket {
         tracing::error!(
             target: "vrrp",
@@ -850,7 +947,7 @@ fn make_wire(
             "VRRP instance {} ({}): cannot open interface {}: {e:#}; the instance stays in FAULT until the interface appears",
             inst.name,
             inst.span,
-            inst.interface
+            key.0
         );
     }
     let socket = socket.ok();
@@ -921,8 +1018,9 @@ fn open_socket(
 }
 
 /// For each instance of `new`, the index in `old` of the instance it continues: same
-/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]) and
-/// same name (a renamed instance is stopped and started again).
+/// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]),
+/// whatever its name (a renamed instance keeps its state; from then on it reports under its
+/// new name).
 fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
     use crate::daemon::reload::RouterKey;
     let mut used = vec![false; old.instances.len()];
@@ -934,7 +1032,7 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
                 .instances
                 .iter()
                 .enumerate()
-                .position(|(i, o)| !used[i] && o.name == n.name && RouterKey::of(o) == key);
+                .position(|(i, o)| !used[i] && RouterKey::of(o) == key);
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -970,9 +1068,21 @@ impl Driver {
         // Sockets and addresses first (a kept instance may change its authentication type,
         // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
+        // Added instances with use_vmac get their VMAC now, as at daemon start.
+        let mut new_vip_dev = Vec::new();
+        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+            new_vip_dev.push(match kept[idx] {
+                Some(o) => self.vip_dev[o].clone(),
+                None => {
+                    let v6 = next.instances()[idx].params().af == Af::V6;
+                    self.vmacs.setup(&self.nl, inst, v6).await
+                }
+            });
+        }
         let mut new_wires = Vec::new();
-        for idx in 0..kept.len() {
-            new_wires.push(make_wire(&new_cfg, idx, &next, &mut sockets));
+        for (idx, (inst, dev)) in new_cfg.instances.iter().zip(&new_vip_dev).enumerate() {
+            let xmit = xmit_dev(inst, dev, self.nl.dry_run);
+            new_wires.push(make_wire(&new_cfg, idx, &next, &xmit, &mut sockets));
         }
         // Removed instances go as at shutdown, under the old configuration.
         let removed: Vec<usize> = (0..old_cfg.instances.len())
@@ -1011,7 +1121,13 @@ impl Driver {
                         unreachable!("an old instance is kept at most once");
                     };
                     let _ = tx.send(ExecMsg::Reconfigure(Box::new(inst.clone())));
-                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify) {
+                    if inst.name != old_cfg.instances[o].name {
+                        tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance {} renamed to {}; state kept", old_cfg.instances[o].name, inst.name);
+                    }
+                    // Notify scripts get the instance name: a renamed instance gets a new notifier.
+                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify)
+                        || inst.name != old_cfg.instances[o].name
+                    {
                         self.spawn_notifier(inst)
                     } else {
                         n
@@ -1032,16 +1148,14 @@ impl Driver {
                 }
                 None => {
                     tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance added");
-                    if inst.use_vmac.is_some() {
-                        tracing::warn!(target: "vrrp", instance = %inst.name, "use_vmac is not applied to instances added by a reload; VIPs go on {}", inst.interface);
-                    }
                     let Some(w) = new_wires.next() else {
                         unreachable!("a wire was made for each instance");
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.spawned.push(tokio::spawn(executor(
                         inst.clone(),
-                        inst.interface.clone(),
+                        new_vip_dev[idx].clone(),
+                        new_cfg.global.vrrp_strict,
                         self.nl.clone(),
                         rx,
                     )));
@@ -1051,12 +1165,21 @@ impl Driver {
                     self.notifiers.push(n);
                     self.priorities
                         .push(next.instances()[idx].params().priority);
-                    self.vip_dev.push(inst.interface.clone());
+                    self.vip_dev.push(new_vip_dev[idx].clone());
                 }
             }
         }
         // Dropping a removed instance's executor channel releases what it still holds.
         drop(old_txs);
+        // A removed instance's VMAC goes too (keepalived removes it), once no instance uses it.
+        for &o in &removed {
+            let dev = &old_vip_dev[o];
+            if self.vmacs.created.contains(dev) && !self.vip_dev.contains(dev) {
+                vmac::remove(&self.nl, dev).await;
+                self.vmacs.created.retain(|c| c != dev);
+                tracing::info!(target: "vrrp", "reload: VMAC {dev} removed");
+            }
+        }
         drop(old_notifiers);
         // Timers follow their instance; removed instances' timers go.
         let mut new_index = vec![None; old_cfg.instances.len()];
@@ -1103,7 +1226,8 @@ impl Driver {
             map.clear();
             for (idx, inst) in new_cfg.instances.iter().enumerate() {
                 let v6 = next.instances()[idx].params().af == Af::V6;
-                map.insert((inst.interface.clone(), v6, inst.virtual_router_id), idx);
+                let dev = self.wires[idx].key.0.clone();
+                map.insert((dev, v6, inst.virtual_router_id), idx);
             }
         }
         // Sync group notifiers are rebuilt by name.
@@ -1202,6 +1326,15 @@ impl Driver {
             }
         }
         self.execute(node, rebuilt, now).await;
+        // track_file: the files of the new configuration are read now (new instances start
+        // with their values, kept ones see a changed file or weight) and polled from here on.
+        let files = super::track_file::tracked(&new_cfg);
+        let initial = super::track_file::read_all(&files);
+        for v in &initial {
+            self.track_file_value(node, v, now).await;
+        }
+        self.file_watch = None;
+        self.file_watch = start_file_watch(files, initial, &self.drv_tx);
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1209,15 +1342,14 @@ impl Driver {
             self.execute(node, acts, now).await;
         }
         // New instances: as at daemon start.
-        for (idx, inst) in new_cfg.instances.iter().enumerate() {
+        for idx in 0..new_cfg.instances.len() {
             if kept[idx].is_some() {
                 continue;
             }
             let addr = self.wires[idx].src;
             let acts = node.step(idx, Input::LocalAddress { addr }, now);
             self.execute(node, acts, now).await;
-            let up = super::link::link_up(&inst.interface).unwrap_or(false);
-            self.link_state.insert(inst.interface.clone(), up);
+            let up = self.read_link(idx);
             let acts = node.step(idx, Input::LinkChanged { up }, now);
             self.execute(node, acts, now).await;
             let tracked: Vec<String> = node.instances()[idx]
@@ -1292,6 +1424,7 @@ impl Driver {
                     }
                 }
             }
+            DriverMsg::TrackFile(v) => self.track_file_value(node, &v, now).await,
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1304,16 +1437,8 @@ impl Driver {
                 // Instances that started without a source address (IPv6 link-local still in
                 // DAD, interface not configured yet) pick one up now.
                 for idx in 0..self.cfg.instances.len() {
-                    if !self.wires[idx].src.is_unspecified() {
-                        continue;
-                    }
-                    let inst = &self.cfg.instances[idx];
-                    let v6 = node.instances()[idx].params().af == Af::V6;
-                    if let Some(addr) = local_address(inst, v6) {
-                        tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
-                        self.wires[idx].src = addr;
-                        let acts = node.step(idx, Input::LocalAddress { addr }, now);
-                        self.execute(node, acts, now).await;
+                    if self.wires[idx].src.is_unspecified() {
+                        self.refresh_source(node, idx, now).await;
                     }
                 }
             }
@@ -1330,21 +1455,57 @@ impl Driver {
         }
     }
 
+    async fn track_file_value(
+        &mut self,
+        node: &mut Node,
+        v: &super::track_file::FileValue,
+        now: Instant,
+    ) {
+        for idx in 0..node.instances().len() {
+            let tracks = node.instances()[idx]
+                .params()
+                .track_files
+                .iter()
+                .any(|t| t.name == v.name);
+            if tracks {
+                let input = Input::TrackFile {
+                    name: v.name.clone(),
+                    value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
+            }
+        }
+    }
+
     async fn link_changed(&mut self, node: &mut Node, ifname: &str, up: bool, now: Instant) {
         match self.link_state.get(ifname) {
-            Some(&old) if old == up => return,
+            Some(&old) if old == up => {
+                // Down, then deleted (RTM_DELLINK after the carrier loss): close its socket now.
+                if !up {
+                    self.close_stale_sockets(ifname);
+                    self.recreate_lost_vmac(node, ifname).await;
+                }
+                return;
+            }
             None => return, // not an interface we care about
             _ => {}
         }
         self.link_state.insert(ifname.to_string(), up);
         tracing::info!(target: "vrrp", "interface {ifname} is {}", if up { "up" } else { "down" });
+        // An interface deleted (and maybe re-created under the same name) leaves sockets
+        // bound to an ifindex that is gone: close them, so the instances stay in FAULT
+        // until new ones are open on the new interface.
+        self.close_stale_sockets(ifname);
         if up {
             self.open_missing_sockets(node, ifname, now).await;
         }
         for idx in 0..self.cfg.instances.len() {
-            if self.cfg.instances[idx].interface == ifname {
-                // An instance whose socket still cannot be opened stays in FAULT.
-                let up = up && self.wires[idx].socket.is_some();
+            if self.cfg.instances[idx].interface == ifname
+                || self.wires[idx].key.0 == ifname
+                || self.vip_dev[idx] == ifname
+            {
+                let up = self.link_usable(idx);
                 let acts = node.step(idx, Input::LinkChanged { up }, now);
                 self.execute(node, acts, now).await;
             }
@@ -1362,21 +1523,146 @@ impl Driver {
                 self.execute(node, acts, now).await;
             }
         }
+        if !up {
+            self.recreate_lost_vmac(node, ifname).await;
+        }
     }
 
-    /// Instances on `ifname` that started without a socket (interface missing at startup or
-    /// reload) open it now, with a reader, and pick up their source address.
+    /// A VMAC deleted by hand while its base interface is still up is made again at once,
+    /// as keepalived does (its instances are in FAULT meanwhile; the new VMAC's "up" opens
+    /// their socket again).
+    async fn recreate_lost_vmac(&mut self, node: &Node, ifname: &str) {
+        if self.nl.dry_run || vmac::exists(ifname) {
+            return;
+        }
+        for idx in 0..self.cfg.instances.len() {
+            let inst = &self.cfg.instances[idx];
+            let base_up = self.link_state.get(&inst.interface).copied() == Some(true);
+            if inst.use_vmac.is_none() || self.vip_dev[idx] != ifname || !base_up {
+                continue;
+            }
+            if !vmac::exists(&inst.interface) {
+                continue;
+            }
+            tracing::warn!(target: "vrrp", instance = %inst.name, "VMAC {ifname} was deleted; making it again");
+            let cfg = self.cfg.clone();
+            let v6 = node.instances()[idx].params().af == Af::V6;
+            self.vmacs.setup(&self.nl, &cfg.instances[idx], v6).await;
+            return;
+        }
+    }
+
+    /// Read the state of an instance's interface (and of its VMAC, when its adverts leave
+    /// from one) into `link_state`, so later changes of either are seen; returns
+    /// [`Driver::link_usable`].
+    fn read_link(&mut self, idx: usize) -> bool {
+        let inst = &self.cfg.instances[idx];
+        let mut names = vec![inst.interface.clone()];
+        for dev in [&self.wires[idx].key.0, &self.vip_dev[idx]] {
+            // A dry run makes no VMAC: only the base interface counts.
+            if !names.contains(dev) && !self.nl.dry_run {
+                names.push(dev.clone());
+            }
+        }
+        for name in names {
+            let up = super::link::link_up(&name).unwrap_or(false);
+            self.link_state.insert(name, up);
+        }
+        self.link_usable(idx)
+    }
+
+    /// Can the instance run? Its interface is up, so is the VMAC its adverts leave from (as
+    /// keepalived, a VMAC deleted or set down means FAULT), and its socket is open.
+    fn link_usable(&self, idx: usize) -> bool {
+        let up = |name: &str| {
+            self.nl.dry_run && name != self.cfg.instances[idx].interface
+                || self.link_state.get(name).copied().unwrap_or(false)
+        };
+        let w = &self.wires[idx];
+        up(&self.cfg.instances[idx].interface)
+            && up(&w.key.0)
+            && up(&self.vip_dev[idx])
+            && w.socket.is_some()
+    }
+
+    /// Pick the instance's advert source address again. An IPv6 instance sending from its
+    /// VMAC first gets the base interface's link-local address copied onto the VMAC (the
+    /// kernel only sends from a link-local address of the sending interface). No address:
+    /// the source becomes unspecified and the next address notification tries again.
+    async fn refresh_source(&mut self, node: &mut Node, idx: usize, now: Instant) {
+        let cfg = self.cfg.clone();
+        let inst = &cfg.instances[idx];
+        let v6 = node.instances()[idx].params().af == Af::V6;
+        let old = self.wires[idx].src;
+        match local_address(inst, v6) {
+            Some(addr) => {
+                if v6 && self.wires[idx].key.0 != inst.interface {
+                    self.vmacs.setup(&self.nl, inst, v6).await;
+                }
+                if addr != old {
+                    tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
+                    self.wires[idx].src = addr;
+                    let acts = node.step(idx, Input::LocalAddress { addr }, now);
+                    self.execute(node, acts, now).await;
+                }
+            }
+            None if !old.is_unspecified() => {
+                tracing::warn!(target: "vrrp", instance = %inst.name, "{} has no {} address any more; waiting for one", inst.interface, if v6 { "link-local IPv6" } else { "IPv4" });
+                self.wires[idx].src = unspecified(v6);
+            }
+            None => {}
+        }
+    }
+
+    /// Close the sockets of instances on `ifname` (or on their VMAC over it) whose interface
+    /// no longer exists or now has another ifindex.
+    fn close_stale_sockets(&mut self, ifname: &str) {
+        let mut stale: Vec<SockKey> = Vec::new();
+        for (idx, inst) in self.cfg.instances.iter().enumerate() {
+            let w = &self.wires[idx];
+            if inst.interface != ifname && w.key.0 != ifname {
+                continue;
+            }
+            let Some(sock) = &w.socket else { continue };
+            let now_index = nix::net::if_::if_nametoindex(w.key.0.as_str()).ok();
+            if now_index != Some(sock.ifindex) && !stale.contains(&w.key) {
+                stale.push(w.key.clone());
+            }
+        }
+        for key in stale {
+            tracing::warn!(target: "vrrp", "interface {} (ifindex {}) is gone: closing its VRRP socket", key.0, self.sockets.get(&key).map_or(0, |s| s.ifindex));
+            self.sockets.remove(&key);
+            if let Some(r) = self.readers.remove(&key) {
+                r.abort();
+            }
+            for w in self.wires.iter_mut().filter(|w| w.key == key) {
+                w.socket = None;
+            }
+        }
+    }
+
+    /// Instances on `ifname` without a socket (interface missing at startup or reload, or
+    /// deleted and re-created since) open it now, with a reader, and pick up their source
+    /// address. A use_vmac instance first gets its VMAC back: the kernel deletes a macvlan
+    /// with its base interface.
     async fn open_missing_sockets(&mut self, node: &mut Node, ifname: &str, now: Instant) {
         for idx in 0..self.cfg.instances.len() {
-            if self.wires[idx].socket.is_some() || self.wires[idx].key.0 != ifname {
+            let on_it =
+                self.wires[idx].key.0 == ifname || self.cfg.instances[idx].interface == ifname;
+            if self.wires[idx].socket.is_some() || !on_it {
                 continue;
             }
             let cfg = self.cfg.clone();
             let inst = &cfg.instances[idx];
+            if inst.use_vmac.is_some() && inst.interface == ifname && !self.nl.dry_run {
+                let v6 = node.instances()[idx].params().af == Af::V6;
+                // Same name as before, so vip_dev and the socket key stay right.
+                self.vmacs.setup(&self.nl, inst, v6).await;
+            }
             let key = self.wires[idx].key.clone();
             match open_socket(&cfg, &key, &mut self.sockets) {
                 Ok(s) => {
-                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} appeared: VRRP socket open");
+                    tracing::info!(target: "vrrp", instance = %inst.name, "interface {ifname} is back: VRRP socket open on {} (ifindex {})", key.0, s.ifindex);
                     if !self.readers.contains_key(&key) {
                         let r = spawn_reader(
                             s.clone(),
@@ -1387,14 +1673,9 @@ impl Driver {
                         self.readers.insert(key.clone(), r);
                     }
                     self.wires[idx].socket = Some(s);
-                    if self.wires[idx].src.is_unspecified() {
-                        if let Some(addr) = local_address(inst, key.1) {
-                            tracing::info!(target: "vrrp", instance = %inst.name, "sending adverts from {addr}");
-                            self.wires[idx].src = addr;
-                            let acts = node.step(idx, Input::LocalAddress { addr }, now);
-                            self.execute(node, acts, now).await;
-                        }
-                    }
+                    // A re-created interface may have other addresses (a new MAC makes a new
+                    // IPv6 link-local address).
+                    self.refresh_source(node, idx, now).await;
                 }
                 Err(e) => {
                     tracing::error!(target: "vrrp", instance = %inst.name, "interface {ifname} is up but cannot be opened: {e:#}; the instance stays in FAULT");
@@ -1416,6 +1697,8 @@ impl Driver {
                 NodeAction::Group { group, transition } => self.group_transition(group, transition),
             }
         }
+        // After the actions: a transition already reported its priority.
+        self.report_priority_changes(node, &mut touched);
         if !touched.is_empty() {
             let mut st = self
                 .stats
@@ -1428,6 +1711,32 @@ impl Driver {
                     s.priority = self.priorities[idx];
                     s.counters = i.counters().clone();
                 }
+            }
+        }
+    }
+
+    /// Effective priorities that changed without a transition (tracking weights): reported
+    /// as [`Event::VrrpPriority`] for MASTER and BACKUP instances (status, metrics,
+    /// `notify_priority_changes`). Transitions carry their own priority.
+    fn report_priority_changes(&mut self, node: &Node, touched: &mut Vec<usize>) {
+        for (idx, inst) in node.instances().iter().enumerate() {
+            let Some(last) = self.priorities.get(idx).copied() else {
+                continue;
+            };
+            let now = inst.effective_priority();
+            if now == last {
+                continue;
+            }
+            self.priorities[idx] = now;
+            touched.push(idx);
+            let state = inst.state().name();
+            use crate::events::VrrpStateName as S;
+            if matches!(state, S::Master | S::Backup) {
+                let _ = self.ctx.events.send(Event::VrrpPriority {
+                    instance: self.cfg.instances[idx].name.clone(),
+                    state,
+                    priority: now,
+                });
             }
         }
     }
@@ -1446,15 +1755,43 @@ impl Driver {
                 let _ = self.exec_txs[idx].send(ExecMsg::DelVips);
             }
             Action::SendGratuitous { repeat } => {
-                let _ = self.exec_txs[idx].send(ExecMsg::Garp { repeat });
+                let (garp_interval, gna_interval) = self.cfg.garp_intervals(&self.vip_dev[idx]);
+                let _ = self.exec_txs[idx].send(ExecMsg::Garp {
+                    repeat,
+                    garp_interval,
+                    gna_interval,
+                });
+            }
+            Action::SendGratuitousExtra { all } => {
+                let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
+            }
+            Action::NotifyMasterRxLowerPri { from, priority } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+                if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
+                    let policy = self.policy.clone();
+                    self.spawned.push(tokio::spawn(async move {
+                        let label = format!("{} (notify_master_rx_lower_pri)", cmd.raw);
+                        match super::notify::run_command(&label, &cmd.argv, &[], &policy, NOTIFY_TIMEOUT).await {
+                            Ok(Some(0)) => {}
+                            Ok(code) => tracing::warn!(target: "vrrp", "notify {label}: exit status {code:?} (configured at {})", cmd.span),
+                            Err(e) => tracing::error!(target: "vrrp", "notify: {e} (configured at {})", cmd.span),
+                        }
+                    }));
+                }
             }
             Action::ArmTimer { timer, after } => self.timers.arm(idx, timer, now + after),
             Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
             Action::Notify(t) => {
                 self.priorities[idx] = t.priority;
                 let reason = transition_reason(&t);
+                // Structured fields too: journald gets INSTANCE=, OLD_STATE=, STATE=, ...
                 tracing::info!(
                     target: "vrrp",
+                    instance = %t.instance,
+                    old_state = %t.from.name().as_str(),
+                    state = %t.to.name().as_str(),
+                    priority = t.priority,
+                    reason = %reason,
                     "VRRP instance {}: {} -> {} ({reason}), priority {}",
                     t.instance,
                     t.from.name().as_str(),
@@ -1513,10 +1850,11 @@ impl Driver {
         let name = self.cfg.instances[idx].name.clone();
         let w = &mut self.wires[idx];
         let mut ok = true;
+        // One IP ID per advert, shared by its copies to each unicast peer, as keepalived.
+        w.ip_id = w.ip_id.wrapping_add(1);
         for &dst in &w.dsts {
             let (bytes, src) = match (w.src, dst) {
                 (IpAddr::V4(src), IpAddr::V4(d)) => {
-                    w.ip_id = w.ip_id.wrapping_add(1);
                     let ah = match (auth, ah_seq) {
                         (Auth::Ah(key), Some(seq)) => Some(AhParams {
                             key,
@@ -1530,7 +1868,11 @@ impl Driver {
                         dst: d,
                         id: w.ip_id,
                     };
-                    (packet::encode_ipv4(p, &ip, ah), None)
+                    let ttl = match self.cfg.instances[idx].unicast_ttl {
+                        Some(t) if !d.is_multicast() => t,
+                        _ => packet::VRRP_TTL,
+                    };
+                    (packet::encode_ipv4_ttl(p, &ip, ah, ttl), None)
                 }
                 (src, dst) => (packet::encode_vrrp(p, src, dst), Some(src)),
             };
@@ -1547,7 +1889,10 @@ impl Driver {
                 ok = false;
                 continue;
             };
-            if let Err(e) = socket.send(&bytes, src, dst).await {
+            let hops = self.cfg.instances[idx]
+                .unicast_ttl
+                .filter(|_| dst.is_ipv6() && !dst.is_multicast());
+            if let Err(e) = socket.send_hops(&bytes, src, dst, hops).await {
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 ok = false;
                 if !w.send_failing {
@@ -1562,10 +1907,19 @@ impl Driver {
     }
 }
 
+/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
+/// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
+/// accepts whatever Accept_Mode says).
+fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
+    let accept = inst.accept.unwrap_or(!vrrp_strict);
+    !accept && inst.priority != super::fsm::PRIORITY_OWNER
+}
+
 /// Carries out one instance's address and GARP work, in order.
 async fn executor(
     mut inst: VrrpInstance,
     vip_dev: String,
+    vrrp_strict: bool,
     nl: Netlink,
     mut rx: mpsc::UnboundedReceiver<ExecMsg>,
 ) {
@@ -1579,7 +1933,7 @@ async fn executor(
                 .is_some_and(|v| v.addr.is_ipv6()),
         )
     });
-    let name = inst.name.clone();
+    let mut name = inst.name.clone();
     while let Some(msg) = rx.recv().await {
         match msg {
             ExecMsg::AddVips => {
@@ -1588,6 +1942,7 @@ async fn executor(
                     excluded: &inst.virtual_ipaddress_excluded,
                     routes: &inst.virtual_routes,
                     rules: &inst.virtual_rules,
+                    no_accept: no_accept(&inst, vrrp_strict),
                 };
                 nl.install(&name, &vip_dev, wanted, &mut owned).await;
                 tracing::info!(target: "vrrp", instance = %name, "VIPs added on {vip_dev}");
@@ -1598,10 +1953,48 @@ async fn executor(
                     tracing::info!(target: "vrrp", instance = %name, "VIPs removed");
                 }
             }
-            ExecMsg::Garp { repeat } => {
+            ExecMsg::GarpExtra { all } => {
+                if nl.dry_run || !all {
+                    // Without `all` only VMAC interfaces of per-address use_vmac would get
+                    // them; rampart has none besides the instance's own.
+                    continue;
+                }
+                let own = inst.interface.clone();
+                let mut by_dev: Vec<(String, Vec<IpAddr>)> = Vec::new();
+                for v in inst
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&inst.virtual_ipaddress_excluded)
+                {
+                    let Some(dev) = v.dev.as_ref().filter(|d| **d != own && **d != vip_dev) else {
+                        continue;
+                    };
+                    match by_dev.iter_mut().find(|(d, _)| d == dev) {
+                        Some((_, a)) => a.push(v.addr),
+                        None => by_dev.push((dev.clone(), vec![v.addr])),
+                    }
+                }
+                for (dev, addrs) in by_dev {
+                    let r = GarpSender::open(&dev, None).and_then(|g| g.announce(&addrs));
+                    if let Err(e) = r {
+                        tracing::warn!(target: "vrrp", instance = %name, "garp_extra_if on {dev}: {e}");
+                    }
+                }
+            }
+            ExecMsg::Garp {
+                repeat,
+                garp_interval,
+                gna_interval,
+            } => {
                 if nl.dry_run {
                     tracing::info!(target: "vrrp", instance = %name, "dry-run: would send {repeat} gratuitous ARP/NA round(s)");
                     continue;
+                }
+                // The interface may have been deleted and re-created since (new ifindex,
+                // and a veth or VLAN gets a new MAC): open the sender again then.
+                let current = nix::net::if_::if_nametoindex(vip_dev.as_str()).ok();
+                if garp.as_ref().is_some_and(|g| Some(g.ifindex) != current) {
+                    garp = None;
                 }
                 if garp.is_none() {
                     match GarpSender::open(&vip_dev, vmac_mac) {
@@ -1614,12 +2007,36 @@ async fn executor(
                 }
                 let Some(g) = &garp else { continue };
                 let addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
-                let ll = super::net::link_local_v6(&vip_dev)
-                    .or_else(|| super::net::link_local_v6(&inst.interface));
-                for _ in 0..repeat.max(1) {
-                    if let Err(e) = g.announce(&addrs, ll) {
-                        tracing::warn!(target: "vrrp", instance = %name, "{e}");
-                        break;
+                if garp_interval.is_zero() && gna_interval.is_zero() {
+                    for _ in 0..repeat.max(1) {
+                        if let Err(e) = g.announce(&addrs) {
+                            tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                            break;
+                        }
+                    }
+                } else {
+                    // keepalived spaces messages on one interface by vrrp_garp_interval
+                    // (ARP) / vrrp_gna_interval (NA), for switches that drop floods.
+                    let mut failed = false;
+                    for _ in 0..repeat.max(1) {
+                        for a in &addrs {
+                            if let Err(e) = g.announce(std::slice::from_ref(a)) {
+                                tracing::warn!(target: "vrrp", instance = %name, "{e}");
+                                failed = true;
+                                break;
+                            }
+                            let pause = if a.is_ipv4() {
+                                garp_interval
+                            } else {
+                                gna_interval
+                            };
+                            if !pause.is_zero() {
+                                tokio::time::sleep(pause).await;
+                            }
+                        }
+                        if failed {
+                            break;
+                        }
                     }
                 }
             }
@@ -1670,20 +2087,28 @@ async fn executor(
                             }
                             Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
                         }
+                        // Its no_accept drop rule goes with it.
+                        if let Some(pos) = owned.blocked.iter().position(|a| *a == k.addr) {
+                            owned.blocked.remove(pos);
+                            if let Err(e) = nl.firewall.unblock(k.addr).await {
+                                tracing::error!(target: "vrrp", instance = %name, "no_accept for {}: {e}", k.addr);
+                            }
+                        }
                     }
                     if !same_ignoring_spans(
                         &(&new.virtual_routes, &new.virtual_rules),
                         &(&inst.virtual_routes, &inst.virtual_rules),
                     ) {
                         let mut routing = Owned {
-                            addrs: Vec::new(),
                             routes: std::mem::take(&mut owned.routes),
                             rules: std::mem::take(&mut owned.rules),
+                            ..Owned::default()
                         };
                         nl.release(&name, &mut routing).await;
                     }
                 }
                 inst = *new;
+                name = inst.name.clone();
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {
@@ -1753,4 +2178,38 @@ fn spawn_notifier(
     )?;
     tasks.push(t);
     Some(n)
+}
+
+/// Aborts background tasks when dropped (engine stop, reload replacing them).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
+/// driver.
+fn start_file_watch(
+    files: Vec<crate::config::TrackFile>,
+    initial: Vec<super::track_file::FileValue>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> Option<AbortOnDrop> {
+    if files.is_empty() {
+        return None;
+    }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let poller = super::track_file::spawn(files, initial, file_tx);
+    let tx = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(v) = file_rx.recv().await {
+            if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                return;
+            }
+        }
+    });
+    Some(AbortOnDrop(vec![poller, forward]))
 }

@@ -63,6 +63,13 @@ impl SyncGroupCore {
     pub fn members(&self) -> &[String] {
         &self.members
     }
+    /// The same group after a reload renamed some of its members (same order and number).
+    pub fn with_members(mut self, members: Vec<String>) -> SyncGroupCore {
+        if members.len() == self.members.len() {
+            self.members = members;
+        }
+        self
+    }
     pub fn state(&self) -> VrrpState {
         self.state
     }

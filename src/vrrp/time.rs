@@ -72,6 +72,17 @@ pub struct Timers {
 /// interval. VRRPv3 (RFC 5798 §6.1): Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256.
 /// Both: Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
 pub fn timers(version: Version, master_adver_int: Centis, priority: u8) -> Timers {
+    timers_with(version, master_adver_int, priority, 3)
+}
+
+/// [`timers`] with keepalived's `down_timer_adverts`: Master_Down_Interval =
+/// `down_adverts` × Master_Adver_Interval + Skew_Time (RFC value: 3).
+pub fn timers_with(
+    version: Version,
+    master_adver_int: Centis,
+    priority: u8,
+    down_adverts: u32,
+) -> Timers {
     let adver_us = master_adver_int.as_micros();
     let skew_us = match version {
         Version::V2 => (256 - u64::from(priority)) * 1_000_000 / 256,
@@ -79,7 +90,7 @@ pub fn timers(version: Version, master_adver_int: Centis, priority: u8) -> Timer
     };
     Timers {
         skew: Duration::from_micros(skew_us),
-        master_down: Duration::from_micros(3 * adver_us + skew_us),
+        master_down: Duration::from_micros(u64::from(down_adverts) * adver_us + skew_us),
     }
 }
 

@@ -245,6 +245,58 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Start `tcpdump -e -n -l` (link-level headers, line-buffered) on `ifname` in `ns`
+    /// with `filter`, and wait until it listens. Returns the path of its output.
+    pub fn tcpdump(&mut self, ns: &str, ifname: &str, filter: &str, label: &str) -> PathBuf {
+        let out = self.path(&format!("{label}.pcap.txt"));
+        self.spawn(
+            label,
+            ns,
+            &["tcpdump", "-e", "-n", "-l", "-i", ifname, filter],
+            &out,
+        );
+        let ready = wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(&out)
+                .ok()
+                .filter(|t| t.contains("listening on"))
+                .map(|_| ())
+        });
+        assert!(
+            ready.is_some(),
+            "tcpdump should start in {ns} ({})",
+            out.display()
+        );
+        out
+    }
+
+    /// `rampart status --json` of the daemon whose control socket is `LABEL.sock` in the lab
+    /// directory (as the VRRP helpers start it): the state of instance `name`, upper case.
+    pub fn rampart_state(&self, label: &str, name: &str) -> Option<String> {
+        let sock = self.path(&format!("{label}.sock"));
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["status", "--json", "--socket"])
+            .arg(&sock)
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["instances"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["state"].to_string().trim_matches('"').to_uppercase())
+    }
+}
+
+/// The lines of a text file (empty if it cannot be read yet).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 /// Poll `f` every 50 ms until it returns Some or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;

@@ -41,6 +41,19 @@ pub fn params(name: &str, priority: u8) -> InstanceParams {
         in_sync_group: false,
         track_primary: true,
         lower_prio_no_advert: false,
+        // keepalived's defaults: lower-priority adverts are answered with
+        // vrrp_garp_master_repeat GARPs now and again after vrrp_garp_master_delay.
+        higher_prio_send_advert: false,
+        garp_lower_prio_repeat: 5,
+        garp_lower_prio_delay: Duration::from_secs(5),
+        skip_check_adv_addr: false,
+        check_unicast_src: false,
+        unicast_fault_no_peer: false,
+        down_timer_adverts: 3,
+        startup_delay: Duration::ZERO,
+        notify_master_rx_lower_pri: false,
+        track_files: vec![],
+        garp_extra_if: None,
     }
 }
 

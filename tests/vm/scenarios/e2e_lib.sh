@@ -53,7 +53,7 @@ ask() {
 # rampart_start NAME NS CONF: rampart as a director in NS (log $E2E_RUN/NAME.log).
 rampart_start() {
     local name=$1 ns=$2 conf=$3
-    ip netns exec "$ns" rampart -f "$conf" -l --control-socket "$E2E_RUN/$name.sock" \
+    ip netns exec "$ns" rampart -n -f "$conf" -l --control-socket "$E2E_RUN/$name.sock" \
         >>"$E2E_RUN/$name.log" 2>&1 &
     echo $! >"$E2E_RUN/$name.pid"
 }
