@@ -355,6 +355,10 @@ pub const RS: &[&str] = &[
     "HTTP_GET",
     "SSL_GET",
     "MISC_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "DNS_CHECK",
+    "SMTP_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -372,10 +376,6 @@ pub const RS: &[&str] = &[
 
 pub const RS_UNSUPPORTED: &[&str] = &[
     "track_file",
-    "SMTP_CHECK",
-    "DNS_CHECK",
-    "UDP_CHECK",
-    "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
@@ -447,6 +447,65 @@ pub const MISC_CHECK: &[&str] = &[
     "bind_if",
 ];
 
+pub const SMTP_CHECK: &[&str] = &[
+    "helo_name",
+    "host",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
+pub const DNS_CHECK: &[&str] = &[
+    "type",
+    "name",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
+pub const UDP_CHECK: &[&str] = &[
+    "payload",
+    "require_reply",
+    "min_reply_length",
+    "max_reply_length",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
 pub const URL: &[&str] = &[
     "path",
     "digest",
@@ -464,10 +523,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
-    "SMTP_CHECK",
-    "DNS_CHECK",
-    "UDP_CHECK",
-    "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",
@@ -501,6 +556,9 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         CHECK_COMMON,
         HTTP_CHECK,
         MISC_CHECK,
+        UDP_CHECK,
+        DNS_CHECK,
+        SMTP_CHECK,
         URL,
     ]
     .iter()
