@@ -12,7 +12,9 @@
 # Env:   RAMPART_BIN  binary to measure (default: a release build, made here with cargo)
 #        BACKEND_BIN  check_backend binary (default: the release bench build, made here)
 #        VICTIMS (10), DAEMONS ("keepalived rampart"), REPS (1; 2 runs K R K R per delay_loop),
-#        WIRE (1: also measure how long checks last on the wire, with tcpdump in the VM)
+#        WIRE (1: also measure how long checks last on the wire, with tcpdump in the VM),
+#        SIMULTANEOUS (1: both daemons in the same window, each in its own namespaces and IPVS
+#        table: benches/vm_check_bench_pair_scenario.sh; robust to a loaded host)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -41,10 +43,16 @@ LOADS=$(mktemp)
 (while sleep 10; do cut -d' ' -f1 /proc/loadavg; done) >"$LOADS" &
 SAMPLER=$!
 trap 'kill $SAMPLER 2>/dev/null; rm -f "$LOADS"' EXIT
+SCENARIO=$HERE/vm_check_bench_scenario.sh
+if [[ -n ${SIMULTANEOUS:-} ]]; then
+    SCENARIO=$HERE/vm_check_bench_pair_scenario.sh
+    n_daemons=${REPS:-1}
+    LIMIT=$((120 + n_loops * n_daemons * (SECS + 200)))
+fi
 rc=0
 "$REPO/tests/vm/run-vm.sh" -t "$LIMIT" -m 1024 -e N="$N" -e LOOPS="$LOOPS" -e SECS="$SECS" \
     -e VICTIMS="${VICTIMS:-10}" -e DAEMONS="${DAEMONS:-keepalived rampart}" -e REPS="${REPS:-1}" -e WIRE="${WIRE:-}" \
-    "$HERE/vm_check_bench_scenario.sh" "$REPO/tests/vm/scenarios/check_vm_lib.sh" \
+    "$SCENARIO" "$REPO/tests/vm/scenarios/check_vm_lib.sh" \
     "$BACKEND_BIN:/files/check_backend" || rc=$?
 echo "host load average (1 min) during the run, sampled every 10 s: $(sort -n "$LOADS" | awk '{a[NR] = $1; s += $1} END {if (NR) printf "min %s, mean %.2f, max %s (n=%d)", a[1], s / NR, a[NR], NR}')"
 echo "samples in order: $(tr '\n' ' ' <"$LOADS")"

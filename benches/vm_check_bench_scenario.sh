@@ -30,31 +30,7 @@ backend_ticks() { awk '{print $14+$15}' "/proc/$BACKEND_PID/stat"; }
 VICTIM_ADDRS=()
 for v in $(seq 0 $((VICTIMS - 1))); do VICTIM_ADDRS+=("$(cv_addr "$v")"); done
 
-# gen_conf DELAY_LOOP: N real servers on :8080 in virtual servers of PER_VS, even-numbered ones
-# TCP_CHECK, odd ones HTTP_GET with the digest; plus the victims' virtual server (TCP_CHECK,
-# retry RETRY, delay_before_retry DBR, removed when down).
-gen_conf() {
-    awk -v n="$N" -v dl="$1" -v per="$PER_VS" -v victims="$VICTIMS" -v retry=$RETRY -v dbr=$DBR \
-        -v digest=$CV_DIGEST 'function addr(i) { return sprintf("10.1.%d.%d", int(i / 250), 1 + i % 250) }
-    BEGIN {
-        for (v = 0; v * per < n; v++) {
-            printf "virtual_server 10.9.%d.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", v, dl
-            for (i = v * per; i < n && i < (v + 1) * per; i++) {
-                printf "  real_server %s 8080 {\n    weight 1\n", addr(i)
-                if (i % 2 == 0)
-                    printf "    TCP_CHECK {\n      connect_timeout 3\n    }\n"
-                else
-                    printf "    HTTP_GET {\n      url {\n        path /\n        digest %s\n      }\n      connect_timeout 3\n    }\n", digest
-                printf "  }\n"
-            }
-            printf "}\n"
-        }
-        printf "virtual_server 10.9.255.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", dl
-        for (i = 0; i < victims; i++)
-            printf "  real_server %s 9090 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n      retry %d\n      delay_before_retry %d\n    }\n  }\n", addr(i), retry, dbr
-        printf "}\n"
-    }'
-}
+gen_conf() { cv_bench_conf "$N" "$1" "$PER_VS" "$VICTIMS" "$RETRY" "$DBR"; }
 
 dests() { ipvsadm -S -n | grep -c '^-a' || true; }
 # cpu_busy: busy and total jiffies (no /dev/fd in the VM: no process substitution) of the (single) vCPU, from /proc/stat.

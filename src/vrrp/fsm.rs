@@ -424,7 +424,7 @@ impl InstanceParams {
         // interface's weight is ignored (down means FAULT) and weighted scripts and files are
         // not tracked at all; an address owner does not track weighted scripts and files
         // either. The config front end warns about each (see config::validate).
-        let in_group = sync_group.is_some();
+        let in_group = sync_group.is_some_and(|g| !g.tracking_weight);
         let owner = inst.priority == PRIORITY_OWNER;
         let track_interfaces = inst
             .track_interface

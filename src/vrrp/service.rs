@@ -50,6 +50,8 @@ pub struct VrrpStats {
     pub unknown_vrid: AtomicU64,
     pub recv_errors: AtomicU64,
     pub send_errors: AtomicU64,
+    /// `log_unknown_vrids` of the running configuration (read by the socket readers).
+    pub log_unknown_vrids: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +193,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         check_script_security(&cfg);
     }
     super::track_file::apply_no_swap(&cfg);
+    stats
+        .log_unknown_vrids
+        .store(cfg.global.log_unknown_vrids, Ordering::Relaxed);
     super::track_file::init_files(&cfg);
     let mut promote_undo = Vec::new();
     if !dry_run {
@@ -575,6 +580,9 @@ fn spawn_reader(
                 .contains_key(&router);
             if !known {
                 stats.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                if stats.log_unknown_vrids.load(Ordering::Relaxed) {
+                    tracing::info!(target: "vrrp", "{}: advert for VRID {vrid} from {}: no instance has that VRID on this interface", socket.spec.ifname, p.src);
+                }
                 continue;
             };
             let packet = if v6 {
@@ -1315,6 +1323,9 @@ impl Driver {
         }
         *node = next;
         self.cfg = new_cfg.clone();
+        self.stats
+            .log_unknown_vrids
+            .store(new_cfg.global.log_unknown_vrids, Ordering::Relaxed);
         *self
             .stats
             .instances

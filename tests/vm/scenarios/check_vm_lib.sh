@@ -114,3 +114,30 @@ cv_rss_kib() {
 
 # cv_table: the IPVS table as ipvsadm saves it.
 cv_table() { ipvsadm -S -n; }
+
+# cv_bench_conf N DELAY_LOOP PER_VS VICTIMS RETRY DBR: the benchmark's keepalived.conf. N real
+# servers on :8080 in virtual servers of PER_VS, even-numbered ones
+# TCP_CHECK, odd ones HTTP_GET with the digest; plus the victims' virtual server (TCP_CHECK,
+# retry RETRY, delay_before_retry DBR, removed when down).
+cv_bench_conf() {
+    awk -v n="$1" -v dl="$2" -v per="$3" -v victims="$4" -v retry="$5" -v dbr="$6" \
+        -v digest=$CV_DIGEST 'function addr(i) { return sprintf("10.1.%d.%d", int(i / 250), 1 + i % 250) }
+    BEGIN {
+        for (v = 0; v * per < n; v++) {
+            printf "virtual_server 10.9.%d.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", v, dl
+            for (i = v * per; i < n && i < (v + 1) * per; i++) {
+                printf "  real_server %s 8080 {\n    weight 1\n", addr(i)
+                if (i % 2 == 0)
+                    printf "    TCP_CHECK {\n      connect_timeout 3\n    }\n"
+                else
+                    printf "    HTTP_GET {\n      url {\n        path /\n        digest %s\n      }\n      connect_timeout 3\n    }\n", digest
+                printf "  }\n"
+            }
+            printf "}\n"
+        }
+        printf "virtual_server 10.9.255.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", dl
+        for (i = 0; i < victims; i++)
+            printf "  real_server %s 9090 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n      retry %d\n      delay_before_retry %d\n    }\n  }\n", addr(i), retry, dbr
+        printf "}\n"
+    }'
+}
