@@ -583,3 +583,75 @@ vrrp_instance VI_A {{
         );
     }
 }
+
+#[test]
+fn ipv6_vmac_mldv2_reports_leave_from_the_base_mac_as_keepalived() {
+    if !netns::available() || !keepalived_available() {
+        return;
+    }
+    let mut lab = Lab::new("pmld");
+    let mut sides: Vec<Side> = BOTH.iter().map(|w| side(&mut lab, *w)).collect();
+    let body = r#"
+vrrp_instance VI_6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  priority 100
+  advert_int 1
+  use_vmac
+  virtual_ipaddress {
+    fd51::100/64
+  }
+}
+"#;
+    let mut dumps = Vec::new();
+    for s in &mut sides {
+        write_conf(&lab, s, body);
+        // On the node: what leaves eth0, the VMAC's frames included.
+        let node = s.node.clone();
+        dumps.push(lab.tcpdump(&node, "eth0", "ip6", &format!("{}-mld", s.label)));
+        start(&mut lab, s, &[]);
+    }
+    let logs = lab.dir.path().display().to_string();
+    for s in &sides {
+        assert!(
+            wait_for(T, || has_line(s, "INSTANCE", "VI_6", "MASTER")
+                .then_some(()))
+            .is_some(),
+            "{:?}: MASTER expected (logs in {logs})",
+            s.who
+        );
+    }
+    // A few adverts from the VMAC into the captures.
+    std::thread::sleep(Duration::from_millis(2500));
+    for (s, dump) in sides.iter().zip(&dumps) {
+        let all = lines(dump);
+        let reports = |from_vmac: bool| {
+            all.iter()
+                .filter(|l| l.contains("listener report v2"))
+                .filter(|l| l.contains("00:00:5e:00:02:3d >") == from_vmac)
+                .count()
+        };
+        // The capture does see the VMAC's frames: the adverts leave from it.
+        assert!(
+            all.iter()
+                .any(|l| l.contains("00:00:5e:00:02:3d >") && l.contains("VRRP")),
+            "{:?}: adverts from the virtual MAC expected (capture {})",
+            s.who,
+            dump.display()
+        );
+        assert_eq!(
+            reports(true),
+            0,
+            "{:?}: no MLDv2 report with the virtual MAC (capture {})",
+            s.who,
+            dump.display()
+        );
+        assert!(
+            reports(false) > 0,
+            "{:?}: MLDv2 reports leave with the base MAC (capture {})",
+            s.who,
+            dump.display()
+        );
+    }
+}

@@ -915,6 +915,12 @@ impl VmacBook {
         if !inst.unicast_peer.is_empty() && !inst.vmac_xmit_base {
             tracing::info!(target: "vrrp", instance = %inst.name, "unicast peers with use_vmac: adverts leave from {} (vmac_xmit_base), as keepalived", inst.interface);
         }
+        // Before the VMAC exists: the reports it sends when it comes up are caught too.
+        if !nl.dry_run && v6 {
+            if let Err(e) = nl.firewall.vmac_mld_to_base(&name, &inst.interface).await {
+                tracing::warn!(target: "vrrp", instance = %inst.name, "MLD reports of {name} stay on it: {e}");
+            }
+        }
         match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
             Ok(created) => {
                 if created {
