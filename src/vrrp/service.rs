@@ -2195,6 +2195,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn group_events_go_after_members_except_a_first_backup() {
+        let group = |from, to| NodeAction::Group {
+            group: 0,
+            transition: GroupTransition {
+                group: "G".into(),
+                from,
+                to,
+                reason: String::new(),
+            },
+        };
+        let member = |instance| NodeAction::Instance {
+            instance,
+            action: Action::DisarmTimer {
+                timer: TimerKind::Advert,
+            },
+        };
+        let order = |acts: Vec<NodeAction>| -> Vec<String> {
+            group_events_in_keepalived_order(acts)
+                .iter()
+                .map(|a| match a {
+                    NodeAction::Group { transition, .. } => {
+                        format!("G:{}", transition.to.name().as_str())
+                    }
+                    NodeAction::Instance { instance, .. } => format!("I{instance}"),
+                })
+                .collect()
+        };
+        use VrrpState::*;
+        assert_eq!(
+            order(vec![member(1), group(Master, Fault), member(0)]),
+            ["I1", "I0", "G:FAULT"]
+        );
+        assert_eq!(
+            order(vec![member(0), member(1), group(Init, Backup)]),
+            ["G:BACKUP", "I0", "I1"]
+        );
+        assert_eq!(
+            order(vec![member(0), group(Init, Fault), member(1)]),
+            ["I0", "I1", "G:FAULT"]
+        );
+        assert_eq!(order(vec![member(0), member(1)]), ["I0", "I1"]);
+    }
+
+    #[test]
     fn rearming_replaces_and_disarm_cancels() {
         let t0 = Instant::now();
         let s = Duration::from_secs(1);
