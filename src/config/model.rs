@@ -1306,3 +1306,27 @@ pub struct MiscCheck {
     pub misc_dynamic: bool,
     pub user: Option<RunAs>,
 }
+
+/// The same value wherever it is written in the file: compares the serialized forms with every
+/// `span` field removed, so moving a block (or reformatting it) is not a change. Used by reload to
+/// tell kept items from changed ones.
+pub fn same_ignoring_spans<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            strip(&mut x);
+            strip(&mut y);
+            x == y
+        }
+        _ => false,
+    }
+}

@@ -272,11 +272,8 @@ impl Parser {
             self.bad(t, "tunnel option", "`type ipip|gue|gre` after TUN");
             return None;
         }
-        let Some(kt) = self.arg(st, 2, "a tunnel type: ipip, gue or gre") else {
-            return None;
-        };
-        let mut tunnel = Tunnel::default();
-        tunnel.kind = match kt.text.as_str() {
+        let kt = self.arg(st, 2, "a tunnel type: ipip, gue or gre")?;
+        let kind = match kt.text.as_str() {
             "ipip" => TunnelKind::Ipip,
             "gue" => TunnelKind::Gue,
             "gre" => TunnelKind::Gre,
@@ -284,6 +281,10 @@ impl Parser {
                 self.bad(kt, "tunnel type", "ipip, gue or gre");
                 return None;
             }
+        };
+        let mut tunnel = Tunnel {
+            kind,
+            ..Default::default()
         };
         let mut next = 3;
         if tunnel.kind == TunnelKind::Gue {

@@ -164,32 +164,10 @@ fn rs_text(addr: &IpAddr, port: Option<u16>) -> String {
 /// written does not count: moving a block is no change).
 macro_rules! cmp_field {
     ($out:ident, $old:expr, $new:expr, $name:literal) => {
-        if !same_ignoring_spans(&$old, &$new) {
+        if !crate::config::model::same_ignoring_spans(&$old, &$new) {
             $out.push(describe_change($name, &$old, &$new));
         }
     };
-}
-
-/// The same value, wherever it is written in the file (`span` fields ignored).
-fn same_ignoring_spans<T: Serialize>(a: &T, b: &T) -> bool {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                m.remove("span");
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    match (serde_json::to_value(a), serde_json::to_value(b)) {
-        (Ok(mut x), Ok(mut y)) => {
-            strip(&mut x);
-            strip(&mut y);
-            x == y
-        }
-        _ => false,
-    }
 }
 
 /// "name: old -> new" for short values, "name changed" for structures too long for a line.
@@ -246,7 +224,7 @@ fn global_changes(
     keys.into_iter()
         .filter_map(|k| {
             let (a, b) = (o.get(k).unwrap_or(&null), n.get(k).unwrap_or(&null));
-            if same_ignoring_spans(a, b) {
+            if crate::config::model::same_ignoring_spans(a, b) {
                 return None;
             }
             let (a, b) = (a.to_string(), b.to_string());

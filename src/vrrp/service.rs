@@ -837,28 +837,6 @@ async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
     nl.install("static", &dev, wanted, owned).await;
 }
 
-/// The same list of items, wherever they are written in the file.
-fn same_ignoring_spans<T: serde::Serialize>(a: &T, b: &T) -> bool {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                m.remove("span");
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    match (serde_json::to_value(a), serde_json::to_value(b)) {
-        (Ok(mut x), Ok(mut y)) => {
-            strip(&mut x);
-            strip(&mut y);
-            x == y
-        }
-        _ => false,
-    }
-}
-
 /// The vrrp_scripts some instance or sync group tracks (only those run).
 fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
     cfg.vrrp_scripts
@@ -1165,8 +1143,10 @@ impl Driver {
                         tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance {} renamed to {}; state kept", old_cfg.instances[o].name, inst.name);
                     }
                     // Notify scripts get the instance name: a renamed instance gets a new notifier.
-                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify)
-                        || inst.name != old_cfg.instances[o].name
+                    let n = if !crate::config::model::same_ignoring_spans(
+                        &inst.notify,
+                        &old_cfg.instances[o].notify,
+                    ) || inst.name != old_cfg.instances[o].name
                     {
                         self.spawn_notifier(inst)
                     } else {
@@ -1276,10 +1256,9 @@ impl Driver {
             .map(Some)
             .collect();
         for g in &new_cfg.sync_groups {
-            let old = old_cfg
-                .sync_groups
-                .iter()
-                .position(|o| o.name == g.name && same_ignoring_spans(&o.notify, &g.notify));
+            let old = old_cfg.sync_groups.iter().position(|o| {
+                o.name == g.name && crate::config::model::same_ignoring_spans(&o.notify, &g.notify)
+            });
             let n = match old.and_then(|o| old_gn[o].take()) {
                 Some(n) => n,
                 None => spawn_notifier(
@@ -1322,7 +1301,7 @@ impl Driver {
                 c.static_rules.clone(),
             )
         };
-        if !same_ignoring_spans(&statics(&old_cfg), &statics(&new_cfg)) {
+        if !crate::config::model::same_ignoring_spans(&statics(&old_cfg), &statics(&new_cfg)) {
             tracing::info!(target: "vrrp", "reload: static addresses, routes or rules changed; re-installing them");
             self.nl.release("static", &mut self.static_owned).await;
             install_static(&self.nl, &new_cfg, &mut self.static_owned).await;
@@ -2157,7 +2136,7 @@ async fn executor(
                             }
                         }
                     }
-                    if !same_ignoring_spans(
+                    if !crate::config::model::same_ignoring_spans(
                         &(&new.virtual_routes, &new.virtual_rules),
                         &(&inst.virtual_routes, &inst.virtual_rules),
                     ) {
