@@ -262,6 +262,19 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
                 name: n.name.clone(),
                 key: key.clone(),
             }),
+            // use_vmac turned on or off: the VRRP engine replaces the instance (as keepalived
+            // does: priority 0 and VIPs released, then a new instance from INIT on the new
+            // interface), so the plan says so instead of "state kept".
+            Some(o) if o.use_vmac.is_some() != n.use_vmac.is_some() => {
+                out.instances.push(InstanceChange::Removed {
+                    name: o.name.clone(),
+                    key: key.clone(),
+                });
+                out.instances.push(InstanceChange::Added {
+                    name: n.name.clone(),
+                    key: key.clone(),
+                });
+            }
             Some(o) => {
                 let (ov, nv) = (vip_set(o), vip_set(n));
                 out.instances.push(InstanceChange::Kept {
@@ -688,6 +701,25 @@ mod tests {
         let p = plan(&c, &c.clone());
         assert!(p.is_empty(), "{p}");
         assert_eq!(p.to_string(), "no changes\n");
+    }
+
+    #[test]
+    fn use_vmac_turned_on_replaces_the_instance() {
+        let mut a = Config::default();
+        a.instances.push(inst("VI_1", 51, "eth0", &["10.0.0.1"]));
+        let mut b = a.clone();
+        b.instances[0].use_vmac = Some(None);
+        let p = plan(&a, &b);
+        let kinds: Vec<&str> = p
+            .instances
+            .iter()
+            .map(|c| match c {
+                InstanceChange::Removed { .. } => "removed",
+                InstanceChange::Added { .. } => "added",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["removed", "added"], "{p}");
     }
 
     #[test]
