@@ -110,7 +110,8 @@ struct Cli {
     // keepalived flags rampart refuses, each with its reason (see `unsupported`).
     #[arg(short = 'X', long = "release-vips", hide = true)]
     release_vips: bool,
-    #[arg(short = 'V', long = "dont-release-vrrp", hide = true)]
+    /// Leave VIPs, virtual routes and VMACs in place at shutdown (keepalived's -V).
+    #[arg(short = 'V', long = "dont-release-vrrp")]
     dont_release_vrrp: bool,
     #[arg(short = 'a', long = "address-monitoring", hide = true)]
     address_monitoring: bool,
@@ -148,7 +149,7 @@ fn parse_umask(s: &str) -> Result<u32, String> {
 
 /// keepalived flags rampart does not implement, with why and what to do instead.
 fn unsupported(cli: &Cli) -> Option<&'static str> {
-    let reasons: [(bool, &'static str); 8] = [
+    let reasons: [(bool, &'static str); 7] = [
         (
             cli.snmp,
             "-x/--snmp: SNMP is not supported by rampart; use `--metrics-listen ADDR:PORT` (Prometheus) or `rampart status --json`",
@@ -160,10 +161,6 @@ fn unsupported(cli: &Cli) -> Option<&'static str> {
         (
             cli.release_vips,
             "-X/--release-vips is not supported by rampart yet",
-        ),
-        (
-            cli.dont_release_vrrp,
-            "-V/--dont-release-vrrp is not supported by rampart yet: VIPs are released at shutdown",
         ),
         (
             cli.address_monitoring,
@@ -315,6 +312,7 @@ fn main() -> ExitCode {
         umask: cli.umask,
         core_dump: cli.core_dump,
         dont_release_ipvs: cli.dont_release_ipvs,
+        dont_release_vrrp: cli.dont_release_vrrp,
         capabilities: cli.capabilities.unwrap_or_default(),
         dry_run: cli.dry_run,
         log_json: cli.log_format.as_deref() == Some("json"),

@@ -3,7 +3,8 @@
 
 usage: check_backend.py MODE [--host H] [--cert C --key K [--client-ca CA]] [--delay S]
 Prints "READY <port>" once listening on an ephemeral port, then serves until killed.
-Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F);
+Modes: ok, status500, hang, slow, huge, chunked, keepalive, garbage, tls, raw (--file F),
+udp-reply, udp-silent, dns-ok, dns-nx, dns-noise, smtp-ok, smtp-busy, smtp-badhelo;
 --cert/--key wrap any mode in TLS.
 """
 import argparse, socket, ssl, sys, threading, time
@@ -23,8 +24,26 @@ def read_request(c):
     return data
 
 
+def smtp(c, mode):
+    # smtp-ok: 220 greeting, multi-line 250 to HELO, 221 to QUIT; smtp-busy: 554 greeting;
+    # smtp-badhelo: 501 to HELO. Received lines go to stderr.
+    c.sendall(b"554 busy\r\n" if mode == "smtp-busy" else b"220 test ESMTP\r\n")
+    f = c.makefile("rb")
+    for line in f:
+        sys.stderr.write("SMTP %s\n" % line.decode(errors="replace").strip())
+        sys.stderr.flush()
+        if line.upper().startswith(b"HELO"):
+            c.sendall(b"501 no\r\n" if mode == "smtp-badhelo" else b"250-test\r\n250 OK\r\n")
+        elif line.upper().startswith(b"QUIT"):
+            c.sendall(b"221 bye\r\n")
+            return
+
+
 def handle(c, mode, delay):
     try:
+        if mode.startswith("smtp"):
+            smtp(c, mode)
+            return
         if mode == "hang":
             read_request(c)
             time.sleep(3600)
@@ -85,6 +104,32 @@ def main():
     global RAW_FILE
     RAW_FILE = a.file
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    if a.mode in ("dns-ok", "dns-nx", "dns-noise"):
+        # DNS: answer with the query's id, QR set and RCODE 0 (NXDOMAIN for dns-nx);
+        # dns-noise first sends a reply with another id, which must be skipped.
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        u.bind((a.host, a.port))
+        print("READY %d" % u.getsockname()[1], flush=True)
+        while True:
+            q, peer = u.recvfrom(65536)
+            if len(q) < 12:
+                continue
+            rcode = 3 if a.mode == "dns-nx" else 0
+            head = q[0:2] + bytes([0x81, 0x80 | rcode]) + q[4:6] + b"\0" * 6
+            if a.mode == "dns-noise":
+                other = bytes([q[0] ^ 0xff, q[1]])
+                u.sendto(other + bytes([0x81, 0x80]) + q[4:6] + b"\0" * 6 + q[12:], peer)
+            u.sendto(head + q[12:], peer)
+    if a.mode in ("udp-reply", "udp-silent"):
+        # UDP: udp-reply answers every datagram with 0a 1b followed by the request;
+        # udp-silent reads and never answers.
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        u.bind((a.host, a.port))
+        print("READY %d" % u.getsockname()[1], flush=True)
+        while True:
+            data, peer = u.recvfrom(65536)
+            if a.mode == "udp-reply":
+                u.sendto(b"\x0a\x1b" + data, peer)
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.host, a.port))

@@ -560,3 +560,166 @@ fn url_regex_parses_with_clear_errors() {
         "{w}"
     );
 }
+
+#[test]
+fn udp_check_parses_keepalived_hex_strings() {
+    use rampart::config::model::{CheckerKind, UdpCheck};
+    let bytes = |s: &str| -> Vec<u8> {
+        let t: Vec<&str> = s.split_whitespace().collect();
+        UdpCheck::parse_hex(&t, false)
+            .unwrap()
+            .iter()
+            .map(|b| b.value)
+            .collect()
+    };
+    // keepalived.conf(5)'s example.
+    assert_eq!(
+        bytes("Ab12f 3 456 546443123"),
+        vec![
+            0xab, 0x12, 0x0f, 0x03, 0x45, 0x06, 0x54, 0x64, 0x43, 0x12, 0x03
+        ]
+    );
+    assert!(UdpCheck::parse_hex(&["0x"], false).is_err());
+    let text = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 53 {{\n    protocol UDP\n    real_server 10.0.0.2 53 {{\n        UDP_CHECK {{\n{body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let ok = text(
+        "            payload 0a1b\n            require_reply 0X 1b\n            min_reply_length 2\n            max_reply_length 512\n            connect_timeout 4",
+    );
+    assert!(
+        !warnings(&ok).contains("not supported"),
+        "{}",
+        warnings(&ok)
+    );
+    let cfg = load(&ok);
+    match &cfg.virtual_servers[0].real_servers[0].checkers[0].kind {
+        CheckerKind::Udp(u) => {
+            assert_eq!(u.payload, Some(vec![0x0a, 0x1b]));
+            let p = u.require_reply.as_ref().unwrap();
+            assert_eq!((p[0].value, p[0].mask, p[1].mask), (0, 0xf0, 0xff));
+            assert_eq!((u.min_reply_length, u.max_reply_length), (2, 512));
+        }
+        other => panic!("{other:?}"),
+    }
+    let (core, _) = Core::new(&cfg, 1);
+    assert_eq!(core.probe_spec(ProbeId(0)).kind(), "UDP_CHECK");
+    // An empty block and bad values.
+    load(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n  }\n }\n}\n",
+    );
+    let e = load_err(&text("            payload zz"));
+    assert!(
+        e.contains("invalid `payload`") && e.contains("`z` is not a hex digit"),
+        "{e}"
+    );
+    let e = load_err(&text(
+        "            min_reply_length 10\n            max_reply_length 5",
+    ));
+    assert!(
+        e.contains("min_reply_length 10 is above max_reply_length 5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ping_check_needs_no_port() {
+    let cfg = load(
+        "virtual_server fwmark 7 {\n    real_server 10.0.0.2 {\n        PING_CHECK {\n            connect_timeout 2\n        }\n    }\n    real_server 10.0.0.3 {\n        PING_CHECK\n    }\n}\n",
+    );
+    let (core, errors) = Core::new(&cfg, 1);
+    assert!(errors.is_empty(), "{errors:?}");
+    match core.probe_spec(ProbeId(0)) {
+        ProbeSpec::Ping(c) => {
+            assert_eq!(c.addr, "10.0.0.2:0".parse().unwrap());
+            assert_eq!(c.timeout, Duration::from_secs(2));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(core.probe_spec(ProbeId(1)).kind(), "PING_CHECK");
+}
+
+#[test]
+fn dns_check_defaults_and_errors() {
+    let text = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 53 {{\n    protocol UDP\n    real_server 10.0.0.2 53 {{\n        DNS_CHECK {{\n{body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let cfg = load(&text(
+        "            type aaaa\n            name www.example.com",
+    ));
+    let (core, _) = Core::new(&cfg, 1);
+    match core.probe_spec(ProbeId(0)) {
+        ProbeSpec::Dns { qtype, name, .. } => {
+            assert_eq!((*qtype, name.as_str()), (28, "www.example.com"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // keepalived's defaults: SOA for `.`, retry 3.
+    let cfg = load(&text(""));
+    match &cfg.virtual_servers[0].real_servers[0].checkers[0].kind {
+        rampart::config::model::CheckerKind::Dns(d) => {
+            assert_eq!((d.qtype.as_str(), d.name.as_str()), ("SOA", "."))
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = load_err(&text("            type PTR"));
+    assert!(e.contains("A|NS|CNAME|SOA|MX|TXT|AAAA"), "{e}");
+    let e = load_err(&text(&format!("            name {}.com", "x".repeat(64))));
+    assert!(e.contains("longer than 63"), "{e}");
+}
+
+#[test]
+fn smtp_check_helo_name_defaults_to_keepalived_s() {
+    let text = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 25 {{\n    protocol TCP\n    real_server 10.0.0.2 25 {{\n        SMTP_CHECK {{\n{body}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let helo = |cfg: &Config| {
+        let (core, _) = Core::new(cfg, 1);
+        match core.probe_spec(ProbeId(0)) {
+            ProbeSpec::Smtp { helo, .. } => helo.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(helo(&load(&text(""))), "smtpchecker.keepalived.org");
+    assert_eq!(
+        helo(&load(&text("            helo_name lb1.example"))),
+        "lb1.example"
+    );
+}
+
+#[test]
+fn smtp_check_host_blocks_become_one_probe_each() {
+    let cfg = load(
+        "virtual_server 10.0.0.1 25 {\n    protocol TCP\n    real_server 10.0.0.2 25 {\n        connect_timeout 7\n        SMTP_CHECK {\n            helo_name a.example\n            host {\n                connect_ip 10.0.0.2\n            }\n            host {\n                connect_ip 192.0.2.9\n                connect_port 587\n                bindto 10.0.0.1\n            }\n        }\n    }\n}\n",
+    );
+    let (core, _) = Core::new(&cfg, 1);
+    assert_eq!(core.probe_count(), 2);
+    let target = |i| match core.probe_spec(ProbeId(i)) {
+        ProbeSpec::Smtp { connect, helo } => (
+            connect.addr.to_string(),
+            connect.bind_ip.map(|b| b.to_string()),
+            connect.timeout,
+            helo.clone(),
+        ),
+        other => panic!("{other:?}"),
+    };
+    let t = Duration::from_secs(7);
+    assert_eq!(
+        target(0),
+        ("10.0.0.2:25".into(), None, t, "a.example".into())
+    );
+    assert_eq!(
+        target(1),
+        (
+            "192.0.2.9:587".into(),
+            Some("10.0.0.1".into()),
+            t,
+            "a.example".into()
+        )
+    );
+}

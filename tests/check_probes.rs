@@ -497,3 +497,179 @@ fn url_regex_matches_the_response_with_offsets_and_options() {
         Outcome::Down { .. }
     ));
 }
+
+#[test]
+fn udp_check_replies_silence_and_icmp_errors() {
+    use rampart::config::model::UdpCheck;
+    let reply = backend("udp-reply", &[]);
+    let silent = backend("udp-silent", &[]);
+    let refused = closed_port();
+    let spec = |port: u16, payload: &str, require: Option<&str>, min: u32, max: u32| {
+        let tokens = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let p = tokens(payload);
+        ProbeSpec::Udp {
+            connect: conn(port, 1000),
+            check: UdpCheck {
+                payload: (!p.is_empty()).then(|| {
+                    let t: Vec<&str> = p.iter().map(|s| s.as_str()).collect();
+                    UdpCheck::parse_hex(&t, false)
+                        .unwrap()
+                        .iter()
+                        .map(|b| b.value)
+                        .collect()
+                }),
+                require_reply: require.map(|r| {
+                    let t = tokens(r);
+                    let t: Vec<&str> = t.iter().map(|s| s.as_str()).collect();
+                    UdpCheck::parse_hex(&t, true).unwrap()
+                }),
+                min_reply_length: min,
+                max_reply_length: max,
+            },
+        }
+    };
+    let up = Outcome::Up { weight: None };
+    // The server answers 0a 1b + the request.
+    assert_eq!(run(&spec(reply.port, "cafe", None, 0, 255)), up);
+    assert_eq!(run(&spec(reply.port, "cafe", Some(""), 0, 255)), up);
+    assert_eq!(run(&spec(reply.port, "cafe", Some("0a1b ca"), 0, 255)), up);
+    assert_eq!(
+        run(&spec(reply.port, "cafe", Some("0X 1b cX fe"), 4, 4)),
+        up
+    );
+    let r = down_reason(run(&spec(reply.port, "cafe", Some("0a1c"), 0, 255)));
+    assert!(r.contains("byte 1 is 0x1b"), "{r}");
+    let r = down_reason(run(&spec(reply.port, "cafe", Some(""), 5, 255)));
+    assert!(r.contains("4 bytes, outside min_reply_length 5"), "{r}");
+    // Random payload.
+    assert_eq!(run(&spec(reply.port, "", Some("0a 1b"), 18, 18)), up);
+    // Silence passes unless a reply is required.
+    assert_eq!(run(&spec(silent.port, "01", None, 0, 255)), up);
+    let r = down_reason(run(&spec(silent.port, "01", Some(""), 0, 255)));
+    assert!(r.contains("no UDP reply"), "{r}");
+    // Nothing listening: the ICMP port unreachable fails the check.
+    let r = down_reason(run(&spec(refused, "01", None, 0, 255)));
+    assert!(r.contains("refused"), "{r}");
+}
+
+/// Run `spec` from inside the network namespace `ns` (a thread switched with setns).
+fn run_in_netns(ns: &str, spec: ProbeSpec) -> Outcome {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).expect("netns file");
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a valid namespace fd; it affects only this thread.
+        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        run(&spec)
+    })
+    .join()
+    .expect("probe thread")
+}
+
+#[test]
+fn ping_check_on_loopback_and_in_a_netns() {
+    let ping = |addr: &str, ms: u64| {
+        let mut c = conn(0, ms);
+        c.addr = SocketAddr::new(addr.parse().unwrap(), 0);
+        ProbeSpec::Ping(c)
+    };
+    let up = Outcome::Up { weight: None };
+    assert_eq!(run(&ping("127.0.0.1", 1000)), up);
+    if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+        assert_eq!(run(&ping("::1", 1000)), up);
+    }
+    // The failure cases stay inside a namespace this test makes: lo down (no route at all),
+    // then an address nobody answers for (no reply: timeout).
+    let ns = format!("rp-ping-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !ip(&["netns", "add", &ns]) {
+        eprintln!("skipped the netns part: cannot create a network namespace");
+        return;
+    }
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+    let _del = Del(ns.clone());
+    let r = down_reason(run_in_netns(&ns, ping("127.0.0.1", 1000)));
+    assert!(r.contains("ICMP to 127.0.0.1"), "{r}");
+    // A veth pair inside the namespace: the ARP request for 10.77.0.9 reaches the peer
+    // and nobody answers.
+    for args in [
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"][..],
+        &["link", "set", "v0", "up"],
+        &["link", "set", "v1", "up"],
+        &["addr", "add", "10.77.0.1/24", "dev", "v0"],
+    ] {
+        let mut a = vec!["-n", ns.as_str()];
+        a.extend_from_slice(args);
+        assert!(ip(&a), "ip {a:?}");
+    }
+    let r = down_reason(run_in_netns(&ns, ping("10.77.0.9", 500)));
+    assert!(r.contains("no ICMP echo reply from 10.77.0.9"), "{r}");
+}
+
+#[test]
+fn dns_check_rcode_noise_and_silence() {
+    let dns = |port: u16| ProbeSpec::Dns {
+        connect: conn(port, 1000),
+        qtype: 6,
+        name: ".".into(),
+    };
+    let up = Outcome::Up { weight: None };
+    let ok = backend("dns-ok", &[]);
+    assert_eq!(run(&dns(ok.port)), up);
+    // A reply with another identifier is skipped; the right one follows.
+    let noise = backend("dns-noise", &[]);
+    assert_eq!(run(&dns(noise.port)), up);
+    let nx = backend("dns-nx", &[]);
+    let r = down_reason(run(&dns(nx.port)));
+    assert!(r.contains("RCODE 3"), "{r}");
+    let silent = backend("udp-silent", &[]);
+    let r = down_reason(run(&dns(silent.port)));
+    assert!(r.contains("no DNS reply"), "{r}");
+    let r = down_reason(run(&dns(closed_port())));
+    assert!(r.contains("refused"), "{r}");
+}
+
+#[test]
+fn smtp_check_dialogue() {
+    let smtp = |port: u16, helo: &str| ProbeSpec::Smtp {
+        connect: conn(port, 2000),
+        helo: helo.into(),
+    };
+    let ok = backend("smtp-ok", &[]);
+    assert_eq!(
+        run(&smtp(ok.port, "lb1.example")),
+        Outcome::Up { weight: None }
+    );
+    let seen = std::fs::read_to_string(&ok.stderr_path).unwrap();
+    assert!(
+        seen.contains("SMTP HELO lb1.example") && seen.contains("SMTP QUIT"),
+        "{seen}"
+    );
+    let busy = backend("smtp-busy", &[]);
+    let r = down_reason(run(&smtp(busy.port, "x")));
+    assert!(r.contains("greeting answered 554"), "{r}");
+    let bad = backend("smtp-badhelo", &[]);
+    let r = down_reason(run(&smtp(bad.port, "x")));
+    assert!(r.contains("HELO answered 501"), "{r}");
+    // Not SMTP at all, and a server that never greets.
+    let http = backend("ok", &[]);
+    let r = down_reason(run(&smtp(http.port, "x")));
+    assert!(r.contains("SMTP"), "{r}");
+    let hang = backend("hang", &[]);
+    let r = down_reason(run(&smtp(hang.port, "x")));
+    assert!(r.contains("no complete dialogue"), "{r}");
+}

@@ -776,8 +776,8 @@ fn cases() -> Vec<Case> {
             "above the total weight",
         ),
         c(
-            "SMTP_CHECK unsupported",
-            vs("    real_server 10.0.1.1 80 {\n        SMTP_CHECK {\n        }\n    }\n"),
+            "BFD_CHECK unsupported",
+            vs("    real_server 10.0.1.1 80 {\n        BFD_CHECK {\n        }\n    }\n"),
             W,
             Unsupported,
             3,

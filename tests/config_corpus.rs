@@ -33,24 +33,13 @@ type Expect = &'static [(Severity, DiagClass, u32, u32)];
 /// (file, config id, expected diagnostics as (severity, class, line, column)).
 const CASES: &[(&str, &str, Expect)] = &[
     ("keepalived.conf.HTTP_GET.port", "x", &[]),
-    ("keepalived.conf.IPv6", "x", &[(W, Unsupported, 24, 9)]),
-    (
-        "keepalived.conf.PING_CHECK",
-        "x",
-        &[(W, Unsupported, 23, 2)],
-    ),
-    (
-        "keepalived.conf.SMTP_CHECK",
-        "x",
-        &[
-            (W, Unsupported, 39, 9),
-            (W, Unsupported, 58, 9),
-            (W, Unsupported, 89, 9),
-        ],
-    ),
+    // SMTP_CHECK, PING_CHECK and UDP_CHECK are implemented (check-feat): no warnings.
+    ("keepalived.conf.IPv6", "x", &[]),
+    ("keepalived.conf.PING_CHECK", "x", &[]),
+    ("keepalived.conf.SMTP_CHECK", "x", &[]),
     // keepalived: "Initial state master is incompatible with AH authentication", exit 5.
     ("keepalived.conf.SSL_GET", "x", &[(E, Semantic, 14, 5)]),
-    ("keepalived.conf.UDP_CHECK", "x", &[(W, Unsupported, 23, 9)]),
+    ("keepalived.conf.UDP_CHECK", "x", &[]),
     (
         "keepalived.conf.conditional_conf",
         "high",

@@ -593,3 +593,91 @@ vrrp_instance B {
         ]
     );
 }
+
+#[test]
+fn sync_group_tracking_weight_keeps_weights_and_global_tracking_is_its_deprecated_form() {
+    use DiagClass::*;
+    use Severity::*;
+    let text = "vrrp_script chk {
+    script /bin/true
+    weight 5
+}
+vrrp_sync_group G {
+    group {
+        A
+    }
+    sync_group_tracking_weight
+}
+vrrp_sync_group H {
+    group {
+        B
+    }
+    global_tracking
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        192.0.2.1
+    }
+    track_script {
+        chk
+    }
+    native_ipv6
+    debug 2
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 2
+    virtual_ipaddress {
+        192.0.2.2
+    }
+    track_script {
+        chk
+    }
+}
+";
+    let (cfg, d) = analyse_text(text);
+    let got: Vec<_> =
+        d.0.iter()
+            .map(|x| {
+                (
+                    x.severity,
+                    x.class,
+                    x.span.as_ref().unwrap().line,
+                    x.message.as_str(),
+                )
+            })
+            .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Warning,
+                Deprecated,
+                15,
+                "`global_tracking` is deprecated: use track_interface/track_script/track_file on the sync group (it keeps the members' tracking weights, as `sync_group_tracking_weight`)"
+            ),
+            (
+                Warning,
+                Deprecated,
+                26,
+                "`native_ipv6` is deprecated: the virtual addresses decide the family (ignored)"
+            ),
+            (
+                Info,
+                Unsupported,
+                27,
+                "`debug` accepted with no effect (keepalived does not implement it either)"
+            ),
+        ]
+    );
+    assert!(cfg.sync_groups.iter().all(|g| g.tracking_weight));
+}
+
+#[test]
+fn log_unknown_vrids_is_a_global_flag() {
+    let (cfg, d) = analyse_text("global_defs {\n    log_unknown_vrids\n}\n");
+    assert_eq!(d.0, vec![], "{d}");
+    assert!(cfg.global.log_unknown_vrids);
+}

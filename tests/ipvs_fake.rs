@@ -237,21 +237,23 @@ fn unacknowledged_batches_still_report_every_failure_per_operation() {
     let mut c = client();
     c.transport_mut().batch_limit = 7;
     let svc = |i: usize| {
-        let mut s = ServiceAttrs::default();
-        s.af = Some(rampart::ipvs::codec::Family::Inet);
-        s.protocol = Some(rampart::ipvs::codec::Proto::Tcp);
-        s.addr = Some(rampart::ipvs::codec::pack_addr(&v4(&format!(
-            "10.9.0.{}",
-            i % 20 + 1
-        ))));
-        s.port = Some(80);
-        s.sched_name = Some("wlc".into());
-        s.flags = Some(rampart::ipvs::codec::SvcFlags {
-            flags: 0,
-            mask: u32::MAX,
-        });
-        s.timeout = Some(0);
-        s.netmask = Some(u32::MAX);
+        let s = ServiceAttrs {
+            af: Some(rampart::ipvs::codec::Family::Inet),
+            protocol: Some(rampart::ipvs::codec::Proto::Tcp),
+            addr: Some(rampart::ipvs::codec::pack_addr(&v4(&format!(
+                "10.9.0.{}",
+                i % 20 + 1
+            )))),
+            port: Some(80),
+            sched_name: Some("wlc".into()),
+            flags: Some(rampart::ipvs::codec::SvcFlags {
+                flags: 0,
+                mask: u32::MAX,
+            }),
+            timeout: Some(0),
+            netmask: Some(u32::MAX),
+            ..Default::default()
+        };
         IpvsMessage::new(Cmd::NewService).with_service(s)
     };
     // 40 adds of 20 distinct services: the second add of each fails with EEXIST, and some of

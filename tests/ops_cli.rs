@@ -178,7 +178,6 @@ fn keepalived_flags_answers() {
         ("-x", "SNMP is not supported by rampart"),
         ("--snmp", "--metrics-listen"),
         ("-s", "ip netns exec"),
-        ("-V", "VIPs are released at shutdown"),
     ] {
         let mut args = vec![flag];
         if flag == "-s" {

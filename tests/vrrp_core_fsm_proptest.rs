@@ -100,7 +100,12 @@ proptest! {
                 })
                 .collect();
             match left_master_for {
-                Some(VrrpState::Fault | VrrpState::Stop) => prop_assert_eq!(&sent, &vec![0u8]),
+                // Twice into FAULT through the instance's own tracking (keepalived 2.2.7).
+                Some(VrrpState::Fault) => prop_assert!(
+                    sent == [0u8] || sent == [0u8, 0],
+                    "priority 0 once or twice into FAULT, got {sent:?}"
+                ),
+                Some(VrrpState::Stop) => prop_assert_eq!(&sent, &vec![0u8]),
                 Some(_) => prop_assert!(sent.is_empty(), "no advert when yielding to a better master"),
                 None => {}
             }

@@ -772,3 +772,28 @@ vrrp_instance a {
     );
     assert_eq!(node.instances()[1].params().startup_delay, Duration::ZERO);
 }
+
+#[test]
+fn sync_group_tracking_weight_keeps_member_weights() {
+    let p = params_from(
+        r#"
+vrrp_script chk {
+    script "/bin/true"
+    weight 5
+}
+vrrp_sync_group G {
+    group { member }
+    sync_group_tracking_weight
+}
+vrrp_instance member {
+    interface eth0
+    virtual_router_id 6
+    virtual_ipaddress { 192.0.2.6 }
+    track_interface { eth1 weight 5 }
+    track_script { chk }
+}
+"#,
+    );
+    assert_eq!(p[0].track_interfaces, vec![tracked("eth1", 5)]);
+    assert_eq!(p[0].track_scripts, vec![tracked("chk", 5)]);
+}

@@ -722,3 +722,36 @@ fn unicast_ttl_ipv6_interoperates_with_keepalived() {
         "no hop-limit-10 advert from rampart:\n{text}"
     );
 }
+
+/// `log_unknown_vrids`: keepalived's adverts for a VRID rampart does not run are logged.
+#[test]
+fn log_unknown_vrids_logs_the_foreign_vrid() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("kwvrid");
+    let lan = lab.lan("br");
+    let r = lab.ns("r");
+    let k = lab.ns("k");
+    lab.attach(&r, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+    lab.attach(&k, "eth0", &lan, &[&format!("{PEER}/24")]);
+    let logs = lab.dir.path().display().to_string();
+    let conf_r = conf(&[Inst::new("VI_70", "eth0", 70, 100, &[VIP])], &[]).replacen(
+        "vrrp_garp_master_repeat 2\n}",
+        "vrrp_garp_master_repeat 2\n  log_unknown_vrids\n}",
+        1,
+    );
+    let conf_k = conf(
+        &[Inst::new("VI_71", "eth0", 71, 100, &["10.31.0.101"])],
+        &[],
+    );
+    let (_, log_r) = start_rampart(&mut lab, &r, "kwvrid-r", &conf_r);
+    start_keepalived(&mut lab, &k, "kwvrid-k", &conf_k);
+    let seen = wait_for(Duration::from_secs(15), || {
+        std::fs::read_to_string(&log_r)
+            .unwrap_or_default()
+            .contains(&format!("eth0: advert for VRID 71 from {PEER}"))
+            .then_some(())
+    });
+    assert!(seen.is_some(), "no log line for VRID 71 (logs in {logs})");
+}

@@ -202,6 +202,10 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
                 .map(|c| match c.kind {
                     CheckerKind::Tcp => "TCP CHECK",
                     CheckerKind::Misc(_) => "MISC CHECK",
+                    CheckerKind::Udp(_) => "UDP CHECK",
+                    CheckerKind::Ping => "PING CHECK",
+                    CheckerKind::Dns(_) => "DNS_CHECK:",
+                    CheckerKind::Smtp { .. } => "SMTP CHECK",
                     CheckerKind::Http(_) | CheckerKind::Ssl(_) => "CHECK",
                 })
                 .unwrap_or("CHECK");

@@ -168,6 +168,9 @@ fn mix(mut x: u64) -> u64 {
 
 impl Core {
     /// Build the core from a configuration. Checkers that cannot run are reported and skipped.
+    // ProbeSpec holds a compiled regex (interior caches); it hashes and compares by its
+    // configuration only, so it is a sound map key.
+    #[allow(clippy::mutable_key_type)]
     pub fn new(cfg: &Config, seed: u64) -> (Core, Vec<CoreError>) {
         let mut errors = Vec::new();
         let mut probes: Vec<ProbeState> = Vec::new();
@@ -190,7 +193,8 @@ impl Core {
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let mut ids = Vec::new();
                 let mut start_up = true;
-                for ch in &rs.checkers {
+                for ch in rs.checkers.iter().flat_map(expand_hosts) {
+                    let ch = &ch;
                     let alpha = ch.common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
                     match probe_spec(
                         vs,
@@ -424,6 +428,7 @@ impl Core {
     /// are not restarted; real servers and virtual servers that exist in both keep theirs,
     /// and any change the new configuration implies (a new checker, a new quorum) is emitted
     /// as ordinary transitions. Returns, for each old probe, its id in this core.
+    #[allow(clippy::mutable_key_type)] // see Core::new
     pub fn adopt(&mut self, old: &Core) -> (Vec<Option<ProbeId>>, Vec<Action>) {
         let index: HashMap<(&ProbeSpec, Timing, bool), usize> = self
             .probes
@@ -763,6 +768,40 @@ impl VsState {
     }
 }
 
+/// SMTP_CHECK `host` blocks: one checker per host (with the host's connect options), which
+/// replace the real server's own check, as in keepalived.
+fn expand_hosts(ch: &crate::config::model::Checker) -> Vec<crate::config::model::Checker> {
+    match &ch.kind {
+        CheckerKind::Smtp { helo_name, hosts } if !hosts.is_empty() => hosts
+            .iter()
+            .map(|h| crate::config::model::Checker {
+                kind: CheckerKind::Smtp {
+                    helo_name: helo_name.clone(),
+                    hosts: Vec::new(),
+                },
+                // The host's own options, then the checker's (real/virtual server included).
+                common: crate::config::model::CheckerCommon {
+                    connect_ip: h.connect_ip.or(ch.common.connect_ip),
+                    connect_port: h.connect_port.or(ch.common.connect_port),
+                    bindto: h.bindto.or(ch.common.bindto),
+                    bind_port: h.bind_port.or(ch.common.bind_port),
+                    connect_timeout: h.connect_timeout.or(ch.common.connect_timeout),
+                    retry: h.retry.or(ch.common.retry),
+                    delay_before_retry: h.delay_before_retry.or(ch.common.delay_before_retry),
+                    warmup: h.warmup.or(ch.common.warmup),
+                    fwmark: h.fwmark.or(ch.common.fwmark),
+                    delay_loop: h.delay_loop.or(ch.common.delay_loop),
+                    alpha: h.alpha.or(ch.common.alpha),
+                    log_all_failures: h.log_all_failures.or(ch.common.log_all_failures),
+                    bind_if: h.bind_if.clone().or_else(|| ch.common.bind_if.clone()),
+                },
+                span: ch.span.clone(),
+            })
+            .collect(),
+        _ => vec![ch.clone()],
+    }
+}
+
 fn in_range(a: IpAddr, (first, last): (IpAddr, IpAddr)) -> bool {
     a.is_ipv4() == first.is_ipv4() && first <= a && a <= last
 }
@@ -814,10 +853,15 @@ pub fn probe_spec(
 ) -> Result<(ProbeSpec, Timing), CoreError> {
     let c = &ch.common;
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
-    let is_misc = matches!(ch.kind, CheckerKind::Misc(_));
+    // keepalived's default retry: MISC_CHECK 0, DNS_CHECK 3, others 1.
+    let default_retry = match ch.kind {
+        CheckerKind::Misc(_) => 0,
+        CheckerKind::Dns(_) => 3,
+        _ => 1,
+    };
     let timing = Timing {
         delay_loop,
-        retry: c.retry.unwrap_or(if is_misc { 0 } else { 1 }),
+        retry: c.retry.unwrap_or(default_retry),
         delay_before_retry: c
             .delay_before_retry
             .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_DELAY_BEFORE_RETRY),
@@ -843,6 +887,32 @@ pub fn probe_spec(
     };
     let spec = match &ch.kind {
         CheckerKind::Tcp => ProbeSpec::Tcp(connect("TCP_CHECK")?),
+        // ICMP has no port: the connect spec's port is 0.
+        CheckerKind::Ping => ProbeSpec::Ping(ConnectSpec {
+            addr: SocketAddr::new(c.connect_ip.unwrap_or(rs.addr), 0),
+            bind_ip: c.bindto,
+            bind_port: None,
+            fwmark: c.fwmark,
+            bind_if: c.bind_if.clone(),
+            timeout: c
+                .connect_timeout
+                .unwrap_or(crate::config::model::CheckerCommon::DEFAULT_CONNECT_TIMEOUT),
+        }),
+        CheckerKind::Smtp { helo_name, .. } => ProbeSpec::Smtp {
+            connect: connect("SMTP_CHECK")?,
+            helo: helo_name
+                .clone()
+                .unwrap_or_else(|| super::probe::DEFAULT_SMTP_HELO.to_string()),
+        },
+        CheckerKind::Dns(d) => ProbeSpec::Dns {
+            connect: connect("DNS_CHECK")?,
+            qtype: super::dns::type_code(&d.qtype).unwrap_or(6),
+            name: d.name.clone(),
+        },
+        CheckerKind::Udp(u) => ProbeSpec::Udp {
+            connect: connect("UDP_CHECK")?,
+            check: u.clone(),
+        },
         CheckerKind::Http(h) | CheckerKind::Ssl(h) => {
             let tls = matches!(ch.kind, CheckerKind::Ssl(_));
             let conn = connect(if tls { "SSL_GET" } else { "HTTP_GET" })?;

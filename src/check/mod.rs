@@ -8,8 +8,11 @@
 //! - [`sink`]: where desired tables go (the IPVS reconciler, or a dry-run log).
 //! - [`service`]: the I/O shell: scheduler and probe tasks.
 pub mod core;
+pub mod dns;
 pub mod http;
+pub mod icmp;
 pub mod misc;
 pub mod probe;
 pub mod service;
 pub mod sink;
+pub mod smtp;

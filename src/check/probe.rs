@@ -13,6 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 
+/// keepalived's default SMTP_CHECK `helo_name`.
+pub const DEFAULT_SMTP_HELO: &str = "smtpchecker.keepalived.org";
+
 /// Default cap on body bytes read by HTTP_GET/SSL_GET.
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
@@ -130,6 +133,24 @@ pub enum ProbeSpec {
         max_body: u64,
     },
     Misc(MiscSpec),
+    /// SMTP_CHECK: greeting, `HELO helo` and `QUIT` must each get a 2xx reply.
+    Smtp {
+        connect: ConnectSpec,
+        helo: String,
+    },
+    /// DNS_CHECK: a query over UDP must get a reply with RCODE 0 within `timeout`.
+    Dns {
+        connect: ConnectSpec,
+        qtype: u16,
+        name: String,
+    },
+    /// PING_CHECK: an ICMP echo to `addr` (port unused) must be answered within `timeout`.
+    Ping(ConnectSpec),
+    /// UDP_CHECK: the datagram goes to `connect.addr` from a socket set up as for TCP.
+    Udp {
+        connect: ConnectSpec,
+        check: crate::config::model::UdpCheck,
+    },
 }
 
 impl ProbeSpec {
@@ -138,7 +159,11 @@ impl ProbeSpec {
     pub fn budget(&self) -> Duration {
         let slack = Duration::from_millis(500);
         match self {
-            ProbeSpec::Tcp(c) => c.timeout + slack,
+            ProbeSpec::Tcp(c)
+            | ProbeSpec::Ping(c)
+            | ProbeSpec::Udp { connect: c, .. }
+            | ProbeSpec::Dns { connect: c, .. }
+            | ProbeSpec::Smtp { connect: c, .. } => c.timeout * 2 + slack,
             ProbeSpec::Http { connect, urls, .. } => {
                 connect.timeout * (2 * urls.len().max(1) as u32) + slack
             }
@@ -150,6 +175,10 @@ impl ProbeSpec {
     pub fn target(&self) -> String {
         match self {
             ProbeSpec::Tcp(c) | ProbeSpec::Http { connect: c, .. } => c.addr.to_string(),
+            ProbeSpec::Udp { connect: c, .. } => format!("udp:{}", c.addr),
+            ProbeSpec::Ping(c) => format!("icmp:{}", c.addr.ip()),
+            ProbeSpec::Dns { connect: c, .. } => format!("dns:{}", c.addr),
+            ProbeSpec::Smtp { connect: c, .. } => format!("smtp:{}", c.addr),
             ProbeSpec::Misc(m) => m.argv.join(" "),
         }
     }
@@ -160,6 +189,10 @@ impl ProbeSpec {
             ProbeSpec::Http { tls: None, .. } => "HTTP_GET",
             ProbeSpec::Http { tls: Some(_), .. } => "SSL_GET",
             ProbeSpec::Misc(_) => "MISC_CHECK",
+            ProbeSpec::Udp { .. } => "UDP_CHECK",
+            ProbeSpec::Ping(_) => "PING_CHECK",
+            ProbeSpec::Dns { .. } => "DNS_CHECK",
+            ProbeSpec::Smtp { .. } => "SMTP_CHECK",
         }
     }
 }
@@ -225,14 +258,36 @@ pub enum FetchError {
 
 /// Open the check's own socket: SO_MARK, bind address/port, non-blocking connect with timeout.
 pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, ProbeError> {
+    let (sock, target) = socket(c, Type::STREAM, SockProto::TCP)?;
+    let std_stream: std::net::TcpStream = sock.into();
+    let ts = TcpSocket::from_std_stream(std_stream);
+    Ok(match timeout(c.timeout, ts.connect(target)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(FetchError::Connect {
+            addr: c.addr,
+            msg: e.to_string(),
+        }),
+        Err(_) => Err(FetchError::ConnectTimeout {
+            addr: c.addr,
+            after: c.timeout,
+        }),
+    })
+}
+
+/// The check's socket (SO_MARK, SO_BINDTODEVICE, bind address/port), not connected yet,
+/// and the address to connect to (link-local addresses scoped to `bind_if`).
+fn socket(c: &ConnectSpec, ty: Type, proto: SockProto) -> Result<(Socket, SocketAddr), ProbeError> {
     let sock_err = |source| ProbeError::Socket {
         addr: c.addr,
         source,
     };
     let sock = Socket::new(
         Domain::for_address(c.addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(SockProto::TCP),
+        ty.nonblocking().cloexec(),
+        Some(proto),
     )
     .map_err(sock_err)?;
     if let Some(mark) = c.fwmark {
@@ -269,23 +324,220 @@ pub async fn connect(c: &ConnectSpec) -> Result<Result<TcpStream, FetchError>, P
         sock.bind(&scoped(SocketAddr::new(ip, c.bind_port.unwrap_or(0))).into())
             .map_err(sock_err)?;
     }
-    let target = scoped(c.addr);
-    let std_stream: std::net::TcpStream = sock.into();
-    let ts = TcpSocket::from_std_stream(std_stream);
-    Ok(match timeout(c.timeout, ts.connect(target)).await {
-        Ok(Ok(s)) => {
-            let _ = s.set_nodelay(true);
-            Ok(s)
+    Ok((sock, scoped(c.addr)))
+}
+
+/// UDP_CHECK: send the payload on a connected socket, then wait up to connect_timeout. An
+/// ICMP error (port, host or network unreachable, reported as a socket error) fails the
+/// check; a reply passes unless it breaks `require_reply`/lengths; silence passes unless a
+/// reply is required (keepalived's semantics).
+async fn run_udp(
+    c: &ConnectSpec,
+    check: &crate::config::model::UdpCheck,
+) -> Result<Outcome, ProbeError> {
+    let (sock, target) = socket(c, Type::DGRAM, SockProto::UDP)?;
+    let std_sock: std::net::UdpSocket = sock.into();
+    let udp = tokio::net::UdpSocket::from_std(std_sock).map_err(|source| ProbeError::Socket {
+        addr: c.addr,
+        source,
+    })?;
+    if let Err(e) = udp.connect(target).await {
+        return Ok(Outcome::down(format!("UDP connect to {}: {e}", c.addr)));
+    }
+    let payload = match &check.payload {
+        Some(p) => p.clone(),
+        None => (0..16).map(|_| rand::random::<u8>()).collect(),
+    };
+    if let Err(e) = udp.send(&payload).await {
+        return Ok(Outcome::down(format!("UDP send to {}: {e}", c.addr)));
+    }
+    let mut buf = vec![0u8; 65536];
+    match timeout(c.timeout, udp.recv(&mut buf)).await {
+        Err(_) if check.require_reply.is_some() => Ok(Outcome::down(format!(
+            "no UDP reply from {} within {:?}",
+            c.addr, c.timeout
+        ))),
+        Err(_) => Ok(Outcome::Up { weight: None }),
+        Ok(Err(e)) => Ok(Outcome::down(format!("UDP to {}: {e}", c.addr))),
+        Ok(Ok(n)) => Ok(match &check.require_reply {
+            None => Outcome::Up { weight: None },
+            Some(pattern) => match udp_reply_problem(check, pattern, &buf[..n]) {
+                None => Outcome::Up { weight: None },
+                Some(why) => Outcome::down(format!("UDP reply from {}: {why}", c.addr)),
+            },
+        }),
+    }
+}
+
+/// SMTP_CHECK: the greeting, `HELO` and `QUIT` must each be answered 2xx, all within
+/// connect_timeout after the connection is made.
+async fn run_smtp(c: &ConnectSpec, helo: &str) -> Result<Outcome, ProbeError> {
+    let mut stream = match connect(c).await? {
+        Ok(s) => s,
+        Err(reason) => return Ok(Outcome::down(reason.to_string())),
+    };
+    let dialogue = async {
+        for (send, what) in [
+            (None, "greeting"),
+            (Some(format!("HELO {helo}\r\n")), "HELO"),
+            (Some("QUIT\r\n".to_string()), "QUIT"),
+        ] {
+            if let Some(cmd) = send {
+                stream
+                    .write_all(cmd.as_bytes())
+                    .await
+                    .map_err(|e| format!("sending {what}: {e}"))?;
+            }
+            let mut reader = super::smtp::ReplyReader::default();
+            let mut buf = [0u8; 512];
+            loop {
+                let n = stream
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| format!("reading the {what} reply: {e}"))?;
+                if n == 0 {
+                    return Err(format!("connection closed before the {what} reply"));
+                }
+                match reader.feed(&buf[..n]) {
+                    super::smtp::Reply::More => continue,
+                    super::smtp::Reply::Code(code) if (200..300).contains(&code) => break,
+                    super::smtp::Reply::Code(code) => {
+                        return Err(format!("{what} answered {code}"));
+                    }
+                    super::smtp::Reply::Bad(why) => return Err(format!("{what}: {why}")),
+                }
+            }
         }
-        Ok(Err(e)) => Err(FetchError::Connect {
-            addr: c.addr,
-            msg: e.to_string(),
-        }),
-        Err(_) => Err(FetchError::ConnectTimeout {
-            addr: c.addr,
-            after: c.timeout,
-        }),
+        Ok::<(), String>(())
+    };
+    Ok(match timeout(c.timeout, dialogue).await {
+        Ok(Ok(())) => Outcome::Up { weight: None },
+        Ok(Err(why)) => Outcome::down(format!("SMTP {}: {why}", c.addr)),
+        Err(_) => Outcome::down(format!(
+            "SMTP {}: no complete dialogue within {:?}",
+            c.addr, c.timeout
+        )),
     })
+}
+
+/// DNS_CHECK: one query on a connected UDP socket; datagrams that are not our reply are
+/// skipped (as keepalived) until the reply or the timeout.
+async fn run_dns(c: &ConnectSpec, qtype: u16, name: &str) -> Result<Outcome, ProbeError> {
+    let (sock, target) = socket(c, Type::DGRAM, SockProto::UDP)?;
+    let std_sock: std::net::UdpSocket = sock.into();
+    let udp = tokio::net::UdpSocket::from_std(std_sock).map_err(|source| ProbeError::Socket {
+        addr: c.addr,
+        source,
+    })?;
+    if let Err(e) = udp.connect(target).await {
+        return Ok(Outcome::down(format!("DNS to {}: {e}", c.addr)));
+    }
+    let id: u16 = rand::random();
+    if let Err(e) = udp.send(&super::dns::query(id, name, qtype)).await {
+        return Ok(Outcome::down(format!("DNS to {}: {e}", c.addr)));
+    }
+    let wait = async {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = udp.recv(&mut buf).await?;
+            if let Some(v) = super::dns::verdict(id, &buf[..n]) {
+                return Ok::<_, std::io::Error>(v);
+            }
+        }
+    };
+    Ok(match timeout(c.timeout, wait).await {
+        Ok(Ok(Ok(()))) => Outcome::Up { weight: None },
+        Ok(Ok(Err(rcode))) => Outcome::down(format!(
+            "DNS reply from {} with RCODE {rcode} for {name}",
+            c.addr
+        )),
+        Ok(Err(e)) => Outcome::down(format!("DNS to {}: {e}", c.addr)),
+        Err(_) => Outcome::down(format!(
+            "no DNS reply from {} within {:?}",
+            c.addr, c.timeout
+        )),
+    })
+}
+
+/// PING_CHECK: one ICMP echo request on a raw socket (connected, so only the real server's
+/// packets arrive); up when the matching echo reply arrives within connect_timeout.
+async fn run_ping(c: &ConnectSpec) -> Result<Outcome, ProbeError> {
+    let v6 = c.addr.is_ipv6();
+    let proto = if v6 {
+        SockProto::ICMPV6
+    } else {
+        SockProto::ICMPV4
+    };
+    let (sock, target) = socket(c, Type::RAW, proto)?;
+    // SAFETY: the AsyncFd owns the socket (and its fd) for the rest of this check.
+    let fd =
+        unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| ProbeError::Socket {
+            addr: c.addr,
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    if let Err(e) = fd.get_ref().connect(&target.into()) {
+        return Ok(Outcome::down(format!("ICMP to {}: {e}", c.addr.ip())));
+    }
+    let id: u16 = rand::random();
+    let seq: u16 = 1;
+    let request = super::icmp::echo_request(v6, id, seq, b"rampart PING_CHECK");
+    if let Err(e) = fd.get_ref().send(&request) {
+        return Ok(Outcome::down(format!("ICMP to {}: {e}", c.addr.ip())));
+    }
+    let wait = async {
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+        loop {
+            let mut guard = fd.readable().await?;
+            match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                Ok(Ok(n)) => {
+                    // SAFETY: recv initialised the first n bytes.
+                    let got: Vec<u8> = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    if super::icmp::echo_reply(v6, &got) == Some((id, seq)) {
+                        return Ok::<(), std::io::Error>(());
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    };
+    Ok(match timeout(c.timeout, wait).await {
+        Ok(Ok(())) => Outcome::Up { weight: None },
+        Ok(Err(e)) => Outcome::down(format!("ICMP to {}: {e}", c.addr.ip())),
+        Err(_) => Outcome::down(format!(
+            "no ICMP echo reply from {} within {:?}",
+            c.addr.ip(),
+            c.timeout
+        )),
+    })
+}
+
+/// Why a UDP reply does not satisfy `require_reply` (pure).
+pub fn udp_reply_problem(
+    check: &crate::config::model::UdpCheck,
+    pattern: &[crate::config::model::HexNibbles],
+    reply: &[u8],
+) -> Option<String> {
+    let n = reply.len() as u64;
+    if n < check.min_reply_length as u64 || n > check.max_reply_length as u64 {
+        return Some(format!(
+            "{n} bytes, outside min_reply_length {}..max_reply_length {}",
+            check.min_reply_length, check.max_reply_length
+        ));
+    }
+    // Compared up to the shorter of the reply and the pattern.
+    for (i, (b, p)) in reply.iter().zip(pattern).enumerate() {
+        if b & p.mask != p.value & p.mask {
+            return Some(format!(
+                "byte {i} is {b:#04x}, require_reply wants {:#04x} (mask {:#04x})",
+                p.value, p.mask
+            ));
+        }
+    }
+    None
 }
 
 /// Run one check to completion.
@@ -304,6 +556,14 @@ pub async fn run(spec: &ProbeSpec) -> Outcome {
             max_body,
         } => run_http(c, tls.as_ref(), *proto, urls, *max_body).await,
         ProbeSpec::Misc(m) => Ok(super::misc::run(m).await),
+        ProbeSpec::Udp { connect: c, check } => run_udp(c, check).await,
+        ProbeSpec::Ping(c) => run_ping(c).await,
+        ProbeSpec::Dns {
+            connect: c,
+            qtype,
+            name,
+        } => run_dns(c, *qtype, name).await,
+        ProbeSpec::Smtp { connect: c, helo } => run_smtp(c, helo).await,
     };
     r.unwrap_or_else(|e| {
         tracing::error!(target: "check", "{} check cannot run: {e}", spec.kind());
@@ -486,18 +746,18 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match read {
             Ok(0) => break,
-            Ok(n) => match {
+            Ok(n) => {
                 if let Some(limit) = keep_raw {
                     let room = (limit as usize).saturating_sub(raw.len()).min(n);
                     raw.extend_from_slice(&buf[..room]);
                 }
-                reader.feed(&buf[..n])
-            } {
-                Ok(Progress::More) => {}
-                Ok(Progress::Done) if deadline.is_none() => break,
-                Ok(Progress::Done) => {}
-                Err(e) => return Ok(Err(e.into())),
-            },
+                match reader.feed(&buf[..n]) {
+                    Ok(Progress::More) => {}
+                    Ok(Progress::Done) if deadline.is_none() => break,
+                    Ok(Progress::Done) => {}
+                    Err(e) => return Ok(Err(e.into())),
+                }
+            }
             // A TLS peer closing without close_notify still ends the body (as keepalived).
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Ok(Err(FetchError::Read(e.to_string()))),

@@ -106,6 +106,7 @@ pub const GLOBAL: &[&str] = &[
     "lvs_flush_on_stop",
     "rs_init_notifies",
     "no_checker_emails",
+    "log_unknown_vrids",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -140,7 +141,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "dbus_service_name",
     "script_security",
     "notify_fifo_script",
-    "log_unknown_vrids",
     "vrrp_netlink_cmd_rcv_bufs",
     "vrrp_netlink_cmd_rcv_bufs_force",
     "vrrp_netlink_monitor_rcv_bufs",
@@ -207,14 +207,11 @@ pub const SYNC_GROUP: &[&str] = &[
     "track_script",
     "track_file",
     "notify_priority_changes",
-];
-
-pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &[
-    "track_process",
-    "track_bfd",
     "global_tracking",
     "sync_group_tracking_weight",
 ];
+
+pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &["track_process", "track_bfd"];
 
 pub const INSTANCE: &[&str] = &[
     "state",
@@ -269,6 +266,8 @@ pub const INSTANCE: &[&str] = &[
     "mcast_dst_ip",
     "strict_mode",
     "notify_priority_changes",
+    "native_ipv6",
+    "debug",
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
@@ -278,10 +277,8 @@ pub const INSTANCE_UNSUPPORTED: &[&str] = &[
     "notify_deleted",
     "use_ipvlan",
     "ipvlan",
-    "native_ipv6",
     "old_unicast_checksum",
     "kernel_rx_buf_size",
-    "debug",
     "linkbeat_use_polling",
     "evip_other",
     "no_virtual_ipaddress",
@@ -358,6 +355,10 @@ pub const RS: &[&str] = &[
     "HTTP_GET",
     "SSL_GET",
     "MISC_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "DNS_CHECK",
+    "SMTP_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -375,10 +376,6 @@ pub const RS: &[&str] = &[
 
 pub const RS_UNSUPPORTED: &[&str] = &[
     "track_file",
-    "SMTP_CHECK",
-    "DNS_CHECK",
-    "UDP_CHECK",
-    "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
@@ -450,6 +447,65 @@ pub const MISC_CHECK: &[&str] = &[
     "bind_if",
 ];
 
+pub const SMTP_CHECK: &[&str] = &[
+    "helo_name",
+    "host",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
+pub const DNS_CHECK: &[&str] = &[
+    "type",
+    "name",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
+pub const UDP_CHECK: &[&str] = &[
+    "payload",
+    "require_reply",
+    "min_reply_length",
+    "max_reply_length",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "fwmark",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+    "bind_if",
+];
+
 pub const URL: &[&str] = &[
     "path",
     "digest",
@@ -467,10 +523,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
-    "SMTP_CHECK",
-    "DNS_CHECK",
-    "UDP_CHECK",
-    "PING_CHECK",
     "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",
@@ -504,6 +556,9 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         CHECK_COMMON,
         HTTP_CHECK,
         MISC_CHECK,
+        UDP_CHECK,
+        DNS_CHECK,
+        SMTP_CHECK,
         URL,
     ]
     .iter()

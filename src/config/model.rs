@@ -149,6 +149,8 @@ pub struct GlobalDefs {
     pub vrrp_down_timer_adverts: u32,
     /// `vrrp_garp_extra_if [all] SECS`.
     pub vrrp_garp_extra_if: Option<GarpExtraIf>,
+    /// `log_unknown_vrids`: log adverts for VRIDs no instance on that interface has.
+    pub log_unknown_vrids: bool,
     /// `vrrp_priority`, `vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`,
     /// `vrrp_cpu_affinity`.
     pub vrrp_process: ProcessTuning,
@@ -312,6 +314,7 @@ impl Default for GlobalDefs {
             vrrp_higher_prio_send_advert: false,
             vrrp_down_timer_adverts: 3,
             vrrp_garp_extra_if: None,
+            log_unknown_vrids: false,
             vrrp_process: ProcessTuning::default(),
             checker_process: ProcessTuning::default(),
             startup_script: None,
@@ -427,6 +430,9 @@ pub struct SyncGroup {
     pub track_file: Vec<TrackFileRef>,
     /// `notify_priority_changes`: default for its members.
     pub notify_priority_changes: Option<bool>,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): members keep their
+    /// tracking weights (keepalived ignores them in sync groups otherwise).
+    pub tracking_weight: bool,
     pub span: Span,
 }
 
@@ -1119,6 +1125,82 @@ pub enum CheckerKind {
     /// SSL_GET: same options as HTTP_GET, over TLS.
     Ssl(HttpCheck),
     Misc(MiscCheck),
+    Udp(UdpCheck),
+    /// PING_CHECK: an ICMP echo request must be answered within connect_timeout.
+    Ping,
+    Dns(DnsCheck),
+    /// SMTP_CHECK { helo_name NAME  host { connect options }... }: banner, HELO and QUIT
+    /// must each get a 2xx reply. With `host` blocks (keepalived's legacy form) each host is
+    /// checked instead of the real server, with its own connect options.
+    Smtp {
+        helo_name: Option<String>,
+        hosts: Vec<CheckerCommon>,
+    },
+}
+
+/// `DNS_CHECK { type A|NS|CNAME|SOA|MX|TXT|AAAA  name NAME }` (defaults SOA and `.`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct DnsCheck {
+    /// The query type's name, upper case.
+    pub qtype: String,
+    pub name: String,
+}
+
+/// `UDP_CHECK { payload HEX  require_reply [HEX]  min_reply_length N  max_reply_length N }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct UdpCheck {
+    /// The datagram sent; None: random bytes (keepalived's default).
+    pub payload: Option<Vec<u8>>,
+    /// None: any answer but an ICMP error passes (silence too). Some: a reply is required,
+    /// its length within [min_reply_length, max_reply_length], and its first bytes matching
+    /// the pattern, if one is given.
+    pub require_reply: Option<Vec<HexNibbles>>,
+    /// Default 0.
+    pub min_reply_length: u32,
+    /// Default 255.
+    pub max_reply_length: u32,
+}
+
+/// One byte of a `require_reply` pattern: `value` compared under `mask` (an `X` digit
+/// masks its 4 bits out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct HexNibbles {
+    pub value: u8,
+    pub mask: u8,
+}
+
+impl UdpCheck {
+    /// keepalived's free-format HEX_STR: space-separated tokens, each read two hex digits at
+    /// a time from the left, a last odd digit standing alone (`Ab12f 3` → AB 12 0F 03). With
+    /// `wildcards`, X/x is a digit whose 4 bits are ignored.
+    pub fn parse_hex(tokens: &[&str], wildcards: bool) -> Result<Vec<HexNibbles>, String> {
+        let digit = |c: char| -> Result<(u8, u8), String> {
+            match c {
+                'x' | 'X' if wildcards => Ok((0, 0)),
+                _ => c
+                    .to_digit(16)
+                    .map(|d| (d as u8, 0xf))
+                    .ok_or_else(|| format!("`{c}` is not a hex digit")),
+            }
+        };
+        let mut out = Vec::new();
+        for t in tokens {
+            let chars: Vec<char> = t.chars().collect();
+            for pair in chars.chunks(2) {
+                let (v, m) = match pair {
+                    [a, b] => {
+                        let (av, am) = digit(*a)?;
+                        let (bv, bm) = digit(*b)?;
+                        ((av << 4) | bv, (am << 4) | bm)
+                    }
+                    [a] => digit(*a)?,
+                    _ => unreachable!("chunks(2) gives one or two characters"),
+                };
+                out.push(HexNibbles { value: v, mask: m });
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -1223,4 +1305,28 @@ pub struct MiscCheck {
     pub misc_timeout: Option<Duration>,
     pub misc_dynamic: bool,
     pub user: Option<RunAs>,
+}
+
+/// The same value wherever it is written in the file: compares the serialized forms with every
+/// `span` field removed, so moving a block (or reformatting it) is not a change. Used by reload to
+/// tell kept items from changed ones.
+pub fn same_ignoring_spans<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            strip(&mut x);
+            strip(&mut y);
+            x == y
+        }
+        _ => false,
+    }
 }

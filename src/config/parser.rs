@@ -272,11 +272,8 @@ impl Parser {
             self.bad(t, "tunnel option", "`type ipip|gue|gre` after TUN");
             return None;
         }
-        let Some(kt) = self.arg(st, 2, "a tunnel type: ipip, gue or gre") else {
-            return None;
-        };
-        let mut tunnel = Tunnel::default();
-        tunnel.kind = match kt.text.as_str() {
+        let kt = self.arg(st, 2, "a tunnel type: ipip, gue or gre")?;
+        let kind = match kt.text.as_str() {
             "ipip" => TunnelKind::Ipip,
             "gue" => TunnelKind::Gue,
             "gre" => TunnelKind::Gre,
@@ -284,6 +281,10 @@ impl Parser {
                 self.bad(kt, "tunnel type", "ipip, gue or gre");
                 return None;
             }
+        };
+        let mut tunnel = Tunnel {
+            kind,
+            ..Default::default()
         };
         let mut next = 3;
         if tunnel.kind == TunnelKind::Gue {
@@ -874,6 +875,7 @@ impl Parser {
                     }
                 }
                 "vrrp_garp_extra_if" => g.vrrp_garp_extra_if = self.garp_extra_if(s),
+                "log_unknown_vrids" => g.log_unknown_vrids = self.flag(s),
                 "vrrp_priority" | "vrrp_no_swap" | "vrrp_rt_priority" | "vrrp_rlimit_rttime"
                 | "vrrp_cpu_affinity" => {
                     let mut t = std::mem::take(&mut g.vrrp_process);
@@ -1598,6 +1600,7 @@ impl Parser {
             track_script: Vec::new(),
             track_file: Vec::new(),
             notify_priority_changes: None,
+            tracking_weight: false,
             span: st.span().clone(),
         };
         let mut member_spans: Vec<Span> = Vec::new();
@@ -1641,6 +1644,16 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     g.track_file.append(&mut t)
+                }
+                "sync_group_tracking_weight" => g.tracking_weight = self.flag(s),
+                "global_tracking" => {
+                    self.no_block(s);
+                    self.warn(
+                        DiagClass::Deprecated,
+                        s.span(),
+                        "`global_tracking` is deprecated: use track_interface/track_script/track_file on the sync group (it keeps the members' tracking weights, as `sync_group_tracking_weight`)",
+                    );
+                    g.tracking_weight = true;
                 }
                 _ => self.other(
                     s,
@@ -1894,6 +1907,22 @@ impl Parser {
                 }
                 "promote_secondaries" => i.promote_secondaries = self.flag(s),
                 "strict_mode" => i.strict_mode = Some(self.flag(s)),
+                "native_ipv6" => {
+                    self.no_block(s);
+                    self.warn(
+                        DiagClass::Deprecated,
+                        s.span(),
+                        "`native_ipv6` is deprecated: the virtual addresses decide the family (ignored)",
+                    );
+                }
+                "debug" => {
+                    if self.u32_in(s, 0, 4).is_some() {
+                        self.info(
+                            s,
+                            "`debug` accepted with no effect (keepalived does not implement it either)",
+                        );
+                    }
+                }
                 "mcast_dst_ip" => {
                     if let Some(a) = self.one(s, v::ip, "a multicast address") {
                         let link_local_v6 = match a {
@@ -2747,7 +2776,16 @@ impl Parser {
         };
         self.duplicates(
             &block.stmts,
-            &["TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK"],
+            &[
+                "TCP_CHECK",
+                "HTTP_GET",
+                "SSL_GET",
+                "MISC_CHECK",
+                "UDP_CHECK",
+                "PING_CHECK",
+                "DNS_CHECK",
+                "SMTP_CHECK",
+            ],
         );
         for s in &block.stmts {
             if self.checker_common(s, &mut defaults) {
@@ -2779,7 +2817,8 @@ impl Parser {
                     }
                 }
                 "smtp_alert" => rs.smtp_alert = Some(self.flag(s)),
-                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" => {
+                "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "UDP_CHECK"
+                | "PING_CHECK" | "DNS_CHECK" | "SMTP_CHECK" => {
                     if let Some(c) = self.checker(s) {
                         rs.checkers.push(c)
                     }
@@ -2859,18 +2898,41 @@ impl Parser {
             misc_dynamic: false,
             user: None,
         };
+        let mut udp = UdpCheck {
+            payload: None,
+            require_reply: None,
+            min_reply_length: 0,
+            max_reply_length: 255,
+        };
         let is_http = matches!(kind_name, "HTTP_GET" | "SSL_GET");
+        let is_udp = kind_name == "UDP_CHECK";
+        let is_dns = kind_name == "DNS_CHECK";
+        let mut helo_name = None;
+        let mut hosts: Vec<CheckerCommon> = Vec::new();
+        let mut dns = DnsCheck {
+            qtype: "SOA".into(),
+            name: ".".into(),
+        };
         let (known, unsupported): (&[&str], &[&str]) = match kind_name {
-            "TCP_CHECK" => (kw::CHECK_COMMON, &[]),
+            "TCP_CHECK" | "PING_CHECK" => (kw::CHECK_COMMON, &[]),
             "MISC_CHECK" => (kw::MISC_CHECK, &[]),
+            "UDP_CHECK" => (kw::UDP_CHECK, &[]),
+            "DNS_CHECK" => (kw::DNS_CHECK, &[]),
+            "SMTP_CHECK" => (kw::SMTP_CHECK, &[]),
             _ => (kw::HTTP_CHECK, kw::HTTP_CHECK_UNSUPPORTED),
         };
         let block: &[Stmt] = match &st.block {
             Some(b) => &b.stmts,
-            None if kind_name == "TCP_CHECK" => &[],
+            None if matches!(
+                kind_name,
+                "TCP_CHECK" | "PING_CHECK" | "DNS_CHECK" | "SMTP_CHECK"
+            ) || is_udp =>
+            {
+                &[]
+            }
             None => self.block(st),
         };
-        self.duplicates(block, &["url"]);
+        self.duplicates(block, &["url", "host"]);
         for s in block {
             if self.checker_common(s, &mut common) {
                 continue;
@@ -2909,11 +2971,101 @@ impl Parser {
                 ("misc_timeout", _, true) => misc.misc_timeout = self.timer(s),
                 ("misc_dynamic", _, true) => misc.misc_dynamic = self.flag(s),
                 ("user", _, true) => misc.user = self.run_as(s),
+                ("payload" | "require_reply", _, _) if is_udp => {
+                    self.no_block(s);
+                    let tokens: Vec<&str> = s.args.iter().map(|t| t.text.as_str()).collect();
+                    let is_payload = s.kw.text == "payload";
+                    if is_payload && tokens.is_empty() {
+                        self.arg(s, 0, "hex bytes, e.g. 0a1b 2c");
+                        continue;
+                    }
+                    match UdpCheck::parse_hex(&tokens, !is_payload) {
+                        Ok(bytes) if is_payload => {
+                            udp.payload = Some(bytes.iter().map(|b| b.value).collect())
+                        }
+                        Ok(pattern) => udp.require_reply = Some(pattern),
+                        Err(e) => self.error_help(
+                            DiagClass::BadValue,
+                            &s.args[0].span,
+                            format!("invalid `{}`: {e}", s.kw.text),
+                            if is_payload {
+                                "expected hex digits, e.g. 0a1b 2c"
+                            } else {
+                                "expected hex digits (X for any), e.g. 0a1b 2X"
+                            },
+                        ),
+                    }
+                }
+                ("helo_name", _, _) if kind_name == "SMTP_CHECK" => helo_name = self.string(s),
+                ("host", _, _) if kind_name == "SMTP_CHECK" => {
+                    let mut h = CheckerCommon::default();
+                    for hs in self.block(s) {
+                        if !self.checker_common(hs, &mut h) {
+                            self.other(hs, "SMTP_CHECK host", kw::CHECK_COMMON, &[]);
+                        }
+                    }
+                    hosts.push(h);
+                }
+                ("type", _, _) if is_dns => {
+                    let names: Vec<&str> =
+                        crate::check::dns::TYPES.iter().map(|(n, _)| *n).collect();
+                    if let Some(t) = self.one(
+                        s,
+                        |x| {
+                            let up = x.to_ascii_uppercase();
+                            crate::check::dns::type_code(&up).map(|_| up)
+                        },
+                        &names.join("|"),
+                    ) {
+                        dns.qtype = t
+                    }
+                }
+                ("name", _, _) if is_dns => {
+                    if let Some(n) = self.string(s) {
+                        match crate::check::dns::check_name(&n) {
+                            Ok(()) => dns.name = n,
+                            Err(e) => self.bad(&s.args[0], "DNS name", &e),
+                        }
+                    }
+                }
+                ("min_reply_length", _, _) if is_udp => {
+                    if let Some(n) = self.u32_in(s, 0, 65535) {
+                        udp.min_reply_length = n
+                    }
+                }
+                ("max_reply_length", _, _) if is_udp => {
+                    if let Some(n) = self.u32_in(s, 0, 65535) {
+                        udp.max_reply_length = n
+                    }
+                }
                 _ => self.other(s, kind_name, known, unsupported),
             }
         }
         let kind = match kind_name {
             "TCP_CHECK" => CheckerKind::Tcp,
+            "PING_CHECK" => CheckerKind::Ping,
+            "DNS_CHECK" => CheckerKind::Dns(dns),
+            "SMTP_CHECK" => {
+                // A host inherits the checker's own connect options.
+                for h in &mut hosts {
+                    inherit(h, &common);
+                }
+                CheckerKind::Smtp { helo_name, hosts }
+            }
+            "UDP_CHECK" => {
+                if udp.min_reply_length > udp.max_reply_length {
+                    self.error(
+                        DiagClass::Semantic,
+                        st.span(),
+                        format!(
+                            "UDP_CHECK: min_reply_length {} is above max_reply_length {}",
+                            udp.min_reply_length, udp.max_reply_length
+                        ),
+                    );
+                    return None;
+                }
+                CheckerKind::Udp(udp)
+            }
             "HTTP_GET" | "SSL_GET" => {
                 if http.urls.is_empty() {
                     self.error(

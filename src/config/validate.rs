@@ -462,14 +462,15 @@ fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
             .or_else(|| cfg.track_file(&t.name).map(|f| f.weight))
     };
     for i in &cfg.instances {
-        let why = if let Some(g) = cfg.sync_group_of(&i.name) {
+        let group = cfg.sync_group_of(&i.name).filter(|g| !g.tracking_weight);
+        let why = if let Some(g) = group {
             format!("`{}` is in sync group `{}`", i.name, g.name)
         } else if i.priority == 255 {
             format!("`{}` is the address owner (priority 255)", i.name)
         } else {
             continue;
         };
-        let in_group = cfg.sync_group_of(&i.name).is_some();
+        let in_group = group.is_some();
         if in_group {
             for t in i
                 .track_interface
@@ -511,7 +512,7 @@ fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
             }
         }
     }
-    for g in &cfg.sync_groups {
+    for g in cfg.sync_groups.iter().filter(|g| !g.tracking_weight) {
         let why = format!(
             "the members of sync group `{}` ignore tracking weights",
             g.name

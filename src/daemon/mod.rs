@@ -68,7 +68,11 @@ pub fn load_config(path: &std::path::Path, config_id: Option<String>) -> Option<
     match config::load_file(path, &LoadOptions { config_id }) {
         Ok(loaded) => {
             for w in loaded.warnings.0.iter() {
-                tracing::warn!(target: "config", "{}", w.render().trim_end());
+                if w.severity == config::Severity::Info {
+                    tracing::info!(target: "config", "{}", w.render().trim_end());
+                } else {
+                    tracing::warn!(target: "config", "{}", w.render().trim_end());
+                }
             }
             Some(loaded.config)
         }

@@ -42,6 +42,9 @@ pub struct DaemonOpts {
     pub core_dump: bool,
     /// `-I/--dont-release-ipvs`: leave the IPVS table as it is at shutdown.
     pub dont_release_ipvs: bool,
+    /// `-V/--dont-release-vrrp`: leave VIPs, virtual routes/rules and VMACs in place at
+    /// shutdown (no priority-0 advert either), as keepalived.
+    pub dont_release_vrrp: bool,
     /// `--capabilities MODE` (default `reduced`).
     pub capabilities: CapMode,
     /// `--dry-run`: run checkers and VRRP decisions but touch no kernel state.

@@ -164,32 +164,10 @@ fn rs_text(addr: &IpAddr, port: Option<u16>) -> String {
 /// written does not count: moving a block is no change).
 macro_rules! cmp_field {
     ($out:ident, $old:expr, $new:expr, $name:literal) => {
-        if !same_ignoring_spans(&$old, &$new) {
+        if !crate::config::model::same_ignoring_spans(&$old, &$new) {
             $out.push(describe_change($name, &$old, &$new));
         }
     };
-}
-
-/// The same value, wherever it is written in the file (`span` fields ignored).
-fn same_ignoring_spans<T: Serialize>(a: &T, b: &T) -> bool {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                m.remove("span");
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    match (serde_json::to_value(a), serde_json::to_value(b)) {
-        (Ok(mut x), Ok(mut y)) => {
-            strip(&mut x);
-            strip(&mut y);
-            x == y
-        }
-        _ => false,
-    }
 }
 
 /// "name: old -> new" for short values, "name changed" for structures too long for a line.
@@ -246,7 +224,7 @@ fn global_changes(
     keys.into_iter()
         .filter_map(|k| {
             let (a, b) = (o.get(k).unwrap_or(&null), n.get(k).unwrap_or(&null));
-            if same_ignoring_spans(a, b) {
+            if crate::config::model::same_ignoring_spans(a, b) {
                 return None;
             }
             let (a, b) = (a.to_string(), b.to_string());
@@ -284,6 +262,19 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
                 name: n.name.clone(),
                 key: key.clone(),
             }),
+            // use_vmac turned on or off: the VRRP engine replaces the instance (as keepalived
+            // does: priority 0 and VIPs released, then a new instance from INIT on the new
+            // interface), so the plan says so instead of "state kept".
+            Some(o) if o.use_vmac.is_some() != n.use_vmac.is_some() => {
+                out.instances.push(InstanceChange::Removed {
+                    name: o.name.clone(),
+                    key: key.clone(),
+                });
+                out.instances.push(InstanceChange::Added {
+                    name: n.name.clone(),
+                    key: key.clone(),
+                });
+            }
             Some(o) => {
                 let (ov, nv) = (vip_set(o), vip_set(n));
                 out.instances.push(InstanceChange::Kept {
@@ -710,6 +701,25 @@ mod tests {
         let p = plan(&c, &c.clone());
         assert!(p.is_empty(), "{p}");
         assert_eq!(p.to_string(), "no changes\n");
+    }
+
+    #[test]
+    fn use_vmac_turned_on_replaces_the_instance() {
+        let mut a = Config::default();
+        a.instances.push(inst("VI_1", 51, "eth0", &["10.0.0.1"]));
+        let mut b = a.clone();
+        b.instances[0].use_vmac = Some(None);
+        let p = plan(&a, &b);
+        let kinds: Vec<&str> = p
+            .instances
+            .iter()
+            .map(|c| match c {
+                InstanceChange::Removed { .. } => "removed",
+                InstanceChange::Added { .. } => "added",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["removed", "added"], "{p}");
     }
 
     #[test]

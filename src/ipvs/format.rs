@@ -380,6 +380,13 @@ pub fn c_msort<T: Clone>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> i32) {
 
 /// ipvsadm's `print_service_entry`: the service line and its destination lines.
 pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
+    let mut out = String::new();
+    write_service_entry(&mut out, e, f, names);
+    out
+}
+
+/// [`service_entry`] appended to `out` (a whole listing is one buffer, written once).
+pub fn write_service_entry(out: &mut String, e: &ListEntry, f: Format, names: &dyn Names) {
     let se = &e.svc;
     let af = se.af.unwrap_or(Family::Inet);
     let proto = se.protocol.unwrap_or(Proto::Tcp);
@@ -389,7 +396,6 @@ pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
     let timeout = se.timeout.unwrap_or(0);
     let netmask = se.netmask.unwrap_or(0);
     let pe = se.pe_name.clone().unwrap_or_default();
-    let mut out = String::new();
 
     let svc_name = if fwmark != 0 {
         let m = fwmark as i32;
@@ -450,7 +456,7 @@ pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
             [s.cps, s.inpps, s.outpps, s.inbps, s.outbps]
         };
         for v in vals {
-            largenum(&mut out, v, f);
+            largenum(out, v, f);
         }
     } else {
         let _ = write!(out, "{svc_name} {sched}");
@@ -532,7 +538,7 @@ pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
             let _ = write!(out, "  -> {dname:<28}");
             let s = d.best_stats().cloned().unwrap_or_default();
             for v in [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes] {
-                largenum(&mut out, v, f);
+                largenum(out, v, f);
             }
             out.push('\n');
         } else if f.rate {
@@ -542,8 +548,8 @@ pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
                 "  -> {dname:<28} {:>8} {:>8} {:>8}",
                 s.cps, s.inpps, s.outpps
             );
-            largenum(&mut out, s.inbps, f);
-            largenum(&mut out, s.outbps, f);
+            largenum(out, s.inbps, f);
+            largenum(out, s.outbps, f);
             out.push('\n');
         } else if f.thresholds {
             let _ = writeln!(
@@ -585,7 +591,6 @@ pub fn service_entry(e: &ListEntry, f: Format, names: &dyn Names) -> String {
             );
         }
     }
-    out
 }
 
 /// ipvsadm's `list_all` (and `-S`): optional version line, title, sorted services.
@@ -609,8 +614,11 @@ pub fn list_all(
         })
     };
     out.push_str(&title(f));
+    // About 70 bytes a line: one allocation for the whole listing.
+    let lines: usize = entries.iter().map(|e| 1 + e.dests.len()).sum();
+    out.reserve(lines * 72);
     for e in order.iter().map(|&i| &entries[i]) {
-        out.push_str(&service_entry(e, f, names));
+        write_service_entry(&mut out, e, f, names);
     }
     out
 }

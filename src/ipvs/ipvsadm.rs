@@ -811,7 +811,7 @@ pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Re
                         Command::StopDaemon
                     },
                 )?;
-                daemon.state = match val.as_deref() {
+                daemon.state = match val {
                     Some("master") => IP_VS_STATE_MASTER,
                     Some("backup") => IP_VS_STATE_BACKUP,
                     _ if start => return fail("illegal start-daemon parameter specified"),
@@ -861,7 +861,7 @@ pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Re
             Tag::Short('p') => {
                 set_option(&mut options, OPTC_PERSISTENT)?;
                 svc.flags |= IP_VS_SVC_F_PERSISTENT;
-                svc.timeout = parse_timeout(optarg.as_deref(), 1, MAX_TIMEOUT)?;
+                svc.timeout = parse_timeout(optarg, 1, MAX_TIMEOUT)?;
             }
             Tag::Short('M') => {
                 set_option(&mut options, OPTC_NETMASK)?;

@@ -424,7 +424,7 @@ impl InstanceParams {
         // interface's weight is ignored (down means FAULT) and weighted scripts and files are
         // not tracked at all; an address owner does not track weighted scripts and files
         // either. The config front end warns about each (see config::validate).
-        let in_group = sync_group.is_some();
+        let in_group = sync_group.is_some_and(|g| !g.tracking_weight);
         let owner = inst.priority == PRIORITY_OWNER;
         let track_interfaces = inst
             .track_interface
@@ -1295,6 +1295,13 @@ impl Instance {
         if from == Master {
             if matches!(to, Fault | Stop) {
                 self.send_advert(0, out);
+                // keepalived 2.2.7 sends it twice, back to back, when the instance's own
+                // tracking (track_interface, track_script, track_file) takes it to FAULT
+                // (checked on the wire); once at stop and when only its sync group is in
+                // FAULT; none when its own interface is down.
+                if to == Fault && self.link_up && self.own_fault().is_some() {
+                    self.send_advert(0, out);
+                }
             }
             if self.vips_added {
                 self.vips_added = false;

@@ -67,11 +67,39 @@ pub fn element_script(verb: &str, addr: IpAddr) -> String {
     )
 }
 
+/// The table holding the IPv6 VMAC MLD rules (separate from the no_accept tables).
+pub const VMAC_TABLE: &str = "rampart_vmac";
+
+/// keepalived 2.2.7's rule for IPv6 VMACs (`table ip6 keepalived`, `vmac_map`): MLDv2
+/// reports the kernel sends on a VMAC leave from its base interface instead (base MAC), and
+/// not from the VMAC. A BACKUP has the VMAC too: its reports would carry the virtual MAC and
+/// move switches' forwarding entry for it to the BACKUP's port until the MASTER's next frame
+/// (seen on a Linux bridge), while the base interface still has to report the groups for
+/// MLD snooping. `pairs` are (VMAC, base interface).
+pub fn vmac_mld_script(pairs: &[(String, String)]) -> String {
+    let mut rules = String::new();
+    for (vmac, base) in pairs {
+        rules.push_str(&format!(
+            "    oifname \"{vmac}\" icmpv6 type mld2-listener-report dup to ip6 daddr device \"{base}\"\n    \
+             oifname \"{vmac}\" icmpv6 type mld2-listener-report drop\n"
+        ));
+    }
+    format!(
+        "add table ip6 {VMAC_TABLE}\n\
+         delete table ip6 {VMAC_TABLE}\n\
+         table ip6 {VMAC_TABLE} {{\n\
+         \x20 chain out {{\n    type filter hook output priority filter - 1; policy accept;\n{rules}  }}\n\
+         }}\n"
+    )
+}
+
 /// Runs nft, one call at a time, and remembers which tables it made.
 #[derive(Debug, Default)]
 pub struct Firewall {
     /// [IPv4 table made, IPv6 table made]
     made: tokio::sync::Mutex<[bool; 2]>,
+    /// (VMAC, base) pairs in the VMAC MLD table, which exists when this is not empty.
+    vmac_mld: tokio::sync::Mutex<Vec<(String, String)>>,
 }
 
 async fn run_nft(script: &str, what: &str) -> Result<(), NftError> {
@@ -121,7 +149,30 @@ impl Firewall {
     }
 
     /// Delete the tables this process made (at exit).
+    /// Send the MLDv2 reports of IPv6 VMAC `vmac` from `base` (see [`vmac_mld_script`]).
+    pub async fn vmac_mld_to_base(&self, vmac: &str, base: &str) -> Result<(), NftError> {
+        let mut pairs = self.vmac_mld.lock().await;
+        let pair = (vmac.to_string(), base.to_string());
+        if pairs.contains(&pair) {
+            return Ok(());
+        }
+        let mut next = pairs.clone();
+        next.push(pair);
+        run_nft(&vmac_mld_script(&next), &format!("table ip6 {VMAC_TABLE}")).await?;
+        *pairs = next;
+        Ok(())
+    }
+
     pub async fn remove_tables(&self) {
+        let mut pairs = self.vmac_mld.lock().await;
+        if !pairs.is_empty() {
+            let script = format!("delete table ip6 {VMAC_TABLE}\n");
+            if let Err(e) = run_nft(&script, "deleting the VMAC table").await {
+                tracing::warn!(target: "vrrp", "{e}");
+            }
+            pairs.clear();
+        }
+        drop(pairs);
         let mut made = self.made.lock().await;
         for v6 in [false, true] {
             if made[v6 as usize] {
@@ -160,6 +211,20 @@ mod tests {
         assert!(s.contains("ip6 saddr @vips drop"));
         // Neighbour discovery is accepted before the drop.
         assert!(s.find("nd-neighbor").unwrap() < s.find("@vips drop").unwrap());
+    }
+
+    #[test]
+    fn vmac_mld_rules_golden() {
+        let s = vmac_mld_script(&[("vrrp6.61".into(), "eth0".into())]);
+        assert_eq!(
+            s,
+            "add table ip6 rampart_vmac\n\
+             delete table ip6 rampart_vmac\n\
+             table ip6 rampart_vmac {\n  \
+             chain out {\n    type filter hook output priority filter - 1; policy accept;\n    \
+             oifname \"vrrp6.61\" icmpv6 type mld2-listener-report dup to ip6 daddr device \"eth0\"\n    \
+             oifname \"vrrp6.61\" icmpv6 type mld2-listener-report drop\n  }\n}\n"
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct VrrpStats {
     pub unknown_vrid: AtomicU64,
     pub recv_errors: AtomicU64,
     pub send_errors: AtomicU64,
+    /// `log_unknown_vrids` of the running configuration (read by the socket readers).
+    pub log_unknown_vrids: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +105,8 @@ enum ExecMsg {
     Resync,
     /// A reload changed the instance's settings: later messages use these.
     Reconfigure(Box<VrrpInstance>),
+    /// `-V/--dont-release-vrrp` at shutdown: forget what is installed instead of removing it.
+    KeepInstalled,
 }
 
 /// Where an instance sends from and to.
@@ -189,6 +193,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         check_script_security(&cfg);
     }
     super::track_file::apply_no_swap(&cfg);
+    stats
+        .log_unknown_vrids
+        .store(cfg.global.log_unknown_vrids, Ordering::Relaxed);
     super::track_file::init_files(&cfg);
     let mut promote_undo = Vec::new();
     if !dry_run {
@@ -460,8 +467,27 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     }
 
     // Shutdown: priority-0 adverts now, then VIPs released, within a bounded time.
+    // With -V/--dont-release-vrrp, as keepalived 2.2.7 (checked in namespaces): no
+    // priority-0 advert, and VIPs, virtual routes and rules, VMACs and nftables rules all
+    // stay (static_ipaddress entries go); STOP notifications (scripts, fifo, alerts) still go.
+    let keep = ctx.opts.dont_release_vrrp;
     let now = Instant::now();
-    let acts = node.step_all(&Input::Shutdown, now);
+    let mut acts = node.step_all(&Input::Shutdown, now);
+    if keep {
+        tracing::info!(target: "vrrp", "-V/--dont-release-vrrp: VIPs, routes and VMACs left in place");
+        acts.retain(|a| {
+            !matches!(
+                a,
+                NodeAction::Instance {
+                    action: Action::SendAdvert { .. } | Action::DelVips,
+                    ..
+                }
+            )
+        });
+        for tx in &drv.exec_txs {
+            let _ = tx.send(ExecMsg::KeepInstalled);
+        }
+    }
     drv.execute(&node, acts, now).await;
     tasks.abort_all();
     let Driver {
@@ -485,14 +511,17 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         for t in exec_tasks.into_iter().chain(spawned) {
             let _ = t.await;
         }
+        // keepalived 2.2.7 removes static_ipaddress entries even with -V.
         nl.release("static", &mut static_owned).await;
-        for v in &vmacs.created {
-            vmac::remove(&nl, v).await;
-        }
-        vmac::restore_conf(&vmacs.sysctl_undo);
-        nl.firewall.remove_tables().await;
-        for (path, old) in &promote_undo {
-            let _ = std::fs::write(path, old);
+        if !keep {
+            for v in &vmacs.created {
+                vmac::remove(&nl, v).await;
+            }
+            vmac::restore_conf(&vmacs.sysctl_undo);
+            nl.firewall.remove_tables().await;
+            for (path, old) in &promote_undo {
+                let _ = std::fs::write(path, old);
+            }
         }
         for t in notify_tasks {
             let _ = t.await;
@@ -551,6 +580,9 @@ fn spawn_reader(
                 .contains_key(&router);
             if !known {
                 stats.unknown_vrid.fetch_add(1, Ordering::Relaxed);
+                if stats.log_unknown_vrids.load(Ordering::Relaxed) {
+                    tracing::info!(target: "vrrp", "{}: advert for VRID {vrid} from {}: no instance has that VRID on this interface", socket.spec.ifname, p.src);
+                }
                 continue;
             };
             let packet = if v6 {
@@ -805,28 +837,6 @@ async fn install_static(nl: &Netlink, cfg: &Config, owned: &mut Owned) {
     nl.install("static", &dev, wanted, owned).await;
 }
 
-/// The same list of items, wherever they are written in the file.
-fn same_ignoring_spans<T: serde::Serialize>(a: &T, b: &T) -> bool {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                m.remove("span");
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(xs) => xs.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    match (serde_json::to_value(a), serde_json::to_value(b)) {
-        (Ok(mut x), Ok(mut y)) => {
-            strip(&mut x);
-            strip(&mut y);
-            x == y
-        }
-        _ => false,
-    }
-}
-
 /// The vrrp_scripts some instance or sync group tracks (only those run).
 fn tracked_scripts(cfg: &Config) -> Vec<&crate::config::VrrpScript> {
     cfg.vrrp_scripts
@@ -882,6 +892,12 @@ impl VmacBook {
         };
         if !inst.unicast_peer.is_empty() && !inst.vmac_xmit_base {
             tracing::info!(target: "vrrp", instance = %inst.name, "unicast peers with use_vmac: adverts leave from {} (vmac_xmit_base), as keepalived", inst.interface);
+        }
+        // Before the VMAC exists: the reports it sends when it comes up are caught too.
+        if !nl.dry_run && v6 {
+            if let Err(e) = nl.firewall.vmac_mld_to_base(&name, &inst.interface).await {
+                tracing::warn!(target: "vrrp", instance = %inst.name, "MLD reports of {name} stay on it: {e}");
+            }
         }
         match vmac::ensure(nl, &name, &inst.interface, inst.virtual_router_id, v6).await {
             Ok(created) => {
@@ -1020,7 +1036,11 @@ fn open_socket(
 /// For each instance of `new`, the index in `old` of the instance it continues: same
 /// virtual router (VRID, family, interface, as [`crate::daemon::reload::RouterKey`]),
 /// whatever its name (a renamed instance keeps its state; from then on it reports under its
-/// new name).
+/// new name). An instance whose `use_vmac` is turned on or off is not continued but
+/// replaced (priority 0 and VIPs released if MASTER, then a new instance from INIT with its
+/// VIPs on the new interface), as keepalived 2.2.7 does on such a reload; `vmac_xmit_base`
+/// turned on or off keeps the instance (and its state) and only moves its socket, as
+/// keepalived too (both checked in namespaces).
 fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
     use crate::daemon::reload::RouterKey;
     let mut used = vec![false; old.instances.len()];
@@ -1028,11 +1048,9 @@ fn match_instances(old: &Config, new: &Config) -> Vec<Option<usize>> {
         .iter()
         .map(|n| {
             let key = RouterKey::of(n);
-            let found = old
-                .instances
-                .iter()
-                .enumerate()
-                .position(|(i, o)| !used[i] && RouterKey::of(o) == key);
+            let found = old.instances.iter().enumerate().position(|(i, o)| {
+                !used[i] && RouterKey::of(o) == key && o.use_vmac.is_some() == n.use_vmac.is_some()
+            });
             if let Some(i) = found {
                 used[i] = true;
             }
@@ -1125,8 +1143,10 @@ impl Driver {
                         tracing::info!(target: "vrrp", instance = %inst.name, "reload: instance {} renamed to {}; state kept", old_cfg.instances[o].name, inst.name);
                     }
                     // Notify scripts get the instance name: a renamed instance gets a new notifier.
-                    let n = if !same_ignoring_spans(&inst.notify, &old_cfg.instances[o].notify)
-                        || inst.name != old_cfg.instances[o].name
+                    let n = if !crate::config::model::same_ignoring_spans(
+                        &inst.notify,
+                        &old_cfg.instances[o].notify,
+                    ) || inst.name != old_cfg.instances[o].name
                     {
                         self.spawn_notifier(inst)
                     } else {
@@ -1236,10 +1256,9 @@ impl Driver {
             .map(Some)
             .collect();
         for g in &new_cfg.sync_groups {
-            let old = old_cfg
-                .sync_groups
-                .iter()
-                .position(|o| o.name == g.name && same_ignoring_spans(&o.notify, &g.notify));
+            let old = old_cfg.sync_groups.iter().position(|o| {
+                o.name == g.name && crate::config::model::same_ignoring_spans(&o.notify, &g.notify)
+            });
             let n = match old.and_then(|o| old_gn[o].take()) {
                 Some(n) => n,
                 None => spawn_notifier(
@@ -1282,13 +1301,16 @@ impl Driver {
                 c.static_rules.clone(),
             )
         };
-        if !same_ignoring_spans(&statics(&old_cfg), &statics(&new_cfg)) {
+        if !crate::config::model::same_ignoring_spans(&statics(&old_cfg), &statics(&new_cfg)) {
             tracing::info!(target: "vrrp", "reload: static addresses, routes or rules changed; re-installing them");
             self.nl.release("static", &mut self.static_owned).await;
             install_static(&self.nl, &new_cfg, &mut self.static_owned).await;
         }
         *node = next;
         self.cfg = new_cfg.clone();
+        self.stats
+            .log_unknown_vrids
+            .store(new_cfg.global.log_unknown_vrids, Ordering::Relaxed);
         *self
             .stats
             .instances
@@ -1686,7 +1708,7 @@ impl Driver {
 
     async fn execute(&mut self, node: &Node, actions: Vec<NodeAction>, now: Instant) {
         let mut touched = Vec::new();
-        for a in actions {
+        for a in group_events_in_keepalived_order(actions) {
             match a {
                 NodeAction::Instance { instance, action } => {
                     if !touched.contains(&instance) {
@@ -1907,6 +1929,25 @@ impl Driver {
     }
 }
 
+/// keepalived's order of a sync group's events against its members' (notify scripts,
+/// notify_fifo lines, alerts), checked side by side with keepalived 2.2.7: a group starting
+/// in BACKUP says so before its members; every other group transition (MASTER, BACKUP,
+/// FAULT, STOP, and INIT → FAULT at start) comes after all of the members' transitions of
+/// the same step, not right after the member that set it off. The order of everything else
+/// is kept.
+fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction> {
+    let is_group = |a: &NodeAction| matches!(a, NodeAction::Group { .. });
+    if !actions.iter().any(is_group) {
+        return actions;
+    }
+    let (groups, rest): (Vec<_>, Vec<_>) = actions.into_iter().partition(is_group);
+    let (initial, later): (Vec<_>, Vec<_>) = groups.into_iter().partition(|a| {
+        matches!(a, NodeAction::Group { transition, .. }
+            if transition.from == VrrpState::Init && transition.to == VrrpState::Backup)
+    });
+    initial.into_iter().chain(rest).chain(later).collect()
+}
+
 /// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
 /// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
 /// accepts whatever Accept_Mode says).
@@ -2095,7 +2136,7 @@ async fn executor(
                             }
                         }
                     }
-                    if !same_ignoring_spans(
+                    if !crate::config::model::same_ignoring_spans(
                         &(&new.virtual_routes, &new.virtual_rules),
                         &(&inst.virtual_routes, &inst.virtual_rules),
                     ) {
@@ -2109,6 +2150,9 @@ async fn executor(
                 }
                 inst = *new;
                 name = inst.name.clone();
+            }
+            ExecMsg::KeepInstalled => {
+                owned = Owned::default();
             }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {
@@ -2128,6 +2172,50 @@ async fn executor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_events_go_after_members_except_a_first_backup() {
+        let group = |from, to| NodeAction::Group {
+            group: 0,
+            transition: GroupTransition {
+                group: "G".into(),
+                from,
+                to,
+                reason: String::new(),
+            },
+        };
+        let member = |instance| NodeAction::Instance {
+            instance,
+            action: Action::DisarmTimer {
+                timer: TimerKind::Advert,
+            },
+        };
+        let order = |acts: Vec<NodeAction>| -> Vec<String> {
+            group_events_in_keepalived_order(acts)
+                .iter()
+                .map(|a| match a {
+                    NodeAction::Group { transition, .. } => {
+                        format!("G:{}", transition.to.name().as_str())
+                    }
+                    NodeAction::Instance { instance, .. } => format!("I{instance}"),
+                })
+                .collect()
+        };
+        use VrrpState::*;
+        assert_eq!(
+            order(vec![member(1), group(Master, Fault), member(0)]),
+            ["I1", "I0", "G:FAULT"]
+        );
+        assert_eq!(
+            order(vec![member(0), member(1), group(Init, Backup)]),
+            ["G:BACKUP", "I0", "I1"]
+        );
+        assert_eq!(
+            order(vec![member(0), group(Init, Fault), member(1)]),
+            ["I0", "I1", "G:FAULT"]
+        );
+        assert_eq!(order(vec![member(0), member(1)]), ["I0", "I1"]);
+    }
 
     #[test]
     fn rearming_replaces_and_disarm_cancels() {
