@@ -17,7 +17,7 @@ fi
 # `cargo deb` (or RAMPART_DEB_PROFILE=release here).
 profile=${RAMPART_DEB_PROFILE:-dev}
 log "building the package (profile $profile)"
-deb=$(cargo deb --profile "$profile" 2>&1 | tee /dev/stderr | tail -n 1)
+deb=$(cargo deb --profile "$profile" 2>&1 | tee -a /dev/stderr | tail -n 1)  # -a: a plain tee would truncate a log file that stderr points to
 [[ -f "$deb" ]] || { log "cargo deb did not report a .deb file (got: $deb)"; exit 1; }
 log "package: $deb"
 
