@@ -448,19 +448,6 @@ fn unknown_track_files(cfg: &Config, refs: &[TrackFileRef], d: &mut Vec<Diagnost
 /// and files of an address owner. rampart does the same (vrrp::fsm) and says so here, once
 /// per configuration line.
 fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
-    let warn = |d: &mut Vec<Diagnostic>, span: &Span, msg: String| {
-        d.push(Diagnostic::warning(
-            DiagClass::Semantic,
-            Some(span.clone()),
-            msg,
-        ));
-    };
-    let script_weight =
-        |t: &TrackScript| t.weight.or_else(|| cfg.script(&t.name).map(|s| s.weight));
-    let file_weight = |t: &TrackFileRef| {
-        t.weight
-            .or_else(|| cfg.track_file(&t.name).map(|f| f.weight))
-    };
     for i in &cfg.instances {
         let group = cfg.sync_group_of(&i.name).filter(|g| !g.tracking_weight);
         let why = if let Some(g) = group {
@@ -470,90 +457,103 @@ fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
         } else {
             continue;
         };
-        let in_group = group.is_some();
-        if in_group {
-            for t in i
-                .track_interface
-                .iter()
-                .filter(|t| t.weight.is_some_and(|w| w != 0))
-            {
-                warn(
-                    d,
-                    &t.span,
-                    format!(
-                        "weight of tracked interface `{}` ignored: {why}; it going down means FAULT (as in keepalived)",
-                        t.name
-                    ),
-                );
-            }
-        }
-        for t in &i.track_script {
-            if let Some(w) = script_weight(t).filter(|w| *w != 0) {
-                warn(
-                    d,
-                    &t.span,
-                    format!(
-                        "tracked script `{}` with weight {w} ignored: {why} (as in keepalived; use weight 0 to go to FAULT on failure)",
-                        t.name
-                    ),
-                );
-            }
-        }
-        for t in &i.track_file {
-            if let Some(w) = file_weight(t).filter(|w| *w != 0) {
-                warn(
-                    d,
-                    &t.span,
-                    format!(
-                        "tracked file `{}` with weight {w} ignored: {why} (as in keepalived; use weight 0 to go to FAULT on a non-zero value)",
-                        t.name
-                    ),
-                );
-            }
-        }
+        // An address owner's interfaces keep their weights; only sync group members lose them.
+        let interfaces: &[TrackInterface] = if group.is_some() {
+            &i.track_interface
+        } else {
+            &[]
+        };
+        let tracked = Tracked {
+            interfaces,
+            scripts: &i.track_script,
+            files: &i.track_file,
+        };
+        warn_ignored_weights(cfg, d, tracked, &why, true);
     }
     for g in cfg.sync_groups.iter().filter(|g| !g.tracking_weight) {
         let why = format!(
             "the members of sync group `{}` ignore tracking weights",
             g.name
         );
-        for t in g
-            .track_interface
-            .iter()
-            .filter(|t| t.weight.is_some_and(|w| w != 0))
-        {
+        let tracked = Tracked {
+            interfaces: &g.track_interface,
+            scripts: &g.track_script,
+            files: &g.track_file,
+        };
+        warn_ignored_weights(cfg, d, tracked, &why, false);
+    }
+}
+
+/// The tracking lists of an instance or a sync group.
+struct Tracked<'a> {
+    interfaces: &'a [TrackInterface],
+    scripts: &'a [TrackScript],
+    files: &'a [TrackFileRef],
+}
+
+/// One warning per weighted tracking line whose weight is ignored, `why` saying why; `hint`
+/// adds the advice given for an instance's own scripts and files.
+fn warn_ignored_weights(
+    cfg: &Config,
+    d: &mut Vec<Diagnostic>,
+    tracked: Tracked<'_>,
+    why: &str,
+    hint: bool,
+) {
+    let mut warn = |span: &Span, msg: String| {
+        d.push(Diagnostic::warning(
+            DiagClass::Semantic,
+            Some(span.clone()),
+            msg,
+        ));
+    };
+    for t in tracked
+        .interfaces
+        .iter()
+        .filter(|t| t.weight.is_some_and(|w| w != 0))
+    {
+        warn(
+            &t.span,
+            format!(
+                "weight of tracked interface `{}` ignored: {why}; it going down means FAULT (as in keepalived)",
+                t.name
+            ),
+        );
+    }
+    for t in tracked.scripts {
+        let weight = t.weight.or_else(|| cfg.script(&t.name).map(|s| s.weight));
+        if let Some(w) = weight.filter(|w| *w != 0) {
+            let advice = if hint {
+                "; use weight 0 to go to FAULT on failure"
+            } else {
+                ""
+            };
             warn(
-                d,
                 &t.span,
                 format!(
-                    "weight of tracked interface `{}` ignored: {why}; it going down means FAULT (as in keepalived)",
+                    "tracked script `{}` with weight {w} ignored: {why} (as in keepalived{advice})",
                     t.name
                 ),
             );
         }
-        for t in &g.track_script {
-            if let Some(w) = script_weight(t).filter(|w| *w != 0) {
-                warn(
-                    d,
-                    &t.span,
-                    format!(
-                        "tracked script `{}` with weight {w} ignored: {why} (as in keepalived)",
-                        t.name
-                    ),
-                );
-            }
-        }
-        for t in &g.track_file {
-            if let Some(w) = file_weight(t).filter(|w| *w != 0) {
-                warn(
-                    d,
-                    &t.span,
-                    format!(
-                        "tracked file `{}` with weight {w} ignored: {why} (as in keepalived)",
-                        t.name
-                    ),
-                );
-            }
+    }
+    for t in tracked.files {
+        let weight = t
+            .weight
+            .or_else(|| cfg.track_file(&t.name).map(|f| f.weight));
+        if let Some(w) = weight.filter(|w| *w != 0) {
+            let advice = if hint {
+                "; use weight 0 to go to FAULT on a non-zero value"
+            } else {
+                ""
+            };
+            warn(
+                &t.span,
+                format!(
+                    "tracked file `{}` with weight {w} ignored: {why} (as in keepalived{advice})",
+                    t.name
+                ),
+            );
         }
     }
 }
