@@ -543,7 +543,7 @@ vrrp_instance own {
     garp_master_repeat 9
     garp_master_delay 9
     garp_lower_prio_repeat 2
-    garp_lower_prio_delay 0.5
+    garp_lower_prio_delay 2
     lower_prio_no_advert
     higher_prio_send_advert on
     skip_check_adv_addr off
@@ -570,7 +570,7 @@ fn keepalived_defaults_resolve_like_keepalived() {
     let o = &p[1];
     // The instance's own garp_master_* do not carry over to the lower-prio ones.
     assert_eq!((o.garp_master_repeat, o.garp_lower_prio_repeat), (9, 2));
-    assert_eq!(o.garp_lower_prio_delay, Duration::from_millis(500));
+    assert_eq!(o.garp_lower_prio_delay, Duration::from_secs(2));
     assert!(o.lower_prio_no_advert && o.higher_prio_send_advert);
     assert!(o.check_unicast_src && o.unicast_fault_no_peer && o.notify_master_rx_lower_pri);
     assert_eq!(o.down_timer_adverts, 5);
@@ -732,9 +732,10 @@ vrrp_instance owner {
     // is not tracked.
     assert_eq!(p[0].track_interfaces, vec![tracked("eth1", 0)]);
     assert_eq!(p[0].track_scripts, vec![]);
-    // Owner: the weighted script is not tracked, the weight-0 one is.
+    // Owner: the weighted script is not tracked; the second `chk` line is a duplicate, which
+    // keepalived 2.2.7 ignores ("duplicate track_script chk - ignoring"), so nothing is.
     assert_eq!(p[1].track_interfaces, vec![tracked("eth1", 5)]);
-    assert_eq!(p[1].track_scripts, vec![tracked("chk", 0)]);
+    assert_eq!(p[1].track_scripts, vec![]);
 }
 
 #[test]

@@ -63,6 +63,24 @@ pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) ->
     best.filter(|(d, _)| *d <= limit).map(|(_, k)| k)
 }
 
+/// A DNS host name (RFC 1123): dot-separated labels of letters, digits and inner hyphens,
+/// the last one not all digits (so `10.0.0` or `4294967296` is no name).
+fn is_host_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|l| !l.chars().all(|c| c.is_ascii_digit()))
+}
+
 fn join(toks: &[Token]) -> String {
     let mut s = String::new();
     for (i, t) in toks.iter().enumerate() {
@@ -358,6 +376,27 @@ impl Parser {
 
     fn timer(&mut self, st: &Stmt) -> Option<Duration> {
         self.one(st, v::timer, "a time in seconds, e.g. 3 or 0.5")
+    }
+
+    /// Whole seconds from `lo` to `hi`: keepalived 2.2.7 reads these keywords as integers and
+    /// ignores (or clamps) anything else, so a fraction or an out-of-range value is an error
+    /// here rather than a silently different timer (docs/config-parity.md).
+    fn whole_secs(&mut self, st: &Stmt, lo: u64, hi: u64) -> Option<Duration> {
+        let form = format!("whole seconds from {lo} to {hi} (no fraction)");
+        self.one(
+            st,
+            |s| v::uint_in(s, lo, hi).map(Duration::from_secs),
+            &form,
+        )
+    }
+
+    /// A timer that must be above zero (keepalived 2.2.7 rejects 0 and keeps its default).
+    fn timer_nonzero(&mut self, st: &Stmt) -> Option<Duration> {
+        self.one(
+            st,
+            |s| v::timer(s).filter(|d| !d.is_zero()),
+            "a time in seconds above 0, e.g. 3 or 0.5",
+        )
     }
 
     fn u32_in(&mut self, st: &Stmt, lo: u64, hi: u64) -> Option<u32> {
@@ -676,7 +715,16 @@ impl Parser {
         for s in stmts {
             match s.kw.text.as_str() {
                 "notification_email" => {
-                    for t in self.list(s) {
+                    let list = self.list(s);
+                    if list.is_empty() && s.block.is_some() {
+                        // keepalived 2.2.7: "Warning - empty notification_email block".
+                        self.warn(
+                            DiagClass::Missing,
+                            s.span(),
+                            "empty `notification_email` block: no alert will be mailed",
+                        );
+                    }
+                    for t in list {
                         g.notification_email.push(t.text.clone());
                     }
                 }
@@ -686,6 +734,12 @@ impl Parser {
                     let Some(h) = self.arg(s, 0, "HOST [PORT]") else {
                         continue;
                     };
+                    // keepalived 2.2.7 takes an address only ("Invalid smtp server NAME");
+                    // rampart also resolves a host name, but not a malformed one.
+                    if v::ip(&h.text).is_none() && !is_host_name(&h.text) {
+                        self.bad(h, "smtp_server host", "an IP address or a host name");
+                        continue;
+                    }
                     let host = h.text.clone();
                     let port = match s.args.get(1) {
                         Some(p) => self.tok_val(p, v::port, "port", "a port number 0-65535"),
@@ -698,7 +752,7 @@ impl Parser {
                 }
                 "smtp_helo_name" => g.smtp_helo_name = self.string(s),
                 "smtp_connect_timeout" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.whole_secs(s, 1, 4294) {
                         g.smtp_connect_timeout = t
                     }
                 }
@@ -709,7 +763,7 @@ impl Parser {
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "script_user" => g.script_user = self.run_as(s),
                 "vrrp_garp_master_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.whole_secs(s, 0, 4294) {
                         g.vrrp_garp_master_delay = t
                     }
                 }
@@ -719,7 +773,9 @@ impl Parser {
                     }
                 }
                 "vrrp_garp_master_refresh" => {
-                    g.vrrp_garp_master_refresh = self.timer(s).filter(|d| !d.is_zero())
+                    g.vrrp_garp_master_refresh = self
+                        .whole_secs(s, 0, u32::MAX as u64)
+                        .filter(|d| !d.is_zero())
                 }
                 "vrrp_garp_master_refresh_repeat" => {
                     if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
@@ -829,7 +885,7 @@ impl Parser {
                     );
                 }
                 "vrrp_garp_lower_prio_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.whole_secs(s, 0, 4294) {
                         g.vrrp_garp_lower_prio_delay = Some(t)
                     }
                 }
@@ -861,7 +917,7 @@ impl Parser {
                     }
                 }
                 "vrrp_startup_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.timer_nonzero(s) {
                         g.vrrp_startup_delay = t
                     }
                 }
@@ -947,6 +1003,8 @@ impl Parser {
 
     /// `vrrp_garp_interval` / `vrrp_gna_interval` / `garp_interval`: seconds, µs resolution.
     fn garp_interval(&mut self, st: &Stmt) -> Option<Duration> {
+        // 0 is accepted silently although keepalived 2.2.7 reports it ("is invalid"): it is
+        // the default, and keepalived's own distributed sample file writes it.
         let t = self.timer(st)?;
         if t >= Duration::from_secs(1) {
             self.warn(
@@ -1508,11 +1566,11 @@ impl Parser {
             match x.kw.text.as_str() {
                 "script" => script = self.command_all(x),
                 "interval" => {
-                    if let Some(t) = self.timer(x) {
+                    if let Some(t) = self.whole_secs(x, 1, 4294) {
                         s.interval = t
                     }
                 }
-                "timeout" => s.timeout = self.timer(x),
+                "timeout" => s.timeout = self.whole_secs(x, 1, 4294),
                 "weight" => {
                     self.no_block(x);
                     let (w, r) = self.weight_opt(
@@ -1567,9 +1625,23 @@ impl Parser {
 
     fn track_list<T>(&mut self, st: &Stmt, mk: impl Fn(String, Option<i32>, Span) -> T) -> Vec<T> {
         let mut out = Vec::new();
+        let mut seen: Vec<(&str, u32)> = Vec::new();
         for s in self.block(st) {
             self.no_block(s);
             let (w, _rev) = self.weight_opt(&s.args, "NAME [weight N [reverse]]");
+            // keepalived 2.2.7 reports the second entry ("duplicate track_...") and ignores it.
+            if let Some((_, line)) = seen.iter().find(|(n, _)| *n == s.kw.text) {
+                self.warn(
+                    DiagClass::Duplicate,
+                    s.span(),
+                    format!(
+                        "`{}` listed twice in `{}` (first at line {line}); this entry is ignored",
+                        s.kw.text, st.kw.text
+                    ),
+                );
+                continue;
+            }
+            seen.push((s.kw.text.as_str(), s.span().line));
             out.push(mk(s.kw.text.clone(), w, s.span().clone()));
         }
         out
@@ -1670,6 +1742,17 @@ impl Parser {
                 format!(
                     "vrrp_sync_group `{}` has no `group {{ ... }}` members",
                     g.name
+                ),
+            );
+        } else if g.members.len() == 1 {
+            // keepalived 2.2.7: "Sync group G has only 1 virtual router(s) - this probably
+            // isn't what you want".
+            self.warn(
+                DiagClass::Semantic,
+                st.span(),
+                format!(
+                    "vrrp_sync_group `{}` has only one member (`{}`): a sync group keeps several instances together",
+                    g.name, g.members[0]
                 ),
             );
         }
@@ -1776,7 +1859,13 @@ impl Parser {
                     i.nopreempt = false;
                 }
                 "preempt_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    // keepalived 2.2.7: 0 to 1000 seconds.
+                    let t = self.one(
+                        s,
+                        |x| v::timer(x).filter(|d| *d <= Duration::from_secs(1000)),
+                        "a time from 0 to 1000 seconds",
+                    );
+                    if let Some(t) = t {
                         i.preempt_delay = t;
                         spans.preempt_delay = Some(s.span().clone());
                     }
@@ -1858,9 +1947,11 @@ impl Parser {
                         });
                     }
                 }
-                "garp_master_delay" => i.garp_master_delay = self.timer(s),
+                "garp_master_delay" => i.garp_master_delay = self.whole_secs(s, 0, 4294),
                 "garp_master_repeat" => i.garp_master_repeat = self.u32_in(s, 1, u32::MAX as u64),
-                "garp_master_refresh" => i.garp_master_refresh = self.timer(s),
+                "garp_master_refresh" => {
+                    i.garp_master_refresh = self.whole_secs(s, 0, u32::MAX as u64)
+                }
                 "garp_master_refresh_repeat" => {
                     i.garp_master_refresh_repeat = self.u32_in(s, 1, u32::MAX as u64)
                 }
@@ -1887,7 +1978,9 @@ impl Parser {
                     "`lvs_sync_daemon_interface` is obsolete; use `lvs_sync_daemon INTERFACE INSTANCE` in global_defs (ignored)",
                 ),
                 "skip_check_adv_addr" => i.skip_check_adv_addr = Some(self.flag(s)),
-                "garp_lower_prio_delay" => i.garp_lower_prio_delay = self.timer(s),
+                "garp_lower_prio_delay" => {
+                    i.garp_lower_prio_delay = self.whole_secs(s, 0, 4294)
+                }
                 "garp_lower_prio_repeat" => {
                     i.garp_lower_prio_repeat = self.u32_in(s, 0, u32::MAX as u64)
                 }
@@ -1956,6 +2049,26 @@ impl Parser {
                 st.span(),
                 format!("vrrp_instance `{}` has no `virtual_router_id`", i.name),
             );
+        }
+        if i.initial_state == InitialState::Master && !i.preempt_delay.is_zero() {
+            // keepalived 2.2.7: "preempt delay will not work with initial state MASTER -
+            // clearing". Same interpretation here, said at the preempt_delay line.
+            let at = spans
+                .preempt_delay
+                .clone()
+                .unwrap_or_else(|| st.span().clone());
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Semantic,
+                    Some(at),
+                    format!(
+                        "vrrp_instance `{}`: preempt_delay has no effect with state MASTER (ignored, as keepalived does)",
+                        i.name
+                    ),
+                )
+                .with_help("use `state BACKUP` on every node when using preempt_delay"),
+            );
+            i.preempt_delay = Duration::ZERO;
         }
         self.instance_spans.push((i.name.clone(), spans));
         Some(i)
@@ -2138,6 +2251,31 @@ impl Parser {
         }
         if is_static && a.dev.is_none() {
             // keepalived's default_interface; fine to leave to the engine.
+        }
+        // keepalived 2.2.7 ignores `scope` and `label` on IPv6 addresses ("Cannot specify
+        // scope/label for IPv6 addresses - ignoring"); the kernel has no IPv6 labels. Do the same,
+        // and say so.
+        if addr.is_ipv6() {
+            for (opt, set) in [
+                ("scope", a.scope.take().is_some()),
+                ("label", a.label.take().is_some()),
+            ] {
+                if set {
+                    let at = args
+                        .iter()
+                        .find(|t| t.text == opt)
+                        .map_or(st.span(), |t| &t.span);
+                    let at = at.clone();
+                    self.warn(
+                        DiagClass::Semantic,
+                        &at,
+                        format!(
+                            "`{opt}` is ignored for the IPv6 address `{}` (as in keepalived)",
+                            st.kw.text
+                        ),
+                    );
+                }
+            }
         }
         Some(a)
     }
@@ -2492,6 +2630,18 @@ impl Parser {
                 span: s.span().clone(),
             });
         }
+        let stmts = st.block.as_ref().map_or(0, |b| b.stmts.len());
+        if stmts == 0 {
+            // keepalived: "virtual server group G has no entries - removing".
+            self.warn(
+                DiagClass::Missing,
+                st.span(),
+                format!(
+                    "virtual_server_group `{}` has no members: a virtual_server using it has no service",
+                    g.name
+                ),
+            );
+        }
         Some(g)
     }
 
@@ -2537,7 +2687,8 @@ impl Parser {
         let mut rs_seen: std::collections::HashMap<(IpAddr, Option<u16>), u32> =
             std::collections::HashMap::new();
         let stmts = self.block(st);
-        self.duplicates(stmts, &["real_server"]);
+        // A second sorry_server is an error of its own (below), not the generic warning.
+        self.duplicates(stmts, &["real_server", "sorry_server"]);
         for s in stmts {
             // delay_loop and alpha are the virtual server's own (checker_common would take
             // them as checker defaults).
@@ -2547,7 +2698,7 @@ impl Parser {
             }
             match s.kw.text.as_str() {
                 "delay_loop" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.timer_nonzero(s) {
                         vs.delay_loop = t
                     }
                 }
@@ -2718,7 +2869,9 @@ impl Parser {
             .with_help("write `protocol TCP` (or UDP/SCTP) in the virtual_server block");
             self.diags.push(d);
         }
-        if let Some(span) = quorum_span {
+        self.vs_keepalived_reports(&vs, stmts);
+        // keepalived 2.2.7 reports this for the default quorum 1 too (all weights 0).
+        if let Some(span) = quorum_span.or_else(|| Some(vs.span.clone())) {
             let total = vs.total_weight();
             if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
                 self.warn(
@@ -2732,6 +2885,64 @@ impl Parser {
             }
         }
         Some(vs)
+    }
+
+    /// What keepalived 2.2.7 reports about a whole virtual server (`keepalived -t` exits 5 on
+    /// each): defaults it fills in, settings it resets, a service it drops.
+    fn vs_keepalived_reports(&mut self, vs: &VirtualServer, stmts: &[Stmt]) {
+        let written = |k: &[&str]| stmts.iter().any(|s| k.contains(&s.kw.text.as_str()));
+        if !written(&["lb_algo", "lvs_sched"]) {
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(vs.span.clone()),
+                    "virtual_server has no `lb_algo`: the scheduler is wlc (keepalived's default)",
+                )
+                .with_help(
+                    "write `lb_algo wlc` (or rr, wrr, lc, sh, ...) in the virtual_server block",
+                ),
+            );
+        }
+        if !written(&["lb_kind", "lvs_method"]) {
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(vs.span.clone()),
+                    "virtual_server has no `lb_kind`: the forwarding method is NAT (keepalived's default)",
+                )
+                .with_help("write `lb_kind NAT` (or DR, TUN) in the virtual_server block"),
+            );
+        }
+        if vs.ops && !matches!(vs.key, VsKey::Fwmark(_)) && vs.protocol != Protocol::Udp {
+            // keepalived: "one packet scheduling requires UDP - resetting".
+            let at = stmts
+                .iter()
+                .find(|s| s.kw.text == "ops")
+                .map_or(vs.span.clone(), |s| s.span().clone());
+            self.error_help(
+                DiagClass::Semantic,
+                &at,
+                format!(
+                    "`ops` (one-packet scheduling) needs a UDP service; this one is {}",
+                    vs.protocol.name().to_uppercase()
+                ),
+                "remove `ops`, or use `protocol UDP`",
+            );
+        }
+        if vs.real_servers.is_empty() {
+            // keepalived: "Virtual server ... has no real servers - ignoring" (even with a
+            // sorry_server).
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(vs.span.clone()),
+                    "virtual_server has no real_server (keepalived 2.2.7 ignores such a service)",
+                )
+                .with_help(
+                    "add a `real_server IP PORT { ... }` block, or remove the virtual_server",
+                ),
+            );
+        }
     }
 
     fn real_server(&mut self, st: &Stmt, vs: &VirtualServer) -> Option<RealServer> {
@@ -2838,10 +3049,17 @@ impl Parser {
     fn checker_common(&mut self, s: &Stmt, c: &mut CheckerCommon) -> bool {
         match s.kw.text.as_str() {
             "connect_ip" => c.connect_ip = self.one(s, v::ip, "an IP address"),
-            "connect_port" => c.connect_port = self.one(s, v::port, "a port number 0-65535"),
+            "connect_port" => {
+                // keepalived 2.2.7: "Invalid checker connect_port '0'" (1-65535).
+                c.connect_port = self.one(
+                    s,
+                    |x| v::port(x).filter(|p| *p != 0),
+                    "a port number 1-65535",
+                )
+            }
             "bindto" => c.bindto = self.one(s, v::ip, "an IP address"),
             "bind_port" => c.bind_port = self.one(s, v::port, "a port number 0-65535"),
-            "connect_timeout" => c.connect_timeout = self.timer(s),
+            "connect_timeout" => c.connect_timeout = self.timer_nonzero(s),
             "retry" => c.retry = self.u32_in(s, 0, u32::MAX as u64),
             "nb_get_retry" => {
                 self.warn(
@@ -2860,7 +3078,7 @@ impl Parser {
                     "a firewall mark",
                 )
             }
-            "delay_loop" => c.delay_loop = self.timer(s),
+            "delay_loop" => c.delay_loop = self.timer_nonzero(s),
             "alpha" => c.alpha = Some(self.flag(s)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(s)),
             "bind_if" => {
@@ -2968,7 +3186,7 @@ impl Parser {
                     http.max_body = self.one(s, v::uint, "a number of bytes")
                 }
                 ("misc_path", _, true) => misc_path = self.command_all(s),
-                ("misc_timeout", _, true) => misc.misc_timeout = self.timer(s),
+                ("misc_timeout", _, true) => misc.misc_timeout = self.whole_secs(s, 0, 4294),
                 ("misc_dynamic", _, true) => misc.misc_dynamic = self.flag(s),
                 ("user", _, true) => misc.user = self.run_as(s),
                 ("payload" | "require_reply", _, _) if is_udp => {

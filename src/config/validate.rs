@@ -203,7 +203,22 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 strict(d, sp.and_then(|s| s.preempt_delay.clone()), "preempt_delay");
             }
             if !i.unicast_peer.is_empty() {
-                strict(d, sp.and_then(|s| s.unicast_peer.clone()), "unicast_peer");
+                // keepalived 2.2.7 runs unicast under vrrp_strict ("Using unicast", `-t` exit
+                // 0); RFC 5798 has no unicast, so say so, but do not refuse a working file.
+                d.push(
+                    Diagnostic::warning(
+                        DiagClass::Semantic,
+                        Some(
+                            sp.and_then(|s| s.unicast_peer.clone())
+                                .unwrap_or_else(|| i.span.clone()),
+                        ),
+                        format!(
+                            "vrrp_instance `{}`: unicast_peer with vrrp_strict is not RFC 5798 VRRP (keepalived 2.2.7 allows it)",
+                            i.name
+                        ),
+                    )
+                    .with_help("remove vrrp_strict, or use multicast"),
+                );
             }
         }
         // nopreempt needs BACKUP.
