@@ -555,6 +555,10 @@ class Netns:
             ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
             ["ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth3"],
             ["ip", "link", "add", "eth0.1", "type", "veth", "peer", "name", "eth4"],
+            # Addresses, so that keepalived's dump shows configured states rather than FAULT
+            # ("no IPv4 address for interface"). Adverts stay inside the namespace.
+            ["ip", "addr", "add", "192.0.2.1/24", "dev", "eth0"],
+            ["ip", "addr", "add", "192.0.2.2/24", "dev", "eth1"],
             ["ip", "link", "set", "lo", "up"],
             ["ip", "link", "set", "eth0", "up"],
             ["ip", "link", "set", "eth1", "up"],
@@ -628,20 +632,23 @@ def fmt_diag(d):
 # ---- interpretation (VRRP side) ---------------------------------------------------------
 
 DUMP_KEYS = {
-    "Virtual Router ID": ("virtual_router_id", int),
-    "Priority": ("priority", int),
-    "Wantstate": ("state", str),
-    "Interface": ("interface", str),
-    "VRRP Version": ("version", str),
-    "Advert interval": ("advert_int", str),
-    "Preempt": ("preempt", str),
-    "Preempt delay": ("preempt_delay", str),
-    "Accept": ("accept", str),
-    "Gratuitous ARP delay": ("garp_master_delay", str),
-    "Gratuitous ARP repeat": ("garp_master_repeat", str),
-    "Gratuitous ARP refresh": ("garp_master_refresh", str),
-    "Gratuitous ARP refresh repeat": ("garp_master_refresh_repeat", str),
-    "Authentication type": ("auth_type", str),
+    "Virtual Router ID": "virtual_router_id",
+    "Priority": "priority",
+    "Wantstate": "state",
+    "Interface": "interface",
+    "VRRP Version": "version",
+    "Advert interval": "advert_int",
+    "Preempt": "preempt",
+    "Preempt delay": "preempt_delay",
+    "Accept": "accept",
+    "Gratuitous ARP delay": "garp_master_delay",
+    "Gratuitous ARP repeat": "garp_master_repeat",
+    "Gratuitous ARP refresh": "garp_master_refresh",
+    "Gratuitous ARP refresh repeat": "garp_master_refresh_repeat",
+    "Gratuitous ARP lower priority delay": "garp_lower_prio_delay",
+    "Gratuitous ARP lower priority repeat": "garp_lower_prio_repeat",
+    "Down timer adverts": "down_timer_adverts",
+    "Authentication type": "auth_type",
 }
 
 
@@ -674,6 +681,9 @@ def keepalived_dump(ns, path, tmp):
     for line in text.splitlines():
         body = line.split(": ", 1)[1] if ": " in line[:30] else line
         s = body.strip()
+        if not body.startswith(" "):
+            # An ordinary log line interleaved with the dump (state changes, nftables).
+            continue
         if s.startswith("VRRP Instance = "):
             cur = insts.setdefault(s.split(" = ", 1)[1], {"vips": []})
             in_vips = False
@@ -686,14 +696,14 @@ def keepalived_dump(ns, path, tmp):
         if s.startswith("Virtual IP ("):
             in_vips = True
             continue
-        if in_vips and re.match(r"^[0-9a-fA-F:.]+/\d+ ", s):
+        if in_vips and re.match(r"^[0-9a-fA-F:.]+(/\d+)? ", s):
             cur["vips"].append(s)
             continue
         in_vips = False
         if " = " in s:
             k, v = s.split(" = ", 1)
             if k in DUMP_KEYS:
-                cur[DUMP_KEYS[k][0]] = v
+                cur[DUMP_KEYS[k]] = v
     return insts
 
 
@@ -709,10 +719,40 @@ def secs(d):
     return d["secs"] + d["nanos"] / 1e9 if isinstance(d, dict) else d
 
 
+def vip_text(v, iface):
+    """A rampart VIP the way keepalived's dump prints it."""
+    full = 32 if ":" not in v["addr"] else 128
+    t = v["addr"] + ("" if v["prefix_len"] == full else "/%d" % v["prefix_len"])
+    if v.get("brd"):
+        t += " brd " + v["brd"]
+    t += " dev " + (v.get("dev") or iface)
+    scope = v.get("scope")
+    names = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+    if isinstance(scope, dict):
+        n = scope.get("Other")
+        scope = names.get(n, str(n))
+    t += " scope " + (scope.lower() if scope is not None else "global")
+    if v.get("label"):
+        t += " label " + v["label"]
+    if v.get("peer"):
+        t += " peer %s/%d" % (v["peer"]["addr"], v["peer"]["len"])
+    if v.get("no_track"):
+        t += " no_track"
+    return t
+
+
 def compare_vrrp(kd, rd):
-    """Differences between keepalived's dump and rampart's model, as strings."""
+    """Differences between keepalived's dump and rampart's resolved model, as strings."""
     diffs = []
+    g = rd.get("global", {})
     rinst = {i["name"]: i for i in rd.get("instances", [])}
+
+    def pick(*vals):
+        for v in vals:
+            if v is not None:
+                return v
+        return None
+
     for name, k in kd.items():
         r = rinst.get(name)
         if r is None:
@@ -722,20 +762,46 @@ def compare_vrrp(kd, rd):
         want["virtual_router_id"] = str(r.get("virtual_router_id"))
         want["priority"] = str(r.get("priority"))
         want["interface"] = str(r.get("interface"))
-        st = r.get("state")
-        # keepalived's Wantstate is BACKUP for priority < 255 regardless of `state MASTER`?
-        # No: it is the configured state; an address owner is MASTER.
-        want["state"] = (st or "BACKUP").upper()
+        st = r.get("initial_state")
+        want["state"] = "MASTER" if r.get("priority") == 255 else (st or "Backup").upper()
+        # keepalived starts a sync group's members in BACKUP unless all are address owners;
+        # rampart's FSM starts a non-owner in BACKUP whatever `state` says, so both agree on
+        # behaviour and only the dump's wording differs.
+        for grp in rd.get("sync_groups", []):
+            if name in grp.get("members", []):
+                owners = all(rinst.get(m, {}).get("priority") == 255 for m in grp["members"])
+                want["state"] = "MASTER" if owners else "BACKUP"
+        ver = pick(r.get("version"), g.get("vrrp_version"), "V2")
+        want["version"] = ver.lstrip("V")
         adv = secs(r.get("advert_int"))
-        want["advert_int"] = ("%g sec" % adv) if adv == int(adv) else ("%g milli-sec" % (adv * 1000))
+        want["advert_int"] = ("%d sec" % adv) if adv == int(adv) else ("%d milli-sec" % round(adv * 1000))
         want["preempt"] = "disabled" if r.get("nopreempt") else "enabled"
-        got = {key: k.get(key) for key in want}
+        want["garp_master_delay"] = "%d" % secs(pick(r.get("garp_master_delay"), g.get("vrrp_garp_master_delay")))
+        want["garp_master_repeat"] = str(pick(r.get("garp_master_repeat"), g.get("vrrp_garp_master_repeat")))
+        ref = pick(r.get("garp_master_refresh"), g.get("vrrp_garp_master_refresh"))
+        want["garp_master_refresh"] = "%d" % (secs(ref) if ref else 0)
+        want["garp_master_refresh_repeat"] = str(pick(r.get("garp_master_refresh_repeat"), g.get("vrrp_garp_master_refresh_repeat")))
+        strict = pick(r.get("strict_mode"), g.get("vrrp_strict"))
+        want["garp_lower_prio_delay"] = "0" if strict else "%d" % secs(pick(r.get("garp_lower_prio_delay"), g.get("vrrp_garp_lower_prio_delay"), g.get("vrrp_garp_master_delay")))
+        want["garp_lower_prio_repeat"] = "0" if strict else str(pick(r.get("garp_lower_prio_repeat"), g.get("vrrp_garp_lower_prio_repeat"), g.get("vrrp_garp_master_repeat")))
+        want["down_timer_adverts"] = str(pick(r.get("down_timer_adverts"), g.get("vrrp_down_timer_adverts")))
+        auth = r.get("authentication")
+        want["auth_type"] = {None: "none", "Pass": "SIMPLE_PASSWORD", "Ah": "IPSEC_AH"}.get(
+            auth and auth.get("auth_type"), str(auth))
+        vmac = "vmac on" in (k.get("interface") or "")
+        if vmac:
+            # keepalived prints the VMAC ("vrrp.51, vmac on eth0", "dev vrrp.51@eth0").
+            want.pop("interface")
         for key in want:
-            if got[key] is not None and got[key] != want[key]:
-                diffs.append("%s.%s: keepalived %r, rampart %r" % (name, key, got[key], want[key]))
-        rv = r.get("virtual_ipaddress", [])
-        if len(rv) != len(k["vips"]):
-            diffs.append("%s: %d VIPs in keepalived, %d in rampart" % (name, len(k["vips"]), len(rv)))
+            got = k.get(key)
+            if got is not None and got != want[key]:
+                diffs.append("%s.%s: keepalived %r, rampart %r" % (name, key, got, want[key]))
+        rv = [vip_text(v, r.get("interface") or "") for v in r.get("virtual_ipaddress", [])]
+        kv = [re.sub(r" dev (\S+)@\S+", r" dev \1", x) for x in k["vips"]]
+        if vmac:
+            kv = [re.sub(r" dev \S+", " dev " + (r.get("interface") or ""), x) for x in kv]
+        if rv != kv:
+            diffs.append("%s VIPs: keepalived %r, rampart %r" % (name, k["vips"], rv))
     return diffs
 
 

@@ -630,12 +630,20 @@ impl VrrpInstance {
     }
     /// keepalived: the instance's value, else the global lower-prio value, else the *global*
     /// garp_master value (an instance's own garp_master_delay does not carry over).
+    /// In strict mode both are 0, whatever is written (keepalived 2.2.7's `-d` dump shows
+    /// "Gratuitous ARP lower priority delay = 0 / repeat = 0" for a strict instance).
     pub fn garp_lower_prio_delay_or(&self, global: &GlobalDefs) -> Duration {
+        if self.strict_or(global) {
+            return Duration::ZERO;
+        }
         self.garp_lower_prio_delay
             .or(global.vrrp_garp_lower_prio_delay)
             .unwrap_or(global.vrrp_garp_master_delay)
     }
     pub fn garp_lower_prio_repeat_or(&self, global: &GlobalDefs) -> u32 {
+        if self.strict_or(global) {
+            return 0;
+        }
         self.garp_lower_prio_repeat
             .or(global.vrrp_garp_lower_prio_repeat)
             .unwrap_or(global.vrrp_garp_master_repeat)
