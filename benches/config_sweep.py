@@ -193,6 +193,124 @@ virtual_server fwmark 7 {
 }
 """
 
+# Less common keywords, mutated the same way.
+BASE2 = """\
+global_defs {
+    router_id LB2
+    vrrp_garp_lower_prio_delay 4
+    vrrp_garp_lower_prio_repeat 2
+    vrrp_down_timer_adverts 4
+    vrrp_startup_delay 2
+    vrrp_higher_prio_send_advert
+    vrrp_mcast_group6 ff02::12
+    lvs_timeouts tcp 900 tcpfin 120 udp 300
+    lvs_sync_daemon eth0 VI_3 id 5
+    checker_log_all_failures
+    max_auto_priority 10
+}
+
+vrrp_track_file tf {
+    file /tmp/rampart-sweep-track
+    weight 3
+}
+
+vrrp_instance VI_3 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    priority 120
+    advert_int 2
+    version 3
+    unicast_src_ip 192.0.2.1
+    unicast_peer {
+        192.0.2.9
+    }
+    unicast_ttl 10
+    garp_master_repeat 2
+    garp_master_refresh 30
+    garp_master_refresh_repeat 2
+    garp_lower_prio_repeat 1
+    down_timer_adverts 5
+    track_file {
+        tf weight 2
+    }
+    virtual_ipaddress {
+        192.0.2.100/24 dev eth0 label eth0:9
+    }
+    virtual_routes {
+        10.50.0.0/16 via 192.0.2.254 dev eth0 metric 5
+    }
+    virtual_rules {
+        from 10.50.0.0/16 table 100 priority 100
+    }
+}
+
+vrrp_instance VI_6 {
+    interface eth1
+    virtual_router_id 62
+    priority 100
+    advert_int 0.5
+    version 3
+    virtual_ipaddress {
+        2001:db8::100/64
+    }
+}
+
+virtual_server 192.0.2.100 443 {
+    delay_loop 3
+    lb_algo mh
+    mh-port
+    lb_kind TUN
+    protocol TCP
+    persistence_timeout 600
+    alpha
+    omega
+    quorum 2
+    hysteresis 1
+    real_server 10.7.0.1 443 {
+        weight 2
+        uthreshold 100
+        lthreshold 10
+        SSL_GET {
+            url {
+                path /health
+                status_code 200
+            }
+            connect_timeout 4
+            retry 2
+            delay_before_retry 1
+        }
+    }
+    real_server 10.7.0.2 443 {
+        weight 2
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200-299
+            }
+            virtualhost www.example.org
+            http_protocol 1.1
+            warmup 3
+        }
+    }
+}
+
+virtual_server 192.0.2.100 53 {
+    delay_loop 5
+    lb_algo rr
+    lb_kind DR
+    protocol UDP
+    ops
+    real_server 10.7.0.5 53 {
+        weight 1
+        DNS_CHECK {
+            type A
+            name example.org
+        }
+    }
+}
+"""
+
 # A minimal valid instance, for hand cases.
 INST = """vrrp_instance VI_1 {
     interface eth0
@@ -571,10 +689,14 @@ class Netns:
 
 
 def run_keepalived(ns, path):
-    p = subprocess.run(
-        ["ip", "netns", "exec", ns.name, "keepalived", "-t", "-f", path, "-i", CONFIG_ID],
-        capture_output=True, text=True, errors="replace", timeout=30,
-    )
+    try:
+        p = subprocess.run(
+            ["ip", "netns", "exec", ns.name, "keepalived", "-t", "-f", path, "-i", CONFIG_ID],
+            capture_output=True, text=True, errors="replace", timeout=10,
+        )
+    except subprocess.TimeoutExpired:
+        # keepalived -t itself hangs on a few inputs; the case is then rampart's alone.
+        return -999, ["keepalived -t did not finish within 10 s"]
     msgs = [l for l in (p.stderr + p.stdout).splitlines() if l.strip()]
     return p.returncode, msgs
 
@@ -615,6 +737,8 @@ def classify(kmsgs, krc, rrc, rdiags, kbase=None, rbase=None):
     rwarn = any(d.get("severity") == "warning" for d in rdiags)
     if rrc not in (0, 1):
         return "CRASH"
+    if krc == -999:
+        return "k-hangs"
     if not kbad and rrc == 0:
         return "warn-only" if rwarn else "agree"
     if kbad and rrc == 1:
@@ -818,7 +942,9 @@ def main():
     if not shutil.which("keepalived"):
         sys.exit("keepalived not installed")
 
-    cases = corpus_files() + [("base", BASE, {})] + hand_cases() + mutations(BASE)
+    cases = (corpus_files() + [("base", BASE, {})] + hand_cases() + mutations(BASE)
+             + [("base2", BASE2, {})]
+             + [(n.replace("base L", "base2 L"), t, f) for n, t, f in mutations(BASE2)])
     if args.only:
         cases = [c for c in cases if args.only in c[0]]
     results = []
@@ -837,10 +963,10 @@ def main():
                         f.write(t)
                 krc, kmsgs = run_keepalived(ns, path)
                 rrc, rdiags = run_rampart(args.rampart, path)
-                if name == "base":
+                if name in ("base", "base2"):
                     kbase = {norm_k(m) for m in kmsgs}
                     rbase = {norm_r(d) for d in rdiags}
-                mutated = name.startswith("base L")
+                mutated = name.startswith("base L") or name.startswith("base2 L")
                 verdict = classify(kmsgs, krc, rrc, rdiags,
                                    kbase if mutated else None, rbase if mutated else None)
                 entry = {"name": name, "verdict": verdict, "keepalived_rc": krc,

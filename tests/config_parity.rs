@@ -317,6 +317,21 @@ fn rows() -> Vec<Row> {
             (5, "exceeds total weight of real servers 0"),
             Warn("above the total weight 0"),
         ),
+        row(
+            "track_file listed twice",
+            format!(
+                "track_file tf {{\n    file /tmp/rampart-parity-tf\n}}\n{}",
+                inst("    track_file {\n        tf\n        tf weight 2\n    }\n")
+            ),
+            (5, "duplicate track_file tf - ignoring"),
+            Warn("`tf` listed twice in `track_file`"),
+        ),
+        row(
+            "hysteresis not below quorum",
+            vs_two_rs("    quorum 1\n    hysteresis 1\n", 1, 1),
+            (5, "hysteresis 1 >= quorum 1; setting hysteresis to 0"),
+            Warn("hysteresis 0 is used"),
+        ),
         // --- kept on purpose
         deliberate(
             "unicast_peer with vrrp_strict (keepalived runs it)",
@@ -517,4 +532,71 @@ fn rows_hold_for_keepalived() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn load(text: &str) -> rampart::config::Config {
+    let fs = MemFs {
+        files: [("/t/keepalived.conf".into(), text.to_string())].into(),
+    };
+    let opts = LoadOptions {
+        config_id: Some("parity".into()),
+    };
+    let (cfg, d) = analyse("/t/keepalived.conf", text, &opts, &fs, &Limits::default());
+    assert!(!d.has_errors(), "{d}");
+    cfg
+}
+
+/// Values keepalived 2.2.7 patches, read from its `-d` dump (benches/config_sweep.py --dump),
+/// resolved the same way by rampart.
+#[test]
+fn patched_values_are_interpreted_like_keepalived() {
+    use std::time::Duration;
+    // vrrp_strict: "Gratuitous ARP lower priority delay = 0 / repeat = 0" whatever is written.
+    let cfg = load(&format!(
+        "{}{}",
+        global(
+            "    vrrp_strict\n    vrrp_garp_lower_prio_repeat 3\n    vrrp_garp_lower_prio_delay 7\n"
+        ),
+        inst("    garp_lower_prio_repeat 4\n    garp_lower_prio_delay 8\n")
+    ));
+    let i = &cfg.instances[0];
+    assert_eq!(i.garp_lower_prio_repeat_or(&cfg.global), 0);
+    assert_eq!(i.garp_lower_prio_delay_or(&cfg.global), Duration::ZERO);
+    // Without strict mode the instance's values count.
+    let cfg = load(&inst(
+        "    garp_lower_prio_repeat 4\n    garp_lower_prio_delay 8\n",
+    ));
+    let i = &cfg.instances[0];
+    assert_eq!(i.garp_lower_prio_repeat_or(&cfg.global), 4);
+    assert_eq!(
+        i.garp_lower_prio_delay_or(&cfg.global),
+        Duration::from_secs(8)
+    );
+    // preempt_delay with state MASTER: cleared; with BACKUP: kept (fractions allowed).
+    let cfg = load(&inst("    state MASTER\n    preempt_delay 10\n"));
+    assert_eq!(cfg.instances[0].preempt_delay, Duration::ZERO);
+    let cfg = load(&inst("    state BACKUP\n    preempt_delay 1.5\n"));
+    assert_eq!(cfg.instances[0].preempt_delay, Duration::from_millis(1500));
+    // hysteresis >= quorum: quorum - 1.
+    let cfg = load(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    quorum 3\n    hysteresis 5\n    real_server 10.0.1.1 80 {\n        weight 3\n    }\n}\n",
+    );
+    assert_eq!(cfg.virtual_servers[0].hysteresis, 2);
+    // Duplicate track entries: the first one counts.
+    let cfg = load(&inst(
+        "    track_interface {\n        eth1 weight 5\n        eth1 weight 7\n    }\n",
+    ));
+    let t = &cfg.instances[0].track_interface;
+    assert_eq!((t.len(), t[0].weight), (1, Some(5)));
+    // IPv6 VIP: scope and label dropped.
+    let cfg = load(&inst("").replace("10.0.0.1\n", "2001:db8::1/64 scope link label x\n"));
+    let v = &cfg.instances[0].virtual_ipaddress[0];
+    assert_eq!((v.scope, v.label.as_deref()), (None, None));
+    // Defaults keepalived fills in for a virtual server without lb_algo / lb_kind.
+    let cfg = load(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 {\n    }\n}\n",
+    );
+    let vs = &cfg.virtual_servers[0];
+    assert_eq!(vs.lb_algo, None, "None is wlc for the IPVS layer");
+    assert_eq!(vs.lb_kind, rampart::config::ForwardMethod::Nat);
 }

@@ -1315,6 +1315,19 @@ impl Parser {
                     }
                 }
             }
+            // keepalived 2.2.7: "duplicate track_file NAME - ignoring" (the first one counts).
+            if let Some(first) = out.iter().find(|o: &&TrackFileRef| o.name == r.name) {
+                let line = first.span.line;
+                self.warn(
+                    DiagClass::Duplicate,
+                    &r.span,
+                    format!(
+                        "`{}` listed twice in `{}` (first at line {line}); this entry is ignored",
+                        r.name, st.kw.text
+                    ),
+                );
+                continue;
+            }
             out.push(r);
         }
         out
@@ -2870,6 +2883,22 @@ impl Parser {
             self.diags.push(d);
         }
         self.vs_keepalived_reports(&vs, stmts);
+        if vs.hysteresis >= vs.quorum {
+            // keepalived 2.2.7: "hysteresis H >= quorum Q; setting hysteresis to Q-1".
+            let h = vs.quorum - 1;
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Semantic,
+                    Some(vs.span.clone()),
+                    format!(
+                        "hysteresis {} is not below quorum {}: hysteresis {h} is used, as keepalived does",
+                        vs.hysteresis, vs.quorum
+                    ),
+                )
+                .with_help(format!("write a hysteresis from 0 to {h}")),
+            );
+            vs.hysteresis = h;
+        }
         // keepalived 2.2.7 reports this for the default quorum 1 too (all weights 0).
         if let Some(span) = quorum_span.or_else(|| Some(vs.span.clone())) {
             let total = vs.total_weight();
