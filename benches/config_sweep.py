@@ -785,12 +785,16 @@ def keepalived_dump(ns, path, tmp):
             "-c", os.path.join(tmp, "c.pid")]
     with open(log, "w") as f:
         proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
+        deadline = time.time() + 10
         text = ""
+        crashed = False
         while time.time() < deadline:
             time.sleep(0.1)
             text = open(log).read()
-            if "------< Interfaces >------" in text or proc.poll() is not None:
+            # keepalived's VRRP child crashes on a few valid files ("Please log an issue");
+            # its parent then restarts it with growing delays.
+            crashed = "Please log an issue" in text or "Restart of VRRP process" in text
+            if "------< Interfaces >------" in text or proc.poll() is not None or crashed:
                 break
         proc.send_signal(signal.SIGTERM)
         try:
@@ -799,6 +803,8 @@ def keepalived_dump(ns, path, tmp):
             proc.kill()
             proc.wait()
     text = open(log).read()
+    if crashed:
+        return None
     insts = {}
     cur = None
     in_vips = False
@@ -975,7 +981,9 @@ def main():
                 if args.dump and rrc == 0 and krc == 0 and "vrrp_instance" in text:
                     kd = keepalived_dump(ns, path, d)
                     rd = rampart_dump(args.rampart, path)
-                    if rd is not None:
+                    if kd is None:
+                        entry["interpretation"] = ["keepalived's VRRP process crashed"]
+                    elif rd is not None:
                         entry["interpretation"] = compare_vrrp(kd, rd)
                         if entry["interpretation"]:
                             verdict = entry["verdict"] = "INTERPRETS"

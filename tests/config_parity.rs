@@ -344,6 +344,20 @@ fn rows() -> Vec<Row> {
             Warn("unicast_peer with vrrp_strict"),
         ),
         deliberate(
+            "nb_get_retry in TCP_CHECK (keepalived: unknown there; rampart: retry)",
+            rs("        TCP_CHECK {\n            nb_get_retry 3\n        }\n"),
+            (5, "Unknown keyword 'nb_get_retry'"),
+            Warn("only in HTTP_GET and SSL_GET"),
+        ),
+        row(
+            "nb_get_retry in HTTP_GET",
+            rs(
+                "        HTTP_GET {\n            nb_get_retry 3\n            url {\n                path /\n            }\n        }\n",
+            ),
+            (5, "nb_get_retry is deprecated - please use 'retry'"),
+            Warn("`nb_get_retry` is deprecated"),
+        ),
+        deliberate(
             "vrrp_garp_interval 0 as in keepalived's distributed sample",
             global("    vrrp_garp_interval 0\n    vrrp_gna_interval 0\n"),
             (5, "vrrp_garp_interval '0' is invalid"),

@@ -3091,10 +3091,18 @@ impl Parser {
             "connect_timeout" => c.connect_timeout = self.timer_nonzero(s),
             "retry" => c.retry = self.u32_in(s, 0, u32::MAX as u64),
             "nb_get_retry" => {
-                self.warn(
-                    DiagClass::Deprecated,
-                    s.span(),
-                    "`nb_get_retry` is deprecated; use `retry`",
+                // Read as `retry` everywhere (issue 2). keepalived 2.2.7 does so only in
+                // HTTP_GET/SSL_GET; in the other checkers it is an unknown keyword there, ignored,
+                // so the default retry applies — say so (docs/config-parity.md).
+                self.diags.push(
+                    Diagnostic::warning(
+                        DiagClass::Deprecated,
+                        Some(s.span().clone()),
+                        "`nb_get_retry` is deprecated; use `retry`",
+                    )
+                    .with_help(
+                        "rampart reads it as `retry`; keepalived 2.2.7 does so only in HTTP_GET and SSL_GET and ignores it in other checkers",
+                    ),
                 );
                 c.retry = self.u32_in(s, 0, u32::MAX as u64)
             }
