@@ -332,6 +332,20 @@ fn rows() -> Vec<Row> {
             (5, "hysteresis 1 >= quorum 1; setting hysteresis to 0"),
             Warn("hysteresis 0 is used"),
         ),
+        row(
+            "quorum above the total weight",
+            vs_two_rs("    quorum 5\n", 2, 1),
+            (5, "reducing quorum to 3"),
+            Warn("quorum 3 is used"),
+        ),
+        row(
+            "rules without a priority",
+            inst(
+                "    virtual_rules {\n        from 10.1.0.0/16 table 100\n        to 10.2.0.0/16 table 101\n    }\n",
+            ),
+            (5, "Rule has no preference specified - setting to 16383"),
+            Warn("16383 is used"),
+        ),
         // --- kept on purpose
         deliberate(
             "unicast_peer with vrrp_strict (keepalived runs it)",
@@ -596,6 +610,22 @@ fn patched_values_are_interpreted_like_keepalived() {
         "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    quorum 3\n    hysteresis 5\n    real_server 10.0.1.1 80 {\n        weight 3\n    }\n}\n",
     );
     assert_eq!(cfg.virtual_servers[0].hysteresis, 2);
+    // quorum above the total weight: lowered to it, then hysteresis below it.
+    let cfg = load(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    quorum 5\n    hysteresis 4\n    real_server 10.0.1.1 80 {\n        weight 2\n    }\n    real_server 10.0.1.2 80 {\n        weight 1\n    }\n}\n",
+    );
+    let vs = &cfg.virtual_servers[0];
+    assert_eq!((vs.quorum, vs.hysteresis), (3, 2));
+    // Rules without a priority: 16384, 16383, ... in file order.
+    let cfg = load(&inst(
+        "    virtual_rules {\n        from 10.1.0.0/16 table 100\n        to 10.2.0.0/16 table 101 priority 7\n        from 10.3.0.0/16 table 102\n    }\n",
+    ));
+    let prios: Vec<_> = cfg.instances[0]
+        .virtual_rules
+        .iter()
+        .map(|r| r.priority)
+        .collect();
+    assert_eq!(prios, vec![Some(16384), Some(7), Some(16383)]);
     // Duplicate track entries: the first one counts.
     let cfg = load(&inst(
         "    track_interface {\n        eth1 weight 5\n        eth1 weight 7\n    }\n",

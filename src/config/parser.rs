@@ -22,6 +22,9 @@ pub struct Parser {
     /// "did you mean" searches done so far (bounded: a wrong file of 200k garbage lines must
     /// not cost 200k fuzzy searches).
     suggestions: usize,
+    /// Rules written without a priority so far: keepalived 2.2.7 gives them 16384, 16383, ...
+    /// in file order ("Rule has no preference specified - setting to 16384").
+    unprioritised_rules: u32,
 }
 
 /// At most this many "did you mean" searches per load; later typos get the plain message.
@@ -2569,11 +2572,19 @@ impl Parser {
             k += 2;
         }
         if r.priority.is_none() {
-            self.warn(
-                DiagClass::Missing,
-                st.span(),
-                "rule without a `priority`: the kernel picks one, which is probably not what you want",
+            let pref = 16384u32.saturating_sub(self.unprioritised_rules);
+            self.unprioritised_rules += 1;
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(st.span().clone()),
+                    format!(
+                        "rule without a `priority`: {pref} is used, as keepalived does, which is probably not what you want"
+                    ),
+                )
+                .with_help("write `priority N` (keepalived's `preference`) on the rule"),
             );
+            r.priority = Some(pref);
         }
         if let (Some(f), Some(t)) = (r.from, r.to)
             && f.addr.is_ipv4() != t.addr.is_ipv4()
@@ -2883,6 +2894,30 @@ impl Parser {
             self.diags.push(d);
         }
         self.vs_keepalived_reports(&vs, stmts);
+        // keepalived 2.2.7 checks this for the default quorum 1 too (all weights 0), and
+        // lowers the quorum to the total weight ("reducing quorum to N"); so does rampart
+        // (a total of 0 keeps the quorum: keepalived's 0 would make the service always up).
+        if let Some(span) = quorum_span.or_else(|| Some(vs.span.clone())) {
+            let total = vs.total_weight();
+            if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
+                let now = if total > 0 {
+                    format!("quorum {total} is used, as keepalived does")
+                } else {
+                    "the virtual server can never be up".to_string()
+                };
+                self.warn(
+                    DiagClass::Semantic,
+                    &span,
+                    format!(
+                        "quorum {} is above the total weight {total} of the real servers: {now}",
+                        vs.quorum
+                    ),
+                );
+                if total > 0 {
+                    vs.quorum = total as u32;
+                }
+            }
+        }
         if vs.hysteresis >= vs.quorum {
             // keepalived 2.2.7: "hysteresis H >= quorum Q; setting hysteresis to Q-1".
             let h = vs.quorum - 1;
@@ -2898,20 +2933,6 @@ impl Parser {
                 .with_help(format!("write a hysteresis from 0 to {h}")),
             );
             vs.hysteresis = h;
-        }
-        // keepalived 2.2.7 reports this for the default quorum 1 too (all weights 0).
-        if let Some(span) = quorum_span.or_else(|| Some(vs.span.clone())) {
-            let total = vs.total_weight();
-            if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
-                self.warn(
-                    DiagClass::Semantic,
-                    &span,
-                    format!(
-                        "quorum {} is above the total weight {total} of the real servers: the virtual server can never be up",
-                        vs.quorum
-                    ),
-                );
-            }
         }
         Some(vs)
     }
