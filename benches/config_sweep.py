@@ -868,6 +868,8 @@ def vip_text(v, iface):
         t += " peer %s/%d" % (v["peer"]["addr"], v["peer"]["len"])
     if v.get("no_track"):
         t += " no_track"
+    if v.get("preferred_lft") is not None:
+        t += " preferred_lft %d" % v["preferred_lft"]
     return t
 
 
@@ -904,7 +906,9 @@ def compare_vrrp(kd, rd):
         ver = pick(r.get("version"), g.get("vrrp_version"), "V2")
         want["version"] = ver.lstrip("V")
         adv = secs(r.get("advert_int"))
-        want["advert_int"] = ("%d sec" % adv) if adv == int(adv) else ("%d milli-sec" % round(adv * 1000))
+        # keepalived prints VRRPv3 intervals in milliseconds.
+        v3 = want["version"] == "3"
+        want["advert_int"] = ("%d sec" % adv) if adv == int(adv) and not v3 else ("%d milli-sec" % round(adv * 1000))
         want["preempt"] = "disabled" if r.get("nopreempt") else "enabled"
         want["garp_master_delay"] = "%d" % secs(pick(r.get("garp_master_delay"), g.get("vrrp_garp_master_delay")))
         want["garp_master_repeat"] = str(pick(r.get("garp_master_repeat"), g.get("vrrp_garp_master_repeat")))
@@ -928,11 +932,54 @@ def compare_vrrp(kd, rd):
                 diffs.append("%s.%s: keepalived %r, rampart %r" % (name, key, got, want[key]))
         rv = [vip_text(v, r.get("interface") or "") for v in r.get("virtual_ipaddress", [])]
         kv = [re.sub(r" dev (\S+)@\S+", r" dev \1", x) for x in k["vips"]]
+        # IPv6 addresses are printed with their (default) lifetime.
+        kv = [x.replace(" preferred_lft forever", "") for x in kv]
         if vmac:
             kv = [re.sub(r" dev \S+", " dev " + (r.get("interface") or ""), x) for x in kv]
         if rv != kv:
             diffs.append("%s VIPs: keepalived %r, rampart %r" % (name, k["vips"], rv))
     return diffs
+
+
+KEYWORD_CONTEXTS = {
+    "top": "%s\n",
+    "global_defs": "global_defs {\n    %s\n}\n",
+    "vrrp_script": "vrrp_script s {\n    script /bin/true\n    %s\n}\n",
+    "vrrp_sync_group": INST % "" + "vrrp_sync_group G {\n    group {\n        VI_1\n    }\n    %s\n}\n",
+    "vrrp_instance": INST % "    %s\n",
+    "virtual_server": "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 10.0.1.1 80 {\n    }\n    %s\n}\n",
+    "real_server": RS % "        %s\n",
+    "TCP_CHECK": RS % "        TCP_CHECK {\n            %s\n        }\n",
+    "HTTP_GET": RS % "        HTTP_GET {\n            url {\n                path /\n            }\n            %s\n        }\n",
+    "url": RS % "        HTTP_GET {\n            url {\n                path /\n                %s\n            }\n        }\n",
+    "MISC_CHECK": RS % "        MISC_CHECK {\n            misc_path /bin/true\n            %s\n        }\n",
+}
+
+
+def keyword_sweep(ns, binary, tmp):
+    """Every keyword of keepalived.conf(5) in every common block: where keepalived knows it
+    (no "Unknown keyword") rampart must not call it unknown, and the reverse."""
+    import gzip
+    man = gzip.open("/usr/share/man/man5/keepalived.conf.5.gz", "rt", errors="replace").read()
+    words = sorted(set(re.findall(r"\\fB([a-zA-Z_][a-zA-Z0-9_-]*)", man)))
+    words = [w for w in words if re.match(r"^[a-z][a-z0-9_-]+$|^[A-Z_]+_CHECK$", w)]
+    bad = []
+    for ctx, tpl in KEYWORD_CONTEXTS.items():
+        for w in words:
+            path = os.path.join(tmp, "kw.conf")
+            with open(path, "w") as f:
+                f.write(tpl % (w + " 1"))
+            krc, kmsgs = run_keepalived(ns, path)
+            k_unknown = any("Unknown keyword '%s'" % w in m for m in kmsgs)
+            rrc, rdiags = run_rampart(binary, path)
+            r_unknown = any(d.get("class") == "unknown_keyword" and ("`%s`" % w) in d.get("message", "")
+                            for d in rdiags)
+            if k_unknown != r_unknown:
+                bad.append((ctx, w, "keepalived: %s" % ("unknown" if k_unknown else "known"),
+                            "rampart: %s" % ("unknown" if r_unknown else "known")))
+    for b in bad:
+        print("KEYWORD %-16s %-32s %s, %s" % b)
+    print("%d keywords x %d blocks, %d differences" % (len(words), len(KEYWORD_CONTEXTS), len(bad)))
 
 
 def main():
@@ -942,12 +989,22 @@ def main():
     ap.add_argument("--only", help="run only cases whose name contains this")
     ap.add_argument("--show-agree", action="store_true")
     ap.add_argument("--dump", action="store_true", help="also compare VRRP interpretation (slower)")
+    ap.add_argument("--keywords", action="store_true",
+                    help="only: every keyword of keepalived.conf(5) in every common block, known vs unknown")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("config_sweep.py needs root (network namespace for keepalived's interface checks)")
     if not shutil.which("keepalived"):
         sys.exit("keepalived not installed")
 
+    if args.keywords:
+        tmp = tempfile.mkdtemp(prefix="cfgsweep.")
+        try:
+            with Netns() as ns:
+                keyword_sweep(ns, args.rampart, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     cases = (corpus_files() + [("base", BASE, {})] + hand_cases() + mutations(BASE)
              + [("base2", BASE2, {})]
              + [(n.replace("base L", "base2 L"), t, f) for n, t, f in mutations(BASE2)])

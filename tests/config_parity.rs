@@ -188,6 +188,53 @@ fn rows() -> Vec<Row> {
             (6, "Invalid misc_timeout value '1.5'"),
             Reject("whole seconds from 0 to 4294"),
         ),
+        row(
+            "VIP label longer than 15 characters",
+            inst("").replace(
+                "10.0.0.1\n",
+                "10.0.0.1/24 dev eth0 label eth0:abcdefghijklmnop\n",
+            ),
+            (5, "is longer than maximum length 15 - removing address"),
+            Reject("at most 15 characters"),
+        ),
+        row(
+            "connect_port at the virtual_server level",
+            vs("    connect_port 81\n"),
+            (5, "Unknown keyword 'connect_port'"),
+            Reject("`connect_port` is not valid in virtual_server"),
+        ),
+        row(
+            "connect_port at the real_server level",
+            rs("        connect_port 82\n        TCP_CHECK {\n        }\n"),
+            (5, "Unknown keyword 'connect_port'"),
+            Reject("`connect_port` is not valid in real_server"),
+        ),
+        row(
+            "bind_if / log_all_failures at the real_server level",
+            rs("        bind_if eth0\n        log_all_failures\n        TCP_CHECK {\n        }\n"),
+            (5, "Unknown keyword 'bind_if'"),
+            Reject("write it inside each checker"),
+        ),
+        row(
+            "a keyword rampart does not support yet, in the wrong block",
+            inst("    vrrp_iptables\n"),
+            (5, "Unknown keyword 'vrrp_iptables'"),
+            Reject("keepalived reads `vrrp_iptables` in global_defs"),
+        ),
+        row(
+            "enable_sni in HTTP_GET",
+            rs(
+                "        HTTP_GET {\n            enable_sni\n            url {\n                path /\n            }\n        }\n",
+            ),
+            (0, ""),
+            Warn("`enable_sni` has no effect in HTTP_GET"),
+        ),
+        row(
+            "persistence_engine",
+            vs("    persistence_engine sip\n"),
+            (0, ""),
+            Warn("`persistence_engine` is not supported by rampart yet"),
+        ),
         // --- ranges
         row(
             "preempt_delay above 1000",
@@ -626,6 +673,14 @@ fn patched_values_are_interpreted_like_keepalived() {
         .map(|r| r.priority)
         .collect();
     assert_eq!(prios, vec![Some(16384), Some(7), Some(16383)]);
+    // connect_timeout / retry / delay_before_retry / warmup are inherited from the virtual and
+    // real server level (keepalived 2.2.7 reads them there).
+    let cfg = load(&self::vs("    connect_timeout 7\n    retry 4\n"));
+    let c = &cfg.virtual_servers[0].real_servers[0].checkers[0].common;
+    assert_eq!(
+        (c.connect_timeout, c.retry),
+        (Some(Duration::from_secs(7)), Some(4))
+    );
     // Duplicate track entries: the first one counts.
     let cfg = load(&inst(
         "    track_interface {\n        eth1 weight 5\n        eth1 weight 7\n    }\n",

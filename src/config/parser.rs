@@ -180,6 +180,15 @@ impl Parser {
                     st.span(),
                     format!("`{word}` is not valid in {context}"),
                 );
+            } else if let Some(home) = kw::unsupported_home(word) {
+                // Misplaced, not merely unsupported: keepalived 2.2.7 calls it an unknown
+                // keyword here and ignores it (found by benches/config_sweep.py --keywords).
+                self.error_help(
+                    DiagClass::UnknownKeyword,
+                    st.span(),
+                    format!("`{word}` is not valid in {context}"),
+                    format!("keepalived reads `{word}` in {home} (where rampart does not support it yet)"),
+                );
             } else {
                 self.warn(
                     DiagClass::Unsupported,
@@ -378,7 +387,11 @@ impl Parser {
     }
 
     fn timer(&mut self, st: &Stmt) -> Option<Duration> {
-        self.one(st, v::timer, "a time in seconds, e.g. 3 or 0.5")
+        self.one(
+            st,
+            v::timer,
+            "a time in seconds (at most 1000000000), e.g. 3 or 0.5",
+        )
     }
 
     /// Whole seconds from `lo` to `hi`: keepalived 2.2.7 reads these keywords as integers and
@@ -398,7 +411,7 @@ impl Parser {
         self.one(
             st,
             |s| v::timer(s).filter(|d| !d.is_zero()),
-            "a time in seconds above 0, e.g. 3 or 0.5",
+            "a time in seconds above 0 (at most 1000000000), e.g. 3 or 0.5",
         )
     }
 
@@ -2212,7 +2225,17 @@ impl Parser {
                         "global, site, link, host, nowhere or 0-255",
                     );
                 }
-                "label" => a.label = val.map(|t| t.text.clone()),
+                "label" => {
+                    // IFNAMSIZ: keepalived 2.2.7 drops the whole address ("Address label ... is
+                    // longer than maximum length 15 - removing address").
+                    let t = val?;
+                    a.label = self.tok_val(
+                        t,
+                        |l| (l.len() <= 15).then(|| l.to_string()),
+                        "label",
+                        "a label of at most 15 characters, e.g. eth0:1",
+                    );
+                }
                 "peer" => {
                     let t = val?;
                     a.peer = self.tok_val(t, v::prefix, "peer address", "ADDR[/LEN]");
@@ -2717,6 +2740,9 @@ impl Parser {
             // delay_loop and alpha are the virtual server's own (checker_common would take
             // them as checker defaults).
             let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
+            if self.checker_only(s, "virtual_server") {
+                continue;
+            }
             if !own && self.checker_common(s, &mut defaults) {
                 continue;
             }
@@ -3049,6 +3075,9 @@ impl Parser {
             ],
         );
         for s in &block.stmts {
+            if self.checker_only(s, "real_server") {
+                continue;
+            }
             if self.checker_common(s, &mut defaults) {
                 continue;
             }
@@ -3095,7 +3124,38 @@ impl Parser {
         Some(rs)
     }
 
-    /// Options shared by every checker (and inheritable from real_server / virtual_server).
+    /// Checker options keepalived 2.2.7 reads only inside a checker: at the virtual_server or
+    /// real_server level it calls them unknown and ignores them, so each checker keeps its own
+    /// default (the real server's port, no bind address). Inheriting them would check another
+    /// port than keepalived does. Reports and returns true for such a keyword.
+    fn checker_only(&mut self, s: &Stmt, context: &str) -> bool {
+        let k = s.kw.text.as_str();
+        if !matches!(
+            k,
+            "connect_ip"
+                | "connect_port"
+                | "bindto"
+                | "bind_port"
+                | "bind_if"
+                | "fwmark"
+                | "nb_get_retry"
+                | "log_all_failures"
+        ) {
+            return false;
+        }
+        self.error_help(
+            DiagClass::UnknownKeyword,
+            s.span(),
+            format!("`{k}` is not valid in {context}"),
+            format!(
+                "write it inside each checker (TCP_CHECK, HTTP_GET, ...); keepalived 2.2.7 ignores it here"
+            ),
+        );
+        true
+    }
+
+    /// Options shared by every checker (and inheritable from real_server / virtual_server:
+    /// connect_timeout, retry, delay_before_retry, warmup, as keepalived 2.2.7).
     fn checker_common(&mut self, s: &Stmt, c: &mut CheckerCommon) -> bool {
         match s.kw.text.as_str() {
             "connect_ip" => c.connect_ip = self.one(s, v::ip, "an IP address"),
@@ -3235,6 +3295,15 @@ impl Parser {
                 }
                 ("virtualhost", true, _) => http.virtualhost = self.string(s),
                 ("enable_sni", true, _) if kind_name == "SSL_GET" => http.enable_sni = self.flag(s),
+                ("enable_sni", true, _) => {
+                    // keepalived 2.2.7 accepts it in HTTP_GET too, where there is no TLS.
+                    self.flag(s);
+                    self.warn(
+                        DiagClass::Semantic,
+                        s.span(),
+                        format!("`enable_sni` has no effect in {kind_name} (no TLS); ignored"),
+                    );
+                }
                 // rampart checks every url in each run (keepalived without fast_recovery
                 // checks one url per delay_loop while the server is down): always on.
                 ("fast_recovery", true, _) => {
