@@ -235,6 +235,30 @@ fn rows() -> Vec<Row> {
             (0, ""),
             Warn("`persistence_engine` is not supported by rampart yet"),
         ),
+        row(
+            "protocol in lower case",
+            vs("").replace("protocol TCP", "protocol tcp"),
+            (0, ""),
+            Accept,
+        ),
+        deliberate(
+            "vrrp_strict off (keepalived turns strict mode on)",
+            global("    vrrp_strict off\n"),
+            (0, ""),
+            Reject("`vrrp_strict` takes no value"),
+        ),
+        deliberate(
+            "nopreempt off (keepalived: preempt disabled)",
+            inst("    state BACKUP\n    nopreempt off\n"),
+            (0, ""),
+            Reject("keepalived 2.2.7 ignores the value"),
+        ),
+        deliberate(
+            "virtual_server inhibit_on_failure with a value",
+            vs("    inhibit_on_failure 1\n"),
+            (0, ""),
+            Reject("`inhibit_on_failure` takes no value"),
+        ),
         // --- ranges
         row(
             "preempt_delay above 1000",

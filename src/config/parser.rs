@@ -27,6 +27,29 @@ pub struct Parser {
     unprioritised_rules: u32,
 }
 
+/// Flags whose value keepalived 2.2.7 ignores (`KEYWORD 1` is silent, `KEYWORD off` turns it on;
+/// found by benches/config_sweep.py and keepalived's `-d` dump).
+const ARG_IGNORED_FLAGS: &[&str] = &[
+    "enable_script_security",
+    "log_unknown_vrids",
+    "lvs_flush",
+    "vrrp_check_unicast_src",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_strict",
+    "check_unicast_src",
+    "dont_track_primary",
+    "promote_secondaries",
+    "unicast_fault_no_peer",
+    "nopreempt",
+    "init_fail",
+    "alpha",
+    "omega",
+    "ha_suspend",
+    "ops",
+    "sorry_server_inhibit",
+    "misc_dynamic",
+];
+
 /// At most this many "did you mean" searches per load; later typos get the plain message.
 pub const MAX_SUGGESTIONS: usize = 200;
 
@@ -422,6 +445,9 @@ impl Parser {
 
     /// `KEYWORD` alone (on) or `KEYWORD <BOOL>`.
     fn flag(&mut self, st: &Stmt) -> bool {
+        if ARG_IGNORED_FLAGS.contains(&st.kw.text.as_str()) {
+            return self.bare_flag(st);
+        }
         self.no_block(st);
         match st.args.first() {
             None => true,
@@ -436,6 +462,25 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// A keyword whose value keepalived 2.2.7 ignores: `vrrp_strict off` turns strict mode
+    /// *on* there (its `-d` dump shows it). Rather than read such a file differently, any
+    /// value is an error (benches/config_sweep.py, docs/config-parity.md).
+    fn bare_flag(&mut self, st: &Stmt) -> bool {
+        self.no_block(st);
+        if let Some(t) = st.args.first() {
+            let k = &st.kw.text;
+            self.error_help(
+                DiagClass::BadValue,
+                &t.span,
+                format!("`{k}` takes no value (`{}` given)", t.text),
+                format!(
+                    "write `{k}` alone to turn it on, or remove the line; keepalived 2.2.7 ignores the value and turns it on, even `{k} off`"
+                ),
+            );
+        }
+        true
     }
 
     /// A command whose arguments are all the remaining tokens (vrrp_script `script`,
@@ -2788,13 +2833,15 @@ impl Parser {
                     vs.protocol = self
                         .one(
                             s,
-                            |x| match x {
+                            // keepalived 2.2.7 compares without case (`protocol tcp` is
+                            // TCP), unlike lb_kind, lb_algo and state.
+                            |x| match x.to_ascii_uppercase().as_str() {
                                 "TCP" => Some(Protocol::Tcp),
                                 "UDP" => Some(Protocol::Udp),
                                 "SCTP" => Some(Protocol::Sctp),
                                 _ => None,
                             },
-                            "TCP, UDP or SCTP",
+                            "TCP, UDP or SCTP (any case)",
                         )
                         .unwrap_or(vs.protocol)
                 }
@@ -2862,7 +2909,8 @@ impl Parser {
                 "omega" => vs.omega = self.flag(s),
                 "ha_suspend" => vs.ha_suspend = self.flag(s),
                 "virtualhost" => vs.virtualhost = self.string(s),
-                "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
+                // At this level keepalived ignores a value (the real_server one reads it).
+                "inhibit_on_failure" => vs.inhibit_on_failure = self.bare_flag(s),
                 "smtp_alert" => vs.smtp_alert = Some(self.flag(s)),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s, &vs) {
