@@ -259,6 +259,18 @@ fn rows() -> Vec<Row> {
             (0, ""),
             Reject("`inhibit_on_failure` takes no value"),
         ),
+        row(
+            "a port-0 virtual_server without persistence",
+            vs("").replace("10.0.0.1 80 {", "10.0.0.1 0 {"),
+            (5, "zero port only valid for persistent services - setting"),
+            Warn("persistence_timeout 360 is used"),
+        ),
+        row(
+            "real_server without a port",
+            rs("").replace("real_server 10.0.1.1 80", "real_server 10.0.1.1"),
+            (0, ""),
+            Accept,
+        ),
         // --- ranges
         row(
             "preempt_delay above 1000",
@@ -705,6 +717,19 @@ fn patched_values_are_interpreted_like_keepalived() {
         (c.connect_timeout, c.retry),
         (Some(Duration::from_secs(7)), Some(4))
     );
+    // A real server without a port (or port 0) takes the service's port.
+    let cfg = load(
+        "virtual_server 10.0.0.1 8080 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 10.0.1.1 {\n    }\n    real_server 10.0.1.2 0 {\n    }\n}\n",
+    );
+    let ports: Vec<_> = cfg.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| r.port)
+        .collect();
+    assert_eq!(ports, vec![Some(8080), Some(8080)]);
+    // Port 0 without persistence: 360 s, as keepalived.
+    let cfg = load(&self::vs("").replace("10.0.0.1 80 {", "10.0.0.1 0 {"));
+    assert_eq!(cfg.virtual_servers[0].persistence_timeout, Some(360));
     // Duplicate track entries: the first one counts.
     let cfg = load(&inst(
         "    track_interface {\n        eth1 weight 5\n        eth1 weight 7\n    }\n",

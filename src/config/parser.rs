@@ -2967,6 +2967,21 @@ impl Parser {
             .with_help("write `protocol TCP` (or UDP/SCTP) in the virtual_server block");
             self.diags.push(d);
         }
+        if let VsKey::Addr { port: 0, .. } = vs.key
+            && vs.persistence_timeout.is_none()
+        {
+            // keepalived 2.2.7: "zero port only valid for persistent services - setting" (the
+            // default persistence, 360 s).
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Semantic,
+                    Some(vs.span.clone()),
+                    "a port-0 virtual_server must be persistent: persistence_timeout 360 is used, as keepalived does",
+                )
+                .with_help("write `persistence_timeout N`, or give the virtual_server a port"),
+            );
+            vs.persistence_timeout = Some(360);
+        }
         self.vs_keepalived_reports(&vs, stmts);
         // keepalived 2.2.7 checks this for the default quorum 1 too (all weights 0), and
         // lowers the quorum to the total weight ("reducing quorum to N"); so does rampart
@@ -3074,18 +3089,14 @@ impl Parser {
         let addr = self.tok_val(a, v::ip, "real server address", "an IP address")?;
         let port = match st.args.get(1) {
             Some(p) => Some(self.tok_val(p, v::port, "port", "a port number 0-65535")?),
-            None => {
-                if matches!(vs.key, VsKey::Addr { .. }) {
-                    self.error_help(
-                        DiagClass::Missing,
-                        &after(st),
-                        "real_server needs a port",
-                        "expected real_server IP PORT",
-                    );
-                    return None;
-                }
-                None
-            }
+            None => None,
+        };
+        // keepalived 2.2.7 gives a real server of an address service written without a port
+        // (or with port 0) the service's port, silently (check_data.c "We can also correct
+        // errors here"); so does rampart.
+        let port = match (vs.key.clone(), port) {
+            (VsKey::Addr { port: vport, .. }, None | Some(0)) => Some(vport),
+            (_, p) => p,
         };
         self.max_args(st, 2, "IP [PORT]");
         let mut rs = RealServer {
