@@ -727,6 +727,16 @@ fn patched_values_are_interpreted_like_keepalived() {
         .map(|r| r.port)
         .collect();
     assert_eq!(ports, vec![Some(8080), Some(8080)]);
+    // `weight` in a virtual_server: the default of its real servers that write none.
+    let cfg = load(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 10.0.1.1 80 {\n    }\n    real_server 10.0.1.2 80 {\n        weight 2\n    }\n    weight 5\n}\n",
+    );
+    let weights: Vec<_> = cfg.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| r.weight)
+        .collect();
+    assert_eq!(weights, vec![5, 2]);
     // Port 0 without persistence: 360 s, as keepalived.
     let cfg = load(&self::vs("").replace("10.0.0.1 80 {", "10.0.0.1 0 {"));
     assert_eq!(cfg.virtual_servers[0].persistence_timeout, Some(360));

@@ -288,6 +288,8 @@ pub const INSTANCE_UNSUPPORTED: &[&str] = &[
 
 pub const VS: &[&str] = &[
     "delay_loop",
+    // The default weight of its real servers (keepalived 2.2.7 accepts it here).
+    "weight",
     "lb_algo",
     "lvs_sched",
     "lb_kind",

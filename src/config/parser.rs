@@ -2778,6 +2778,8 @@ impl Parser {
         let mut protocol_span = None;
         let mut rs_seen: std::collections::HashMap<(IpAddr, Option<u16>), u32> =
             std::collections::HashMap::new();
+        let mut vs_weight: Option<u32> = None;
+        let mut rs_own_weight: Vec<bool> = Vec::new();
         let stmts = self.block(st);
         // A second sorry_server is an error of its own (below), not the generic warning.
         self.duplicates(stmts, &["real_server", "sorry_server"]);
@@ -2928,10 +2930,25 @@ impl Parser {
                             continue;
                         }
                         rs_seen.insert((rs.addr, rs.port), rs.span.line);
+                        let own = s
+                            .block
+                            .as_ref()
+                            .is_some_and(|b| b.stmts.iter().any(|x| x.kw.text == "weight"));
+                        rs_own_weight.push(own);
                         vs.real_servers.push(rs)
                     }
                 }
+                // keepalived 2.2.7: the default weight of the real servers that write none
+                // (undocumented in keepalived.conf(5), found by benches/config_sweep.py).
+                "weight" => vs_weight = self.u32_in(s, 0, 65535),
                 _ => self.other(s, "virtual_server", kw::VS, kw::VS_UNSUPPORTED),
+            }
+        }
+        if let Some(w) = vs_weight {
+            for (rs, own) in vs.real_servers.iter_mut().zip(&rs_own_weight) {
+                if !own {
+                    rs.weight = w;
+                }
             }
         }
         if let Some(ss) = &mut vs.sorry_server {
