@@ -271,6 +271,33 @@ fn rows() -> Vec<Row> {
             (0, ""),
             Accept,
         ),
+        row(
+            "fwmark DR real server with a port",
+            "virtual_server fwmark 1 {\n    lb_algo rr\n    lb_kind DR\n    real_server 10.0.1.1 80 {\n    }\n}\n",
+            (5, "has port specified - clearing"),
+            Warn("port of real_server 10.0.1.1 is ignored"),
+        ),
+        row(
+            "ha_suspend on a fwmark service",
+            "virtual_server fwmark 1 {\n    lb_algo rr\n    lb_kind DR\n    ha_suspend\n    real_server 10.0.1.1 0 {\n    }\n}\n",
+            (
+                5,
+                "cannot use ha_suspend with fwmarks - clearing ha_suspend",
+            ),
+            Warn("`ha_suspend` has no effect on the fwmark 1 virtual server"),
+        ),
+        row(
+            "DR sorry server on another port",
+            vs("    sorry_server 10.0.9.9 8080\n").replace("lb_kind NAT", "lb_kind DR"),
+            (5, "sorry server ports don't match - resetting"),
+            Warn("DR/TUN cannot translate ports"),
+        ),
+        deliberate(
+            "sorry server that is also a real server",
+            "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    sorry_server 10.0.1.1 80\n    real_server 10.0.1.1 80 {\n        inhibit_on_failure\n    }\n}\n",
+            (5, "matches sorry server, but inhibit setting differs"),
+            Reject("is also a real_server"),
+        ),
         // --- ranges
         row(
             "preempt_delay above 1000",

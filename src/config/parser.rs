@@ -3085,6 +3085,49 @@ impl Parser {
                 "remove `ops`, or use `protocol UDP`",
             );
         }
+        if let VsKey::Fwmark(m) = vs.key {
+            if vs.ha_suspend {
+                // keepalived: "cannot use ha_suspend with fwmarks - clearing ha_suspend".
+                let at = stmts
+                    .iter()
+                    .find(|s| s.kw.text == "ha_suspend")
+                    .map_or(vs.span.clone(), |s| s.span().clone());
+                self.warn(
+                    DiagClass::Semantic,
+                    &at,
+                    format!("`ha_suspend` has no effect on the fwmark {m} virtual server (it has no address to wait for; keepalived clears it)"),
+                );
+            }
+            for rs in &vs.real_servers {
+                // keepalived: "real server ... has port specified - clearing" (DR/TUN).
+                if rs.lb_kind.unwrap_or(vs.lb_kind) != ForwardMethod::Nat
+                    && rs.port.is_some_and(|p| p != 0)
+                {
+                    self.warn(
+                        DiagClass::Semantic,
+                        &rs.span,
+                        format!(
+                            "the port of real_server {} is ignored: a DR/TUN fwmark service forwards to the port the client used (keepalived clears it)",
+                            rs.addr
+                        ),
+                    );
+                }
+            }
+        }
+        if let (VsKey::Addr { port: vport, .. }, Some(ss)) = (&vs.key, &vs.sorry_server)
+            && ss.lb_kind.unwrap_or(vs.lb_kind) != ForwardMethod::Nat
+            && ss.port.is_some_and(|p| p != *vport)
+        {
+            // keepalived: "virtual server ... and sorry server ports don't match - resetting".
+            self.warn(
+                DiagClass::Semantic,
+                &ss.span,
+                format!(
+                    "sorry_server port {} differs from the virtual server port {vport}, but DR/TUN cannot translate ports (keepalived resets it to {vport})",
+                    ss.port.unwrap_or_default()
+                ),
+            );
+        }
         if vs.real_servers.is_empty() {
             // keepalived: "Virtual server ... has no real servers - ignoring" (even with a
             // sorry_server).
