@@ -270,6 +270,7 @@ fn keepalived_unicast_ah_verifies_in_the_instance_even_after_a_plain_decode() {
         notify_master_rx_lower_pri: false,
         track_files: vec![],
         garp_extra_if: None,
+        track_processes: vec![],
     };
     let mut inst = Instance::new(params);
     let t0 = Instant::now();

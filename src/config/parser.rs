@@ -11,6 +11,8 @@ use super::values as v;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod track_process;
+
 /// Parser context: the diagnostics collected so far. No globals.
 #[derive(Default)]
 pub struct Parser {
@@ -597,6 +599,19 @@ impl Parser {
                             );
                         } else {
                             cfg.track_files.push(f)
+                        }
+                    }
+                }
+                "vrrp_track_process" => {
+                    if let Some(p) = self.track_process_def(st) {
+                        if cfg.track_processes.iter().any(|x| x.name == p.name) {
+                            self.error(
+                                DiagClass::Duplicate,
+                                st.span(),
+                                format!("vrrp_track_process `{}` defined twice", p.name),
+                            );
+                        } else {
+                            cfg.track_processes.push(p)
                         }
                     }
                 }
@@ -1599,6 +1614,7 @@ impl Parser {
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),
+            track_process: Vec::new(),
             notify_priority_changes: None,
             tracking_weight: false,
             span: st.span().clone(),
@@ -1644,6 +1660,10 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     g.track_file.append(&mut t)
+                }
+                "track_process" => {
+                    let mut t = self.track_process_refs(s);
+                    g.track_process.append(&mut t)
                 }
                 "sync_group_tracking_weight" => g.tracking_weight = self.flag(s),
                 "global_tracking" => {
@@ -1693,6 +1713,7 @@ impl Parser {
                 "track_interface",
                 "track_script",
                 "track_file",
+                "track_process",
                 "unicast_peer",
             ],
         );
@@ -1904,6 +1925,10 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     i.track_file.append(&mut t)
+                }
+                "track_process" => {
+                    let mut t = self.track_process_refs(s);
+                    i.track_process.append(&mut t)
                 }
                 "promote_secondaries" => i.promote_secondaries = self.flag(s),
                 "strict_mode" => i.strict_mode = Some(self.flag(s)),

@@ -54,6 +54,7 @@ pub fn params(name: &str, priority: u8) -> InstanceParams {
         notify_master_rx_lower_pri: false,
         track_files: vec![],
         garp_extra_if: None,
+        track_processes: vec![],
     }
 }
 
