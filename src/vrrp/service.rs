@@ -81,6 +81,7 @@ enum DriverMsg {
     Link(LinkEvent),
     Script(ScriptStatus),
     TrackFile(super::track_file::FileValue),
+    TrackProcess(super::track_process::StatusChange),
 }
 
 /// Work for an instance's executor.
@@ -353,6 +354,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         script_tx,
         script_tasks,
         file_watch: None,
+        process_watch: None,
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -400,6 +402,12 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         }
     }
     drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
+    // track_process: the first scan decides the status the instances start with.
+    let (initial, watch) = start_process_watch(&cfg, &drv.drv_tx);
+    for c in &initial {
+        drv.track_process_status(&mut node, c, now).await;
+    }
+    drv.process_watch = watch;
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -812,6 +820,8 @@ struct Driver {
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
     /// The track_file poller (None: no file is tracked).
     file_watch: Option<AbortOnDrop>,
+    /// The track_process poller (None: no process is tracked).
+    process_watch: Option<AbortOnDrop>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -1357,6 +1367,14 @@ impl Driver {
         }
         self.file_watch = None;
         self.file_watch = start_file_watch(files, initial, &self.drv_tx);
+        // track_process: a new scan for the new configuration (kept instances learn any
+        // change; pending fork/terminate delays start over).
+        self.process_watch = None;
+        let (initial, watch) = start_process_watch(&new_cfg, &self.drv_tx);
+        for c in &initial {
+            self.track_process_status(node, c, now).await;
+        }
+        self.process_watch = watch;
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1447,6 +1465,7 @@ impl Driver {
                 }
             }
             DriverMsg::TrackFile(v) => self.track_file_value(node, &v, now).await,
+            DriverMsg::TrackProcess(c) => self.track_process_status(node, &c, now).await,
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1493,6 +1512,29 @@ impl Driver {
                 let input = Input::TrackFile {
                     name: v.name.clone(),
                     value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
+            }
+        }
+    }
+
+    async fn track_process_status(
+        &mut self,
+        node: &mut Node,
+        c: &super::track_process::StatusChange,
+        now: Instant,
+    ) {
+        for idx in 0..node.instances().len() {
+            let tracks = node.instances()[idx]
+                .params()
+                .track_processes
+                .iter()
+                .any(|t| t.name == c.name);
+            if tracks {
+                let input = Input::TrackProcess {
+                    name: c.name.clone(),
+                    up: c.up,
                 };
                 let acts = node.step(idx, input, now);
                 self.execute(node, acts, now).await;
@@ -2300,4 +2342,28 @@ fn start_file_watch(
         }
     });
     Some(AbortOnDrop(vec![poller, forward]))
+}
+
+/// Scan the processes the configuration tracks (the status the instances start with) and
+/// poll for changes from then on, forwarding them to the driver.
+fn start_process_watch(
+    cfg: &Config,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> (Vec<super::track_process::StatusChange>, Option<AbortOnDrop>) {
+    let defs = super::track_process::tracked(cfg);
+    if defs.is_empty() {
+        return (Vec::new(), None);
+    }
+    let (core, initial) = super::track_process::start(defs);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let poller = super::track_process::spawn(core, tx);
+    let drv = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            if drv.send(DriverMsg::TrackProcess(c)).is_err() {
+                return;
+            }
+        }
+    });
+    (initial, Some(AbortOnDrop(vec![poller, forward])))
 }
