@@ -2354,9 +2354,9 @@ fn start_process_watch(
     if defs.is_empty() {
         return (Vec::new(), None);
     }
-    let (core, initial) = super::track_process::start(defs);
+    let (core, scanner, initial) = super::track_process::start(defs);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let poller = super::track_process::spawn(core, tx);
+    let poller = super::track_process::spawn(core, scanner, tx);
     let drv = drv_tx.clone();
     let forward = tokio::spawn(async move {
         while let Some(c) = rx.recv().await {

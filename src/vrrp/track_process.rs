@@ -279,6 +279,14 @@ impl ProcessTracker {
             .min()
     }
 
+    /// The pids some tracker counts now.
+    pub fn members(&self) -> BTreeSet<u32> {
+        self.trackers
+            .iter()
+            .flat_map(|t| t.members.iter().copied())
+            .collect()
+    }
+
     pub fn status(&self) -> Vec<TrackerStatus> {
         self.trackers
             .iter()
@@ -353,72 +361,121 @@ pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Read the process table. `cmdline`: read command lines, reusing `prev`'s for processes
-/// whose name did not change. Zombies are left out (they are not running). Processes that
-/// vanish while being read are simply absent.
-pub fn scan(cmdline: bool, prev: &BTreeMap<u32, ProcInfo>) -> Vec<ProcInfo> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((comm, state, ppid)) = parse_stat(&stat) else {
-            continue;
-        };
-        if state == 'Z' || state == 'X' {
-            continue;
+/// Every known process is read again once per this many polls (spread by pid), to see
+/// renames and execs of processes no tracker counts yet.
+pub const RECHECK_POLLS: u32 = 25;
+
+/// Reads the process table incrementally. Listing /proc is cheap; reading a process's
+/// files is not (about 30 µs per file on a loaded host), so a poll reads only:
+/// processes new since the last poll, processes first seen in the previous poll (a fork
+/// caught before its exec), the processes some tracker counts (their exit, zombie state or
+/// rename is seen at once), and 1/[`RECHECK_POLLS`] of the others (by pid), so a process
+/// that renames or execs itself into a tracked name is seen within RECHECK_POLLS polls.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    /// Read command lines too (some tracker uses `full_command`).
+    cmdline: bool,
+    known: BTreeMap<u32, ProcInfo>,
+    /// Pids first seen by the previous poll.
+    fresh: BTreeSet<u32>,
+    round: u32,
+}
+
+impl Scanner {
+    pub fn new(cmdline: bool) -> Scanner {
+        Scanner {
+            cmdline,
+            ..Scanner::default()
         }
-        let argv = if !cmdline {
-            None
-        } else {
-            match prev.get(&pid) {
-                Some(p) if p.comm == comm && p.argv.is_some() => p.argv.clone(),
-                _ => match std::fs::read(format!("/proc/{pid}/cmdline")) {
-                    Ok(b) => Some(parse_cmdline(&b)),
-                    Err(_) => continue,
-                },
-            }
-        };
-        out.push(ProcInfo {
-            pid,
-            ppid,
-            comm,
-            argv,
-        });
     }
-    out
+
+    /// One poll. `watched`: pids read whatever the round (the counted processes).
+    /// Zombies are left out (they are not running); processes that vanish while being read
+    /// are simply absent.
+    pub fn scan(&mut self, watched: &BTreeSet<u32>) -> Vec<ProcInfo> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let first = self.known.is_empty();
+        let mut next = BTreeMap::new();
+        let mut fresh = BTreeSet::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let old = self.known.get(&pid);
+            let read = old.is_none()
+                || self.fresh.contains(&pid)
+                || watched.contains(&pid)
+                || pid % RECHECK_POLLS == self.round % RECHECK_POLLS;
+            let info = match (read, old) {
+                (false, Some(p)) => Some(p.clone()),
+                _ => read_process(pid, self.cmdline, old),
+            };
+            let Some(info) = info else {
+                continue;
+            };
+            if old.is_none() && !first {
+                fresh.insert(pid);
+            }
+            next.insert(pid, info);
+        }
+        self.known = next;
+        self.fresh = fresh;
+        self.round = self.round.wrapping_add(1);
+        self.known.values().cloned().collect()
+    }
+}
+
+/// One process from /proc (None: gone, unreadable or a zombie). The command line is read
+/// only with `cmdline`, and reused from `old` when the name did not change (exec changes it).
+fn read_process(pid: u32, cmdline: bool, old: Option<&ProcInfo>) -> Option<ProcInfo> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (comm, state, ppid) = parse_stat(&stat)?;
+    if state == 'Z' || state == 'X' {
+        return None;
+    }
+    let argv = if !cmdline {
+        None
+    } else {
+        match old {
+            Some(p) if p.comm == comm && p.argv.is_some() => p.argv.clone(),
+            _ => Some(parse_cmdline(
+                &std::fs::read(format!("/proc/{pid}/cmdline")).ok()?,
+            )),
+        }
+    };
+    Some(ProcInfo {
+        pid,
+        ppid,
+        comm,
+        argv,
+    })
 }
 
 /// The first scan, done before the instances start so they start with the right status.
-pub fn start(defs: Vec<TrackProcess>) -> (ProcessTracker, Vec<StatusChange>) {
+pub fn start(defs: Vec<TrackProcess>) -> (ProcessTracker, Scanner, Vec<StatusChange>) {
     let mut core = ProcessTracker::new(defs);
-    let snapshot = scan(core.needs_cmdline(), &BTreeMap::new());
-    let initial = core.start(snapshot);
+    let mut scanner = Scanner::new(core.needs_cmdline());
+    let initial = core.start(scanner.scan(&BTreeSet::new()));
     for t in core.status() {
         tracing::info!(target: "vrrp", "track_process {}: {} process(es) running, quorum {}", t.name, t.count, if t.up { "achieved" } else { "not achieved" });
     }
-    (core, initial)
+    (core, scanner, initial)
 }
 
-/// Poll /proc with `core` (already started) and send every status change. Ends when the
-/// receiver is gone.
+/// Poll /proc with `core` (already started by [`start`]) and send every status change.
+/// Ends when the receiver is gone.
 pub fn spawn(
     mut core: ProcessTracker,
+    mut scanner: Scanner,
     tx: tokio::sync::mpsc::UnboundedSender<StatusChange>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let cmdline = core.needs_cmdline();
-        let mut prev: BTreeMap<u32, ProcInfo> = BTreeMap::new();
         let mut next_poll = tokio::time::Instant::now() + POLL_INTERVAL;
         loop {
             let deadline = match core.next_deadline() {
@@ -428,12 +485,10 @@ pub fn spawn(
             tokio::time::sleep_until(deadline).await;
             let now = Instant::now();
             let changes = if tokio::time::Instant::now() >= next_poll {
-                next_poll += POLL_INTERVAL;
-                let before = prev;
-                // A few hundred small reads: cheap enough for the runtime's thread (the
-                // track_file poller does the same).
-                let snapshot = scan(cmdline, &before);
-                prev = snapshot.iter().map(|p| (p.pid, p.clone())).collect();
+                // A few dozen small reads per poll (see Scanner): fine on the runtime's
+                // thread, as the track_file poller does.
+                let snapshot = scanner.scan(&core.members());
+                next_poll = tokio::time::Instant::now() + POLL_INTERVAL;
                 core.observe(snapshot, now)
             } else {
                 core.expire(now)
@@ -724,11 +779,76 @@ mod tests {
     fn the_own_process_is_found_in_proc() {
         // The test runner itself: its name in /proc/self/stat is what scan reports.
         let me = std::process::id();
-        let snap = scan(true, &BTreeMap::new());
+        let snap = Scanner::new(true).scan(&BTreeSet::new());
         let p = snap.iter().find(|p| p.pid == me).expect("own pid in /proc");
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
         assert_eq!(Some(p.comm.clone()), parse_stat(&stat).map(|s| s.0));
         assert!(p.argv.as_ref().is_some_and(|a| !a.is_empty()));
+    }
+
+    #[test]
+    fn scanner_sees_new_processes_and_exits_at_the_next_poll() {
+        let mut scanner = Scanner::new(false);
+        scanner.scan(&BTreeSet::new());
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id();
+        let snap = scanner.scan(&BTreeSet::new());
+        assert!(snap.iter().any(|p| p.pid == pid), "new process seen");
+        // Not watched and not this round's share: its entry is reused, still present.
+        let snap = scanner.scan(&BTreeSet::new());
+        let p = snap.iter().find(|p| p.pid == pid).expect("still there");
+        assert_eq!(p.ppid, std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        let snap = scanner.scan(&BTreeSet::new());
+        assert!(!snap.iter().any(|p| p.pid == pid), "exit seen");
+    }
+
+    /// Not a test: the cost of one poll, printed (docs/benchmarks/vrrp.md). Run with
+    /// `cargo test --release --lib vrrp::track_process::tests::scan_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn scan_cost() {
+        let extra: usize = std::env::var("SCAN_COST_PROCS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        let mut children: Vec<_> = (0..extra)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("600")
+                    .spawn()
+                    .expect("sleep")
+            })
+            .collect();
+        let rounds = 50;
+        let full = |cmdline| {
+            let t = Instant::now();
+            for _ in 0..rounds {
+                // A new scanner each time: every process read, as the first scan does.
+                std::hint::black_box(Scanner::new(cmdline).scan(&BTreeSet::new()));
+            }
+            t.elapsed() / rounds
+        };
+        let (full_comm, full_cmd) = (full(false), full(true));
+        let mut scanner = Scanner::new(true);
+        let procs = scanner.scan(&BTreeSet::new()).len();
+        let t = Instant::now();
+        for _ in 0..u64::from(RECHECK_POLLS) * 2 {
+            std::hint::black_box(scanner.scan(&BTreeSet::new()));
+        }
+        let steady = t.elapsed() / (RECHECK_POLLS * 2);
+        println!(
+            "{procs} processes: full scan {full_comm:?} (with command lines {full_cmd:?}); steady poll {steady:?} = {:.2} % of a core at one poll per {POLL_INTERVAL:?}",
+            steady.as_secs_f64() / POLL_INTERVAL.as_secs_f64() * 100.0
+        );
+        for c in children.iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     impl TrackProcess {
