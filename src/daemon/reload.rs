@@ -190,6 +190,7 @@ fn instance_settings(o: &VrrpInstance, n: &VrrpInstance) -> Vec<String> {
     cmp_field!(s, o.authentication, n.authentication, "authentication");
     cmp_field!(s, o.track_interface, n.track_interface, "track_interface");
     cmp_field!(s, o.track_script, n.track_script, "track_script");
+    cmp_field!(s, o.track_process, n.track_process, "track_process");
     cmp_field!(s, o.unicast_src_ip, n.unicast_src_ip, "unicast_src_ip");
     cmp_field!(s, o.unicast_peer, n.unicast_peer, "unicast_peer");
     cmp_field!(s, o.virtual_routes, n.virtual_routes, "virtual_routes");
