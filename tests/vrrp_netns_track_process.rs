@@ -2,7 +2,8 @@
 //! bridge). Node A tracks two uniquely named dummy processes (copies of `sleep` started by
 //! the test; /proc is shared by all network namespaces): one with weight 20 (A is MASTER
 //! only while it runs), one with weight 0 (A is in FAULT while it is gone). Stopping and
-//! starting them moves mastership; every step waits for a condition, never a fixed time.
+//! starting them moves mastership; a reload that drops the weight-0 tracker takes A out of
+//! FAULT. Every step waits for a condition, never a fixed time.
 //!
 //! keepalived is no oracle here: its process tracking needs the kernel's process connector,
 //! which only works in the initial network namespace (keepalived 2.2.7 in a namespace logs
@@ -138,12 +139,12 @@ fn stopping_and_starting_tracked_processes_moves_mastership() {
     let tracks = format!(
         "vrrp_track_process svc {{\n  process {weighted}\n}}\nvrrp_track_process vital {{\n  process {vital}\n}}\n"
     );
-    let conf_a = tracks + &conf(&[inst_a], &[]);
+    let conf_a = tracks.clone() + &conf(&[inst_a.clone()], &[]);
     let conf_b = conf(
         &[Inst::new("VI_1", "eth0", 21, 100, &["10.21.0.100/24"])],
         &[],
     );
-    start_rampart(&mut lab, &a, "a", &conf_a);
+    let (pid_a, _) = start_rampart(&mut lab, &a, "a", &conf_a);
     start_rampart(&mut lab, &b, "b", &conf_b);
 
     // Both processes run: A is 90 + 20 = 110 and wins against B's 100.
@@ -172,4 +173,11 @@ fn stopping_and_starting_tracked_processes_moves_mastership() {
         log.contains("track_process vital: quorum lost"),
         "rampart logs the lost quorum: {log}"
     );
+
+    // A reload that no longer tracks `vital`: A leaves FAULT and, at 110, preempts again.
+    inst_a.extra = "  track_process {\n    svc weight 20\n  }\n".into();
+    std::fs::write(lab.path("a.conf"), tracks + &conf(&[inst_a], &[])).unwrap();
+    lab.signal(pid_a, "HUP");
+    wait_status(&lab, "a", "MASTER", Some(110), "reloaded without `vital`");
+    vip_only_on(&lab, &a, &b, "reloaded without `vital`");
 }
