@@ -358,6 +358,8 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         script_tasks,
         file_watch: None,
         process_watch: None,
+        process_defs: Vec::new(),
+        process_status: HashMap::new(),
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -406,11 +408,13 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
     }
     drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
     // track_process: the first scan decides the status the instances start with.
-    let (initial, watch) = start_process_watch(&cfg, &drv.drv_tx);
+    let defs = super::track_process::tracked(&cfg);
+    let (initial, watch) = start_process_watch(defs.clone(), &drv.drv_tx);
     for c in &initial {
         drv.track_process_status(&mut node, c, now).await;
     }
     drv.process_watch = watch;
+    drv.process_defs = defs;
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -825,6 +829,10 @@ struct Driver {
     file_watch: Option<AbortOnDrop>,
     /// The track_process poller (None: no process is tracked).
     process_watch: Option<AbortOnDrop>,
+    /// The `vrrp_track_process` blocks it watches.
+    process_defs: Vec<crate::config::TrackProcess>,
+    /// Their last status (for instances a reload adds while the poller keeps running).
+    process_status: HashMap<String, bool>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -1370,14 +1378,29 @@ impl Driver {
         }
         self.file_watch = None;
         self.file_watch = start_file_watch(files, initial, &self.drv_tx);
-        // track_process: a new scan for the new configuration (kept instances learn any
-        // change; pending fork/terminate delays start over).
-        self.process_watch = None;
-        let (initial, watch) = start_process_watch(&new_cfg, &self.drv_tx);
+        // track_process: the same blocks keep their poller (and any running fork/terminate
+        // delay); their last status goes to the instances (new ones need it). Changed blocks
+        // mean a new scan, whose status counts at once.
+        let defs = super::track_process::tracked(&new_cfg);
+        let initial = if crate::config::model::same_ignoring_spans(&defs, &self.process_defs) {
+            self.process_status
+                .iter()
+                .map(|(name, up)| super::track_process::StatusChange {
+                    name: name.clone(),
+                    up: *up,
+                })
+                .collect()
+        } else {
+            self.process_watch = None;
+            self.process_status.clear();
+            let (initial, watch) = start_process_watch(defs.clone(), &self.drv_tx);
+            self.process_watch = watch;
+            self.process_defs = defs;
+            initial
+        };
         for c in &initial {
             self.track_process_status(node, c, now).await;
         }
-        self.process_watch = watch;
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1528,6 +1551,7 @@ impl Driver {
         c: &super::track_process::StatusChange,
         now: Instant,
     ) {
+        self.process_status.insert(c.name.clone(), c.up);
         for idx in 0..node.instances().len() {
             let tracks = node.instances()[idx]
                 .params()
@@ -2475,10 +2499,9 @@ fn start_file_watch(
 /// Scan the processes the configuration tracks (the status the instances start with) and
 /// poll for changes from then on, forwarding them to the driver.
 fn start_process_watch(
-    cfg: &Config,
+    defs: Vec<crate::config::TrackProcess>,
     drv_tx: &mpsc::UnboundedSender<DriverMsg>,
 ) -> (Vec<super::track_process::StatusChange>, Option<AbortOnDrop>) {
-    let defs = super::track_process::tracked(cfg);
     if defs.is_empty() {
         return (Vec::new(), None);
     }
