@@ -135,9 +135,11 @@ fn stopping_and_starting_tracked_processes_moves_mastership() {
     v.start();
 
     let mut inst_a = Inst::new("VI_1", "eth0", 21, 90, &["10.21.0.100/24"]);
-    inst_a.extra = "  track_process {\n    svc weight 20\n    vital\n  }\n".into();
+    // `vital_cmd` matches the same process by its command line (full path and argument).
+    inst_a.extra = "  track_process {\n    svc weight 20\n    vital\n    vital_cmd\n  }\n".into();
     let tracks = format!(
-        "vrrp_track_process svc {{\n  process {weighted}\n}}\nvrrp_track_process vital {{\n  process {vital}\n}}\n"
+        "vrrp_track_process svc {{\n  process {weighted}\n}}\nvrrp_track_process vital {{\n  process {vital}\n}}\nvrrp_track_process vital_cmd {{\n  process \"{}\" 1000\n}}\n",
+        v.path.display()
     );
     let conf_a = tracks.clone() + &conf(&[inst_a.clone()], &[]);
     let conf_b = conf(
@@ -170,11 +172,13 @@ fn stopping_and_starting_tracked_processes_moves_mastership() {
     vip_only_on(&lab, &b, &a, "vital process stopped");
     let log = std::fs::read_to_string(lab.path("a.log")).unwrap_or_default();
     assert!(
-        log.contains("track_process vital: quorum lost"),
+        log.contains("track_process vital: quorum lost")
+            && log.contains("track_process vital_cmd: quorum lost"),
         "rampart logs the lost quorum: {log}"
     );
 
-    // A reload that no longer tracks `vital`: A leaves FAULT and, at 110, preempts again.
+    // A reload that no longer tracks `vital` (nor `vital_cmd`): A leaves FAULT and, at 110,
+    // preempts again.
     inst_a.extra = "  track_process {\n    svc weight 20\n  }\n".into();
     std::fs::write(lab.path("a.conf"), tracks + &conf(&[inst_a], &[])).unwrap();
     lab.signal(pid_a, "HUP");
