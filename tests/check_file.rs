@@ -1,0 +1,495 @@
+//! FILE_CHECK: the configuration (keepalived 2.2.7's syntax and its rejections, with file:line)
+//! and the pure core driven by file values. The weight table below is what keepalived 2.2.7
+//! programmed in the test VM for the same configuration and the same sequence of values
+//! (tests/check_file_vm.rs runs both daemons side by side).
+
+mod check_support;
+use check_support::weights;
+
+use rampart::check::core::{Action, Core, Input};
+use rampart::check::file_check::FileValue;
+use rampart::config::{Config, LoadOptions, load_str};
+use rampart::events::Event;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn load(text: &str) -> Config {
+    match load_str("fc.conf", text, &LoadOptions::default()) {
+        Ok(l) => {
+            assert!(
+                l.warnings.0.is_empty(),
+                "unexpected warnings: {:?}",
+                l.warnings.0
+            );
+            l.config
+        }
+        Err(d) => panic!("configuration refused: {d:?}"),
+    }
+}
+
+/// The diagnostics of a refused configuration, one "LINE: message" each.
+fn refused(text: &str) -> Vec<String> {
+    match load_str("fc.conf", text, &LoadOptions::default()) {
+        Ok(_) => panic!("configuration accepted"),
+        Err(d) => {
+            d.0.iter()
+                .map(|x| {
+                    format!(
+                        "{}: {}",
+                        x.span.as_ref().map(|s| s.line).unwrap_or(0),
+                        x.message
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+const FILES: &str = "track_file f1 {\n  file /nonexistent/f1\n}\n\
+track_file f2 {\n  file /nonexistent/f2\n  weight -2 reverse\n}\n\
+track_file f3 {\n  file /nonexistent/f3\n  weight 0\n}\n";
+
+fn vs(body: &str) -> String {
+    format!(
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n{body}}}\n"
+    )
+}
+
+fn rs(addr: &str, weight: u32, extra: &str, checks: &[&str]) -> String {
+    let mut s = format!("  real_server {addr} 80 {{\n    weight {weight}\n{extra}");
+    for c in checks {
+        s.push_str(&format!("    FILE_CHECK {{\n{c}    }}\n"));
+    }
+    s.push_str("  }\n");
+    s
+}
+
+#[test]
+fn file_check_is_parsed_with_keepalived_s_weight_rules() {
+    let cfg = load(&vs(&(rs("10.1.0.1", 5, "", &["      track_file f2\n"])
+        + &rs(
+            "10.1.0.2",
+            5,
+            "",
+            &["      track_file f2\n      weight 3\n"],
+        )
+        + &rs(
+            "10.1.0.3",
+            5,
+            "",
+            &[
+                "      track_file f1\n      weight -4 reverse\n",
+                "      track_file f3\n",
+            ],
+        ))));
+    let f: Vec<_> = cfg.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| {
+            r.file_checks
+                .iter()
+                .map(|t| (t.name.clone(), t.weight, t.reverse, t.span.line))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            vec![("f2".to_string(), None, None, 20)],
+            vec![("f2".to_string(), Some(3), Some(false), 26)],
+            vec![
+                ("f1".to_string(), Some(-4), Some(true), 33),
+                ("f3".to_string(), None, None, 37)
+            ],
+        ]
+    );
+}
+
+#[test]
+fn bad_file_checks_are_refused_with_their_line() {
+    let text = vs(&(rs("10.1.0.1", 5, "", &["      track_file f9\n"])
+        + &rs("10.1.0.2", 5, "", &["      weight 2\n"])
+        + &rs("10.1.0.3", 5, "    track_file f1\n", &[])
+        + &rs(
+            "10.1.0.4",
+            5,
+            "",
+            &["      track_file f1\n      weight 2147483648\n      retry 3\n"],
+        )
+        + &rs(
+            "10.1.0.5",
+            5,
+            "",
+            &["      track_file f1\n      weight 2 upside\n"],
+        )));
+    let d = refused(&text);
+    let want = [
+        "20: track_file names unknown track_file block `f9`",
+        "25: FILE_CHECK has no `track_file`",
+        "31: `track_file` is not valid in real_server",
+        "37: invalid weight `2147483648`",
+        "38: `retry` is not valid in FILE_CHECK",
+        "45: invalid weight option `upside`",
+    ];
+    for w in want {
+        assert!(
+            d.iter().any(|x| x.starts_with(w)),
+            "missing {w:?} in {d:#?}"
+        );
+    }
+    assert_eq!(d.len(), want.len(), "{d:#?}");
+}
+
+#[test]
+fn a_track_file_block_after_its_file_check_is_refused_as_keepalived_does() {
+    let text = "virtual_server 10.9.0.1 80 {\n  protocol TCP\n  real_server 10.1.0.1 80 {\n    FILE_CHECK {\n      track_file late\n    }\n  }\n}\ntrack_file late {\n  file /nonexistent/late\n}\n";
+    let d = refused(text);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(
+        d[0].starts_with(
+            "5: FILE_CHECK uses track_file `late` before its block (defined at fc.conf:9)"
+        ),
+        "{d:#?}"
+    );
+}
+
+/// The configuration of the keepalived VM run (tests/check_file_vm.rs).
+fn oracle_config() -> Config {
+    load(&vs(&[
+        rs("10.1.0.1", 5, "", &["      track_file f1\n"]),
+        rs(
+            "10.1.0.2",
+            5,
+            "",
+            &["      track_file f1\n      weight 3\n"],
+        ),
+        rs(
+            "10.1.0.3",
+            5,
+            "",
+            &["      track_file f1\n      weight 0\n"],
+        ),
+        rs(
+            "10.1.0.5",
+            5,
+            "    inhibit_on_failure\n",
+            &["      track_file f1\n      weight 2 reverse\n"],
+        ),
+        rs("10.1.0.6", 5, "", &["      track_file f2\n"]),
+        rs(
+            "10.1.0.7",
+            5,
+            "",
+            &[
+                "      track_file f1\n",
+                "      track_file f2\n      weight 1\n",
+            ],
+        ),
+        rs("10.1.0.8", 5, "", &["      track_file f3\n"]),
+        rs(
+            "10.1.0.9",
+            65535,
+            "",
+            &["      track_file f1\n      weight 65535\n"],
+        ),
+        rs(
+            "10.1.0.10",
+            5,
+            "    inhibit_on_failure\n",
+            &["      track_file f1\n      weight 2147483647\n"],
+        ),
+    ]
+    .concat()))
+}
+
+fn table(core: &Core) -> BTreeMap<String, u32> {
+    weights(core)
+        .remove("10.9.0.1:80")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(d, w)| (d.trim_end_matches(":80").to_string(), w))
+        .collect()
+}
+
+fn expect(rows: &[(&str, u32)]) -> BTreeMap<String, u32> {
+    rows.iter().map(|(a, w)| (a.to_string(), *w)).collect()
+}
+
+fn set(core: &mut Core, name: &str, value: i64) -> Vec<Action> {
+    core.step(
+        Input::TrackFile {
+            name: name.into(),
+            value,
+        },
+        Instant::now(),
+    )
+}
+
+/// keepalived 2.2.7's table after each value (the VM run), as rows of (real server, weight);
+/// a real server not listed is not in the table.
+#[test]
+fn weights_follow_the_file_as_keepalived_programs_them() {
+    let (mut core, errors) = Core::new(&oracle_config(), 1);
+    assert!(errors.is_empty(), "{errors:?}");
+    core.set_file_values(&[]);
+    let all5 = |extra: &[(&'static str, u32)]| {
+        let mut rows = vec![
+            ("10.1.0.1", 5),
+            ("10.1.0.2", 5),
+            ("10.1.0.3", 5),
+            ("10.1.0.5", 5),
+            ("10.1.0.6", 5),
+            ("10.1.0.7", 5),
+            ("10.1.0.8", 5),
+            ("10.1.0.9", 65535),
+            ("10.1.0.10", 5),
+        ];
+        for (a, w) in extra {
+            rows.retain(|r| r.0 != *a);
+            rows.push((*a, *w));
+        }
+        expect(&rows)
+    };
+    assert_eq!(
+        table(&core),
+        all5(&[]),
+        "no file: every server at its weight"
+    );
+    let steps: Vec<(&str, i64, BTreeMap<String, u32>)> = vec![
+        (
+            "f1",
+            1,
+            expect(&[
+                ("10.1.0.1", 6),
+                ("10.1.0.2", 8),
+                ("10.1.0.5", 3),
+                ("10.1.0.6", 5),
+                ("10.1.0.7", 6),
+                ("10.1.0.8", 5),
+                ("10.1.0.9", 131070),
+                ("10.1.0.10", 2147483647),
+            ]),
+        ),
+        (
+            "f1",
+            -2,
+            expect(&[
+                ("10.1.0.1", 3),
+                ("10.1.0.2", 0),
+                ("10.1.0.5", 9),
+                ("10.1.0.6", 5),
+                ("10.1.0.7", 3),
+                ("10.1.0.8", 5),
+                ("10.1.0.9", 0),
+                ("10.1.0.10", 0),
+            ]),
+        ),
+        ("f1", 0, all5(&[])),
+        (
+            "f1",
+            -2147483648,
+            expect(&[
+                ("10.1.0.5", 2147483647),
+                ("10.1.0.6", 5),
+                ("10.1.0.8", 5),
+                ("10.1.0.10", 0),
+            ]),
+        ),
+        (
+            "f1",
+            2147483648,
+            expect(&[
+                ("10.1.0.1", 2147483647),
+                ("10.1.0.2", 2147483647),
+                ("10.1.0.5", 0),
+                ("10.1.0.6", 5),
+                ("10.1.0.7", 2147483647),
+                ("10.1.0.8", 5),
+                ("10.1.0.9", 2147483647),
+                ("10.1.0.10", 2147483647),
+            ]),
+        ),
+        ("f1", 0, all5(&[])),
+        ("f2", 1, all5(&[("10.1.0.6", 7), ("10.1.0.7", 6)])),
+        ("f2", -3, all5(&[("10.1.0.6", 0), ("10.1.0.7", 2)])),
+        ("f3", 1, {
+            let mut t = all5(&[("10.1.0.6", 0), ("10.1.0.7", 2)]);
+            t.remove("10.1.0.8");
+            t
+        }),
+        ("f3", 0, all5(&[("10.1.0.6", 0), ("10.1.0.7", 2)])),
+    ];
+    for (name, value, want) in steps {
+        set(&mut core, name, value);
+        assert_eq!(table(&core), want, "after {name} = {value}");
+    }
+}
+
+#[test]
+fn start_values_apply_without_transitions() {
+    let (mut core, _) = Core::new(&oracle_config(), 1);
+    core.set_file_values(&[
+        FileValue {
+            name: "f1".into(),
+            value: 2,
+        },
+        FileValue {
+            name: "f2".into(),
+            value: 1,
+        },
+        FileValue {
+            name: "f3".into(),
+            value: 1,
+        },
+    ]);
+    // keepalived's start table for f1=2 f2=1 f3=1 (its 10.1.0.10 shows 3, a 32-bit
+    // truncation of 5 + 2 * (2^31 - 1); rampart clamps).
+    assert_eq!(
+        table(&core),
+        expect(&[
+            ("10.1.0.1", 7),
+            ("10.1.0.2", 11),
+            ("10.1.0.5", 1),
+            ("10.1.0.6", 7),
+            ("10.1.0.7", 8),
+            ("10.1.0.9", 196605),
+            ("10.1.0.10", 2147483647),
+        ])
+    );
+    let started = core.start(Instant::now());
+    assert!(
+        !started
+            .iter()
+            .any(|a| matches!(a, Action::Emit(Event::RealServer { .. }))),
+        "{started:?}"
+    );
+}
+
+fn rs_events(actions: &[Action]) -> Vec<(String, bool, String)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Emit(Event::RealServer {
+                real_server,
+                up,
+                reason,
+                ..
+            }) => Some((real_server.addr.unwrap().to_string(), *up, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_fault_takes_the_server_down_with_notify_and_back_up() {
+    let text = format!(
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  real_server 10.1.0.1 80 {{\n    weight 4\n    notify_down /bin/down\n    notify_up /bin/up\n    FILE_CHECK {{\n      track_file f3\n    }}\n  }}\n}}\n"
+    );
+    let (mut core, _) = Core::new(&load(&text), 1);
+    core.set_file_values(&[]);
+    let a = set(&mut core, "f3", 5);
+    assert_eq!(
+        rs_events(&a),
+        [(
+            "10.1.0.1".to_string(),
+            false,
+            "FILE_CHECK: track_file f3 reads 5".to_string()
+        )]
+    );
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::RunScript { command, .. } if command.raw == "/bin/down"))
+    );
+    assert!(a.contains(&Action::TableChanged));
+    assert_eq!(table(&core), expect(&[]));
+    // Another non-zero value: still down, nothing happens.
+    assert_eq!(set(&mut core, "f3", 6), []);
+    let a = set(&mut core, "f3", 0);
+    assert_eq!(
+        rs_events(&a),
+        [(
+            "10.1.0.1".to_string(),
+            true,
+            "all checkers succeeded".to_string()
+        )]
+    );
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::RunScript { command, .. } if command.raw == "/bin/up"))
+    );
+    assert_eq!(table(&core), expect(&[("10.1.0.1", 4)]));
+}
+
+#[test]
+fn weight_changes_report_the_new_weight_and_move_quorum() {
+    let text = format!(
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  quorum 5\n  sorry_server 10.1.0.250 80\n  real_server 10.1.0.1 80 {{\n    weight 5\n    FILE_CHECK {{\n      track_file f1\n      weight 5\n    }}\n  }}\n}}\n"
+    );
+    let (mut core, _) = Core::new(&load(&text), 1);
+    core.set_file_values(&[]);
+    assert_eq!(table(&core), expect(&[("10.1.0.1", 5)]));
+    let a = set(&mut core, "f1", 1);
+    assert!(a.iter().any(|x| matches!(
+        x,
+        Action::Emit(Event::RealServerWeight {
+            weight: Some(10),
+            ..
+        })
+    )));
+    assert!(
+        rs_events(&a).is_empty(),
+        "a weight change is no up/down: {a:?}"
+    );
+    // 5 - 5 = 0: alive at weight 0, below quorum: the sorry server takes over.
+    let a = set(&mut core, "f1", -1);
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::Emit(Event::Quorum { gained: false, .. })))
+    );
+    assert_eq!(table(&core), expect(&[("10.1.0.250", 1)]));
+    set(&mut core, "f1", 0);
+    assert_eq!(table(&core), expect(&[("10.1.0.1", 5)]));
+}
+
+#[test]
+fn a_file_fault_and_a_failed_check_both_hold_the_server_down() {
+    let text = format!(
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  real_server 10.1.0.1 80 {{\n    weight 3\n    inhibit_on_failure\n    TCP_CHECK {{\n      retry 0\n    }}\n    FILE_CHECK {{\n      track_file f3\n    }}\n  }}\n}}\n"
+    );
+    let (mut core, errors) = Core::new(&load(&text), 1);
+    assert!(errors.is_empty());
+    core.set_file_values(&[FileValue {
+        name: "f3".into(),
+        value: 1,
+    }]);
+    assert_eq!(
+        table(&core),
+        expect(&[("10.1.0.1", 0)]),
+        "inhibited at start"
+    );
+    let probe = rampart::check::core::ProbeId(0);
+    let now = Instant::now();
+    core.step(
+        Input::Result {
+            probe,
+            outcome: rampart::check::probe::Outcome::Down {
+                reason: "refused".into(),
+            },
+        },
+        now,
+    );
+    assert!(
+        rs_events(&set(&mut core, "f3", 0)).is_empty(),
+        "the TCP check still fails"
+    );
+    assert_eq!(table(&core), expect(&[("10.1.0.1", 0)]));
+    let a = core.step(
+        Input::Result {
+            probe,
+            outcome: rampart::check::probe::Outcome::Up { weight: None },
+        },
+        now,
+    );
+    assert_eq!(rs_events(&a).len(), 1);
+    assert_eq!(table(&core), expect(&[("10.1.0.1", 3)]));
+}
