@@ -23,7 +23,8 @@
 //!
 //! [`FileTrack`] is the pure rule; [`spawn`] is the shell that polls the files (as the VRRP
 //! side does, src/vrrp/track_file.rs: every [`crate::vrrp::track_file::POLL_INTERVAL`],
-//! comparing values, which also sees files replaced by rename).
+//! comparing values, which also sees files replaced by rename), taking a value once two
+//! reads agree ([`Settle`]).
 
 use crate::config::{Config, TrackFile, TrackFileRef};
 use std::path::Path;
@@ -137,18 +138,53 @@ pub fn read_all(files: &[TrackFile]) -> Vec<FileValue> {
     crate::vrrp::track_file::read_all(files)
 }
 
-/// Poll `files` every [`crate::vrrp::track_file::POLL_INTERVAL`] and send each value that
-/// differs from the last one sent (`initial`: the values already applied). Ends when the
-/// receiver is gone.
+/// A value is taken once two reads in a row agree. keepalived reads a file when the writer
+/// closes it (inotify IN_CLOSE_WRITE); a poll can fall between the truncation and the write
+/// of `echo 5 > file` and see an empty file (0), which would flap a real server for one
+/// poll. Waiting for a second read costs one poll interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settle {
+    /// The value last taken.
+    pub taken: Option<i64>,
+    /// A different value read once, waiting for a second read.
+    pub pending: Option<i64>,
+}
+
+impl Settle {
+    pub fn new(taken: Option<i64>) -> Settle {
+        Settle {
+            taken,
+            pending: None,
+        }
+    }
+
+    /// One read; Some(value) when a new value is taken.
+    pub fn read(&mut self, value: i64) -> Option<i64> {
+        if self.taken == Some(value) {
+            self.pending = None;
+            None
+        } else if self.pending == Some(value) {
+            self.taken = Some(value);
+            self.pending = None;
+            Some(value)
+        } else {
+            self.pending = Some(value);
+            None
+        }
+    }
+}
+
+/// Poll `files` every [`crate::vrrp::track_file::POLL_INTERVAL`] and send each new value
+/// (see [`Settle`]; `initial`: the values already applied). Ends when the receiver is gone.
 pub fn spawn(
     files: Vec<TrackFile>,
     initial: Vec<FileValue>,
     tx: mpsc::UnboundedSender<FileValue>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut last: Vec<Option<i64>> = files
+        let mut last: Vec<Settle> = files
             .iter()
-            .map(|f| initial.iter().find(|v| v.name == f.name).map(|v| v.value))
+            .map(|f| Settle::new(initial.iter().find(|v| v.name == f.name).map(|v| v.value)))
             .collect();
         let mut ignored: Vec<bool> = vec![false; files.len()];
         let mut tick = tokio::time::interval(crate::vrrp::track_file::POLL_INTERVAL);
@@ -164,9 +200,8 @@ pub fn spawn(
                     continue;
                 };
                 *ignored = false;
-                if *last != Some(value) {
+                if let Some(value) = last.read(value) {
                     tracing::info!(target: "check", "track_file {}: {} now reads {value}", f.name, f.file);
-                    *last = Some(value);
                     if tx
                         .send(FileValue {
                             name: f.name.clone(),
@@ -269,6 +304,26 @@ mod tests {
             WEIGHT_MAX as u32
         );
         assert_eq!(effective_weight(5, []), 5);
+    }
+
+    #[test]
+    fn a_value_is_taken_when_two_reads_agree() {
+        let mut s = Settle::new(Some(5));
+        assert_eq!(s.read(5), None);
+        // `echo 7 > f` seen half-way: empty (0), then 7.
+        assert_eq!(s.read(0), None);
+        assert_eq!(s.read(7), None);
+        assert_eq!(s.read(7), Some(7));
+        assert_eq!(s.read(7), None);
+        // A blip back to the taken value cancels the pending one.
+        assert_eq!(s.read(3), None);
+        assert_eq!(s.read(7), None);
+        assert_eq!(s.read(3), None);
+        assert_eq!(s.read(3), Some(3));
+        // Nothing read yet (no initial value): the first value still needs two reads.
+        let mut s = Settle::new(None);
+        assert_eq!(s.read(0), None);
+        assert_eq!(s.read(0), Some(0));
     }
 
     #[test]
