@@ -78,7 +78,7 @@ story() {
     table >"$FC/empty"
     cv_daemon_start "$d" "$CONF"
     # The first table: real servers in it, and settled.
-    wait_until 30 bash -c "table | grep -q '^-a' && settled_change $FC/empty" || { echo "start: no table after 30 s"; return 1; }
+    wait_until 30 bash -c "table | grep -q '^-a' && settled_change $FC/empty" || { echo "start: no table after 30 s"; cv_daemon_stop "$d"; return 1; }
     table >"$FC/$d.start"
     prev=$FC/$d.start
     echo "start: $(grep -c '^-a' "$prev") destinations"
@@ -89,7 +89,7 @@ story() {
             mv:*) printf '%s\n' "${action#mv:}" >"$FC/new" && mv "$FC/new" "$FC/$file" ;;
             rm) rm -f "$FC/$file" ;;
         esac
-        wait_until 20 settled_change "$prev" || { echo "$name: the table did not change within 20 s"; return 1; }
+        wait_until 20 settled_change "$prev" || { echo "$name: the table did not change within 20 s"; cv_daemon_stop "$d"; return 1; }
         table >"$FC/$d.$name"
         prev=$FC/$d.$name
         echo "$name: $(grep -c '^-a' "$prev") destinations"
