@@ -493,3 +493,132 @@ fn a_file_fault_and_a_failed_check_both_hold_the_server_down() {
     assert_eq!(rs_events(&a).len(), 1);
     assert_eq!(table(&core), expect(&[("10.1.0.1", 3)]));
 }
+
+/// `rampart --dry-run -C` (no kernel state): the shell reads the file at start (`init_file`),
+/// follows writes, runs notify scripts, and re-reads on a SIGHUP reload. Log lines are awaited
+/// with a generous deadline (never a fixed sleep).
+mod dry_run {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    struct Daemon {
+        child: Child,
+        lines: mpsc::Receiver<String>,
+        seen: Vec<String>,
+    }
+
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Daemon {
+        fn start(conf: &std::path::Path) -> Daemon {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+                .args(["-n", "--dry-run", "-C", "--log-format", "json", "-f"])
+                .arg(conf)
+                .arg("--control-socket")
+                .arg(conf.with_extension("sock"))
+                .env("RAMPART_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("rampart binary");
+            let err = child.stderr.take().expect("stderr");
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for l in BufReader::new(err).lines().map_while(Result::ok) {
+                    let m = serde_json::from_str::<serde_json::Value>(&l)
+                        .ok()
+                        .and_then(|v| v["fields"]["message"].as_str().map(String::from))
+                        .unwrap_or(l);
+                    let _ = tx.send(m);
+                }
+            });
+            Daemon {
+                child,
+                lines: rx,
+                seen: Vec::new(),
+            }
+        }
+
+        /// A line not taken yet containing every needle (operations of one table change
+        /// are logged in key order, not in the order a test asks for them); it is taken.
+        fn wait_for(&mut self, needles: &[&str]) -> String {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let hit = |m: &str| needles.iter().all(|n| m.contains(n));
+            if let Some(i) = self.seen.iter().position(|m| hit(m)) {
+                return self.seen.remove(i);
+            }
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.lines.recv_timeout(left) {
+                    Ok(m) if hit(&m) => return m,
+                    Ok(m) => self.seen.push(m),
+                    Err(_) => panic!(
+                        "no line with {needles:?} within 30 s; not taken:\n{}",
+                        self.seen.join("\n")
+                    ),
+                }
+            }
+        }
+
+        fn signal(&self, sig: nix::sys::signal::Signal) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig);
+        }
+    }
+
+    fn conf(dir: &std::path::Path, weight_a: i32) -> String {
+        let d = dir.display();
+        format!(
+            "track_file f {{\n  file {d}/f\n  init_file 2\n}}\n\
+             virtual_server 10.0.0.1 80 {{\n  protocol TCP\n  lb_kind NAT\n\
+               real_server 127.0.0.2 80 {{\n    weight 5\n    FILE_CHECK {{\n      track_file f\n      weight {weight_a}\n    }}\n  }}\n\
+               real_server 127.0.0.3 80 {{\n    weight 3\n    notify_up \"/usr/bin/touch {d}/up\"\n    notify_down \"/usr/bin/touch {d}/down\"\n    FILE_CHECK {{\n      track_file f\n      weight 0\n    }}\n  }}\n}}\n"
+        )
+    }
+
+    fn wait_file(p: &std::path::Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !p.exists() {
+            assert!(Instant::now() < deadline, "{} never appeared", p.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn the_daemon_follows_the_file_runs_notify_and_rereads_on_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("fc.conf");
+        std::fs::write(&cfg, conf(dir.path(), 1)).expect("write conf");
+        let mut d = Daemon::start(&cfg);
+        // init_file 2: A at 5 + 2; B (weight 0) down: not in the table.
+        d.wait_for(&["ipvs-op op=add-dest", "dest=[127.0.0.2]:80", "weight=7"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("f")).expect("init_file wrote f"),
+            "2\n"
+        );
+        std::fs::write(dir.path().join("f"), "0\n").expect("write f");
+        d.wait_for(&["ipvs-op op=add-dest", "dest=[127.0.0.3]:80", "weight=3"]);
+        d.wait_for(&["ipvs-op op=edit-dest", "dest=[127.0.0.2]:80", "weight=5"]);
+        wait_file(&dir.path().join("up"));
+        std::fs::write(dir.path().join("f"), "4\n").expect("write f");
+        d.wait_for(&["ipvs-op op=del-dest", "dest=[127.0.0.3]:80"]);
+        d.wait_for(&["ipvs-op op=edit-dest", "dest=[127.0.0.2]:80", "weight=9"]);
+        wait_file(&dir.path().join("down"));
+        // Reload with weight 2 for A: 5 + 4 × 2; B stays down (no new notify).
+        std::fs::write(&cfg, conf(dir.path(), 2)).expect("write conf");
+        d.signal(nix::sys::signal::Signal::SIGHUP);
+        d.wait_for(&["ipvs-op op=edit-dest", "dest=[127.0.0.2]:80", "weight=13"]);
+        // A removed file reads 0: B back, A at 5.
+        std::fs::remove_file(dir.path().join("f")).expect("rm f");
+        d.wait_for(&["ipvs-op op=add-dest", "dest=[127.0.0.3]:80", "weight=3"]);
+        d.wait_for(&["ipvs-op op=edit-dest", "dest=[127.0.0.2]:80", "weight=5"]);
+        d.signal(nix::sys::signal::Signal::SIGTERM);
+        let _ = d.child.wait();
+    }
+}

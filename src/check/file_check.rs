@@ -175,11 +175,14 @@ impl Settle {
 }
 
 /// Poll `files` every [`crate::vrrp::track_file::POLL_INTERVAL`] and send each new value
-/// (see [`Settle`]; `initial`: the values already applied). Ends when the receiver is gone.
+/// (see [`Settle`]; `initial`: the values already applied), tagged with `generation` (a
+/// reload starts a new poller; values the old one sent late are told apart). Ends when the
+/// receiver is gone.
 pub fn spawn(
     files: Vec<TrackFile>,
     initial: Vec<FileValue>,
-    tx: mpsc::UnboundedSender<FileValue>,
+    generation: u64,
+    tx: mpsc::UnboundedSender<(u64, FileValue)>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last: Vec<Settle> = files
@@ -203,10 +206,13 @@ pub fn spawn(
                 if let Some(value) = last.read(value) {
                     tracing::info!(target: "check", "track_file {}: {} now reads {value}", f.name, f.file);
                     if tx
-                        .send(FileValue {
-                            name: f.name.clone(),
-                            value,
-                        })
+                        .send((
+                            generation,
+                            FileValue {
+                                name: f.name.clone(),
+                                value,
+                            },
+                        ))
                         .is_err()
                     {
                         return;

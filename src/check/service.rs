@@ -63,7 +63,7 @@ pub async fn run_with_sink(
     // FILE_CHECK: the files are read before the first table, as keepalived does, then
     // polled for changes.
     let (file_tx, mut file_rx) = mpsc::unbounded_channel();
-    let mut file_poller = FilePoller::start(&cfg, &mut core, false, &file_tx);
+    let mut file_poller = FilePoller::start(&cfg, &mut core, 0, &file_tx);
     let mut specs = specs_of(&core);
     tracing::info!(target: "check", "starting {} checks ({} after merging identical ones)",
         cfg.virtual_servers.iter().flat_map(|v| &v.real_servers).map(|r| r.checkers.len()).sum::<usize>(),
@@ -165,7 +165,8 @@ pub async fn run_with_sink(
                 for e in &errors {
                     tracing::error!(target: "check", "checker not started: {e}");
                 }
-                file_poller = FilePoller::start(&new_cfg, &mut new_core, true, &file_tx);
+                drop(file_poller);
+                file_poller = FilePoller::start(&new_cfg, &mut new_core, generation + 1, &file_tx);
                 let (map, actions) = new_core.adopt(&core);
                 // Removed real servers with inhibit_on_failure stay at weight 0 for a while.
                 let next_table = new_core.desired();
@@ -216,7 +217,10 @@ pub async fn run_with_sink(
                 shell.handle(first);
                 shell.flush(&core, &mut *sink);
             }
-            Some(v) = file_rx.recv() => {
+            Some((file_gen, v)) = file_rx.recv() => {
+                if file_gen != file_poller.generation {
+                    continue; // read by the poller of the previous configuration
+                }
                 let actions = core.step(Input::TrackFile { name: v.name, value: v.value }, Instant::now().into_std());
                 shell.handle(actions);
                 shell.flush(&core, &mut *sink);
@@ -304,34 +308,45 @@ pub async fn run_with_sink(
 
 /// The task that polls the files FILE_CHECKs track (None: no file is tracked); stops when
 /// dropped.
-struct FilePoller(Option<tokio::task::JoinHandle<()>>);
+struct FilePoller {
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// The reload generation whose values it sends.
+    generation: u64,
+}
 
 impl FilePoller {
-    /// Initialise (`init_file`; on a reload only missing files, as keepalived) and read the
-    /// files `cfg`'s FILE_CHECKs track, give their values to `core`, and poll them.
+    /// Initialise (`init_file`; after a reload, generation > 0, only missing files, as
+    /// keepalived) and read the files `cfg`'s FILE_CHECKs track, give their values to
+    /// `core`, and poll them.
     fn start(
         cfg: &Config,
         core: &mut Core,
-        reload: bool,
-        tx: &mpsc::UnboundedSender<file_check::FileValue>,
+        generation: u64,
+        tx: &mpsc::UnboundedSender<(u64, file_check::FileValue)>,
     ) -> FilePoller {
         let files = file_check::tracked(cfg);
         if files.is_empty() {
-            return FilePoller(None);
+            return FilePoller {
+                task: None,
+                generation,
+            };
         }
-        file_check::init_files(&files, reload);
+        file_check::init_files(&files, generation > 0);
         let initial = file_check::read_all(&files);
         for v in &initial {
             tracing::info!(target: "check", "track_file {} reads {} (FILE_CHECK)", v.name, v.value);
         }
         core.set_file_values(&initial);
-        FilePoller(Some(file_check::spawn(files, initial, tx.clone())))
+        FilePoller {
+            task: Some(file_check::spawn(files, initial, generation, tx.clone())),
+            generation,
+        }
     }
 }
 
 impl Drop for FilePoller {
     fn drop(&mut self) {
-        if let Some(t) = &self.0 {
+        if let Some(t) = &self.task {
             t.abort();
         }
     }
