@@ -155,7 +155,11 @@ fn a_track_file_block_after_its_file_check_is_refused_as_keepalived_does() {
 
 /// The configuration of the keepalived VM run (tests/check_file_vm.rs).
 fn oracle_config() -> Config {
-    load(&vs(&[
+    load(&vs(&oracle_config_text()))
+}
+
+fn oracle_config_text() -> String {
+    [
         rs("10.1.0.1", 5, "", &["      track_file f1\n"]),
         rs(
             "10.1.0.2",
@@ -199,7 +203,7 @@ fn oracle_config() -> Config {
             &["      track_file f1\n      weight 2147483647\n"],
         ),
     ]
-    .concat()))
+    .concat()
 }
 
 fn table(core: &Core) -> BTreeMap<String, u32> {
@@ -620,5 +624,57 @@ mod dry_run {
         d.wait_for(&["ipvs-op op=edit-dest", "dest=[127.0.0.2]:80", "weight=5"]);
         d.signal(nix::sys::signal::Signal::SIGTERM);
         let _ = d.child.wait();
+    }
+}
+
+/// `keepalived -t` (2.2.7) as the oracle for which FILE_CHECK configurations are valid:
+/// rampart accepts what keepalived accepts and refuses what keepalived reports (exit 5).
+#[test]
+fn keepalived_agrees_on_which_file_checks_are_valid() {
+    let Some(keepalived) = ["/usr/sbin/keepalived", "/sbin/keepalived"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!(
+            "!!!!! SKIPPED keepalived_agrees_on_which_file_checks_are_valid: keepalived is not installed"
+        );
+        return;
+    };
+    let one = |check: &str, extra: &str| vs(&rs("10.1.0.1", 5, extra, &[check]));
+    let cases: Vec<(&str, String, bool)> = vec![
+        ("the oracle configuration", vs(&oracle_config_text()), true),
+        ("weight with reverse", one("      track_file f1\n      weight -7 reverse\n", ""), true),
+        ("weight noreverse", one("      track_file f2\n      weight 2147483647 noreverse\n", ""), true),
+        ("unknown track_file", one("      track_file nope\n", ""), false),
+        ("no track_file", one("      weight 2\n", ""), false),
+        ("weight out of range", one("      track_file f1\n      weight -2147483648\n", ""), false),
+        ("bad weight option", one("      track_file f1\n      weight 2 upside\n", ""), false),
+        ("a common checker option", one("      track_file f1\n      connect_timeout 3\n", ""), false),
+        ("track_file in real_server", one("      track_file f1\n", "    track_file f1\n"), false),
+        (
+            "track_file block after its use",
+            "virtual_server 10.9.0.1 80 {\n  protocol TCP\n  real_server 10.1.0.1 80 {\n    FILE_CHECK {\n      track_file late\n    }\n  }\n}\ntrack_file late {\n  file /nonexistent/late\n}\n".to_string(),
+            false,
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (what, text, valid) in cases {
+        let path = dir.path().join("k.conf");
+        std::fs::write(&path, &text).expect("write");
+        let out = std::process::Command::new(keepalived)
+            .args(["-t", "-l", "-f"])
+            .arg(&path)
+            .output()
+            .expect("run keepalived -t");
+        assert_eq!(
+            out.status.success(),
+            valid,
+            "{what}: keepalived -t says {:?}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = load_str("k.conf", &text, &LoadOptions::default());
+        assert_eq!(ours.is_ok(), valid, "{what}: rampart says {ours:?}");
     }
 }
