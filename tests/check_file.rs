@@ -594,6 +594,50 @@ mod dry_run {
         }
     }
 
+    type RsStatus = (String, String, Option<u64>);
+
+    /// Poll `rampart status --json` until `ok` holds for its real servers (address, state,
+    /// effective weight).
+    fn wait_status(sock: &std::path::Path, ok: impl Fn(&[RsStatus]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+                .args(["status", "--json", "--socket"])
+                .arg(sock)
+                .output()
+                .expect("rampart status");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let vss = v["status"]["virtual_servers"]
+                .as_array()
+                .or_else(|| v["virtual_servers"].as_array())
+                .cloned()
+                .unwrap_or_default();
+            let rs: Vec<RsStatus> = vss
+                .iter()
+                .flat_map(|vs| vs["real_servers"].as_array().cloned().unwrap_or_default())
+                .map(|r| {
+                    let name = r["name"].as_str().unwrap_or_default();
+                    let addr = name
+                        .trim_start_matches('[')
+                        .split(']')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    (
+                        addr,
+                        r["state"].as_str().unwrap_or_default().to_string(),
+                        r["effective_weight"].as_u64(),
+                    )
+                })
+                .collect();
+            if ok(&rs) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "status never matched; last: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     #[test]
     fn the_daemon_follows_the_file_runs_notify_and_rereads_on_reload() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -618,6 +662,13 @@ mod dry_run {
         std::fs::write(&cfg, conf(dir.path(), 2)).expect("write conf");
         d.signal(nix::sys::signal::Signal::SIGHUP);
         d.wait_for(&["ipvs-op op=edit-dest", "dest=[127.0.0.2]:80", "weight=13"]);
+        // `rampart status`: A at 13 (configured 5), B down and out of the table.
+        wait_status(&cfg.with_extension("sock"), |rs| {
+            rs == [
+                ("127.0.0.2".into(), "UP".into(), Some(13)),
+                ("127.0.0.3".into(), "DOWN".into(), None),
+            ]
+        });
         // A removed file reads 0: B back, A at 5.
         std::fs::remove_file(dir.path().join("f")).expect("rm f");
         d.wait_for(&["ipvs-op op=add-dest", "dest=[127.0.0.3]:80", "weight=3"]);
