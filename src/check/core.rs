@@ -355,14 +355,6 @@ impl Core {
         }
     }
 
-    /// Whether some real server has a FILE_CHECK on the track_file `name`.
-    pub fn tracks_file(&self, name: &str) -> bool {
-        self.vss
-            .iter()
-            .flat_map(|v| &v.rs)
-            .any(|r| r.files.iter().any(|f| f.name == name))
-    }
-
     pub fn probe_count(&self) -> usize {
         self.probes.len()
     }
@@ -636,11 +628,11 @@ impl Core {
                 }
             }
             Input::TrackFile { name, value } => {
-                if self.file_values.get(&name).copied().unwrap_or(0) == value {
-                    self.file_values.insert(name, value);
+                // A file not read yet reads 0.
+                let was = self.file_values.insert(name.clone(), value).unwrap_or(0);
+                if was == value {
                     return out;
                 }
-                self.file_values.insert(name.clone(), value);
                 for vi in 0..self.vss.len() {
                     for ri in 0..self.vss[vi].rs.len() {
                         if self.vss[vi].rs[ri].files.iter().any(|f| f.name == name) {
