@@ -130,6 +130,22 @@ pub fn init_files(files: &[TrackFile], reload: bool) {
     }
 }
 
+/// Warn about files whose directory does not exist: keepalived drops such a track_file
+/// ("Track file directory for NAME does not exist - removing"); rampart keeps reading it
+/// as 0 until it appears.
+pub fn warn_missing_directories(files: &[TrackFile]) {
+    for f in files {
+        let dir = match Path::new(&f.file).parent() {
+            Some(d) if d.as_os_str().is_empty() => Path::new("."),
+            Some(d) => d,
+            None => continue,
+        };
+        if !dir.is_dir() {
+            tracing::warn!(target: "check", "track_file {} ({}): the directory of {} does not exist; the file reads 0 until it does (keepalived ignores such a track_file)", f.name, f.span, f.file);
+        }
+    }
+}
+
 /// A value read from a tracked file.
 pub type FileValue = crate::vrrp::track_file::FileValue;
 

@@ -331,6 +331,7 @@ impl FilePoller {
                 generation,
             };
         }
+        file_check::warn_missing_directories(&files);
         file_check::init_files(&files, generation > 0);
         let initial = file_check::read_all(&files);
         for v in &initial {
