@@ -729,3 +729,11 @@ fn keepalived_agrees_on_which_file_checks_are_valid() {
         assert_eq!(ours.is_ok(), valid, "{what}: rampart says {ours:?}");
     }
 }
+
+#[test]
+fn a_track_file_block_weight_is_limited_as_keepalived_does() {
+    let d = refused("track_file f {\n  file /nonexistent/f\n  weight 300\n}\n");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].starts_with("3: invalid weight `300`"), "{d:#?}");
+    load("track_file f {\n  file /nonexistent/f\n  weight -254 reverse\n}\n");
+}

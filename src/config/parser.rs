@@ -1166,13 +1166,16 @@ impl Parser {
                 }
                 "weight" => {
                     self.no_block(x);
-                    let form = "N [reverse], N from -2147483647 to 2147483647";
+                    // keepalived 2.2.7: "Weight (N) for track_file NAME must be between
+                    // [-254..254] inclusive" (`keepalived -t` exits 5); a FILE_CHECK's own
+                    // weight may go to ±2147483647.
+                    let form = "N [reverse], N from -254 to 254";
                     let Some(t) = self.arg(x, 0, form) else {
                         continue;
                     };
                     if let Some(n) = self.tok_val(
                         t,
-                        |s| v::int_in(s, -2147483647, 2147483647).map(|n| n as i32),
+                        |s| v::int_in(s, -254, 254).map(|n| n as i32),
                         "weight",
                         form,
                     ) {
