@@ -737,3 +737,45 @@ fn a_track_file_block_weight_is_limited_as_keepalived_does() {
     assert!(d[0].starts_with("3: invalid weight `300`"), "{d:#?}");
     load("track_file f {\n  file /nonexistent/f\n  weight -254 reverse\n}\n");
 }
+
+mod history {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            -3i64..=3,
+            Just(i64::from(i32::MIN)),
+            Just(1i64 << 31),
+            any::<i32>().prop_map(i64::from),
+        ]
+    }
+
+    proptest! {
+        /// The table depends only on the files' current values, not on the order they were
+        /// written in: after any sequence of writes it equals the table of a daemon started
+        /// with the last values.
+        #[test]
+        fn the_table_depends_only_on_the_last_values(
+            writes in proptest::collection::vec((0usize..3, value()), 0..24)
+        ) {
+            let cfg = oracle_config();
+            let (mut live, _) = Core::new(&cfg, 1);
+            live.set_file_values(&[]);
+            let names = ["f1", "f2", "f3"];
+            let mut last = [0i64; 3];
+            for (f, v) in writes {
+                set(&mut live, names[f], v);
+                last[f] = v;
+            }
+            let (mut fresh, _) = Core::new(&cfg, 1);
+            let values: Vec<FileValue> = names
+                .iter()
+                .zip(last)
+                .map(|(n, value)| FileValue { name: n.to_string(), value })
+                .collect();
+            fresh.set_file_values(&values);
+            prop_assert_eq!(weights(&live), weights(&fresh));
+        }
+    }
+}
