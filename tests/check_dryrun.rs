@@ -344,7 +344,9 @@ fn warmup_spreads_first_checks_over_the_warmup_window() {
     }
     let min = *firsts.iter().min().unwrap();
     let max = *firsts.iter().max().unwrap();
-    assert!(max <= Duration::from_millis(1500 + 300), "{firsts:?}");
+    // Within warmup (1.5 s), not delay_loop (30 s); generous, since these are the times the
+    // test read the lines.
+    assert!(max <= Duration::from_millis(1500 + 3000), "{firsts:?}");
     assert!(
         max - min >= Duration::from_millis(300),
         "not spread: {firsts:?}"
