@@ -2729,15 +2729,34 @@ impl Parser {
         if let Some(span) = quorum_span {
             let total = vs.total_weight();
             if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
+                // keepalived 2.2.7: "quorum 10 for [..]:tcp:80 exceeds total weight of real
+                // servers 5, reducing quorum to 5". Do the same, so the sorry server and
+                // quorum_up/down behave as they did under keepalived.
+                let reduced = u32::try_from(total).unwrap_or(u32::MAX);
                 self.warn(
                     DiagClass::Semantic,
                     &span,
                     format!(
-                        "quorum {} is above the total weight {total} of the real servers: the virtual server can never be up",
+                        "quorum {} is above the total weight {total} of the real servers; reduced to {reduced}, as keepalived does",
                         vs.quorum
                     ),
                 );
+                vs.quorum = reduced;
             }
+        }
+        if vs.hysteresis > 0 && vs.hysteresis >= vs.quorum {
+            // keepalived 2.2.7: "hysteresis 5 >= quorum 3; setting hysteresis to 2".
+            let reduced = vs.quorum.saturating_sub(1);
+            let d = Diagnostic::warning(
+                DiagClass::Semantic,
+                Some(vs.span.clone()),
+                format!(
+                    "hysteresis {} is not below quorum {}; reduced to {reduced}, as keepalived does",
+                    vs.hysteresis, vs.quorum
+                ),
+            );
+            self.diags.push(d);
+            vs.hysteresis = reduced;
         }
         Some(vs)
     }
