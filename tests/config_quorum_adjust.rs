@@ -88,3 +88,28 @@ fn quorum_and_hysteresis_are_adjusted_as_keepalived_does() {
         }
     }
 }
+
+/// keepalived 2.2.7 takes a real server weight up to 2147483647 ("outside range
+/// 0-2147483647"); the kernel too. rampart used to stop at ipvsadm's 65535.
+#[test]
+fn real_server_weight_takes_keepalived_range() {
+    let (_, _, _) = rampart(&vs(1, 0, &[70000]));
+    let l = load_str(
+        "/nonexistent/w.conf",
+        &vs(1, 0, &[2147483647]),
+        &LoadOptions::default(),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        l.config.virtual_servers[0].real_servers[0].weight,
+        2147483647
+    );
+    let err = load_str(
+        "/nonexistent/w.conf",
+        &vs(1, 0, &[2147483648]),
+        &LoadOptions::default(),
+    )
+    .err()
+    .expect("2147483648 is out of range");
+    assert!(err.to_string().contains("0 to 2147483647"), "{err}");
+}

@@ -2822,7 +2822,7 @@ impl Parser {
             }
             match s.kw.text.as_str() {
                 "weight" => {
-                    if let Some(w) = self.u32_in(s, 0, 65535) {
+                    if let Some(w) = self.u32_in(s, 0, i32::MAX as u64) {
                         rs.weight = w
                     }
                 }
