@@ -356,6 +356,26 @@ fn keepalived_spellings_that_rampart_takes_with_a_word() {
 }
 
 #[test]
+fn process_monitor_buffers_are_accepted_without_effect() {
+    use DiagClass::*;
+    use Severity::*;
+    let got = diags(
+        "global_defs {\n    process_monitor_rcv_bufs 500000\n    process_monitor_rcv_bufs_force\n    process_monitor_rcv_bufs abc\n}\n",
+    );
+    let got: Vec<_> = got.iter().map(|d| (d.0, d.1, d.2)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Info, Unsupported, 2),
+            (Info, Unsupported, 3),
+            // Given twice in one block: the usual warning.
+            (Warning, Duplicate, 4),
+            (Error, BadValue, 4)
+        ]
+    );
+}
+
+#[test]
 fn weights_ignored_in_sync_groups_and_by_address_owners_are_warned() {
     let text = "vrrp_track_process p {
     process x

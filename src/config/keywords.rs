@@ -106,6 +106,8 @@ pub const GLOBAL: &[&str] = &[
     "rs_init_notifies",
     "no_checker_emails",
     "log_unknown_vrids",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -148,8 +150,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "lvs_netlink_cmd_rcv_bufs_force",
     "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force",
-    "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force",
     "vrrp_rx_bufs_policy",
     "vrrp_rx_bufs_multiplier",
     "umask",

@@ -911,6 +911,9 @@ impl Parser {
                     self.process_tuning(s, "checker", &mut t);
                     g.checker_process = t;
                 }
+                "process_monitor_rcv_bufs" | "process_monitor_rcv_bufs_force" => {
+                    self.process_monitor_bufs(s)
+                }
                 "process_names" | "process_name" | "vrrp_process_name" | "checker_process_name" => {
                     self.no_block(s);
                     let form = if s.kw.text == "process_names" {

@@ -215,6 +215,27 @@ impl Parser {
         Some(p)
     }
 
+    /// `process_monitor_rcv_bufs BYTES` / `process_monitor_rcv_bufs_force [BOOL]` in
+    /// global_defs: the process connector's socket buffer in keepalived. Checked, accepted,
+    /// and without effect: rampart reads /proc (see vrrp::track_process).
+    pub(super) fn process_monitor_bufs(&mut self, st: &Stmt) {
+        if st.kw.text == "process_monitor_rcv_bufs" {
+            let bytes = |s: &str| v::uint_in(s, 0, u64::from(u32::MAX));
+            if self.one(st, bytes, "a size in bytes").is_none() {
+                return;
+            }
+        } else {
+            self.flag(st);
+        }
+        self.info(
+            st,
+            format!(
+                "`{}` accepted; it has no effect: rampart tracks processes by reading /proc, not through the process connector socket it sizes",
+                st.kw.text
+            ),
+        );
+    }
+
     /// `track_process { NAME [weight N [reverse|noreverse]] ... }` in an instance or group.
     pub(super) fn track_process_refs(&mut self, st: &Stmt) -> Vec<TrackProcessRef> {
         let mut out: Vec<TrackProcessRef> = Vec::new();
