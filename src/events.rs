@@ -104,4 +104,13 @@ pub enum Event {
         state: VrrpStateName,
         priority: u8,
     },
+    /// A MASTER received an advert with a lower priority (`peer_priority` from `peer`) while
+    /// its own effective priority was `priority`: keepalived's `MASTER_RX_LOWER_PRI` fifo
+    /// line. Not a transition.
+    VrrpMasterRxLowerPri {
+        instance: String,
+        priority: u8,
+        peer: IpAddr,
+        peer_priority: u8,
+    },
 }

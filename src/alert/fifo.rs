@@ -100,6 +100,13 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
                 format!("INSTANCE \"{instance}\" {what} {priority}\n"),
             ))
         }
+        // keepalived's `send_event_notify`: the instance's own effective priority.
+        Event::VrrpMasterRxLowerPri {
+            instance, priority, ..
+        } => Some((
+            FifoClass::Vrrp,
+            format!("INSTANCE \"{instance}\" MASTER_RX_LOWER_PRI {priority}\n"),
+        )),
     }
 }
 

@@ -283,6 +283,7 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
         // keepalived mails no priority changes.
         Event::VrrpPriority { .. } => None,
         Event::RealServerWeight { .. } => None,
+        Event::VrrpMasterRxLowerPri { .. } => None,
     }
 }
 

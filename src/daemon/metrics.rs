@@ -600,7 +600,7 @@ impl Metrics {
             Event::VrrpPriority {
                 instance, priority, ..
             } => self.vrrp_effective_priority(instance, *priority),
-            Event::RealServerWeight { .. } => {}
+            Event::RealServerWeight { .. } | Event::VrrpMasterRxLowerPri { .. } => {}
         }
     }
 

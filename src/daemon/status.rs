@@ -420,6 +420,8 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
                 at,
             });
         }
+        // Not a state: the instance stays MASTER.
+        Event::VrrpMasterRxLowerPri { .. } => {}
     }
 }
 

@@ -1787,8 +1787,19 @@ impl Driver {
             Action::SendGratuitousExtra { all } => {
                 let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
             }
-            Action::NotifyMasterRxLowerPri { from, priority } => {
-                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+            Action::NotifyMasterRxLowerPri {
+                from,
+                priority,
+                ours,
+            } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority}, ours {ours})");
+                // The fifo line is written whether or not a script is configured, as keepalived's.
+                let _ = self.ctx.events.send(Event::VrrpMasterRxLowerPri {
+                    instance: name.to_string(),
+                    priority: ours,
+                    peer: from,
+                    peer_priority: priority,
+                });
                 if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
                     let policy = self.policy.clone();
                     self.spawned.push(tokio::spawn(async move {
