@@ -709,6 +709,58 @@ fn promote_secondaries_is_set_and_restored() {
     );
 }
 
+/// `promote_secondaries` on an instance added by a reload (SIGHUP) is set too, and restored
+/// at shutdown like the ones set at start.
+#[test]
+fn promote_secondaries_is_set_for_an_instance_added_by_reload() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("kwpsr");
+    let lan = lab.lan("br");
+    let lan1 = lab.lan("br1");
+    let s = lab.ns("s");
+    lab.attach(&s, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+    lab.attach(&s, "eth1", &lan1, &["10.31.1.1/24"]);
+    let logs = lab.dir.path().display().to_string();
+    let sysctl = "net.ipv4.conf.eth1.promote_secondaries";
+    lab.exec_ok(&s, &["sysctl", "-qw", &format!("{sysctl}=0")]);
+    let first = Inst::new("VI_A", "eth0", 65, 150, &[VIP]);
+    let mut added = Inst::new("VI_B", "eth1", 66, 150, &["10.31.1.100"]);
+    added.extra = "  promote_secondaries\n".into();
+    let (pid, _) = start_rampart(&mut lab, &s, "kwpsr-s", &conf(&[first.clone()], &[]));
+    let read = |lab: &Lab| {
+        lab.exec_ok(&s, &["sysctl", "-n", sysctl])
+            .trim()
+            .to_string()
+    };
+    let up = wait_for(Duration::from_secs(20), || {
+        lab.has_addr(&s, "eth0", VIP).then_some(())
+    });
+    assert!(up.is_some(), "VI_A never became MASTER (logs in {logs})");
+    assert_eq!(read(&lab), "0", "eth1 has no instance yet");
+    std::fs::write(lab.path("kwpsr-s.conf"), conf(&[first, added], &[])).unwrap();
+    lab.signal(pid, "HUP");
+    let set = wait_for(Duration::from_secs(20), || {
+        (read(&lab) == "1" && lab.has_addr(&s, "eth1", "10.31.1.100")).then_some(())
+    });
+    assert!(
+        set.is_some(),
+        "promote_secondaries not set for the added VI_B (sysctl {}, logs in {logs})",
+        read(&lab)
+    );
+    lab.signal(pid, "TERM");
+    assert!(
+        lab.wait_exit(pid, Duration::from_secs(10)),
+        "rampart did not stop (logs in {logs})"
+    );
+    assert_eq!(
+        read(&lab),
+        "0",
+        "promote_secondaries not restored (logs in {logs})"
+    );
+}
+
 /// `unicast_ttl 10` over IPv6: rampart's unicast adverts carry hop limit 10 and keepalived
 /// (backup) accepts them.
 #[test]

@@ -197,20 +197,15 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         .log_unknown_vrids
         .store(cfg.global.log_unknown_vrids, Ordering::Relaxed);
     super::track_file::init_files(&cfg);
-    let mut promote_undo = Vec::new();
-    if !dry_run {
-        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
-            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
-        }
-    }
+    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
+    // on the way out, and restore the sysctls we changed (promote_secondaries too).
+    let mut vmacs = VmacBook::default();
+    vmacs.promote_secondaries(&cfg, dry_run);
 
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
     install_static(&nl, &cfg, &mut static_owned).await;
 
-    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
-    // on the way out.
-    let mut vmacs = VmacBook::default();
     let mut vip_dev: Vec<String> = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
         let v6 = node.instances()[idx].params().af == Af::V6;
@@ -519,7 +514,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
             vmac::restore_conf(&vmacs.sysctl_undo);
             nl.firewall.remove_tables().await;
-            for (path, old) in &promote_undo {
+            for (path, old) in &vmacs.promote_undo {
                 let _ = std::fs::write(path, old);
             }
         }
@@ -879,9 +874,24 @@ fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
 struct VmacBook {
     created: Vec<String>,
     sysctl_undo: Vec<(String, String, String)>,
+    /// `promote_secondaries` sysctls set by rampart: (path, original value).
+    promote_undo: Vec<(String, String)>,
 }
 
 impl VmacBook {
+    /// `promote_secondaries` on the interface of every instance that asks for it, at start and
+    /// on reload (an added instance, or one that now has the keyword). An interface already
+    /// at 1 is left alone, so the first original value is the one restored at shutdown.
+    fn promote_secondaries(&mut self, cfg: &Config, dry_run: bool) {
+        if dry_run {
+            return;
+        }
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            self.promote_undo
+                .extend(super::track_file::promote_secondaries(&inst.interface));
+        }
+    }
+
     /// Create (or adopt) an instance's VMAC; returns the interface its VIPs go on: the VMAC,
     /// or the base interface without use_vmac. A VMAC that cannot be made (base interface
     /// missing) is still named: its adverts cannot leave, so the instance stays in FAULT
@@ -1086,7 +1096,9 @@ impl Driver {
         // Sockets and addresses first (a kept instance may change its authentication type,
         // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
-        // Added instances with use_vmac get their VMAC now, as at daemon start.
+        // Added instances with use_vmac get their VMAC now, as at daemon start; so does
+        // promote_secondaries.
+        self.vmacs.promote_secondaries(&new_cfg, self.nl.dry_run);
         let mut new_vip_dev = Vec::new();
         for (idx, inst) in new_cfg.instances.iter().enumerate() {
             new_vip_dev.push(match kept[idx] {
