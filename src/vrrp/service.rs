@@ -1971,11 +1971,13 @@ fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction>
     initial.into_iter().chain(rest).chain(later).collect()
 }
 
-/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
-/// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
-/// accepts whatever Accept_Mode says).
+/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or strict mode
+/// (its own `strict_mode`, else the global `vrrp_strict`) without `accept` (keepalived's
+/// default); never the address owner (RFC 5798: the owner accepts whatever Accept_Mode says).
 fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
-    let accept = inst.accept.unwrap_or(!vrrp_strict);
+    let accept = inst
+        .accept
+        .unwrap_or(!inst.strict_mode.unwrap_or(vrrp_strict));
     !accept && inst.priority != super::fsm::PRIORITY_OWNER
 }
 
@@ -2195,6 +2197,29 @@ async fn executor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_accept_follows_the_instance_strict_mode() {
+        let mut inst = VrrpInstance::new("VI_1", "eth0", 1, crate::config::Span::builtin());
+        assert!(!no_accept(&inst, false));
+        assert!(no_accept(&inst, true), "vrrp_strict implies no_accept");
+        inst.strict_mode = Some(true);
+        assert!(
+            no_accept(&inst, false),
+            "so does the instance's strict_mode"
+        );
+        inst.strict_mode = Some(false);
+        assert!(
+            !no_accept(&inst, true),
+            "strict_mode off overrides vrrp_strict"
+        );
+        inst.strict_mode = Some(true);
+        inst.accept = Some(true);
+        assert!(!no_accept(&inst, false), "accept wins");
+        inst.accept = None;
+        inst.priority = 255;
+        assert!(!no_accept(&inst, true), "the address owner accepts");
+    }
 
     #[test]
     fn group_events_go_after_members_except_a_first_backup() {
