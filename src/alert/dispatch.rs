@@ -136,6 +136,8 @@ fn log_event(ev: &Event) {
             tracing::info!(target: "event", instance = %instance, priority = *priority, "VRRP instance {instance}: effective priority now {priority}")
         }
         // The VRRP engine logs it when it happens.
-        Event::RealServerWeight { .. } | Event::VrrpMasterRxLowerPri { .. } => {}
+        Event::RealServerWeight { .. }
+        | Event::RealServerDraining { .. }
+        | Event::VrrpMasterRxLowerPri { .. } => {}
     }
 }

@@ -82,7 +82,9 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
                 if *gained { "UP" } else { "DOWN" }
             ),
         )),
-        Event::Reload { .. } | Event::RealServerWeight { .. } => None,
+        Event::Reload { .. }
+        | Event::RealServerWeight { .. }
+        | Event::RealServerDraining { .. } => None,
         // keepalived's `notify_priority_changes` lines; written only where enabled (see
         // [`priority_changes_enabled`]).
         Event::VrrpPriority {

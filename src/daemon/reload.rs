@@ -10,6 +10,7 @@
 //! turns the plan into engine inputs; `rampart reload --plan` prints it.
 
 use crate::config::model::{Config, Family, VirtualIp, VrrpInstance, VsKey};
+use crate::events::{Endpoint, Event};
 use crate::ipvs::reconcile::{IpvsOp, reconcile};
 use crate::ipvs::table::{DesiredTable, DestKey, DestSettings, ServiceKey};
 use serde::Serialize;
@@ -556,6 +557,51 @@ pub struct Drain<T> {
     /// The destination's settings with weight 0.
     pub settings: DestSettings,
     pub until: T,
+    /// The virtual and real server as status and events name them, and the real server's
+    /// configured weight before it was removed.
+    pub virtual_server: Endpoint,
+    pub real_server: Endpoint,
+    pub weight: u32,
+}
+
+impl<T> Drain<T> {
+    /// The same drain with another deadline type (a duration becomes an instant).
+    pub fn with_until<U>(self, until: U) -> Drain<U> {
+        Drain {
+            service: self.service,
+            dest: self.dest,
+            settings: self.settings,
+            until,
+            virtual_server: self.virtual_server,
+            real_server: self.real_server,
+            weight: self.weight,
+        }
+    }
+}
+
+/// One [`Event::RealServerDraining`] per drained real server (a virtual server group drains a
+/// real server in each of its services: reported once), with `reason` for each.
+pub fn drain_events<T>(
+    drains: &[Drain<T>],
+    draining: bool,
+    reason: impl Fn(&Drain<T>) -> String,
+) -> Vec<Event> {
+    let mut seen: Vec<(&Endpoint, &Endpoint)> = Vec::new();
+    let mut out = Vec::new();
+    for d in drains {
+        if seen.contains(&(&d.virtual_server, &d.real_server)) {
+            continue;
+        }
+        seen.push((&d.virtual_server, &d.real_server));
+        out.push(Event::RealServerDraining {
+            virtual_server: d.virtual_server.clone(),
+            real_server: d.real_server.clone(),
+            weight: d.weight,
+            draining,
+            reason: reason(d),
+        });
+    }
+    out
 }
 
 /// The drains a reload from `old_cfg` to `new_cfg` starts. `old_table` is the table the old
@@ -613,6 +659,15 @@ pub fn drains(
                     dest,
                     settings: DestSettings { weight: 0, ..*old },
                     until: rs.delay_loop.unwrap_or(ovs.delay_loop),
+                    virtual_server: Endpoint::of_virtual_server(ovs),
+                    real_server: Endpoint {
+                        addr: Some(rs.addr),
+                        port: Some(dest.port),
+                        fwmark: None,
+                        protocol: ovs.protocol.name(),
+                        group: None,
+                    },
+                    weight: rs.weight,
                 });
             }
         }
