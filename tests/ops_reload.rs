@@ -471,3 +471,86 @@ fn status_shows_real_servers_draining_after_a_reload() {
     );
     drop((keep, slow, fast));
 }
+
+/// `--capabilities reduced` (the default) warns at start about root scripts that call
+/// systemctl & co.; a reload that brings in such a script warns about it too (in the log and
+/// in `rampart reload --plan`'s output), and scripts already warned about are not repeated.
+#[test]
+fn a_reload_warns_about_a_new_root_script_that_calls_systemctl() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = up.local_addr().unwrap().port();
+    let script = dir.path().join("up.sh");
+    std::fs::write(&script, "#!/bin/sh\nsystemctl restart haproxy\n").unwrap();
+    let conf = dir.path().join("w.conf");
+    let write = |notify: bool| {
+        let notify_up = if notify {
+            format!("        notify_up {}\n", script.display())
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            &conf,
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n    delay_loop 1\n    lb_kind NAT\n    protocol TCP\n    real_server 127.0.0.1 {p} {{\n        weight 1\n{notify_up}        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write(false);
+    let log = dir.path().join("rampart.log");
+    let sock = dir.path().join("w.sock");
+    let d = start_daemon(&conf, &sock, &log);
+    assert!(
+        wait_until(T, || sock.exists().then_some(())).is_some(),
+        "daemon up: {}",
+        log_text(&log)
+    );
+    assert!(
+        !log_text(&log).contains("calls systemctl"),
+        "nothing to warn about at start"
+    );
+    write(true);
+    let plan = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["reload", "--plan", "--socket"])
+        .arg(&sock)
+        .output()
+        .unwrap();
+    let plan_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert!(
+        plan_text.contains("calls systemctl") && plan_text.contains("--capabilities full-scripts"),
+        "the plan names the new root script: {plan_text}"
+    );
+    let mark = log_text(&log).len();
+    hup(&d);
+    // The daemon's own line (target `reload`), logged after the reload's warnings; the
+    // checker's "check: configuration reloaded" may come later.
+    assert!(
+        wait_log(&log, mark, "reload: configuration reloaded"),
+        "reload applied: {}",
+        &log_text(&log)[mark..]
+    );
+    let after = log_text(&log)[mark..].to_string();
+    assert!(
+        after.contains("real server notify script") && after.contains("calls systemctl"),
+        "the reload warns about the new script: {after}"
+    );
+    // The same file again: the script was named already.
+    let mark = log_text(&log).len();
+    hup(&d);
+    assert!(
+        wait_log(&log, mark, "reload: configuration reloaded"),
+        "second reload: {}",
+        &log_text(&log)[mark..]
+    );
+    assert!(
+        !log_text(&log)[mark..].contains("calls systemctl"),
+        "not repeated: {}",
+        &log_text(&log)[mark..]
+    );
+    drop(up);
+}
