@@ -728,7 +728,12 @@ fn promote_secondaries_is_set_for_an_instance_added_by_reload() {
     let first = Inst::new("VI_A", "eth0", 65, 150, &[VIP]);
     let mut added = Inst::new("VI_B", "eth1", 66, 150, &["10.31.1.100"]);
     added.extra = "  promote_secondaries\n".into();
-    let (pid, _) = start_rampart(&mut lab, &s, "kwpsr-s", &conf(&[first.clone()], &[]));
+    let (pid, _) = start_rampart(
+        &mut lab,
+        &s,
+        "kwpsr-s",
+        &conf(std::slice::from_ref(&first), &[]),
+    );
     let read = |lab: &Lab| {
         lab.exec_ok(&s, &["sysctl", "-n", sysctl])
             .trim()

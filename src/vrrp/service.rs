@@ -1379,8 +1379,8 @@ impl Driver {
             self.execute(node, acts, now).await;
         }
         // New instances: as at daemon start.
-        for idx in 0..new_cfg.instances.len() {
-            if kept[idx].is_some() {
+        for (idx, old) in kept.iter().enumerate() {
+            if old.is_some() {
                 continue;
             }
             let addr = self.wires[idx].src;
