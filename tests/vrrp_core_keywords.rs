@@ -88,6 +88,15 @@ impl T {
 
 // ---- MASTER receiving a lower-priority advert ------------------------------------------------
 
+/// Always the last action for a lower-priority advert: the MASTER_RX_LOWER_PRI fifo line.
+fn rx_lower(from: &str, priority: u8, ours: u8) -> Action {
+    Action::NotifyMasterRxLowerPri {
+        from: ip(from),
+        priority,
+        ours,
+    }
+}
+
 #[test]
 fn lower_prio_no_advert_keeps_only_the_garp_refresh() {
     let mut p = params("vi", 100);
@@ -99,6 +108,7 @@ fn lower_prio_no_advert_keeps_only_the_garp_refresh() {
         vec![
             Action::SendGratuitous { repeat: 5 },
             arm(GarpLowerPrio, Duration::from_secs(5)),
+            rx_lower("10.0.0.2", 50, 100),
         ]
     );
 }
@@ -109,7 +119,10 @@ fn garp_lower_prio_repeat_zero_sends_nothing_but_the_advert() {
     p.garp_lower_prio_repeat = 0;
     let mut t = T::master(p);
     let adv = advert_from(t.inst.params(), "10.0.0.2", 50);
-    assert_eq!(t.at(4000, rx(adv)), vec![send(&t.inst, 100)]);
+    assert_eq!(
+        t.at(4000, rx(adv)),
+        vec![send(&t.inst, 100), rx_lower("10.0.0.2", 50, 100)]
+    );
 }
 
 #[test]
@@ -121,7 +134,11 @@ fn garp_lower_prio_delay_zero_means_one_round() {
     let adv = advert_from(t.inst.params(), "10.0.0.2", 50);
     assert_eq!(
         t.at(4000, rx(adv)),
-        vec![send(&t.inst, 100), Action::SendGratuitous { repeat: 2 }]
+        vec![
+            send(&t.inst, 100),
+            Action::SendGratuitous { repeat: 2 },
+            rx_lower("10.0.0.2", 50, 100)
+        ]
     );
     // Leaving MASTER does not disarm a timer that was never armed.
     let higher = advert_from(t.inst.params(), "10.0.0.2", 200);
