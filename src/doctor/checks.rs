@@ -805,6 +805,7 @@ mod tests {
             alpha: None,
             delay_loop: None,
             checkers: vec![],
+            file_checks: Vec::new(),
             span: Span::builtin(),
         }
     }
