@@ -364,10 +364,16 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
                         "inhibit_on_failure"
                     );
                     cmp_field!(s, or.lb_kind, nr.lb_kind, "lb_kind");
+                    cmp_field!(s, or.tunnel, nr.tunnel, "tunnel");
                     cmp_field!(s, or.uthreshold, nr.uthreshold, "uthreshold");
                     cmp_field!(s, or.lthreshold, nr.lthreshold, "lthreshold");
                     cmp_field!(s, or.checkers, nr.checkers, "checkers");
                     cmp_field!(s, or.file_checks, nr.file_checks, "FILE_CHECK");
+                    cmp_field!(s, or.delay_loop, nr.delay_loop, "delay_loop");
+                    cmp_field!(s, or.alpha, nr.alpha, "alpha");
+                    cmp_field!(s, or.notify_up, nr.notify_up, "notify_up");
+                    cmp_field!(s, or.notify_down, nr.notify_down, "notify_down");
+                    cmp_field!(s, or.smtp_alert, nr.smtp_alert, "smtp_alert");
                     if !s.is_empty() {
                         out.real_servers.push(RealServerChange::Changed {
                             vs: name.clone(),
@@ -882,6 +888,32 @@ mod tests {
             p.now,
             vec!["op=del-dest service=tcp:[10.0.0.1]:80 dest=[10.0.0.3]:80"]
         );
+    }
+
+    #[test]
+    fn real_server_scripts_and_timers_are_in_the_plan() {
+        let old = pool(&[("10.0.0.2", false)]);
+        let mut new = old.clone();
+        let rs = &mut new.virtual_servers[0].real_servers[0];
+        rs.notify_up = Some(crate::config::Command {
+            raw: "/bin/true".into(),
+            argv: vec!["/bin/true".into()],
+            span: crate::config::Span::builtin(),
+        });
+        rs.delay_loop = Some(Duration::from_secs(3));
+        let p = plan(&old, &new).to_string();
+        assert!(
+            p.contains("~ real_server [10.0.0.2]:80 in [10.0.0.1]:tcp:80"),
+            "{p}"
+        );
+        assert!(p.contains("notify_up changed"), "{p}");
+        assert!(p.contains("delay_loop: None -> Some(3s)"), "{p}");
+        // The same script on another line is no change.
+        let mut moved = new.clone();
+        if let Some(c) = moved.virtual_servers[0].real_servers[0].notify_up.as_mut() {
+            c.span.line += 3;
+        }
+        assert!(plan(&new, &moved).is_empty());
     }
 
     #[test]
