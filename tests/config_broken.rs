@@ -906,7 +906,8 @@ fn errors_render_with_caret_and_help() {
 #[test]
 fn keepalived_keywords_are_never_unknown() {
     use rampart::config::keywords::KEEPALIVED_ALL;
-    let wrappers: [(&str, fn(&str) -> String); 5] = [
+    type Wrap = fn(&str) -> String;
+    let wrappers: [(&str, Wrap); 5] = [
         ("top", |k| format!("{k}\n")),
         ("global_defs", |k| format!("global_defs {{\n    {k}\n}}\n")),
         ("vrrp_instance", |k| inst("VI_1", &format!("    {k}\n"))),

@@ -172,11 +172,13 @@ pub enum Action {
     SendGratuitousExtra {
         all: bool,
     },
-    /// As MASTER, an advert with a lower priority arrived: run `notify_master_rx_lower_pri`
-    /// (and write MASTER_RX_LOWER_PRI to the notify FIFO).
+    /// As MASTER, an advert with a lower priority (`priority`, from `from`) arrived while ours
+    /// was `ours`. Always emitted, as keepalived always writes `MASTER_RX_LOWER_PRI` to the
+    /// notify fifos; the shell also runs `notify_master_rx_lower_pri` when configured.
     NotifyMasterRxLowerPri {
         from: IpAddr,
         priority: u8,
+        ours: u8,
     },
     /// (Re)arm a timer to fire `after` from the `now` of the step that returned this action.
     ArmTimer {
@@ -405,9 +407,6 @@ pub struct InstanceParams {
     /// `vrrp_startup_delay`: INIT lasts this long after Startup.
     #[serde(default, with = "duration_us", rename = "startup_delay_us")]
     pub startup_delay: Duration,
-    /// `notify_master_rx_lower_pri` is configured: emit [`Action::NotifyMasterRxLowerPri`].
-    #[serde(default)]
-    pub notify_master_rx_lower_pri: bool,
     #[serde(default)]
     pub track_files: Vec<TrackedFile>,
     /// `garp_extra_if`: (all interfaces, interval).
@@ -549,7 +548,6 @@ impl InstanceParams {
             unicast_fault_no_peer: inst.unicast_fault_no_peer,
             down_timer_adverts: inst.down_timer_adverts_or(global),
             startup_delay: global.vrrp_startup_delay,
-            notify_master_rx_lower_pri: inst.notify_master_rx_lower_pri.is_some(),
             track_files,
             garp_extra_if: inst
                 .garp_extra_if_or(global)
@@ -1254,12 +1252,11 @@ impl Instance {
                             });
                         }
                     }
-                    if self.params.notify_master_rx_lower_pri {
-                        out.push(Action::NotifyMasterRxLowerPri {
-                            from: adv.src,
-                            priority: prio,
-                        });
-                    }
+                    out.push(Action::NotifyMasterRxLowerPri {
+                        from: adv.src,
+                        priority: prio,
+                        ours,
+                    });
                 }
             }
             _ => {}

@@ -201,20 +201,15 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         .log_unknown_vrids
         .store(cfg.global.log_unknown_vrids, Ordering::Relaxed);
     super::track_file::init_files(&cfg);
-    let mut promote_undo = Vec::new();
-    if !dry_run {
-        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
-            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
-        }
-    }
+    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
+    // on the way out, and restore the sysctls we changed (promote_secondaries too).
+    let mut vmacs = VmacBook::default();
+    vmacs.promote_secondaries(&cfg, dry_run);
 
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
     install_static(&nl, &cfg, &mut static_owned).await;
 
-    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
-    // on the way out.
-    let mut vmacs = VmacBook::default();
     let mut vip_dev: Vec<String> = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
         let v6 = node.instances()[idx].params().af == Af::V6;
@@ -534,7 +529,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
             vmac::restore_conf(&vmacs.sysctl_undo);
             nl.firewall.remove_tables().await;
-            for (path, old) in &promote_undo {
+            for (path, old) in &vmacs.promote_undo {
                 let _ = std::fs::write(path, old);
             }
         }
@@ -900,9 +895,24 @@ fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
 struct VmacBook {
     created: Vec<String>,
     sysctl_undo: Vec<(String, String, String)>,
+    /// `promote_secondaries` sysctls set by rampart: (path, original value).
+    promote_undo: Vec<(String, String)>,
 }
 
 impl VmacBook {
+    /// `promote_secondaries` on the interface of every instance that asks for it, at start and
+    /// on reload (an added instance, or one that now has the keyword). An interface already
+    /// at 1 is left alone, so the first original value is the one restored at shutdown.
+    fn promote_secondaries(&mut self, cfg: &Config, dry_run: bool) {
+        if dry_run {
+            return;
+        }
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            self.promote_undo
+                .extend(super::track_file::promote_secondaries(&inst.interface));
+        }
+    }
+
     /// Create (or adopt) an instance's VMAC; returns the interface its VIPs go on: the VMAC,
     /// or the base interface without use_vmac. A VMAC that cannot be made (base interface
     /// missing) is still named: its adverts cannot leave, so the instance stays in FAULT
@@ -1107,7 +1117,9 @@ impl Driver {
         // Sockets and addresses first (a kept instance may change its authentication type,
         // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
-        // Added instances with use_vmac get their VMAC now, as at daemon start.
+        // Added instances with use_vmac get their VMAC now, as at daemon start; so does
+        // promote_secondaries.
+        self.vmacs.promote_secondaries(&new_cfg, self.nl.dry_run);
         let mut new_vip_dev = Vec::new();
         for (idx, inst) in new_cfg.instances.iter().enumerate() {
             new_vip_dev.push(match kept[idx] {
@@ -1408,8 +1420,8 @@ impl Driver {
             self.execute(node, acts, now).await;
         }
         // New instances: as at daemon start.
-        for idx in 0..new_cfg.instances.len() {
-            if kept[idx].is_some() {
+        for (idx, old) in kept.iter().enumerate() {
+            if old.is_some() {
                 continue;
             }
             let addr = self.wires[idx].src;
@@ -1856,8 +1868,19 @@ impl Driver {
             Action::SendGratuitousExtra { all } => {
                 let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
             }
-            Action::NotifyMasterRxLowerPri { from, priority } => {
-                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+            Action::NotifyMasterRxLowerPri {
+                from,
+                priority,
+                ours,
+            } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority}, ours {ours})");
+                // The fifo line is written whether or not a script is configured, as keepalived's.
+                let _ = self.ctx.events.send(Event::VrrpMasterRxLowerPri {
+                    instance: name.to_string(),
+                    priority: ours,
+                    peer: from,
+                    peer_priority: priority,
+                });
                 if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
                     let policy = self.policy.clone();
                     self.spawned.push(tokio::spawn(async move {
@@ -2023,11 +2046,13 @@ fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction>
     initial.into_iter().chain(rest).chain(later).collect()
 }
 
-/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
-/// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
-/// accepts whatever Accept_Mode says).
+/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or strict mode
+/// (its own `strict_mode`, else the global `vrrp_strict`) without `accept` (keepalived's
+/// default); never the address owner (RFC 5798: the owner accepts whatever Accept_Mode says).
 fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
-    let accept = inst.accept.unwrap_or(!vrrp_strict);
+    let accept = inst
+        .accept
+        .unwrap_or(!inst.strict_mode.unwrap_or(vrrp_strict));
     !accept && inst.priority != super::fsm::PRIORITY_OWNER
 }
 
@@ -2341,6 +2366,29 @@ async fn executor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_accept_follows_the_instance_strict_mode() {
+        let mut inst = VrrpInstance::new("VI_1", "eth0", 1, crate::config::Span::builtin());
+        assert!(!no_accept(&inst, false));
+        assert!(no_accept(&inst, true), "vrrp_strict implies no_accept");
+        inst.strict_mode = Some(true);
+        assert!(
+            no_accept(&inst, false),
+            "so does the instance's strict_mode"
+        );
+        inst.strict_mode = Some(false);
+        assert!(
+            !no_accept(&inst, true),
+            "strict_mode off overrides vrrp_strict"
+        );
+        inst.strict_mode = Some(true);
+        inst.accept = Some(true);
+        assert!(!no_accept(&inst, false), "accept wins");
+        inst.accept = None;
+        inst.priority = 255;
+        assert!(!no_accept(&inst, true), "the address owner accepts");
+    }
 
     #[test]
     fn work_a_queued_del_vips_undoes_is_skipped() {
