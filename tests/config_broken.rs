@@ -789,13 +789,13 @@ fn cases() -> Vec<Case> {
             "not supported by rampart yet",
         ),
         c(
-            "track_process unsupported",
+            "track_process naming no vrrp_track_process",
             inst("VI_1", "    track_process {\n        p\n    }\n"),
-            W,
-            Unsupported,
-            7,
-            5,
-            "not supported by rampart yet",
+            E,
+            Semantic,
+            8,
+            9,
+            "unknown vrrp_track_process block `p`",
         ),
         c(
             "global snmp unsupported",
@@ -910,7 +910,8 @@ fn errors_render_with_caret_and_help() {
 #[test]
 fn keepalived_keywords_are_never_unknown() {
     use rampart::config::keywords::KEEPALIVED_ALL;
-    let wrappers: [(&str, fn(&str) -> String); 5] = [
+    type Wrap = fn(&str) -> String;
+    let wrappers: [(&str, Wrap); 5] = [
         ("top", |k| format!("{k}\n")),
         ("global_defs", |k| format!("global_defs {{\n    {k}\n}}\n")),
         ("vrrp_instance", |k| inst("VI_1", &format!("    {k}\n"))),

@@ -440,13 +440,13 @@ fn rows() -> Vec<Row> {
             "hysteresis not below quorum",
             vs_two_rs("    quorum 1\n    hysteresis 1\n", 1, 1),
             (5, "hysteresis 1 >= quorum 1; setting hysteresis to 0"),
-            Warn("hysteresis 0 is used"),
+            Warn("reduced to 0, as keepalived does"),
         ),
         row(
             "quorum above the total weight",
             vs_two_rs("    quorum 5\n", 2, 1),
             (5, "reducing quorum to 3"),
-            Warn("quorum 3 is used"),
+            Warn("reduced to 3, as keepalived does"),
         ),
         row(
             "rules without a priority",
@@ -520,11 +520,11 @@ fn rows() -> Vec<Row> {
             (0, ""),
             Reject("persistence_granularity"),
         ),
-        deliberate(
-            "real server weight above ipvsadm's 65535",
+        row(
+            "real server weight above ipvsadm's 65535 (keepalived: up to 2147483647)",
             rs("        weight 65536\n"),
             (0, ""),
-            Reject("weight"),
+            Accept,
         ),
         deliberate(
             "sorry_server twice (keepalived uses the last)",

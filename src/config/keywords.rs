@@ -15,6 +15,7 @@ pub const TOP: &[&str] = &[
     "include",
     "track_file",
     "vrrp_track_file",
+    "vrrp_track_process",
     "garp_group",
     "SSL",
 ];
@@ -31,8 +32,6 @@ pub const TOP_UNSUPPORTED: &[&str] = &[
     "interface_up_down_delays",
     "static_track_group",
     "bfd_instance",
-    "vrrp_track_process",
-    "track_process",
     "virtual_server_group_ext",
 ];
 
@@ -107,6 +106,8 @@ pub const GLOBAL: &[&str] = &[
     "rs_init_notifies",
     "no_checker_emails",
     "log_unknown_vrids",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
 ];
 
 pub const GLOBAL_UNSUPPORTED: &[&str] = &[
@@ -149,8 +150,6 @@ pub const GLOBAL_UNSUPPORTED: &[&str] = &[
     "lvs_netlink_cmd_rcv_bufs_force",
     "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force",
-    "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force",
     "vrrp_rx_bufs_policy",
     "vrrp_rx_bufs_multiplier",
     "umask",
@@ -182,6 +181,18 @@ pub const GARP_GROUP: &[&str] = &["garp_interval", "gna_interval", "interface", 
 
 pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 
+pub const TRACK_PROCESS: &[&str] = &[
+    "process",
+    "param_match",
+    "weight",
+    "quorum",
+    "quorum_max",
+    "fork_delay",
+    "terminate_delay",
+    "delay",
+    "full_command",
+];
+
 pub const VRRP_SCRIPT: &[&str] = &[
     "script",
     "interval",
@@ -206,12 +217,13 @@ pub const SYNC_GROUP: &[&str] = &[
     "track_interface",
     "track_script",
     "track_file",
+    "track_process",
     "notify_priority_changes",
     "global_tracking",
     "sync_group_tracking_weight",
 ];
 
-pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &["track_process", "track_bfd"];
+pub const SYNC_GROUP_UNSUPPORTED: &[&str] = &["track_bfd"];
 
 pub const INSTANCE: &[&str] = &[
     "state",
@@ -262,6 +274,7 @@ pub const INSTANCE: &[&str] = &[
     "down_timer_adverts",
     "unicast_fault_no_peer",
     "track_file",
+    "track_process",
     "promote_secondaries",
     "mcast_dst_ip",
     "strict_mode",
@@ -271,7 +284,6 @@ pub const INSTANCE: &[&str] = &[
 ];
 
 pub const INSTANCE_UNSUPPORTED: &[&str] = &[
-    "track_process",
     "track_bfd",
     "track_src_ip",
     "notify_deleted",
@@ -363,6 +375,7 @@ pub const RS: &[&str] = &[
     "PING_CHECK",
     "DNS_CHECK",
     "SMTP_CHECK",
+    "FILE_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -378,9 +391,11 @@ pub const RS: &[&str] = &[
     "bind_if",
 ];
 
+/// `FILE_CHECK { track_file NAME  weight N [reverse|noreverse] }` (keepalived's check_file.c:
+/// none of the common checker options).
+pub const FILE_CHECK: &[&str] = &["track_file", "weight"];
+
 pub const RS_UNSUPPORTED: &[&str] = &[
-    "track_file",
-    "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
     "virtualhost",
@@ -527,10 +542,8 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
-    "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",
-    "track_process",
     "track_bfd",
     "enable_snmp_vrrp",
     "enable_dbus",
@@ -553,6 +566,7 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         VRRP_SCRIPT,
         GARP_GROUP,
         TRACK_FILE,
+        TRACK_PROCESS,
         SYNC_GROUP,
         INSTANCE,
         VS,
@@ -563,6 +577,7 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         UDP_CHECK,
         DNS_CHECK,
         SMTP_CHECK,
+        FILE_CHECK,
         URL,
     ]
     .iter()
@@ -618,6 +633,7 @@ pub const KEEPALIVED_ALL: &[&str] = &[
     "dbus_service_name",
     "debug",
     "default_interface",
+    "delay",
     "delay_before_retry",
     "delay_loop",
     "digest",
@@ -639,6 +655,8 @@ pub const KEEPALIVED_ALL: &[&str] = &[
     "flag-1",
     "flag-2",
     "flag-3",
+    "fork_delay",
+    "full_command",
     "fwmark",
     "garp_extra_if",
     "garp_group",
@@ -736,6 +754,7 @@ pub const KEEPALIVED_ALL: &[&str] = &[
     "old_unicast_checksum",
     "omega",
     "ops",
+    "param_match",
     "path",
     "persistence_engine",
     "persistence_granularity",
@@ -743,6 +762,7 @@ pub const KEEPALIVED_ALL: &[&str] = &[
     "preempt",
     "preempt_delay",
     "priority",
+    "process",
     "process_monitor_rcv_bufs",
     "process_monitor_rcv_bufs_force",
     "process_name",
@@ -800,6 +820,7 @@ pub const KEEPALIVED_ALL: &[&str] = &[
     "status_code",
     "strict_mode",
     "sync_group_tracking_weight",
+    "terminate_delay",
     "timeout",
     "tmp_config_directory",
     "track_bfd",

@@ -11,6 +11,8 @@ use super::values as v;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod track_process;
+
 /// Parser context: the diagnostics collected so far. No globals.
 #[derive(Default)]
 pub struct Parser {
@@ -25,6 +27,9 @@ pub struct Parser {
     /// Rules written without a priority so far: keepalived 2.2.7 gives them 16384, 16383, ...
     /// in file order ("Rule has no preference specified - setting to 16384").
     unprioritised_rules: u32,
+    /// FILE_CHECK `track_file` names not defined (yet) where they were used: keepalived
+    /// 2.2.7 looks them up while parsing, so a track_file block defined later is "not found".
+    file_check_pending: Vec<(String, Span)>,
 }
 
 /// Flags whose value keepalived 2.2.7 ignores (`KEYWORD 1` is silent, `KEYWORD off` turns it on;
@@ -665,6 +670,7 @@ impl Parser {
                 }
                 "virtual_server" => {
                     if let Some(vs) = self.virtual_server(st) {
+                        self.note_file_check_refs(&vs, &cfg.track_files);
                         cfg.virtual_servers.push(vs)
                     }
                 }
@@ -696,7 +702,21 @@ impl Parser {
                                 format!("track_file `{}` defined twice", f.name),
                             );
                         } else {
+                            self.file_check_defined_late(&f);
                             cfg.track_files.push(f)
+                        }
+                    }
+                }
+                "vrrp_track_process" => {
+                    if let Some(p) = self.track_process_def(st) {
+                        if cfg.track_processes.iter().any(|x| x.name == p.name) {
+                            self.error(
+                                DiagClass::Duplicate,
+                                st.span(),
+                                format!("vrrp_track_process `{}` defined twice", p.name),
+                            );
+                        } else {
+                            cfg.track_processes.push(p)
                         }
                     }
                 }
@@ -1008,6 +1028,9 @@ impl Parser {
                     self.process_tuning(s, "checker", &mut t);
                     g.checker_process = t;
                 }
+                "process_monitor_rcv_bufs" | "process_monitor_rcv_bufs_force" => {
+                    self.process_monitor_bufs(s)
+                }
                 "process_names" | "process_name" | "vrrp_process_name" | "checker_process_name" => {
                     self.no_block(s);
                     let form = if s.kw.text == "process_names" {
@@ -1280,13 +1303,16 @@ impl Parser {
                 }
                 "weight" => {
                     self.no_block(x);
-                    let form = "N [reverse], N from -2147483647 to 2147483647";
+                    // keepalived 2.2.7: "Weight (N) for track_file NAME must be between
+                    // [-254..254] inclusive" (`keepalived -t` exits 5); a FILE_CHECK's own
+                    // weight may go to ±2147483647.
+                    let form = "N [reverse], N from -254 to 254";
                     let Some(t) = self.arg(x, 0, form) else {
                         continue;
                     };
                     if let Some(n) = self.tok_val(
                         t,
-                        |s| v::int_in(s, -2147483647, 2147483647).map(|n| n as i32),
+                        |s| v::int_in(s, -254, 254).map(|n| n as i32),
                         "weight",
                         form,
                     ) {
@@ -1745,6 +1771,7 @@ impl Parser {
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),
+            track_process: Vec::new(),
             notify_priority_changes: None,
             tracking_weight: false,
             span: st.span().clone(),
@@ -1790,6 +1817,10 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     g.track_file.append(&mut t)
+                }
+                "track_process" => {
+                    let mut t = self.track_process_refs(s);
+                    g.track_process.append(&mut t)
                 }
                 "sync_group_tracking_weight" => g.tracking_weight = self.flag(s),
                 "global_tracking" => {
@@ -1850,6 +1881,7 @@ impl Parser {
                 "track_interface",
                 "track_script",
                 "track_file",
+                "track_process",
                 "unicast_peer",
             ],
         );
@@ -2071,6 +2103,10 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     i.track_file.append(&mut t)
+                }
+                "track_process" => {
+                    let mut t = self.track_process_refs(s);
+                    i.track_process.append(&mut t)
                 }
                 "promote_secondaries" => i.promote_secondaries = self.flag(s),
                 "strict_mode" => i.strict_mode = Some(self.flag(s)),
@@ -2940,7 +2976,7 @@ impl Parser {
                 }
                 // keepalived 2.2.7: the default weight of the real servers that write none
                 // (undocumented in keepalived.conf(5), found by benches/config_sweep.py).
-                "weight" => vs_weight = self.u32_in(s, 0, 65535),
+                "weight" => vs_weight = self.u32_in(s, 0, i32::MAX as u64),
                 _ => self.other(s, "virtual_server", kw::VS, kw::VS_UNSUPPORTED),
             }
         }
@@ -3006,39 +3042,34 @@ impl Parser {
         if let Some(span) = quorum_span.or_else(|| Some(vs.span.clone())) {
             let total = vs.total_weight();
             if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
-                let now = if total > 0 {
-                    format!("quorum {total} is used, as keepalived does")
-                } else {
-                    "the virtual server can never be up".to_string()
-                };
+                // keepalived 2.2.7: "quorum 10 for [..]:tcp:80 exceeds total weight of real
+                // servers 5, reducing quorum to 5". Do the same, so the sorry server and
+                // quorum_up/down behave as they did under keepalived.
+                let reduced = u32::try_from(total).unwrap_or(u32::MAX);
                 self.warn(
                     DiagClass::Semantic,
                     &span,
                     format!(
-                        "quorum {} is above the total weight {total} of the real servers: {now}",
+                        "quorum {} is above the total weight {total} of the real servers; reduced to {reduced}, as keepalived does",
                         vs.quorum
                     ),
                 );
-                if total > 0 {
-                    vs.quorum = total as u32;
-                }
+                vs.quorum = reduced;
             }
         }
-        if vs.hysteresis >= vs.quorum {
-            // keepalived 2.2.7: "hysteresis H >= quorum Q; setting hysteresis to Q-1".
-            let h = vs.quorum - 1;
-            self.diags.push(
-                Diagnostic::warning(
-                    DiagClass::Semantic,
-                    Some(vs.span.clone()),
-                    format!(
-                        "hysteresis {} is not below quorum {}: hysteresis {h} is used, as keepalived does",
-                        vs.hysteresis, vs.quorum
-                    ),
-                )
-                .with_help(format!("write a hysteresis from 0 to {h}")),
+        if vs.hysteresis > 0 && vs.hysteresis >= vs.quorum {
+            // keepalived 2.2.7: "hysteresis 5 >= quorum 3; setting hysteresis to 2".
+            let reduced = vs.quorum.saturating_sub(1);
+            let d = Diagnostic::warning(
+                DiagClass::Semantic,
+                Some(vs.span.clone()),
+                format!(
+                    "hysteresis {} is not below quorum {}; reduced to {reduced}, as keepalived does",
+                    vs.hysteresis, vs.quorum
+                ),
             );
-            vs.hysteresis = h;
+            self.diags.push(d);
+            vs.hysteresis = reduced;
         }
         Some(vs)
     }
@@ -3174,6 +3205,7 @@ impl Parser {
             alpha: None,
             delay_loop: None,
             checkers: Vec::new(),
+            file_checks: Vec::new(),
             span: st.span().clone(),
         };
         let mut defaults = CheckerCommon::default();
@@ -3191,6 +3223,7 @@ impl Parser {
                 "PING_CHECK",
                 "DNS_CHECK",
                 "SMTP_CHECK",
+                "FILE_CHECK",
             ],
         );
         for s in &block.stmts {
@@ -3202,7 +3235,7 @@ impl Parser {
             }
             match s.kw.text.as_str() {
                 "weight" => {
-                    if let Some(w) = self.u32_in(s, 0, 65535) {
+                    if let Some(w) = self.u32_in(s, 0, i32::MAX as u64) {
                         rs.weight = w
                     }
                 }
@@ -3232,6 +3265,17 @@ impl Parser {
                         rs.checkers.push(c)
                     }
                 }
+                "FILE_CHECK" => {
+                    if let Some(f) = self.file_check(s) {
+                        rs.file_checks.push(f)
+                    }
+                }
+                "track_file" => self.error_help(
+                    DiagClass::UnknownKeyword,
+                    s.span(),
+                    "`track_file` is not valid in real_server (keepalived 2.2.7: \"Unknown keyword\")",
+                    "track a file with `FILE_CHECK { track_file NAME [weight N [reverse]] }`",
+                ),
                 _ => self.other(s, "real_server", kw::RS, kw::RS_UNSUPPORTED),
             }
         }
@@ -3271,6 +3315,106 @@ impl Parser {
             ),
         );
         true
+    }
+
+    /// `FILE_CHECK { track_file NAME  weight N [reverse|noreverse] }` (keepalived's
+    /// check_file.c): NAME is a `track_file` block; N from -2147483647 to 2147483647, and
+    /// without `weight` the track_file block's weight and `reverse` apply.
+    fn file_check(&mut self, st: &Stmt) -> Option<TrackFileRef> {
+        let form = "weight N [reverse|noreverse], N from -2147483647 to 2147483647";
+        self.max_args(st, 0, "`FILE_CHECK {`");
+        let mut name: Option<(String, Span)> = None;
+        let mut weight = None;
+        let mut reverse = None;
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        for s in stmts {
+            self.no_block(s);
+            match s.kw.text.as_str() {
+                "track_file" => {
+                    if let Some(t) = self.arg(s, 0, "track_file NAME") {
+                        name = Some((t.text.clone(), t.span.clone()));
+                    }
+                    self.max_args(s, 1, "track_file NAME");
+                }
+                "weight" => {
+                    let Some(t) = self.arg(s, 0, form) else {
+                        continue;
+                    };
+                    let Some(w) = self.tok_val(
+                        t,
+                        |x| v::int_in(x, -i64::from(i32::MAX), i64::from(i32::MAX)).map(|n| n as i32),
+                        "weight",
+                        form,
+                    ) else {
+                        continue;
+                    };
+                    let rev = match s.args.get(1).map(|t| t.text.as_str()) {
+                        None | Some("noreverse") => false,
+                        Some("reverse") => true,
+                        Some(_) => {
+                            self.bad(&s.args[1], "weight option", form);
+                            continue;
+                        }
+                    };
+                    self.max_args(s, 2, form);
+                    weight = Some(w);
+                    reverse = Some(rev);
+                }
+                "dynamic" => self.warn(
+                    DiagClass::Unsupported,
+                    s.span(),
+                    "`dynamic` in FILE_CHECK is documented by keepalived but keepalived 2.2.7 does not accept it (\"Unknown keyword\"); ignored: the file's value always adjusts the weight",
+                ),
+                _ => self.other(s, "FILE_CHECK", kw::FILE_CHECK, &[]),
+            }
+        }
+        let Some((name, span)) = name else {
+            self.error_help(
+                DiagClass::Missing,
+                st.span(),
+                "FILE_CHECK has no `track_file`",
+                "expected FILE_CHECK { track_file NAME [weight N [reverse]] }",
+            );
+            return None;
+        };
+        Some(TrackFileRef {
+            name,
+            weight,
+            reverse,
+            span,
+        })
+    }
+
+    /// Remember FILE_CHECK references to track_file blocks not defined before them.
+    fn note_file_check_refs(&mut self, vs: &VirtualServer, defined: &[TrackFile]) {
+        for r in vs.real_servers.iter().flat_map(|r| &r.file_checks) {
+            if !defined.iter().any(|f| f.name == r.name) {
+                self.file_check_pending
+                    .push((r.name.clone(), r.span.clone()));
+            }
+        }
+    }
+
+    /// A track_file block defined after a FILE_CHECK used it: keepalived 2.2.7 does not find
+    /// it there (and drops the FILE_CHECK), so the file would be rejected by `keepalived -t`.
+    fn file_check_defined_late(&mut self, f: &TrackFile) {
+        let pending = std::mem::take(&mut self.file_check_pending);
+        for (name, span) in pending {
+            if name == f.name {
+                self.error_help(
+                    DiagClass::Semantic,
+                    &span,
+                    format!(
+                        "FILE_CHECK uses track_file `{name}` before its block (defined at {}:{})",
+                        f.span.file, f.span.line
+                    ),
+                    "move the `track_file` block above the virtual_server: keepalived 2.2.7 only finds blocks defined earlier (\"track_file ... not found\")",
+                );
+            } else {
+                self.file_check_pending.push((name, span));
+            }
+        }
     }
 
     /// Options shared by every checker (and inheritable from real_server / virtual_server:

@@ -25,6 +25,9 @@ neigh_mac() { ip -n "$1" neigh show "$2" | awk '{for (i = 1; i < NF; i++) if ($i
 # each line must come back (the real servers echo) within 3 s. Output: "TIME echo" per line,
 # and a last line "BROKEN ..." when the connection fails. Runs until killed.
 start_stream() {
+    # The previous stream's file has a "line 3" too: the wait below must not see it before
+    # the new stream's redirection truncates the file.
+    rm -f "$E2E_RUN/stream"
     ip netns exec client1 bash -c '
         exec 3<>/dev/tcp/10.0.1.100/80 || { echo "BROKEN connect"; exit 1; }
         i=0
