@@ -901,16 +901,6 @@ pub const KEEPALIVED_ALL: &[&str] = &[
     "weight",
 ];
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn keepalived_list_is_sorted_for_binary_search() {
-        let mut v = super::KEEPALIVED_ALL.to_vec();
-        v.sort();
-        assert_eq!(v, super::KEEPALIVED_ALL);
-    }
-}
-
 /// The block where keepalived reads a keyword rampart does not implement yet, for a keyword
 /// written in another block (keepalived 2.2.7: "Unknown keyword" there, ignored).
 pub fn unsupported_home(word: &str) -> Option<&'static str> {
@@ -926,4 +916,14 @@ pub fn unsupported_home(word: &str) -> Option<&'static str> {
     .iter()
     .find(|(_, l)| l.contains(&word))
     .map(|(n, _)| *n)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keepalived_list_is_sorted_for_binary_search() {
+        let mut v = super::KEEPALIVED_ALL.to_vec();
+        v.sort();
+        assert_eq!(v, super::KEEPALIVED_ALL);
+    }
 }

@@ -3310,9 +3310,7 @@ impl Parser {
             DiagClass::UnknownKeyword,
             s.span(),
             format!("`{k}` is not valid in {context}"),
-            format!(
-                "write it inside each checker (TCP_CHECK, HTTP_GET, ...); keepalived 2.2.7 ignores it here"
-            ),
+            "write it inside each checker (TCP_CHECK, HTTP_GET, ...); keepalived 2.2.7 ignores it here",
         );
         true
     }
