@@ -298,6 +298,12 @@ fn rows() -> Vec<Row> {
             (5, "matches sorry server, but inhibit setting differs"),
             Reject("is also a real_server"),
         ),
+        row(
+            "an undefined $NAME",
+            global("    router_id $NOPE\n"),
+            (0, ""),
+            Warn("`$NOPE` is not defined"),
+        ),
         // --- ranges
         row(
             "preempt_delay above 1000",
