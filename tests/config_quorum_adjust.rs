@@ -4,6 +4,7 @@
 //!   weight of real servers 5, reducing quorum to 5");
 //! - `hysteresis` not below `quorum` becomes quorum - 1 ("hysteresis 5 >= quorum 3; setting
 //!   hysteresis to 2").
+//!
 //! When keepalived is installed, its `-t` output is checked for the same numbers.
 
 use rampart::config::*;
@@ -58,7 +59,8 @@ fn keepalived(text: &str, quorum: u32, hysteresis: u32) -> Option<(u32, u32)> {
 #[test]
 fn quorum_and_hysteresis_are_adjusted_as_keepalived_does() {
     // (quorum, hysteresis, weights) -> (quorum, hysteresis) after the adjustments.
-    let cases: &[(u32, u32, &[u32], (u32, u32))] = &[
+    type Case<'a> = (u32, u32, &'a [u32], (u32, u32));
+    let cases: &[Case] = &[
         (10, 0, &[5], (5, 0)),
         (10, 0, &[3, 4], (7, 0)),
         (3, 5, &[5], (3, 2)),
@@ -104,12 +106,12 @@ fn real_server_weight_takes_keepalived_range() {
         l.config.virtual_servers[0].real_servers[0].weight,
         2147483647
     );
-    let err = load_str(
+    let Err(err) = load_str(
         "/nonexistent/w.conf",
         &vs(1, 0, &[2147483648]),
         &LoadOptions::default(),
-    )
-    .err()
-    .expect("2147483648 is out of range");
+    ) else {
+        panic!("2147483648 is out of range");
+    };
     assert!(err.to_string().contains("0 to 2147483647"), "{err}");
 }

@@ -2363,6 +2363,83 @@ async fn executor(
     }
 }
 
+/// Start the notify queue of an instance or sync group (None when it has no notify script),
+/// keeping its task handle in `tasks` so shutdown can wait for queued scripts.
+fn spawn_notifier(
+    scripts: &crate::config::NotifyScripts,
+    kind: NotifyKind,
+    name: &str,
+    policy: &ScriptPolicy,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Option<Notifier> {
+    let (n, t) = Notifier::spawn(
+        scripts.clone(),
+        kind,
+        name.to_string(),
+        policy.clone(),
+        NOTIFY_TIMEOUT,
+    )?;
+    tasks.push(t);
+    Some(n)
+}
+
+/// Aborts background tasks when dropped (engine stop, reload replacing them).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
+/// driver.
+fn start_file_watch(
+    files: Vec<crate::config::TrackFile>,
+    initial: Vec<super::track_file::FileValue>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> Option<AbortOnDrop> {
+    if files.is_empty() {
+        return None;
+    }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let poller = super::track_file::spawn(files, initial, file_tx);
+    let tx = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(v) = file_rx.recv().await {
+            if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                return;
+            }
+        }
+    });
+    Some(AbortOnDrop(vec![poller, forward]))
+}
+
+/// Scan the processes the configuration tracks (the status the instances start with) and
+/// poll for changes from then on, forwarding them to the driver.
+fn start_process_watch(
+    defs: Vec<crate::config::TrackProcess>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> (Vec<super::track_process::StatusChange>, Option<AbortOnDrop>) {
+    if defs.is_empty() {
+        return (Vec::new(), None);
+    }
+    let (core, scanner, initial) = super::track_process::start(defs);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let poller = super::track_process::spawn(core, scanner, tx);
+    let drv = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            if drv.send(DriverMsg::TrackProcess(c)).is_err() {
+                return;
+            }
+        }
+    });
+    (initial, Some(AbortOnDrop(vec![poller, forward])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2488,81 +2565,4 @@ mod tests {
         }
         assert_eq!(fired.len(), 2);
     }
-}
-
-/// Start the notify queue of an instance or sync group (None when it has no notify script),
-/// keeping its task handle in `tasks` so shutdown can wait for queued scripts.
-fn spawn_notifier(
-    scripts: &crate::config::NotifyScripts,
-    kind: NotifyKind,
-    name: &str,
-    policy: &ScriptPolicy,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Option<Notifier> {
-    let (n, t) = Notifier::spawn(
-        scripts.clone(),
-        kind,
-        name.to_string(),
-        policy.clone(),
-        NOTIFY_TIMEOUT,
-    )?;
-    tasks.push(t);
-    Some(n)
-}
-
-/// Aborts background tasks when dropped (engine stop, reload replacing them).
-struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for t in &self.0 {
-            t.abort();
-        }
-    }
-}
-
-/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
-/// driver.
-fn start_file_watch(
-    files: Vec<crate::config::TrackFile>,
-    initial: Vec<super::track_file::FileValue>,
-    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
-) -> Option<AbortOnDrop> {
-    if files.is_empty() {
-        return None;
-    }
-    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
-    let poller = super::track_file::spawn(files, initial, file_tx);
-    let tx = drv_tx.clone();
-    let forward = tokio::spawn(async move {
-        while let Some(v) = file_rx.recv().await {
-            if tx.send(DriverMsg::TrackFile(v)).is_err() {
-                return;
-            }
-        }
-    });
-    Some(AbortOnDrop(vec![poller, forward]))
-}
-
-/// Scan the processes the configuration tracks (the status the instances start with) and
-/// poll for changes from then on, forwarding them to the driver.
-fn start_process_watch(
-    defs: Vec<crate::config::TrackProcess>,
-    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
-) -> (Vec<super::track_process::StatusChange>, Option<AbortOnDrop>) {
-    if defs.is_empty() {
-        return (Vec::new(), None);
-    }
-    let (core, scanner, initial) = super::track_process::start(defs);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let poller = super::track_process::spawn(core, scanner, tx);
-    let drv = drv_tx.clone();
-    let forward = tokio::spawn(async move {
-        while let Some(c) = rx.recv().await {
-            if drv.send(DriverMsg::TrackProcess(c)).is_err() {
-                return;
-            }
-        }
-    });
-    (initial, Some(AbortOnDrop(vec![poller, forward])))
 }
