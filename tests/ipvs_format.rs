@@ -410,7 +410,7 @@ fn parse_errors_match_ipvsadm() {
         code("-A -t 10.0.0.1:80 -s rr -s wlc").1,
         "multiple 'scheduler' options specified"
     );
-    assert_eq!(code("-A -L").1, "multiple commands specified");
+    assert_eq!(code("-A -L").1, "invalid option `-L'");
     assert_eq!(
         code("-A -u 10.0.0.1:80 -o -b sh-port").1,
         "incompatible scheduler flag `sh-port'"
