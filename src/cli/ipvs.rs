@@ -1,10 +1,12 @@
 //! `rampart ipvs`: ipvsadm's options and output formats over rampart's netlink client.
 //!
-//! Differences from ipvsadm, all deliberate:
+//! Differences from ipvsadm, all deliberate (docs/ipvs.md; exit statuses and table effects are
+//! ipvsadm's):
 //! - `-R` sends the whole file as pipelined batches (many requests per `sendmsg`) instead of
-//!   one socket and one family lookup per line; a failing line is reported with its line
-//!   number and the rest still run, and the exit status is 255 if any line failed (ipvsadm
-//!   reports only the last line's status).
+//!   one socket and one family lookup per line, and a failing line is reported with its line
+//!   number; as in ipvsadm the rest still run and the exit status is the last line's.
+//! - Messages name the program as it was called (`rampart ipvs`, or argv[0] through a link
+//!   named ipvsadm).
 //! - `-h`/`-v` and option errors do not need the kernel.
 
 use crate::ipvs::client::{Client, IpvsError, NetlinkTransport, Transport};
@@ -420,7 +422,12 @@ pub fn restore_as<T: Transport>(
             Command::List | Command::Save => {
                 flush(client, &mut pending, &mut last);
                 let mut no_input = std::io::empty();
-                last = Last::Done(execute(program, client, &inv, &mut no_input, out, proc));
+                let status = execute(program, client, &inv, &mut no_input, out, proc);
+                // A listing that fails ends ipvsadm (its listings exit through fail()).
+                if status != 0 {
+                    return status;
+                }
+                last = Last::Done(0);
             }
             _ => {
                 if let Some(m) = inv.mutation() {

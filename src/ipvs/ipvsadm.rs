@@ -394,13 +394,16 @@ const OPTIONS: &[OptDef] = &[
     o("tun-remcsum", None, N, Tag::TunRemcsum),
 ];
 
-/// One option occurrence (or a popt-style error) from the tokenizer. Both carry the whole
-/// command-line word they came from: popt's `poptBadOption` names the word, not the letter
-/// (`-Lx: missing argument`, ``invalid option `-AL'``).
+/// One option occurrence (or a popt-style error) from the tokenizer. Both carry the command-line
+/// word popt's `poptBadOption` names: the last word the option consumed (its argument when that
+/// came as the next word: ``-A -t x --start-daemon master`` is ``invalid option `master'``), the
+/// whole word for a bad option (`-Lx: missing argument`).
 enum Tok<'a> {
     Opt(Tag, Option<&'a str>, &'a str),
     BadOption(String, &'static str),
 }
+
+const UNWANTED_ARG: &str = "option does not take an argument";
 
 /// popt-like tokenizer: returns the option stream and the leftover (non-option) words.
 fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
@@ -434,10 +437,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
                 Some(d) => {
                     let val = match d.arg {
                         N if inline.is_some() => {
-                            toks.push(Tok::BadOption(
-                                a.to_string(),
-                                "option does not take an argument",
-                            ));
+                            toks.push(Tok::BadOption(a.to_string(), UNWANTED_ARG));
                             return (toks, rest);
                         }
                         N => None,
@@ -450,7 +450,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
                         },
                         O => inline.or_else(|| take_next(&mut i, true)),
                     };
-                    toks.push(Tok::Opt(d.tag, val, a));
+                    toks.push(Tok::Opt(d.tag, val, args[i].as_ref()));
                 }
             }
         } else if a.len() > 1 && a.starts_with('-') {
@@ -463,12 +463,18 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
                     }
                     Some(d) => {
                         let attached = &group[k + c.len_utf8()..];
-                        // popt takes `-t=VALUE` as `-t VALUE`.
-                        let attached = attached.strip_prefix('=').unwrap_or(attached);
                         match d.arg {
+                            // popt: `-n=...` gives a value to an option that takes none.
+                            N if attached.starts_with('=') => {
+                                toks.push(Tok::BadOption(a.to_string(), UNWANTED_ARG));
+                                return (toks, rest);
+                            }
                             N => toks.push(Tok::Opt(d.tag, None, a)),
                             R | O => {
-                                let val = if !attached.is_empty() {
+                                // popt takes `-t=VALUE` as `-t VALUE`, and `-p=` as an empty value.
+                                let val = if let Some(v) = attached.strip_prefix('=') {
+                                    Some(v)
+                                } else if !attached.is_empty() {
                                     Some(attached)
                                 } else {
                                     take_next(&mut i, d.arg == O)
@@ -477,7 +483,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
                                     toks.push(Tok::BadOption(a.to_string(), "missing argument"));
                                     return (toks, rest);
                                 }
-                                toks.push(Tok::Opt(d.tag, val, a));
+                                toks.push(Tok::Opt(d.tag, val, args[i].as_ref()));
                                 break;
                             }
                         }
@@ -641,8 +647,16 @@ fn parse_netmask(buf: &str, res: &dyn Resolver) -> Option<u32> {
 fn parse_sched_flags(sched: &str, arg: &str) -> Result<u32, Fail> {
     let sched = if sched.is_empty() { DEF_SCHED } else { sched };
     let mut flags = 0;
-    // strtok skips empty tokens; an empty (or all-comma) argument sets no flag, as in ipvsadm.
-    for flag in arg.split(',').filter(|t| !t.is_empty()) {
+    // ipvsadm skips an empty argument (sets no flag) and strtok skips empty tokens, but an
+    // all-comma argument makes ipvsadm crash (strcmp on NULL): refuse it.
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let tokens: Vec<&str> = arg.split(',').filter(|t| !t.is_empty()).collect();
+    if tokens.is_empty() {
+        return fail(format!("invalid scheduler flag `{arg}'"));
+    }
+    for flag in tokens {
         let (bit, needs) = match flag {
             "flag-1" => (IP_VS_SVC_F_SCHED1, None),
             "flag-2" => (IP_VS_SVC_F_SCHED2, None),

@@ -7,13 +7,18 @@
 # Cases file (/files/$SWEEP_FILE, default ipvsadm_sweep.txt):
 #   # comment, blank lines ignored
 #   @setup NAME ... @end     ipvsadm-save lines restored (by the real ipvsadm) before each case
-#   @input NAME ... @end     text fed on stdin to the cases that use it
+#   @input NAME ... @end     text fed on stdin to the cases that use it (a line @noeol: the
+#                            text so far loses its final newline)
 #   @use NAME|none           starting table of the following cases (default none: empty table)
 #   @stdin NAME|none         stdin of the following cases (default /dev/null)
 #   ARGS                     a case: the argument words (shell quoting, e.g. '' for an empty word)
 #   !stderr ARGS             a case whose stderr differs on purpose (docs/ipvs.md lists why): exit
 #                            status, stdout and the table are still compared
-# Env: SWEEP_VERBOSE=1 prints ipvsadm's record of every case (to review what ipvsadm does).
+# Two differences are deliberate (docs/ipvs.md) and normalised before comparing: rampart's
+# messages name the program as it was called (`rampart ipvs`; a link named ipvsadm says
+# `ipvsadm`), and `-R` prefixes each error with its input line number (`line 3: `).
+# Env: SWEEP_VERBOSE=1 prints ipvsadm's record of every case (to review what ipvsadm does);
+#      SWEEP_TOOL=alias runs rampart through a link named ipvsadm instead of `rampart ipvs`.
 . /usr/local/lib/vm/lib.sh
 
 CASES=/files/${SWEEP_FILE:-ipvsadm_sweep.txt}
@@ -43,12 +48,27 @@ S
 
 DEFAULT_TIMEOUTS=$(ipvsadm -Ln --timeout)
 
+# rampart as the user calls it: the sub-command, or a link named ipvsadm found on PATH (so its
+# argv[0] is plain `ipvsadm`, as the real one's).
+mkdir -p $W/alias
+ln -s "$(command -v rampart)" $W/alias/ipvsadm
+rampart_as_ipvsadm() { PATH=$W/alias:$PATH ipvsadm "$@"; }
+case ${SWEEP_TOOL:-sub} in
+    alias) RAMPART="rampart_as_ipvsadm" ;;
+    *) RAMPART="rampart ipvs" ;;
+esac
+
 # Split the cases file.
 : >$W/list
 block= cur_use=none cur_stdin=none
 while IFS= read -r line; do
     if [ -n "$block" ]; then
-        if [ "$line" = @end ]; then block=; else printf '%s\n' "$line" >>"$block"; fi
+        case "$line" in
+            @end) block= ;;
+            # The input's last line has no newline.
+            @noeol) printf '%s' "$(cat "$block")" >"$block.tmp" && mv "$block.tmp" "$block" ;;
+            *) printf '%s\n' "$line" >>"$block" ;;
+        esac
         continue
     fi
     case "$line" in
@@ -61,10 +81,23 @@ while IFS= read -r line; do
     esac
 done <"$CASES"
 
+# Every process start costs tens of milliseconds under TCG, so a case starts as few as possible:
+# four (each tool, each snapshot) unless the table must be rebuilt; files are read with bash's
+# `read -d ''` (byte for byte, no fork) and compared as strings.
+slurp() { IFS= read -r -d '' "$1" <"$2" || true; }
+
+# The setups' and inputs' texts, to decide which reads a case needs without starting anything.
+declare -A TEXT
+for f in $W/setup/* $W/input/*; do
+    slurp t "$f"
+    TEXT[$f]=$t
+done
+
 # The kernel state a case starts from is rebuilt only when the previous command changed it: each
 # setup's snapshot is kept, and a command whose snapshot equals it left the table as it was.
 GLOBAL_DIRTY=yes
 STATE=unknown
+declare -A SETUP_SNAP
 reset_table() {
     ipvsadm -C
     if [ $GLOBAL_DIRTY = yes ]; then
@@ -74,80 +107,97 @@ reset_table() {
         ipvsadm --set $(echo "$DEFAULT_TIMEOUTS" | sed 's/[^0-9 ]//g')
         GLOBAL_DIRTY=no
     fi
-    [ -s "$W/setup/$1" ] && ipvsadm -R <"$W/setup/$1"
+    [ -z "${TEXT[$W/setup/$1]}" ] || ipvsadm -R <"$W/setup/$1"
 }
 
-# snapshot USE IN ARGS...: the kernel state as the real ipvsadm reads it; thresholds, timeouts and
-# the daemons only when the setup or the case could touch them (each read is a process start,
-# slow under TCG).
+# snapshot TEXT: sets SNAP to the kernel state as the real ipvsadm reads it; thresholds, timeouts
+# and the daemons only when TEXT (the case, its setup and input) could touch them.
 snapshot() {
-    local use=$1 in=$2 text
-    shift 2
-    text=" $* $(cat "$W/setup/$use" "$W/input/$in")"
-    echo "--- ipvsadm -S -n"
-    ipvsadm -S -n 2>&1
-    case "$text" in
+    local t
+    ipvsadm -S -n >$W/snap 2>&1
+    slurp SNAP $W/snap
+    case "$1" in
         *' -x'* | *' -y'* | *-threshold* | *' -e'* | *edit-server* | *' -R'* | *--restore*)
-            echo "--- ipvsadm -Ln --thresholds"
-            ipvsadm -Ln --thresholds 2>&1
+            ipvsadm -Ln --thresholds >$W/snap 2>&1
+            slurp t $W/snap
+            SNAP+=$'--- ipvsadm -Ln --thresholds\n'$t
             ;;
     esac
-    case "$text" in
+    case "$1" in
         *set* | *daemon* | *' -R'* | *--restore*)
             GLOBAL_DIRTY=yes
-            echo "--- timeouts and daemons"
-            ipvsadm -Ln --timeout 2>&1
-            ipvsadm -Ln --daemon 2>&1
+            { ipvsadm -Ln --timeout; ipvsadm -Ln --daemon; } >$W/snap 2>&1
+            slurp t $W/snap
+            SNAP+=$'--- timeouts and daemons\n'$t
             ;;
     esac
 }
 
-# record TOOL USE IN ARGS... > file: runs one case from its starting table and prints what it did.
+# record TOOL USE IN ARGS...: runs one case from its starting table; sets REC to what it did.
 record() {
-    local tool=$1 use=$2 in=$3 rc
+    local tool=$1 use=$2 in=$3 rc out err text
     shift 3
     if [ "$STATE" != "$use" ] || [ $GLOBAL_DIRTY = yes ]; then
         reset_table "$use"
         STATE=$use
-        [ -f "$W/setup/$use.snap" ] || ipvsadm -S -n >"$W/setup/$use.snap" 2>&1
+        if [ -z "${SETUP_SNAP[$use]+set}" ]; then
+            ipvsadm -S -n >$W/snap 2>&1
+            slurp t $W/snap
+            SETUP_SNAP[$use]=$t
+        fi
     fi
     # shellcheck disable=SC2086
     $tool "$@" <"$W/input/$in" >$W/out 2>$W/err
     rc=$?
-    echo "exit $rc"
-    echo "--- stdout"
-    cat $W/out
-    echo "--- stderr"
-    cat $W/err
-    snapshot "$use" "$in" "$@" >$W/snap
-    cat $W/snap
-    if ! sed '1d' $W/snap | cmp -s - "$W/setup/$use.snap"; then
-        STATE=changed
+    slurp out $W/out
+    slurp err $W/err
+    if [ "$tool" != ipvsadm ]; then
+        out=${out//rampart ipvs/ipvsadm}
+        err=${err//rampart ipvs/ipvsadm}
+        case " $* " in
+            *' -R '* | *' --restore '*)
+                local l norm=
+                while IFS= read -r l; do
+                    [[ $l =~ ^line\ [0-9]+:\ (.*)$ ]] && l=${BASH_REMATCH[1]}
+                    norm+=$l$'\n'
+                done <<<"${err%$'\n'}"
+                [ -n "$err" ] && err=$norm
+                ;;
+        esac
     fi
+    text=" $* ${TEXT[$W/setup/$use]} ${TEXT[$W/input/$in]}"
+    snapshot "$text"
+    REC="exit $rc"$'\n--- stdout\n'"$out"$'--- stderr\n'"$err"$'--- ipvsadm -S -n\n'"$SNAP"
+    [ "$SNAP" = "${SETUP_SNAP[$use]}" ] || STATE=changed
 }
 
 sweep() {
     # Commands are expected to fail here: their status is part of what is compared.
     set +eE
     trap - ERR
-    local n=0 bad=0 use in line strict
+    local n=0 bad=0 use in line strict want got
     while IFS=$'\t' read -r use in line; do
         n=$((n + 1))
         strict=yes
         case "$line" in '!stderr '*) strict=no; line=${line#!stderr } ;; esac
         eval "set -- $line"
-        record ipvsadm "$use" "$in" "$@" >$W/want
-        record "rampart ipvs" "$use" "$in" "$@" >$W/got
+        record ipvsadm "$use" "$in" "$@"
+        want=$REC
+        record "$RAMPART" "$use" "$in" "$@"
+        got=$REC
         if [ $strict = no ]; then
-            sed -i '/^--- stderr$/,/^--- ipvsadm -S -n$/{/^---/!d}' $W/want $W/got
+            want=${want%%$'--- stderr\n'*}${want#*$'--- ipvsadm -S -n\n'}
+            got=${got%%$'--- stderr\n'*}${got#*$'--- ipvsadm -S -n\n'}
         fi
         if [ -n "${SWEEP_VERBOSE:-}" ]; then
             echo "=== #$n [$use${in:+ <$in}] $line"
-            sed 's/^/    /' $W/want
+            printf '%s' "$want" | sed 's/^/    /'
         fi
-        if ! cmp -s $W/want $W/got; then
+        if [ "$want" != "$got" ]; then
             bad=$((bad + 1))
             echo "DIFF #$n [use $use, stdin $in] ipvsadm $line"
+            printf '%s' "$want" >$W/want
+            printf '%s' "$got" >$W/got
             diff -u $W/want $W/got | tail -n +3 | sed 's/^/    /'
         fi
     done <$W/list
