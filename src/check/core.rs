@@ -10,6 +10,7 @@
 //! `delay_loop` later. While DOWN, one success brings it UP. `alpha` starts a checker DOWN.
 //! `warmup` delays the first check by a random time in [0, warmup].
 
+use super::file_check::{FileStatus, FileTrack};
 use super::probe::{ConnectSpec, MiscSpec, Outcome, ProbeSpec, RegexCheck, TlsSpec, UrlSpec};
 use crate::config::model::{
     CheckerKind, Command, Config, ForwardMethod, RealServer, VirtualServer, VsKey,
@@ -50,6 +51,8 @@ pub enum Input {
     Resume { addr: IpAddr },
     /// The daemon is stopping: run omega scripts, empty the table.
     Shutdown,
+    /// A `track_file` was read: the number in it (FILE_CHECK, see [`super::file_check`]).
+    TrackFile { name: String, value: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +85,8 @@ pub enum CoreError {
     NoPort { at: String, what: &'static str },
     #[error("{at}: regex does not compile: {msg}")]
     Regex { at: String, msg: String },
+    #[error("{at}: FILE_CHECK names no track_file block `{name}`")]
+    UnknownTrackFile { at: String, name: String },
 }
 
 #[derive(Debug, Clone)]
@@ -124,8 +129,11 @@ struct RsState {
     notify_up: Option<Command>,
     notify_down: Option<Command>,
     probes: Vec<ProbeId>,
+    /// FILE_CHECKs: their values are in [`Core::file_values`].
+    files: Vec<FileTrack>,
     alive: bool,
-    /// Effective weight while alive (configured, or misc_dynamic).
+    /// Effective weight while alive (configured, or misc_dynamic, plus the FILE_CHECKs'
+    /// additions, clamped to [0, 2^31-1]).
     eff_weight: u32,
     /// The weight last reported in an [`Event::RealServerWeight`] (None inside: not in the
     /// table); None: not reported yet.
@@ -156,6 +164,8 @@ pub struct Core {
     shut_down: bool,
     /// rs_init_notifies: [`Core::start`] notifies for real servers that start alive.
     rs_init_notifies: bool,
+    /// The last value read from each tracked file (FILE_CHECK); a file not in here reads 0.
+    file_values: HashMap<String, i64>,
 }
 
 /// splitmix64: a tiny deterministic generator for warmup jitter.
@@ -233,6 +243,20 @@ impl Core {
                         Err(e) => errors.push(e),
                     }
                 }
+                let mut files = Vec::new();
+                for r in &rs.file_checks {
+                    match cfg.track_file(&r.name) {
+                        Some(f) => files.push(FileTrack::resolve(r, f)),
+                        None => errors.push(CoreError::UnknownTrackFile {
+                            at: format!("{}:{}: real_server {}", r.span.file, r.span.line, rs.addr),
+                            name: r.name.clone(),
+                        }),
+                    }
+                }
+                // Until the files are read (set_file_values), each reads 0.
+                let no_files = HashMap::new();
+                let start_up = start_up && file_fault(&files, &no_files).is_none();
+                let eff_weight = file_weight(rs.weight, &files, &no_files);
                 let port = rs.port.or(vs_port).unwrap_or(0);
                 rss.push(RsState {
                     dest: DestKey {
@@ -255,8 +279,9 @@ impl Core {
                     notify_up: rs.notify_up.clone(),
                     notify_down: rs.notify_down.clone(),
                     probes: ids,
+                    files,
                     alive: start_up,
-                    eff_weight: rs.weight,
+                    eff_weight,
                     reported_weight: None,
                 });
             }
@@ -299,9 +324,35 @@ impl Core {
                 seed,
                 shut_down: false,
                 rs_init_notifies: cfg.global.rs_init_notifies,
+                file_values: HashMap::new(),
             },
             errors,
         )
+    }
+
+    /// The values the tracked files hold at start (or when a reload builds this core): real
+    /// servers take the state and weight they imply without a transition, as keepalived
+    /// reads the files before it programs IPVS. Call before [`Core::start`] /
+    /// [`Core::adopt`].
+    pub fn set_file_values(&mut self, values: &[super::file_check::FileValue]) {
+        for v in values {
+            self.file_values.insert(v.name.clone(), v.value);
+        }
+        let probes = &self.probes;
+        for v in &mut self.vss {
+            for r in &mut v.rs {
+                r.alive = r.probes.iter().all(|id| probes[id.0].up)
+                    && file_fault(&r.files, &self.file_values).is_none();
+                let base = r
+                    .probes
+                    .iter()
+                    .filter_map(|id| probes[id.0].weight)
+                    .next_back()
+                    .unwrap_or(r.weight);
+                r.eff_weight = file_weight(base, &r.files, &self.file_values);
+            }
+            v.quorum_up = v.alive_weight() >= v.quorum as u64;
+        }
     }
 
     pub fn probe_count(&self) -> usize {
@@ -576,6 +627,20 @@ impl Core {
                     }
                 }
             }
+            Input::TrackFile { name, value } => {
+                // A file not read yet reads 0.
+                let was = self.file_values.insert(name.clone(), value).unwrap_or(0);
+                if was == value {
+                    return out;
+                }
+                for vi in 0..self.vss.len() {
+                    for ri in 0..self.vss[vi].rs.len() {
+                        if self.vss[vi].rs[ri].files.iter().any(|f| f.name == name) {
+                            self.update_rs(vi, ri, &mut out);
+                        }
+                    }
+                }
+            }
             Input::Shutdown => {
                 self.shut_down = true;
                 for v in &self.vss {
@@ -609,13 +674,15 @@ impl Core {
         let probes = &self.probes;
         let v = &mut self.vss[vi];
         let r = &mut v.rs[ri];
-        let alive = r.probes.iter().all(|id| probes[id.0].up);
-        let weight = r
+        let fault = file_fault(&r.files, &self.file_values);
+        let alive = r.probes.iter().all(|id| probes[id.0].up) && fault.is_none();
+        let base = r
             .probes
             .iter()
             .filter_map(|id| probes[id.0].weight)
             .next_back()
             .unwrap_or(r.weight);
+        let weight = file_weight(base, &r.files, &self.file_values);
         let mut changed = false;
         if weight != r.eff_weight {
             r.eff_weight = weight;
@@ -632,6 +699,7 @@ impl Core {
                     .map(|id| &probes[id.0])
                     .find(|p| !p.up)
                     .map(|p| format!("{}: {}", p.spec.kind(), p.last_reason))
+                    .or(fault)
                     .unwrap_or_default()
             };
             out.push(Action::Emit(Event::RealServer {
@@ -741,6 +809,28 @@ impl Core {
         }
         t
     }
+}
+
+/// Why a real server's FILE_CHECKs hold it down, if one does.
+fn file_fault(files: &[FileTrack], values: &HashMap<String, i64>) -> Option<String> {
+    files.iter().find_map(|f| {
+        let value = values.get(&f.name).copied().unwrap_or(0);
+        (f.status(value) == FileStatus::Fault)
+            .then(|| format!("FILE_CHECK: track_file {} reads {value}", f.name))
+    })
+}
+
+/// `base` plus the FILE_CHECKs' additions, as the IPVS weight.
+fn file_weight(base: u32, files: &[FileTrack], values: &HashMap<String, i64>) -> u32 {
+    super::file_check::effective_weight(
+        base,
+        files.iter().map(
+            |f| match f.status(values.get(&f.name).copied().unwrap_or(0)) {
+                FileStatus::Adjust(a) => a,
+                FileStatus::Fault => 0,
+            },
+        ),
+    )
 }
 
 impl VsState {

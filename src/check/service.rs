@@ -14,6 +14,7 @@
 //! thousands of checks a second need neither a thread per check nor per-check timers.
 
 use super::core::{Action, Core, Input, ProbeId};
+use super::file_check;
 use super::probe::{self, Outcome, ProbeSpec};
 use super::sink::{DryRunSink, KernelSink, TableSink};
 use crate::config::Config;
@@ -59,6 +60,10 @@ pub async fn run_with_sink(
     for e in &errors {
         tracing::error!(target: "check", "checker not started: {e}");
     }
+    // FILE_CHECK: the files are read before the first table, as keepalived does, then
+    // polled for changes.
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let mut file_poller = FilePoller::start(&cfg, &mut core, 0, &file_tx);
     let mut specs = specs_of(&core);
     tracing::info!(target: "check", "starting {} checks ({} after merging identical ones)",
         cfg.virtual_servers.iter().flat_map(|v| &v.real_servers).map(|r| r.checkers.len()).sum::<usize>(),
@@ -118,6 +123,7 @@ pub async fn run_with_sink(
             Some(req) = plan_requests.recv() => {
                 // What the reload below would send, computed on a copy of the live state.
                 let (mut next_core, _) = Core::new(&req.config, seed);
+                next_core.set_file_values(&file_check::read_all(&file_check::tracked(&req.config)));
                 next_core.adopt(&core);
                 let next_table = next_core.desired();
                 let started = crate::daemon::reload::drains(&running_cfg, &req.config, &core.desired(), &next_table);
@@ -159,6 +165,8 @@ pub async fn run_with_sink(
                 for e in &errors {
                     tracing::error!(target: "check", "checker not started: {e}");
                 }
+                drop(file_poller);
+                file_poller = FilePoller::start(&new_cfg, &mut new_core, generation + 1, &file_tx);
                 let (map, actions) = new_core.adopt(&core);
                 // Removed real servers with inhibit_on_failure stay at weight 0 for a while.
                 let next_table = new_core.desired();
@@ -207,6 +215,14 @@ pub async fn run_with_sink(
                 shell.handle(actions);
                 let first = core.start_new(Instant::now().into_std(), &adopted);
                 shell.handle(first);
+                shell.flush(&core, &mut *sink);
+            }
+            Some((file_gen, v)) = file_rx.recv() => {
+                if file_gen != file_poller.generation {
+                    continue; // read by the poller of the previous configuration
+                }
+                let actions = core.step(Input::TrackFile { name: v.name, value: v.value }, Instant::now().into_std());
+                shell.handle(actions);
                 shell.flush(&core, &mut *sink);
             }
             Some(first) = rx.recv() => {
@@ -278,6 +294,7 @@ pub async fn run_with_sink(
             }
         }
     }
+    drop(file_poller);
     let actions = core.step(Input::Shutdown, Instant::now().into_std());
     shell.handle(actions);
     if ctx.opts.dont_release_ipvs {
@@ -287,6 +304,53 @@ pub async fn run_with_sink(
         sink.shutdown(&core.desired(), flush_on_stop);
     }
     Ok(())
+}
+
+/// The task that polls the files FILE_CHECKs track (None: no file is tracked); stops when
+/// dropped.
+struct FilePoller {
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// The reload generation whose values it sends.
+    generation: u64,
+}
+
+impl FilePoller {
+    /// Initialise (`init_file`; after a reload, generation > 0, only missing files, as
+    /// keepalived) and read the files `cfg`'s FILE_CHECKs track, give their values to
+    /// `core`, and poll them.
+    fn start(
+        cfg: &Config,
+        core: &mut Core,
+        generation: u64,
+        tx: &mpsc::UnboundedSender<(u64, file_check::FileValue)>,
+    ) -> FilePoller {
+        let files = file_check::tracked(cfg);
+        if files.is_empty() {
+            return FilePoller {
+                task: None,
+                generation,
+            };
+        }
+        file_check::warn_missing_directories(&files);
+        file_check::init_files(&files, generation > 0);
+        let initial = file_check::read_all(&files);
+        for v in &initial {
+            tracing::info!(target: "check", "track_file {} reads {} (FILE_CHECK)", v.name, v.value);
+        }
+        core.set_file_values(&initial);
+        FilePoller {
+            task: Some(file_check::spawn(files, initial, generation, tx.clone())),
+            generation,
+        }
+    }
+}
+
+impl Drop for FilePoller {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
 }
 
 /// Parsing a large configuration leaves freed heap that glibc keeps; hand it back once the

@@ -359,6 +359,7 @@ pub const RS: &[&str] = &[
     "PING_CHECK",
     "DNS_CHECK",
     "SMTP_CHECK",
+    "FILE_CHECK",
     "connect_ip",
     "connect_port",
     "bindto",
@@ -374,9 +375,11 @@ pub const RS: &[&str] = &[
     "bind_if",
 ];
 
+/// `FILE_CHECK { track_file NAME  weight N [reverse|noreverse] }` (keepalived's check_file.c:
+/// none of the common checker options).
+pub const FILE_CHECK: &[&str] = &["track_file", "weight"];
+
 pub const RS_UNSUPPORTED: &[&str] = &[
-    "track_file",
-    "FILE_CHECK",
     "BFD_CHECK",
     "tunnel_type",
     "virtualhost",
@@ -523,7 +526,6 @@ pub const URL_UNSUPPORTED: &[&str] = &[];
 
 /// Keywords that are unsupported wherever they appear (whole features rampart lacks).
 const ANYWHERE_UNSUPPORTED: &[&str] = &[
-    "FILE_CHECK",
     "BFD_CHECK",
     "auth_hmac",
     "track_process",
@@ -559,6 +561,7 @@ pub fn is_implemented_somewhere(word: &str) -> bool {
         UDP_CHECK,
         DNS_CHECK,
         SMTP_CHECK,
+        FILE_CHECK,
         URL,
     ]
     .iter()

@@ -1076,6 +1076,11 @@ pub struct RealServer {
     /// Per-real-server delay_loop override.
     pub delay_loop: Option<Duration>,
     pub checkers: Vec<Checker>,
+    /// `FILE_CHECK { track_file NAME [weight N [reverse|noreverse]] }` blocks: the named
+    /// track_file's value adjusts the real server's weight, or takes it down (see
+    /// `check::file_check`). `weight` None: the track_file block's weight and `reverse`;
+    /// given without `reverse`, reverse is Some(false) (keepalived's FILE_CHECK rule).
+    pub file_checks: Vec<TrackFileRef>,
     pub span: Span,
 }
 

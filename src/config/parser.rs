@@ -22,6 +22,9 @@ pub struct Parser {
     /// "did you mean" searches done so far (bounded: a wrong file of 200k garbage lines must
     /// not cost 200k fuzzy searches).
     suggestions: usize,
+    /// FILE_CHECK `track_file` names not defined (yet) where they were used: keepalived
+    /// 2.2.7 looks them up while parsing, so a track_file block defined later is "not found".
+    file_check_pending: Vec<(String, Span)>,
 }
 
 /// At most this many "did you mean" searches per load; later typos get the plain message.
@@ -565,6 +568,7 @@ impl Parser {
                 }
                 "virtual_server" => {
                     if let Some(vs) = self.virtual_server(st) {
+                        self.note_file_check_refs(&vs, &cfg.track_files);
                         cfg.virtual_servers.push(vs)
                     }
                 }
@@ -596,6 +600,7 @@ impl Parser {
                                 format!("track_file `{}` defined twice", f.name),
                             );
                         } else {
+                            self.file_check_defined_late(&f);
                             cfg.track_files.push(f)
                         }
                     }
@@ -1161,13 +1166,16 @@ impl Parser {
                 }
                 "weight" => {
                     self.no_block(x);
-                    let form = "N [reverse], N from -2147483647 to 2147483647";
+                    // keepalived 2.2.7: "Weight (N) for track_file NAME must be between
+                    // [-254..254] inclusive" (`keepalived -t` exits 5); a FILE_CHECK's own
+                    // weight may go to ±2147483647.
+                    let form = "N [reverse], N from -254 to 254";
                     let Some(t) = self.arg(x, 0, form) else {
                         continue;
                     };
                     if let Some(n) = self.tok_val(
                         t,
-                        |s| v::int_in(s, -2147483647, 2147483647).map(|n| n as i32),
+                        |s| v::int_in(s, -254, 254).map(|n| n as i32),
                         "weight",
                         form,
                     ) {
@@ -2768,6 +2776,7 @@ impl Parser {
             alpha: None,
             delay_loop: None,
             checkers: Vec::new(),
+            file_checks: Vec::new(),
             span: st.span().clone(),
         };
         let mut defaults = CheckerCommon::default();
@@ -2785,6 +2794,7 @@ impl Parser {
                 "PING_CHECK",
                 "DNS_CHECK",
                 "SMTP_CHECK",
+                "FILE_CHECK",
             ],
         );
         for s in &block.stmts {
@@ -2823,6 +2833,17 @@ impl Parser {
                         rs.checkers.push(c)
                     }
                 }
+                "FILE_CHECK" => {
+                    if let Some(f) = self.file_check(s) {
+                        rs.file_checks.push(f)
+                    }
+                }
+                "track_file" => self.error_help(
+                    DiagClass::UnknownKeyword,
+                    s.span(),
+                    "`track_file` is not valid in real_server (keepalived 2.2.7: \"Unknown keyword\")",
+                    "track a file with `FILE_CHECK { track_file NAME [weight N [reverse]] }`",
+                ),
                 _ => self.other(s, "real_server", kw::RS, kw::RS_UNSUPPORTED),
             }
         }
@@ -2832,6 +2853,106 @@ impl Parser {
             inherit(&mut c.common, &defaults);
         }
         Some(rs)
+    }
+
+    /// `FILE_CHECK { track_file NAME  weight N [reverse|noreverse] }` (keepalived's
+    /// check_file.c): NAME is a `track_file` block; N from -2147483647 to 2147483647, and
+    /// without `weight` the track_file block's weight and `reverse` apply.
+    fn file_check(&mut self, st: &Stmt) -> Option<TrackFileRef> {
+        let form = "weight N [reverse|noreverse], N from -2147483647 to 2147483647";
+        self.max_args(st, 0, "`FILE_CHECK {`");
+        let mut name: Option<(String, Span)> = None;
+        let mut weight = None;
+        let mut reverse = None;
+        let stmts = self.block(st);
+        self.duplicates(stmts, &[]);
+        for s in stmts {
+            self.no_block(s);
+            match s.kw.text.as_str() {
+                "track_file" => {
+                    if let Some(t) = self.arg(s, 0, "track_file NAME") {
+                        name = Some((t.text.clone(), t.span.clone()));
+                    }
+                    self.max_args(s, 1, "track_file NAME");
+                }
+                "weight" => {
+                    let Some(t) = self.arg(s, 0, form) else {
+                        continue;
+                    };
+                    let Some(w) = self.tok_val(
+                        t,
+                        |x| v::int_in(x, -i64::from(i32::MAX), i64::from(i32::MAX)).map(|n| n as i32),
+                        "weight",
+                        form,
+                    ) else {
+                        continue;
+                    };
+                    let rev = match s.args.get(1).map(|t| t.text.as_str()) {
+                        None | Some("noreverse") => false,
+                        Some("reverse") => true,
+                        Some(_) => {
+                            self.bad(&s.args[1], "weight option", form);
+                            continue;
+                        }
+                    };
+                    self.max_args(s, 2, form);
+                    weight = Some(w);
+                    reverse = Some(rev);
+                }
+                "dynamic" => self.warn(
+                    DiagClass::Unsupported,
+                    s.span(),
+                    "`dynamic` in FILE_CHECK is documented by keepalived but keepalived 2.2.7 does not accept it (\"Unknown keyword\"); ignored: the file's value always adjusts the weight",
+                ),
+                _ => self.other(s, "FILE_CHECK", kw::FILE_CHECK, &[]),
+            }
+        }
+        let Some((name, span)) = name else {
+            self.error_help(
+                DiagClass::Missing,
+                st.span(),
+                "FILE_CHECK has no `track_file`",
+                "expected FILE_CHECK { track_file NAME [weight N [reverse]] }",
+            );
+            return None;
+        };
+        Some(TrackFileRef {
+            name,
+            weight,
+            reverse,
+            span,
+        })
+    }
+
+    /// Remember FILE_CHECK references to track_file blocks not defined before them.
+    fn note_file_check_refs(&mut self, vs: &VirtualServer, defined: &[TrackFile]) {
+        for r in vs.real_servers.iter().flat_map(|r| &r.file_checks) {
+            if !defined.iter().any(|f| f.name == r.name) {
+                self.file_check_pending
+                    .push((r.name.clone(), r.span.clone()));
+            }
+        }
+    }
+
+    /// A track_file block defined after a FILE_CHECK used it: keepalived 2.2.7 does not find
+    /// it there (and drops the FILE_CHECK), so the file would be rejected by `keepalived -t`.
+    fn file_check_defined_late(&mut self, f: &TrackFile) {
+        let pending = std::mem::take(&mut self.file_check_pending);
+        for (name, span) in pending {
+            if name == f.name {
+                self.error_help(
+                    DiagClass::Semantic,
+                    &span,
+                    format!(
+                        "FILE_CHECK uses track_file `{name}` before its block (defined at {}:{})",
+                        f.span.file, f.span.line
+                    ),
+                    "move the `track_file` block above the virtual_server: keepalived 2.2.7 only finds blocks defined earlier (\"track_file ... not found\")",
+                );
+            } else {
+                self.file_check_pending.push((name, span));
+            }
+        }
     }
 
     /// Options shared by every checker (and inheritable from real_server / virtual_server).

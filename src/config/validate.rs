@@ -333,6 +333,10 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
         .collect();
     let mut seen: HashMap<(&VsKey, Protocol), &Span> = HashMap::new();
     for vs in &cfg.virtual_servers {
+        // FILE_CHECK { track_file NAME }: keepalived 2.2.7 "track_file NAME not found".
+        for rs in &vs.real_servers {
+            unknown_track_files(cfg, &rs.file_checks, d);
+        }
         if let VsKey::Group(name) = &vs.key
             && !vsgs.contains_key(name.as_str())
         {

@@ -366,6 +366,7 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
                     cmp_field!(s, or.uthreshold, nr.uthreshold, "uthreshold");
                     cmp_field!(s, or.lthreshold, nr.lthreshold, "lthreshold");
                     cmp_field!(s, or.checkers, nr.checkers, "checkers");
+                    cmp_field!(s, or.file_checks, nr.file_checks, "FILE_CHECK");
                     if !s.is_empty() {
                         out.real_servers.push(RealServerChange::Changed {
                             vs: name.clone(),

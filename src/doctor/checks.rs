@@ -792,6 +792,7 @@ mod tests {
             alpha: None,
             delay_loop: None,
             checkers: vec![],
+            file_checks: Vec::new(),
             span: Span::builtin(),
         }
     }

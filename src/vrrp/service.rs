@@ -107,6 +107,9 @@ enum ExecMsg {
     Reconfigure(Box<VrrpInstance>),
     /// `-V/--dont-release-vrrp` at shutdown: forget what is installed instead of removing it.
     KeepInstalled,
+    /// Entering BACKUP or FAULT from INIT: remove the instance's VIPs if they are on their
+    /// interfaces although this run did not add them.
+    ClearStale,
 }
 
 /// Where an instance sends from and to.
@@ -1805,6 +1808,12 @@ impl Driver {
             Action::DisarmTimer { timer } => self.timers.disarm(idx, timer),
             Action::Notify(t) => {
                 self.priorities[idx] = t.priority;
+                if t.from == VrrpState::Init && matches!(t.to, VrrpState::Backup | VrrpState::Fault)
+                {
+                    // VIPs left by a run that could not clean up (SIGKILL, crash) would make
+                    // this BACKUP answer for them too; keepalived removes them here as well.
+                    let _ = self.exec_txs[idx].send(ExecMsg::ClearStale);
+                }
                 let reason = transition_reason(&t);
                 // Structured fields too: journald gets INSTANCE=, OLD_STATE=, STATE=, ...
                 tracing::info!(
@@ -1956,6 +1965,53 @@ fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
     !accept && inst.priority != super::fsm::PRIORITY_OWNER
 }
 
+/// Work that a later DelVips makes pointless (and harmful: see the executor).
+fn undone_by_del_vips(msg: &ExecMsg) -> bool {
+    matches!(
+        msg,
+        ExecMsg::AddVips | ExecMsg::Garp { .. } | ExecMsg::GarpExtra { .. }
+    )
+}
+
+/// Is `msg` undone by a message queued after it? Adding and announcing VIPs is undone by a
+/// DelVips; clearing stale VIPs by an AddVips (MASTER already: they are kept and adopted).
+fn superseded<'a>(msg: &ExecMsg, later: impl IntoIterator<Item = &'a ExecMsg>) -> bool {
+    let undoer = match msg {
+        m if undone_by_del_vips(m) => |m: &ExecMsg| matches!(m, ExecMsg::DelVips),
+        ExecMsg::ClearStale => |m: &ExecMsg| matches!(m, ExecMsg::AddVips),
+        _ => return false,
+    };
+    later.into_iter().any(undoer)
+}
+
+fn exec_msg_name(msg: &ExecMsg) -> &'static str {
+    match msg {
+        ExecMsg::AddVips => "adding the VIPs",
+        ExecMsg::Garp { .. } => "gratuitous ARP/NA",
+        ExecMsg::GarpExtra { .. } => "garp_extra_if",
+        ExecMsg::ClearStale => "removing VIPs left by an earlier run",
+        _ => "work",
+    }
+}
+
+/// (interface name, address) of every address in this network namespace.
+fn present_addresses() -> Vec<(String, IpAddr)> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|a| {
+            let sa = a.address?;
+            let ip = if let Some(v4) = sa.as_sockaddr_in() {
+                IpAddr::V4(v4.ip())
+            } else {
+                IpAddr::V6(sa.as_sockaddr_in6()?.ip())
+            };
+            Some((a.interface_name, ip))
+        })
+        .collect()
+}
+
 /// Carries out one instance's address and GARP work, in order.
 async fn executor(
     mut inst: VrrpInstance,
@@ -1975,7 +2031,30 @@ async fn executor(
         )
     });
     let mut name = inst.name.clone();
-    while let Some(msg) = rx.recv().await {
+    // Messages taken off the channel early, to look ahead (see `superseded`).
+    let mut backlog: std::collections::VecDeque<ExecMsg> = std::collections::VecDeque::new();
+    loop {
+        let msg = match backlog.pop_front() {
+            Some(m) => m,
+            None => match rx.recv().await {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        // The instance may have left MASTER while this work waited its turn (two routers
+        // that both became MASTER settle it within one advert, and a slow executor is
+        // still behind then). Adding the VIPs and announcing them now would point the
+        // neighbours at a router that is about to drop them, after the real master's
+        // announcement: skip the work a queued DelVips undoes.
+        if undone_by_del_vips(&msg) || matches!(msg, ExecMsg::ClearStale) {
+            while let Ok(m) = rx.try_recv() {
+                backlog.push_back(m);
+            }
+            if superseded(&msg, &backlog) {
+                tracing::info!(target: "vrrp", instance = %name, "{} skipped: the instance left MASTER meanwhile", exec_msg_name(&msg));
+                continue;
+            }
+        }
         match msg {
             ExecMsg::AddVips => {
                 let wanted = Wanted {
@@ -2154,6 +2233,30 @@ async fn executor(
             ExecMsg::KeepInstalled => {
                 owned = Owned::default();
             }
+            ExecMsg::ClearStale => {
+                if nl.dry_run || !owned.addrs.is_empty() {
+                    continue;
+                }
+                let present = present_addresses();
+                for vip in inst
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&inst.virtual_ipaddress_excluded)
+                {
+                    let Ok(k) = nl.key_of(vip, &vip_dev) else {
+                        continue;
+                    };
+                    if !present.contains(&(k.ifname.clone(), k.addr)) {
+                        continue;
+                    }
+                    match nl.del_addr(&k, vip).await {
+                        Ok(()) => {
+                            tracing::warn!(target: "vrrp", instance = %name, "VIP {k} was on the interface while not MASTER (left by an earlier run?); removed")
+                        }
+                        Err(e) => tracing::error!(target: "vrrp", instance = %name, "{e}"),
+                    }
+                }
+            }
             ExecMsg::Resync => {
                 for (k, v) in owned.addrs.clone() {
                     if let Err(e) = nl.add_addr(&k, &v).await {
@@ -2172,6 +2275,31 @@ async fn executor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_a_queued_del_vips_undoes_is_skipped() {
+        let garp = || ExecMsg::Garp {
+            repeat: 5,
+            garp_interval: Duration::ZERO,
+            gna_interval: Duration::ZERO,
+        };
+        // MASTER, then BACKUP before the executor got to it: nothing to add or announce.
+        assert!(superseded(&ExecMsg::AddVips, &[garp(), ExecMsg::DelVips]));
+        assert!(superseded(&garp(), &[ExecMsg::DelVips]));
+        assert!(superseded(
+            &ExecMsg::GarpExtra { all: true },
+            &[ExecMsg::DelVips]
+        ));
+        // MASTER again afterwards: the later AddVips / Garp are not followed by a DelVips.
+        assert!(!superseded(&ExecMsg::AddVips, &[garp()]));
+        assert!(!superseded(&garp(), &[]));
+        // Other work keeps its turn.
+        assert!(!superseded(&ExecMsg::Resync, &[ExecMsg::DelVips]));
+        assert!(!superseded(&ExecMsg::DelVips, &[ExecMsg::DelVips]));
+        // Stale VIPs are kept when the instance is MASTER by the time they would go.
+        assert!(superseded(&ExecMsg::ClearStale, &[ExecMsg::AddVips]));
+        assert!(!superseded(&ExecMsg::ClearStale, &[ExecMsg::Resync]));
+    }
 
     #[test]
     fn group_events_go_after_members_except_a_first_backup() {

@@ -72,6 +72,7 @@ pub fn rs(addr: &str, port: u16, weight: u32, checkers: Vec<Checker>) -> RealSer
         alpha: None,
         delay_loop: None,
         checkers,
+        file_checks: Vec::new(),
         span: span(),
     }
 }

@@ -25,6 +25,9 @@ neigh_mac() { ip -n "$1" neigh show "$2" | awk '{for (i = 1; i < NF; i++) if ($i
 # each line must come back (the real servers echo) within 3 s. Output: "TIME echo" per line,
 # and a last line "BROKEN ..." when the connection fails. Runs until killed.
 start_stream() {
+    # The previous stream's file has a "line 3" too: the wait below must not see it before
+    # the new stream's redirection truncates the file.
+    rm -f "$E2E_RUN/stream"
     ip netns exec client1 bash -c '
         exec 3<>/dev/tcp/10.0.1.100/80 || { echo "BROKEN connect"; exit 1; }
         i=0
@@ -51,11 +54,35 @@ conn_line() { ip netns exec "$1" ipvsadm -Lnc | grep -E " 10\.0\.1\.10:$2 +10\.0
 # in_pkts NS: packets NS's IPVS forwarded in for the service (counters fold every 2 s).
 in_pkts() { ip netns exec "$1" ipvsadm -Ln --stats -t $VIP | awk '$1 == "TCP" {print $4}'; }
 
+# neigh_on NS IP MAC: NS has no neighbour entry for IP, or one with MAC.
+neigh_on() { local m; m=$(neigh_mac "$1" "$2"); [ -z "$m" ] || [ "$m" = "$3" ]; }
+# The client and the real servers reach the VIPs through A. Both directors may be MASTER for
+# a moment when they start together (B's timer can run out first if it started earlier; A's
+# advert sends it back), and B's announcement can then be the last the neighbours heard;
+# A's second round of gratuitous ARPs (garp_master_delay) corrects them.
+neighbours_on_a() {
+    neigh_on client1 10.0.1.100 "$(mac_of dira eth0)" &&
+        neigh_on rs1 10.0.2.1 "$(mac_of dira eth1)" &&
+        neigh_on rs2 10.0.2.1 "$(mac_of dira eth1)"
+}
+# new_log_has NAME FROM TEXT: NAME's log from line FROM on contains TEXT.
+new_log_has() { tail -n +"$2" "$E2E_RUN/$1.log" 2>/dev/null | grep -qF "$3"; }
 start_pair() {
+    # After a SIGKILL the old run's VIPs are still on A: wait for the new run's MASTER, not
+    # for addresses.
+    local from=1
+    if [ -f "$E2E_RUN/A.log" ]; then from=$(($(wc -l <"$E2E_RUN/A.log") + 1)); fi
     rampart_start A dira "$1"
     rampart_start B dirb "$2"
+    wait_until 40 new_log_has A "$from" "sync group HK_GRP1: BACKUP -> MASTER" || { show_log A; return 1; }
     wait_until 40 holds wan+lan none || { echo "A: $(vips_of dira) B: $(vips_of dirb)"; show_log A; show_log B; return 1; }
     wait_until 30 both_up || { ip netns exec dira ipvsadm -Ln; ip netns exec dirb ipvsadm -Ln; return 1; }
+    wait_until 15 neighbours_on_a || {
+        echo "neighbours still point elsewhere: client1 $(ip -n client1 neigh show 10.0.1.100)," \
+            "rs1 $(ip -n rs1 neigh show 10.0.2.1), rs2 $(ip -n rs2 neigh show 10.0.2.1);" \
+            "A $(mac_of dira eth0)/$(mac_of dira eth1), B $(mac_of dirb eth0)/$(mac_of dirb eth1)"
+        return 1
+    }
 }
 
 setup() {
@@ -157,7 +184,14 @@ control_without_sync() {
     port=$(client_port)
     sleep 1
     echo "client1's connection 10.0.1.10:$port; B's entry: '$(conn_line dirb "$port")'"
-    [ -z "$(conn_line dirb "$port")" ]
+    [ -n "$port" ] || { ip netns exec client1 ss -tan; return 1; }
+    if [ -n "$(conn_line dirb "$port")" ]; then
+        echo "diagnosis: B's addresses:"; ip -n dirb -4 addr | sed 's/^/    /'
+        echo "client1: $(ip -n client1 neigh show 10.0.1.100); rs2: $(ip -n rs2 neigh show 10.0.2.1)"
+        echo "A $(mac_of dira eth0)/$(mac_of dira eth1), B $(mac_of dirb eth0)/$(mac_of dirb eth1)"
+        echo "B's daemons: '$(daemons dirb)'; B's connections:"; ip netns exec dirb ipvsadm -Lnc | sed 's/^/    /'
+        return 1
+    fi
     rampart_kill A KILL
     wait_until 20 grep -q BROKEN "$E2E_RUN/stream" || true
     stop_stream
