@@ -98,6 +98,8 @@ done
 GLOBAL_DIRTY=yes
 STATE=unknown
 declare -A SETUP_SNAP
+{ ipvsadm -Ln --timeout; ipvsadm -Ln --daemon; } >$W/snap 2>&1
+slurp DEFAULT_GLOBAL $W/snap
 reset_table() {
     ipvsadm -C
     if [ $GLOBAL_DIRTY = yes ]; then
@@ -125,9 +127,9 @@ snapshot() {
     esac
     case "$1" in
         *set* | *daemon* | *' -R'* | *--restore*)
-            GLOBAL_DIRTY=yes
             { ipvsadm -Ln --timeout; ipvsadm -Ln --daemon; } >$W/snap 2>&1
             slurp t $W/snap
+            [ "$t" = "$DEFAULT_GLOBAL" ] || GLOBAL_DIRTY=yes
             SNAP+=$'--- timeouts and daemons\n'$t
             ;;
     esac
