@@ -4,7 +4,7 @@
 //! identical (tests/vm/scenarios/ipvsadm_sweep.sh, one VM boot). The cases are the corners a
 //! wide differential sweep found (and that stay fixed) plus a spread over every option.
 //!
-//! The wide sweep itself (1,873 command lines, about 25 minutes under TCG, run on purpose):
+//! The wide sweep itself (1,873 command lines, about 13 minutes under TCG, run on purpose):
 //! `cargo test --test ipvs_vm_sweep -- --ignored --nocapture`.
 
 #[path = "common/vm.rs"]
@@ -43,7 +43,7 @@ fn rampart_ipvs_answers_every_command_line_as_ipvsadm_does() {
 }
 
 #[test]
-#[ignore = "the wide sweep: 1,873 command lines, about 25 minutes under TCG"]
+#[ignore = "the wide sweep: 1,873 command lines, about 13 minutes under TCG"]
 fn wide_sweep_against_ipvsadm() {
     sweep(
         "wide_sweep_against_ipvsadm",
