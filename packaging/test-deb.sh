@@ -12,18 +12,44 @@ if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked
 fi
 
+target_dir=${CARGO_TARGET_DIR:-target}
+staging=
+# Whatever happens below, leave the machine as we found it.
+cleanup() {
+    dpkg -P rampart >/dev/null 2>&1 || true
+    [[ -z $staging ]] || rm -rf "$staging"
+}
+trap cleanup EXIT
+
 # The suite packages the dev-profile binary it has already built (a cold release build costs
-# minutes on 2 cores); what is tested is the packaging, not the optimiser. Release packages:
-# `cargo deb` (or RAMPART_DEB_PROFILE=release here).
-profile=${RAMPART_DEB_PROFILE:-dev}
-log "building the package (profile $profile)"
-deb=$(cargo deb --profile "$profile" 2>&1 | tee -a /dev/stderr | tail -n 1)  # -a: a plain tee would truncate a log file that stderr points to
+# minutes on 2 cores); what is tested is the packaging, not the optimiser. cargo-deb refuses
+# `--profile dev` (a warning now, an error in a future version), and a custom profile inheriting
+# dev would rebuild every dependency in its own target directory. So the dev binary
+# (RAMPART_DEB_BINARY, which tests/ops_package.rs sets, else target/debug/rampart, built here if
+# needed) is copied to release/ of a staging target directory and packaged from there with
+# `--no-build`: the same assets, no rebuild, no warning. Release packages: `cargo deb` (or
+# RAMPART_DEB_PROFILE=release here).
+if [[ ${RAMPART_DEB_PROFILE:-dev} == release ]]; then
+    log "building the package (release profile)"
+    # -a: a plain tee would truncate a log file that stderr points to.
+    deb=$(cargo deb 2>&1 | tee -a /dev/stderr | tail -n 1)
+else
+    bin=${RAMPART_DEB_BINARY:-}
+    if [[ -z $bin ]]; then
+        cargo build --bin rampart
+        bin=$target_dir/debug/rampart
+    fi
+    [[ -x $bin ]] || { log "no rampart binary at $bin"; exit 1; }
+    staging=$(mktemp -d "$target_dir/deb-staging.XXXXXX")
+    mkdir "$staging/release"
+    cp "$bin" "$staging/release/rampart"
+    log "packaging $bin (dev build, cargo deb --no-build --fast)"
+    mkdir -p "$target_dir/debian"
+    deb=$(CARGO_TARGET_DIR=$staging cargo deb --no-build --fast -o "$target_dir/debian/" 2>&1 |
+        tee -a /dev/stderr | tail -n 1)
+fi
 [[ -f "$deb" ]] || { log "cargo deb did not report a .deb file (got: $deb)"; exit 1; }
 log "package: $deb"
-
-# Whatever happens below, leave the machine as we found it.
-cleanup() { dpkg -P rampart >/dev/null 2>&1 || true; }
-trap cleanup EXIT
 
 dpkg-deb --info "$deb" >&2
 dpkg -i "$deb"
@@ -55,6 +81,7 @@ fi
 
 dpkg -P rampart
 trap - EXIT
+[[ -z $staging ]] || rm -rf "$staging"
 test ! -e /usr/sbin/rampart
 test ! -e /etc/rampart/rampart.conf
 log "OK: built, installed, ran and purged $deb"

@@ -104,4 +104,24 @@ pub enum Event {
         state: VrrpStateName,
         priority: u8,
     },
+    /// A MASTER received an advert with a lower priority (`peer_priority` from `peer`) while
+    /// its own effective priority was `priority`: keepalived's `MASTER_RX_LOWER_PRI` fifo
+    /// line. Not a transition.
+    /// A real server removed from the configuration by a reload stays in IPVS at weight 0
+    /// until its drain time is up (`inhibit_on_failure`): `draining` while it does, false once
+    /// it is deleted. `weight` is the weight it was configured with. Consumed by the status
+    /// board only (keepalived has no such state).
+    RealServerDraining {
+        virtual_server: Endpoint,
+        real_server: Endpoint,
+        weight: u32,
+        draining: bool,
+        reason: String,
+    },
+    VrrpMasterRxLowerPri {
+        instance: String,
+        priority: u8,
+        peer: IpAddr,
+        peer_priority: u8,
+    },
 }

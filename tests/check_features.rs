@@ -358,21 +358,21 @@ virtual_server 10.0.0.1 80 {{
 }
 
 #[test]
-fn log_all_failures_is_inherited_and_defaults_to_the_global_keyword() {
+fn log_all_failures_is_per_checker_and_defaults_to_the_global_keyword() {
+    // keepalived 2.2.7 reads log_all_failures only inside a checker ("Unknown keyword" at the
+    // virtual_server / real_server level, see tests/config_parity.rs).
     let text = |global: &str| {
         format!(
             r#"
 global_defs {{ {global} }}
 virtual_server 10.0.0.1 80 {{
     protocol TCP
-    log_all_failures
-    real_server 192.0.2.1 80 {{ TCP_CHECK {{ }} }}
+    real_server 192.0.2.1 80 {{ TCP_CHECK {{ log_all_failures }} }}
 }}
 virtual_server 10.0.0.2 80 {{
     protocol TCP
     real_server 192.0.2.2 80 {{
-        log_all_failures
-        TCP_CHECK {{ }}
+        TCP_CHECK {{ log_all_failures on }}
     }}
     real_server 192.0.2.3 80 {{ TCP_CHECK {{ }} }}
     real_server 192.0.2.4 80 {{ TCP_CHECK {{ log_all_failures off }} }}
@@ -404,9 +404,7 @@ global_defs {
 virtual_server 10.0.0.1 80 {
     protocol TCP
     ha_suspend
-    log_all_failures
     real_server 192.0.2.1 80 {
-        log_all_failures
         HTTP_GET {
             log_all_failures
             fast_recovery
@@ -487,15 +485,17 @@ virtual_server 10.0.0.1 443 {
 }
 
 #[test]
-fn bind_if_is_inherited_into_the_check_socket() {
+fn bind_if_sets_the_check_socket_device() {
+    // Inside the checker only: keepalived 2.2.7 calls it unknown at the virtual_server and
+    // real_server level (tests/config_parity.rs).
     let cfg = load(
         r#"
 virtual_server fe80::1 80 {
     protocol TCP
-    bind_if veth9
     real_server fe80::2 80 {
         TCP_CHECK {
             bindto fe80::3
+            bind_if veth9
         }
     }
     real_server fe80::4 80 {

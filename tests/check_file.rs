@@ -142,12 +142,12 @@ fn bad_file_checks_are_refused_with_their_line() {
 
 #[test]
 fn a_track_file_block_after_its_file_check_is_refused_as_keepalived_does() {
-    let text = "virtual_server 10.9.0.1 80 {\n  protocol TCP\n  real_server 10.1.0.1 80 {\n    FILE_CHECK {\n      track_file late\n    }\n  }\n}\ntrack_file late {\n  file /nonexistent/late\n}\n";
+    let text = "virtual_server 10.9.0.1 80 {\n  protocol TCP\n  lb_algo rr\n  lb_kind NAT\n  real_server 10.1.0.1 80 {\n    FILE_CHECK {\n      track_file late\n    }\n  }\n}\ntrack_file late {\n  file /nonexistent/late\n}\n";
     let d = refused(text);
     assert_eq!(d.len(), 1, "{d:#?}");
     assert!(
         d[0].starts_with(
-            "5: FILE_CHECK uses track_file `late` before its block (defined at fc.conf:9)"
+            "7: FILE_CHECK uses track_file `late` before its block (defined at fc.conf:11)"
         ),
         "{d:#?}"
     );
@@ -387,7 +387,7 @@ fn rs_events(actions: &[Action]) -> Vec<(String, bool, String)> {
 #[test]
 fn a_fault_takes_the_server_down_with_notify_and_back_up() {
     let text = format!(
-        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  real_server 10.1.0.1 80 {{\n    weight 4\n    notify_down /bin/down\n    notify_up /bin/up\n    FILE_CHECK {{\n      track_file f3\n    }}\n  }}\n}}\n"
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  lb_algo rr\n  lb_kind NAT\n  real_server 10.1.0.1 80 {{\n    weight 4\n    notify_down /bin/down\n    notify_up /bin/up\n    FILE_CHECK {{\n      track_file f3\n    }}\n  }}\n}}\n"
     );
     let (mut core, _) = Core::new(&load(&text), 1);
     core.set_file_values(&[]);
@@ -427,7 +427,7 @@ fn a_fault_takes_the_server_down_with_notify_and_back_up() {
 #[test]
 fn weight_changes_report_the_new_weight_and_move_quorum() {
     let text = format!(
-        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  quorum 5\n  sorry_server 10.1.0.250 80\n  real_server 10.1.0.1 80 {{\n    weight 5\n    FILE_CHECK {{\n      track_file f1\n      weight 5\n    }}\n  }}\n}}\n"
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  lb_algo rr\n  lb_kind NAT\n  quorum 5\n  sorry_server 10.1.0.250 80\n  real_server 10.1.0.1 80 {{\n    weight 5\n    FILE_CHECK {{\n      track_file f1\n      weight 5\n    }}\n  }}\n}}\n"
     );
     let (mut core, _) = Core::new(&load(&text), 1);
     core.set_file_values(&[]);
@@ -458,7 +458,7 @@ fn weight_changes_report_the_new_weight_and_move_quorum() {
 #[test]
 fn a_file_fault_and_a_failed_check_both_hold_the_server_down() {
     let text = format!(
-        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  real_server 10.1.0.1 80 {{\n    weight 3\n    inhibit_on_failure\n    TCP_CHECK {{\n      retry 0\n    }}\n    FILE_CHECK {{\n      track_file f3\n    }}\n  }}\n}}\n"
+        "{FILES}virtual_server 10.9.0.1 80 {{\n  protocol TCP\n  lb_algo rr\n  lb_kind NAT\n  real_server 10.1.0.1 80 {{\n    weight 3\n    inhibit_on_failure\n    TCP_CHECK {{\n      retry 0\n    }}\n    FILE_CHECK {{\n      track_file f3\n    }}\n  }}\n}}\n"
     );
     let (mut core, errors) = Core::new(&load(&text), 1);
     assert!(errors.is_empty());
@@ -704,7 +704,7 @@ fn keepalived_agrees_on_which_file_checks_are_valid() {
         ("track_file in real_server", one("      track_file f1\n", "    track_file f1\n"), false),
         (
             "track_file block after its use",
-            "virtual_server 10.9.0.1 80 {\n  protocol TCP\n  real_server 10.1.0.1 80 {\n    FILE_CHECK {\n      track_file late\n    }\n  }\n}\ntrack_file late {\n  file /nonexistent/late\n}\n".to_string(),
+            "virtual_server 10.9.0.1 80 {\n  protocol TCP\n  lb_algo rr\n  lb_kind NAT\n  real_server 10.1.0.1 80 {\n    FILE_CHECK {\n      track_file late\n    }\n  }\n}\ntrack_file late {\n  file /nonexistent/late\n}\n".to_string(),
             false,
         ),
     ];

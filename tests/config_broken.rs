@@ -288,8 +288,10 @@ fn cases() -> Vec<Case> {
             "NAT, DR or TUN",
         ),
         c(
-            "protocol in lower case",
-            vs("    protocol tcp\n"),
+            // keepalived 2.2.7 reads the protocol without case (`tcp` is fine, see
+            // tests/config_parity.rs); a protocol IPVS does not balance is an error.
+            "protocol IPVS cannot balance",
+            vs("    protocol icmp\n"),
             E,
             BadValue,
             2,
@@ -423,13 +425,15 @@ fn cases() -> Vec<Case> {
         ),
         // --- missing things
         c(
-            "real_server without port",
-            vs("    real_server 10.0.1.1 {\n    }\n"),
+            // Without a port is fine: keepalived gives it the service's port
+            // (tests/config_parity.rs); without an address it is not.
+            "real_server without address",
+            vs("    real_server {\n    }\n"),
             E,
             Missing,
             2,
-            26,
-            "real_server IP PORT",
+            17,
+            "IP [PORT]",
         ),
         c(
             "vrrp_script without script",
@@ -785,13 +789,13 @@ fn cases() -> Vec<Case> {
             "not supported by rampart yet",
         ),
         c(
-            "track_process unsupported",
+            "track_process naming no vrrp_track_process",
             inst("VI_1", "    track_process {\n        p\n    }\n"),
-            W,
-            Unsupported,
-            7,
-            5,
-            "not supported by rampart yet",
+            E,
+            Semantic,
+            8,
+            9,
+            "unknown vrrp_track_process block `p`",
         ),
         c(
             "global snmp unsupported",
@@ -906,7 +910,8 @@ fn errors_render_with_caret_and_help() {
 #[test]
 fn keepalived_keywords_are_never_unknown() {
     use rampart::config::keywords::KEEPALIVED_ALL;
-    let wrappers: [(&str, fn(&str) -> String); 5] = [
+    type Wrap = fn(&str) -> String;
+    let wrappers: [(&str, Wrap); 5] = [
         ("top", |k| format!("{k}\n")),
         ("global_defs", |k| format!("global_defs {{\n    {k}\n}}\n")),
         ("vrrp_instance", |k| inst("VI_1", &format!("    {k}\n"))),

@@ -36,7 +36,7 @@ global_defs {
 
 vrrp_script chk {
     script "/usr/bin/curl -fs 'http://127.0.0.1/x y'"
-    interval 2.5
+    interval 2
     timeout 1
     weight -30 reverse
     rise 3
@@ -196,6 +196,7 @@ virtual_server fwmark 9 {
 
 virtual_server 192.0.2.60 53 {
     lb_algo rr
+    lb_kind NAT
     protocol UDP
     ops
     real_server 192.0.2.61 53 {
@@ -231,7 +232,8 @@ fn every_keyword_lands_in_its_field() {
         .collect();
     assert_eq!(
         lines,
-        vec![(Some(74), true), (Some(78), true)],
+        // Line 57: preempt_delay with state MASTER, which keepalived clears (and says so).
+        vec![(Some(57), false), (Some(74), true), (Some(78), true)],
         "{}",
         l.warnings
     );
@@ -305,7 +307,7 @@ fn every_keyword_lands_in_its_field() {
         s.script.argv,
         vec!["/usr/bin/curl", "-fs", "http://127.0.0.1/x y"]
     );
-    assert_eq!(s.interval, Duration::from_millis(2500));
+    assert_eq!(s.interval, Duration::from_secs(2));
     assert_eq!(s.timeout, Some(Duration::from_secs(1)));
     assert_eq!(
         (s.weight, s.weight_reverse, s.rise, s.fall),
@@ -330,7 +332,8 @@ fn every_keyword_lands_in_its_field() {
         ("eth0", 51, 200)
     );
     assert_eq!(i.advert_int, Duration::from_millis(500));
-    assert_eq!(i.preempt_delay, Duration::from_secs(10));
+    // `preempt_delay 10` with state MASTER: cleared, as keepalived 2.2.7 does.
+    assert_eq!(i.preempt_delay, Duration::ZERO);
     assert_eq!(i.authentication, None);
     assert_eq!(
         c.instance("VI_2").and_then(|i| i.authentication.clone()),

@@ -573,6 +573,13 @@ vrrp_instance B {
             (
                 Warning,
                 Semantic,
+                9,
+                1,
+                "vrrp_sync_group `G` has only one member (`A`): a sync group keeps several instances together"
+            ),
+            (
+                Warning,
+                Semantic,
                 21,
                 9,
                 "weight of tracked interface `eth1` ignored: `A` is in sync group `G`; it going down means FAULT (as in keepalived)"
@@ -653,6 +660,18 @@ vrrp_instance B {
     assert_eq!(
         got,
         vec![
+            (
+                Warning,
+                Semantic,
+                5,
+                "vrrp_sync_group `G` has only one member (`A`): a sync group keeps several instances together"
+            ),
+            (
+                Warning,
+                Semantic,
+                11,
+                "vrrp_sync_group `H` has only one member (`B`): a sync group keeps several instances together"
+            ),
             (
                 Warning,
                 Deprecated,

@@ -133,9 +133,15 @@ fn forks_writes_pid_files_refuses_a_second_daemon_and_cleans_up() {
     );
     assert_eq!(read_pid(&pid_file), Some(pid));
 
-    // -g: the log file got the daemon's lines.
-    let logged = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(logged.contains("started with"), "{logged}");
+    // -g: the log file got the daemon's lines (polled: the line may be written after the
+    // parent returned, and the host may be busy).
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait(Duration::from_secs(10), || logged()
+            .contains("started with")),
+        "{}",
+        logged()
+    );
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),

@@ -78,6 +78,12 @@ fn events() -> Vec<Event> {
             alive_weight: 0,
             quorum: 1,
         },
+        Event::VrrpMasterRxLowerPri {
+            instance: "VI_1".into(),
+            priority: 100,
+            peer: "10.0.0.2".parse().unwrap(),
+            peer_priority: 50,
+        },
         Event::VrrpInstance {
             instance: "VI_1".into(),
             from: VrrpStateName::Master,
@@ -121,11 +127,13 @@ fn fifos_get_keepalived_lines_in_order() {
          RS [1.2.3.4]:tcp:80 [192.168.201.15]:tcp:80 DOWN\n\
          GROUP \"G1\" MASTER 0\n\
          VS [192.168.201.15]:tcp:80 DOWN\n\
+         INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 100\n\
          INSTANCE \"VI_1\" FAULT 90\n"
     );
     assert_eq!(
         read_all(&mut r_vrrp),
-        "INSTANCE \"VI_1\" MASTER 100\nGROUP \"G1\" MASTER 0\nINSTANCE \"VI_1\" FAULT 90\n"
+        "INSTANCE \"VI_1\" MASTER 100\nGROUP \"G1\" MASTER 0\n\
+         INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 100\nINSTANCE \"VI_1\" FAULT 90\n"
     );
     assert_eq!(
         read_all(&mut r_lvs),
@@ -192,7 +200,8 @@ fn fifo_script_reads_the_fifo() {
     for ev in events() {
         w.write_event(&ev);
     }
-    let want = "INSTANCE \"VI_1\" MASTER 100\nGROUP \"G1\" MASTER 0\nINSTANCE \"VI_1\" FAULT 90\n";
+    let want = "INSTANCE \"VI_1\" MASTER 100\nGROUP \"G1\" MASTER 0\n\
+                INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 100\nINSTANCE \"VI_1\" FAULT 90\n";
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let got = std::fs::read_to_string(&out).unwrap_or_default();
@@ -240,5 +249,5 @@ async fn event_consumers_feed_status_metrics_and_fifos() {
             .render()
             .contains("rampart_vrrp_state{instance=\"VI_1\"} 3\n")
     );
-    assert_eq!(read_all(&mut reader).lines().count(), 5);
+    assert_eq!(read_all(&mut reader).lines().count(), 6);
 }

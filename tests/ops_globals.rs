@@ -51,7 +51,7 @@ fn keywords_parse_into_the_model_without_warnings() {
         "global_defs {\n  startup_script_timeout 0\n}\n",
         &LoadOptions::default(),
     );
-    let diags = bad.err().expect("0 is out of range");
+    let diags = bad.expect_err("0 is out of range");
     assert!(
         diags.0.iter().any(|d| d.render().contains("1 to 1000")),
         "{:?}",

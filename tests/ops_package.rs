@@ -1,6 +1,7 @@
 //! The Debian package: built with cargo-deb, installed with dpkg, run, and purged
-//! (packaging/test-deb.sh). Needs root and a release build, so it only runs when
-//! RAMPART_PACKAGE_TEST=1 (scripts/test.sh sets it).
+//! (packaging/test-deb.sh). Needs root and installs a package, so it only runs when
+//! RAMPART_PACKAGE_TEST=1 (scripts/test.sh sets it). It packages the binary this test build
+//! made (no second build).
 
 #[test]
 fn deb_package_builds_installs_runs_and_purges() {
@@ -11,6 +12,7 @@ fn deb_package_builds_installs_runs_and_purges() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/test-deb.sh");
     let status = std::process::Command::new("/bin/bash")
         .arg(script)
+        .env("RAMPART_DEB_BINARY", env!("CARGO_BIN_EXE_rampart"))
         .status()
         .expect("run packaging/test-deb.sh");
     assert!(status.success(), "packaging/test-deb.sh failed: {status}");

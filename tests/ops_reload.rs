@@ -339,3 +339,218 @@ fn a_changed_checker_restarts_alone_and_health_states_are_kept() {
     }
     drop((up_1, up_2));
 }
+
+fn status(sock: &Path, json: bool) -> String {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    c.args(["status", "--socket"]).arg(sock);
+    if json {
+        c.arg("--json");
+    }
+    let out = c.output().expect("run rampart status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A real server removed by a reload with inhibit_on_failure stays in IPVS at weight 0 for
+/// one delay_loop: `rampart status` shows it as DRAINING (table and JSON) until it is deleted,
+/// then it is gone. One server drains for 60 s (seen while draining, whatever the load), the
+/// other for 1 s (seen to go).
+#[test]
+fn status_shows_real_servers_draining_after_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fast = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    let (pk, ps, pf) = (port(&keep), port(&slow), port(&fast));
+    let rs = |p: u16, delay_loop: u32| {
+        format!(
+            "    real_server 127.0.0.1 {p} {{\n        weight 3\n        delay_loop {delay_loop}\n        inhibit_on_failure\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n"
+        )
+    };
+    let conf = dir.path().join("d.conf");
+    let write = |servers: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n    delay_loop 1\n    lb_kind NAT\n    protocol TCP\n{servers}}}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write(&format!("{}{}{}", rs(pk, 1), rs(ps, 60), rs(pf, 1)));
+    let log = dir.path().join("rampart.log");
+    let sock = dir.path().join("d.sock");
+    let d = start_daemon(&conf, &sock, &log);
+    let all_up = wait_until(T, || {
+        let s = status(&sock, false);
+        (s.lines()
+            .filter(|l| l.contains("->") && l.contains(" UP "))
+            .count()
+            == 3)
+            .then_some(())
+    });
+    assert!(
+        all_up.is_some(),
+        "three real servers UP: {}{}",
+        status(&sock, false),
+        log_text(&log)
+    );
+    write(&rs(pk, 1));
+    hup(&d);
+    let name = |p: u16| format!("[127.0.0.1]:tcp:{p}");
+    let draining = wait_until(T, || {
+        let s = status(&sock, false);
+        s.lines()
+            .any(|l| l.contains(&name(ps)) && l.contains("DRAINING"))
+            .then_some(s)
+    });
+    let Some(table) = draining else {
+        panic!(
+            "the removed server is shown DRAINING: {}{}",
+            status(&sock, false),
+            log_text(&log)
+        );
+    };
+    let row = table.lines().find(|l| l.contains(&name(ps))).unwrap();
+    assert!(row.contains("0 (configured 3)"), "weight 0 of 3: {row}");
+    assert!(
+        row.contains("removed from the configuration"),
+        "the reason: {row}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(&sock, true)).unwrap();
+    let rss = json["virtual_servers"][0]["real_servers"]
+        .as_array()
+        .unwrap();
+    let slow_rs = rss
+        .iter()
+        .find(|r| r["name"] == name(ps).as_str())
+        .unwrap_or_else(|| panic!("the draining server in JSON: {json}"));
+    assert_eq!(slow_rs["state"], "DRAINING", "{slow_rs}");
+    assert_eq!(slow_rs["effective_weight"], 0, "{slow_rs}");
+    assert!(
+        rss.iter()
+            .any(|r| r["name"] == name(pk).as_str() && r["state"] == "UP"),
+        "the kept server is still UP: {json}"
+    );
+    // The 1 s drain ends: that row goes; the 60 s one stays.
+    assert!(
+        wait_log(&log, 0, &format!("drain of [127.0.0.1]:{pf} over")),
+        "the 1 s drain ends: {}",
+        log_text(&log)
+    );
+    let gone = wait_until(T, || {
+        let s = status(&sock, false);
+        (!s.contains(&name(pf)) && s.contains(&name(ps))).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "the server whose drain is over is no longer shown: {}{}",
+        status(&sock, false),
+        log_text(&log)
+    );
+    // Another reload rebuilds the status from the file: the server still draining is shown
+    // again (with its remaining time).
+    let mark = log_text(&log).len();
+    hup(&d);
+    assert!(
+        wait_log(&log, mark, "configuration reloaded"),
+        "second reload: {}",
+        &log_text(&log)[mark..]
+    );
+    let still = wait_until(T, || {
+        let s = status(&sock, false);
+        s.lines()
+            .any(|l| l.contains(&name(ps)) && l.contains("DRAINING"))
+            .then_some(())
+    });
+    assert!(
+        still.is_some(),
+        "still DRAINING after a second reload: {}{}",
+        status(&sock, false),
+        log_text(&log)
+    );
+    drop((keep, slow, fast));
+}
+
+/// `--capabilities reduced` (the default) warns at start about root scripts that call
+/// systemctl & co.; a reload that brings in such a script warns about it too (in the log and
+/// in `rampart reload --plan`'s output), and scripts already warned about are not repeated.
+#[test]
+fn a_reload_warns_about_a_new_root_script_that_calls_systemctl() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = up.local_addr().unwrap().port();
+    let script = dir.path().join("up.sh");
+    std::fs::write(&script, "#!/bin/sh\nsystemctl restart haproxy\n").unwrap();
+    let conf = dir.path().join("w.conf");
+    let write = |notify: bool| {
+        let notify_up = if notify {
+            format!("        notify_up {}\n", script.display())
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            &conf,
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n    delay_loop 1\n    lb_kind NAT\n    protocol TCP\n    real_server 127.0.0.1 {p} {{\n        weight 1\n{notify_up}        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write(false);
+    let log = dir.path().join("rampart.log");
+    let sock = dir.path().join("w.sock");
+    let d = start_daemon(&conf, &sock, &log);
+    assert!(
+        wait_until(T, || sock.exists().then_some(())).is_some(),
+        "daemon up: {}",
+        log_text(&log)
+    );
+    assert!(
+        !log_text(&log).contains("calls systemctl"),
+        "nothing to warn about at start"
+    );
+    write(true);
+    let plan = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["reload", "--plan", "--socket"])
+        .arg(&sock)
+        .output()
+        .unwrap();
+    let plan_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert!(
+        plan_text.contains("calls systemctl") && plan_text.contains("--capabilities full-scripts"),
+        "the plan names the new root script: {plan_text}"
+    );
+    let mark = log_text(&log).len();
+    hup(&d);
+    // The daemon's own line (target `reload`), logged after the reload's warnings; the
+    // checker's "check: configuration reloaded" may come later.
+    assert!(
+        wait_log(&log, mark, "reload: configuration reloaded"),
+        "reload applied: {}",
+        &log_text(&log)[mark..]
+    );
+    let after = log_text(&log)[mark..].to_string();
+    assert!(
+        after.contains("real server notify script") && after.contains("calls systemctl"),
+        "the reload warns about the new script: {after}"
+    );
+    // The same file again: the script was named already.
+    let mark = log_text(&log).len();
+    hup(&d);
+    assert!(
+        wait_log(&log, mark, "reload: configuration reloaded"),
+        "second reload: {}",
+        &log_text(&log)[mark..]
+    );
+    assert!(
+        !log_text(&log)[mark..].contains("calls systemctl"),
+        "not repeated: {}",
+        &log_text(&log)[mark..]
+    );
+    drop(up);
+}

@@ -358,6 +358,11 @@ fn master_equal_priority_higher_address_wins() {
             send(&t.inst, 100),
             Action::SendGratuitous { repeat: 5 },
             arm(GarpLowerPrio, Duration::from_secs(5)),
+            Action::NotifyMasterRxLowerPri {
+                from: ip("10.0.0.0"),
+                priority: 100,
+                ours: 100,
+            },
         ]
     );
     // Higher address, same priority: we yield.
@@ -380,6 +385,12 @@ fn master_lower_priority_advert_is_answered_not_obeyed() {
             send(&t.inst, 100),
             Action::SendGratuitous { repeat: 5 },
             arm(GarpLowerPrio, Duration::from_secs(5)),
+            // The MASTER_RX_LOWER_PRI fifo line (and notify_master_rx_lower_pri, if set).
+            Action::NotifyMasterRxLowerPri {
+                from: ip("10.0.0.2"),
+                priority: 50,
+                ours: 100,
+            },
         ]
     );
     assert_eq!(t.inst.state(), Master);

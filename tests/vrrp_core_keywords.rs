@@ -88,6 +88,15 @@ impl T {
 
 // ---- MASTER receiving a lower-priority advert ------------------------------------------------
 
+/// Always the last action for a lower-priority advert: the MASTER_RX_LOWER_PRI fifo line.
+fn rx_lower(from: &str, priority: u8, ours: u8) -> Action {
+    Action::NotifyMasterRxLowerPri {
+        from: ip(from),
+        priority,
+        ours,
+    }
+}
+
 #[test]
 fn lower_prio_no_advert_keeps_only_the_garp_refresh() {
     let mut p = params("vi", 100);
@@ -99,6 +108,7 @@ fn lower_prio_no_advert_keeps_only_the_garp_refresh() {
         vec![
             Action::SendGratuitous { repeat: 5 },
             arm(GarpLowerPrio, Duration::from_secs(5)),
+            rx_lower("10.0.0.2", 50, 100),
         ]
     );
 }
@@ -109,7 +119,10 @@ fn garp_lower_prio_repeat_zero_sends_nothing_but_the_advert() {
     p.garp_lower_prio_repeat = 0;
     let mut t = T::master(p);
     let adv = advert_from(t.inst.params(), "10.0.0.2", 50);
-    assert_eq!(t.at(4000, rx(adv)), vec![send(&t.inst, 100)]);
+    assert_eq!(
+        t.at(4000, rx(adv)),
+        vec![send(&t.inst, 100), rx_lower("10.0.0.2", 50, 100)]
+    );
 }
 
 #[test]
@@ -121,7 +134,11 @@ fn garp_lower_prio_delay_zero_means_one_round() {
     let adv = advert_from(t.inst.params(), "10.0.0.2", 50);
     assert_eq!(
         t.at(4000, rx(adv)),
-        vec![send(&t.inst, 100), Action::SendGratuitous { repeat: 2 }]
+        vec![
+            send(&t.inst, 100),
+            Action::SendGratuitous { repeat: 2 },
+            rx_lower("10.0.0.2", 50, 100)
+        ]
     );
     // Leaving MASTER does not disarm a timer that was never armed.
     let higher = advert_from(t.inst.params(), "10.0.0.2", 200);
@@ -129,10 +146,11 @@ fn garp_lower_prio_delay_zero_means_one_round() {
     assert!(!acts.contains(&disarm(GarpLowerPrio)), "{acts:?}");
 }
 
+/// Emitted whether or not `notify_master_rx_lower_pri` is configured: keepalived always
+/// writes the `MASTER_RX_LOWER_PRI` fifo line (with its own priority, `ours`).
 #[test]
-fn notify_master_rx_lower_pri_is_an_action() {
+fn master_rx_lower_pri_is_an_action_without_a_script_too() {
     let mut p = params("vi", 100);
-    p.notify_master_rx_lower_pri = true;
     p.garp_lower_prio_repeat = 0;
     let mut t = T::master(p);
     let adv = advert_from(t.inst.params(), "10.0.0.2", 50);
@@ -142,7 +160,8 @@ fn notify_master_rx_lower_pri_is_an_action() {
             send(&t.inst, 100),
             Action::NotifyMasterRxLowerPri {
                 from: ip("10.0.0.2"),
-                priority: 50
+                priority: 50,
+                ours: 100,
             }
         ]
     );
@@ -543,7 +562,7 @@ vrrp_instance own {
     garp_master_repeat 9
     garp_master_delay 9
     garp_lower_prio_repeat 2
-    garp_lower_prio_delay 0.5
+    garp_lower_prio_delay 2
     lower_prio_no_advert
     higher_prio_send_advert on
     skip_check_adv_addr off
@@ -565,14 +584,13 @@ fn keepalived_defaults_resolve_like_keepalived() {
     assert!(!d.skip_check_adv_addr && !d.check_unicast_src && !d.unicast_fault_no_peer);
     assert_eq!(d.down_timer_adverts, 3);
     assert_eq!(d.startup_delay, Duration::ZERO);
-    assert!(!d.notify_master_rx_lower_pri);
     assert_eq!(d.garp_extra_if, None);
     let o = &p[1];
     // The instance's own garp_master_* do not carry over to the lower-prio ones.
     assert_eq!((o.garp_master_repeat, o.garp_lower_prio_repeat), (9, 2));
-    assert_eq!(o.garp_lower_prio_delay, Duration::from_millis(500));
+    assert_eq!(o.garp_lower_prio_delay, Duration::from_secs(2));
     assert!(o.lower_prio_no_advert && o.higher_prio_send_advert);
-    assert!(o.check_unicast_src && o.unicast_fault_no_peer && o.notify_master_rx_lower_pri);
+    assert!(o.check_unicast_src && o.unicast_fault_no_peer);
     assert_eq!(o.down_timer_adverts, 5);
     assert_eq!(o.garp_extra_if, Some((true, Centis(6000))));
 }
@@ -732,9 +750,10 @@ vrrp_instance owner {
     // is not tracked.
     assert_eq!(p[0].track_interfaces, vec![tracked("eth1", 0)]);
     assert_eq!(p[0].track_scripts, vec![]);
-    // Owner: the weighted script is not tracked, the weight-0 one is.
+    // Owner: the weighted script is not tracked; the second `chk` line is a duplicate, which
+    // keepalived 2.2.7 ignores ("duplicate track_script chk - ignoring"), so nothing is.
     assert_eq!(p[1].track_interfaces, vec![tracked("eth1", 5)]);
-    assert_eq!(p[1].track_scripts, vec![tracked("chk", 0)]);
+    assert_eq!(p[1].track_scripts, vec![]);
 }
 
 #[test]

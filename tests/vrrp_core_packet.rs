@@ -267,9 +267,9 @@ fn keepalived_unicast_ah_verifies_in_the_instance_even_after_a_plain_decode() {
         unicast_fault_no_peer: false,
         down_timer_adverts: 3,
         startup_delay: Duration::ZERO,
-        notify_master_rx_lower_pri: false,
         track_files: vec![],
         garp_extra_if: None,
+        track_processes: vec![],
     };
     let mut inst = Instance::new(params);
     let t0 = Instant::now();

@@ -98,6 +98,8 @@ struct Observed {
     subject_garps_before_peer: Vec<f64>,
     /// The subject ended up holding the VIP.
     subject_has_vip: bool,
+    /// What the subject wrote to its `notify_fifo` (read by its `notify_fifo_script`).
+    fifo_lines: String,
     logs: String,
     /// Kept alive so that a failing assertion (a panic while it is dropped) keeps the logs.
     _lab: Lab,
@@ -128,9 +130,30 @@ fn run(
     let mut subject = Inst::new("VI_KW", "eth0", 61, subject_prio, &[VIP]).v3("2.3");
     subject.extra = format!("  down_timer_adverts 1\n{extra}");
     // `global` goes last in global_defs, so it overrides the lab's GARP settings.
+    // The fifo script copies every line to fifo.out (keepalived passes the fifo as $1).
+    let fifo_out = lab.path("fifo.out");
+    let fifo_script = lab.path("fifo.sh");
+    std::fs::write(
+        &fifo_script,
+        format!(
+            "#!/bin/sh\nwhile read -r l; do echo \"$l\" >> {}; done < \"$1\"\n",
+            fifo_out.display()
+        ),
+    )
+    .expect("fifo script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fifo_script, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod fifo script");
+    }
+    let fifo_globals = format!(
+        "  notify_fifo {}\n  notify_fifo_script {}\n",
+        lab.path("notify.fifo").display(),
+        fifo_script.display()
+    );
     let conf_s = conf(&[subject], &[]).replacen(
         "vrrp_garp_master_repeat 2\n}",
-        &format!("vrrp_garp_master_repeat 2\n{global}}}"),
+        &format!("vrrp_garp_master_repeat 2\n{fifo_globals}{global}}}"),
         1,
     );
     let peer = Inst::new("VI_KW", "eth0", 61, peer_prio, &[VIP]).v3("1");
@@ -223,7 +246,22 @@ fn run(
             })
             .collect()
     };
+    // The fifo script may still be copying the last line: wait until it has one per captured
+    // peer advert but the last (the daemon may not have processed that one yet).
+    let lower_lines = || {
+        let text = std::fs::read_to_string(&fifo_out).unwrap_or_default();
+        let n = text
+            .lines()
+            .filter(|l| l.contains("MASTER_RX_LOWER_PRI"))
+            .count();
+        (n, text)
+    };
+    let _ = wait_for(Duration::from_secs(10), || {
+        (lower_lines().0 + 1 >= peer_adverts.len()).then_some(())
+    });
+    let fifo_lines = lower_lines().1;
     let o = Observed {
+        fifo_lines,
         peer_adverts,
         answered,
         subject_garps_after_peer: garps(true),
@@ -284,6 +322,27 @@ fn lower_priority_advert_is_answered_with_an_advert_and_garps_like_keepalived() 
             g == 2 * n || g + 2 == 2 * n,
             "{who:?}: {g} GARPs for {n} lower-priority adverts (logs in {})",
             o.logs
+        );
+        // keepalived's send_event_notify: one fifo line per lower-priority advert, with the
+        // MASTER's own priority, whether or not notify_master_rx_lower_pri is configured.
+        // (An advert may arrive between the end of the capture and the read of the lines.)
+        let lower = o
+            .fifo_lines
+            .lines()
+            .filter(|l| l.contains("MASTER_RX_LOWER_PRI"))
+            .collect::<Vec<_>>();
+        assert!(
+            lower.len() + 1 >= n && lower.len() <= n + 1,
+            "{who:?}: {} MASTER_RX_LOWER_PRI fifo lines for {n} lower-priority adverts: {:?} (logs in {})",
+            lower.len(),
+            o.fifo_lines,
+            o.logs
+        );
+        assert!(
+            lower
+                .iter()
+                .all(|l| *l == "INSTANCE \"VI_KW\" MASTER_RX_LOWER_PRI 150"),
+            "{who:?}: {lower:?}"
         );
     }
 }
@@ -637,6 +696,63 @@ fn promote_secondaries_is_set_and_restored() {
     assert!(
         set.is_some(),
         "promote_secondaries not set (logs in {logs})"
+    );
+    lab.signal(pid, "TERM");
+    assert!(
+        lab.wait_exit(pid, Duration::from_secs(10)),
+        "rampart did not stop (logs in {logs})"
+    );
+    assert_eq!(
+        read(&lab),
+        "0",
+        "promote_secondaries not restored (logs in {logs})"
+    );
+}
+
+/// `promote_secondaries` on an instance added by a reload (SIGHUP) is set too, and restored
+/// at shutdown like the ones set at start.
+#[test]
+fn promote_secondaries_is_set_for_an_instance_added_by_reload() {
+    if !netns::available() {
+        return;
+    }
+    let mut lab = Lab::new("kwpsr");
+    let lan = lab.lan("br");
+    let lan1 = lab.lan("br1");
+    let s = lab.ns("s");
+    lab.attach(&s, "eth0", &lan, &[&format!("{SUBJECT}/24")]);
+    lab.attach(&s, "eth1", &lan1, &["10.31.1.1/24"]);
+    let logs = lab.dir.path().display().to_string();
+    let sysctl = "net.ipv4.conf.eth1.promote_secondaries";
+    lab.exec_ok(&s, &["sysctl", "-qw", &format!("{sysctl}=0")]);
+    let first = Inst::new("VI_A", "eth0", 65, 150, &[VIP]);
+    let mut added = Inst::new("VI_B", "eth1", 66, 150, &["10.31.1.100"]);
+    added.extra = "  promote_secondaries\n".into();
+    let (pid, _) = start_rampart(
+        &mut lab,
+        &s,
+        "kwpsr-s",
+        &conf(std::slice::from_ref(&first), &[]),
+    );
+    let read = |lab: &Lab| {
+        lab.exec_ok(&s, &["sysctl", "-n", sysctl])
+            .trim()
+            .to_string()
+    };
+    let up = wait_for(Duration::from_secs(20), || {
+        lab.has_addr(&s, "eth0", VIP).then_some(())
+    });
+    assert!(up.is_some(), "VI_A never became MASTER (logs in {logs})");
+    assert_eq!(read(&lab), "0", "eth1 has no instance yet");
+    std::fs::write(lab.path("kwpsr-s.conf"), conf(&[first, added], &[])).unwrap();
+    lab.signal(pid, "HUP");
+    let set = wait_for(Duration::from_secs(20), || {
+        (read(&lab) == "1" && lab.has_addr(&s, "eth1", "10.31.1.100")).then_some(())
+    });
+    assert!(
+        set.is_some(),
+        "promote_secondaries not set for the added VI_B (sysctl {}, logs in {logs})",
+        read(&lab)
     );
     lab.signal(pid, "TERM");
     assert!(

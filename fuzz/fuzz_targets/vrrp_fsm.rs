@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rampart::vrrp::auth::Auth;
-use rampart::vrrp::fsm::{Action, Input, Instance, InstanceParams, SyncCommand, Tracked, TrackedFile, VrrpState};
+use rampart::vrrp::fsm::{Action, Input, Instance, InstanceParams, SyncCommand, Tracked, TrackedFile, TrackedProcess, VrrpState};
 use rampart::vrrp::packet::{AhParams, Af, Ipv4Params, Version, VrrpPacket, decode_ipv4, encode_ipv4};
 use rampart::vrrp::{Centis, TimerKind};
 use std::net::{IpAddr, Ipv4Addr};
@@ -51,6 +51,7 @@ fn params(b: &[u8]) -> InstanceParams {
         notify_master_rx_lower_pri: g(2) & 16 != 0,
         track_files: vec![TrackedFile { name: "tf".into(), weight: i32::from(g(2) as i8) / 4, reverse: g(2) & 32 != 0, value: 0 }],
         garp_extra_if: (g(2) & 64 != 0).then_some((true, Centis(100))),
+        track_processes: vec![TrackedProcess { name: "tp".into(), weight: i32::from(g(3) as i8) / 4, reverse: g(3) & 8 != 0, up: true }],
     }
 }
 
@@ -70,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
         now += Duration::from_millis(u64::from(*arg) * 7);
         let input = match op % 16 {
             12 => Input::TrackFile { name: "tf".into(), value: i64::from(*arg as i8) },
+            11 if *arg >= 0xf0 => Input::TrackProcess { name: "tp".into(), up: arg & 1 == 1 },
             13 => Input::TimerExpired { timer: TimerKind::GarpLowerPrio },
             14 => Input::TimerExpired { timer: TimerKind::StartupDelay },
             15 => Input::TimerExpired { timer: TimerKind::GarpExtraIf },

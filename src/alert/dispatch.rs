@@ -135,6 +135,9 @@ fn log_event(ev: &Event) {
         } => {
             tracing::info!(target: "event", instance = %instance, priority = *priority, "VRRP instance {instance}: effective priority now {priority}")
         }
-        Event::RealServerWeight { .. } => {}
+        // The VRRP engine logs it when it happens.
+        Event::RealServerWeight { .. }
+        | Event::RealServerDraining { .. }
+        | Event::VrrpMasterRxLowerPri { .. } => {}
     }
 }

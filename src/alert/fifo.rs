@@ -82,7 +82,9 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
                 if *gained { "UP" } else { "DOWN" }
             ),
         )),
-        Event::Reload { .. } | Event::RealServerWeight { .. } => None,
+        Event::Reload { .. }
+        | Event::RealServerWeight { .. }
+        | Event::RealServerDraining { .. } => None,
         // keepalived's `notify_priority_changes` lines; written only where enabled (see
         // [`priority_changes_enabled`]).
         Event::VrrpPriority {
@@ -100,6 +102,13 @@ pub fn fifo_line(ev: &Event) -> Option<(FifoClass, String)> {
                 format!("INSTANCE \"{instance}\" {what} {priority}\n"),
             ))
         }
+        // keepalived's `send_event_notify`: the instance's own effective priority.
+        Event::VrrpMasterRxLowerPri {
+            instance, priority, ..
+        } => Some((
+            FifoClass::Vrrp,
+            format!("INSTANCE \"{instance}\" MASTER_RX_LOWER_PRI {priority}\n"),
+        )),
     }
 }
 

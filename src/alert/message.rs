@@ -282,7 +282,8 @@ pub fn alert_for(cfg: &Config, router_id: &str, ev: &Event) -> Option<Alert> {
         }
         // keepalived mails no priority changes.
         Event::VrrpPriority { .. } => None,
-        Event::RealServerWeight { .. } => None,
+        Event::RealServerWeight { .. } | Event::RealServerDraining { .. } => None,
+        Event::VrrpMasterRxLowerPri { .. } => None,
     }
 }
 

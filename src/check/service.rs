@@ -132,13 +132,15 @@ pub async fn run_with_sink(
             }
             _ = sleep_until_opt(drain_end) => {
                 let now = Instant::now();
-                shell.drains.retain(|d| {
-                    let keep = d.until > now;
-                    if !keep {
-                        tracing::info!(target: "check", "drain of [{}]:{} over: deleting it", d.dest.addr, d.dest.port);
-                    }
-                    keep
-                });
+                let (over, running): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut shell.drains).into_iter().partition(|d| d.until <= now);
+                shell.drains = running;
+                for d in &over {
+                    tracing::info!(target: "check", "drain of [{}]:{} over: deleting it", d.dest.addr, d.dest.port);
+                }
+                for ev in crate::daemon::reload::drain_events(&over, false, |_| "drain over: deleted".into()) {
+                    let _ = shell.events.send(ev);
+                }
                 shell.table_dirty = true;
                 shell.flush(&core, &mut *sink);
             }
@@ -179,7 +181,19 @@ pub async fn run_with_sink(
                 for d in started {
                     tracing::info!(target: "check", "real server [{}]:{} removed from the configuration: weight 0, deleted in {:?} (inhibit_on_failure)", d.dest.addr, d.dest.port, d.until);
                     shell.drains.retain(|x| (x.service, x.dest) != (d.service, d.dest));
-                    shell.drains.push(crate::daemon::reload::Drain { until: now + d.until, service: d.service, dest: d.dest, settings: d.settings });
+                    let until = now + d.until;
+                    shell.drains.push(d.with_until(until));
+                }
+                // The status board starts the new configuration afresh: every real server still
+                // draining (this reload's and earlier ones') is reported again.
+                let remaining = |d: &crate::daemon::reload::Drain<Instant>| {
+                    format!(
+                        "removed from the configuration: weight 0, deleted in {}s",
+                        d.until.saturating_duration_since(now).as_secs_f64().ceil()
+                    )
+                };
+                for ev in crate::daemon::reload::drain_events(&shell.drains, true, remaining) {
+                    let _ = shell.events.send(ev);
                 }
                 running_cfg = new_cfg.clone();
                 let mut adopted = vec![false; new_core.probe_count()];

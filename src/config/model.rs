@@ -26,6 +26,8 @@ pub struct Config {
     pub static_rules: Vec<VirtualRule>,
     /// `track_file NAME { ... }` (and its deprecated synonym `vrrp_track_file`).
     pub track_files: Vec<TrackFile>,
+    /// `vrrp_track_process NAME { ... }`.
+    pub track_processes: Vec<TrackProcess>,
     /// `garp_group { ... }` blocks: GARP / NA spacing per interface (group).
     pub garp_groups: Vec<GarpGroup>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
@@ -54,6 +56,9 @@ impl Config {
     }
     pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
         self.track_files.iter().find(|f| f.name == name)
+    }
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcess> {
+        self.track_processes.iter().find(|p| p.name == name)
     }
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.vrrp_scripts.iter().find(|s| s.name == name)
@@ -263,6 +268,61 @@ pub struct TrackFile {
     pub span: Span,
 }
 
+/// `vrrp_track_process NAME { process NAME [ARGS...]; param_match [initial|partial];
+/// weight N [reverse]; quorum N; quorum_max N; fork_delay S; terminate_delay S; delay S;
+/// full_command }` (keepalived.conf(5) "VRRP track processes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackProcess {
+    pub name: String,
+    /// The process name (comm, as in /proc/PID/stat) or, with `full_command`, the first
+    /// word of its command line.
+    pub process: String,
+    /// The arguments after the process name (matched per `param_match`).
+    pub params: Vec<String>,
+    /// None: the arguments are not looked at.
+    pub param_match: Option<ParamMatch>,
+    /// Match the command line instead of the process name (implied by arguments and by
+    /// `param_match`).
+    pub full_command: bool,
+    /// Default weight for trackers that give none (keepalived 2.2.7: 0, i.e. FAULT while
+    /// the quorum is not met).
+    pub weight: i32,
+    pub reverse: bool,
+    /// Minimum number of matching processes for success (default 1; 0 with `quorum_max 0`).
+    pub quorum: u32,
+    /// Maximum number of matching processes for success (default unlimited).
+    pub quorum_max: u32,
+    /// Wait this long after a fork restored (or broke) the quorum before saying so.
+    pub fork_delay: Duration,
+    /// Wait this long after an exit lost (or restored) the quorum before saying so.
+    pub terminate_delay: Duration,
+    pub span: Span,
+}
+
+/// How a process's arguments must match the configured ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamMatch {
+    /// Exactly the configured arguments (none, if none are configured).
+    Exact,
+    /// The first N arguments equal the N configured ones; more may follow.
+    Partial,
+    /// As `Partial`, but the last configured argument need only be a prefix.
+    Initial,
+}
+
+/// An entry of `track_process { NAME [weight N [reverse|noreverse]] }` in an instance or
+/// sync group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackProcessRef {
+    pub name: String,
+    /// None: the vrrp_track_process's own weight.
+    pub weight: Option<i32>,
+    /// None: the vrrp_track_process's own `reverse`.
+    pub reverse: Option<bool>,
+    pub span: Span,
+}
+
 /// An entry of `track_file { NAME [weight N [reverse|noreverse]] }` in an instance or group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackFileRef {
@@ -428,6 +488,7 @@ pub struct SyncGroup {
     pub track_interface: Vec<TrackInterface>,
     pub track_script: Vec<TrackScript>,
     pub track_file: Vec<TrackFileRef>,
+    pub track_process: Vec<TrackProcessRef>,
     /// `notify_priority_changes`: default for its members.
     pub notify_priority_changes: Option<bool>,
     /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): members keep their
@@ -507,6 +568,7 @@ pub struct VrrpInstance {
     pub accept: Option<bool>,
     pub dont_track_primary: bool,
     pub track_file: Vec<TrackFileRef>,
+    pub track_process: Vec<TrackProcessRef>,
     /// None: `vrrp_skip_check_adv_addr`.
     pub skip_check_adv_addr: Option<bool>,
     /// None: `vrrp_garp_lower_prio_delay`.
@@ -581,6 +643,7 @@ impl VrrpInstance {
             accept: None,
             dont_track_primary: false,
             track_file: Vec::new(),
+            track_process: Vec::new(),
             skip_check_adv_addr: None,
             garp_lower_prio_delay: None,
             garp_lower_prio_repeat: None,
@@ -630,12 +693,20 @@ impl VrrpInstance {
     }
     /// keepalived: the instance's value, else the global lower-prio value, else the *global*
     /// garp_master value (an instance's own garp_master_delay does not carry over).
+    /// In strict mode both are 0, whatever is written (keepalived 2.2.7's `-d` dump shows
+    /// "Gratuitous ARP lower priority delay = 0 / repeat = 0" for a strict instance).
     pub fn garp_lower_prio_delay_or(&self, global: &GlobalDefs) -> Duration {
+        if self.strict_or(global) {
+            return Duration::ZERO;
+        }
         self.garp_lower_prio_delay
             .or(global.vrrp_garp_lower_prio_delay)
             .unwrap_or(global.vrrp_garp_master_delay)
     }
     pub fn garp_lower_prio_repeat_or(&self, global: &GlobalDefs) -> u32 {
+        if self.strict_or(global) {
+            return 0;
+        }
         self.garp_lower_prio_repeat
             .or(global.vrrp_garp_lower_prio_repeat)
             .unwrap_or(global.vrrp_garp_master_repeat)

@@ -11,6 +11,8 @@ use super::values as v;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod track_process;
+
 /// Parser context: the diagnostics collected so far. No globals.
 #[derive(Default)]
 pub struct Parser {
@@ -22,10 +24,36 @@ pub struct Parser {
     /// "did you mean" searches done so far (bounded: a wrong file of 200k garbage lines must
     /// not cost 200k fuzzy searches).
     suggestions: usize,
+    /// Rules written without a priority so far: keepalived 2.2.7 gives them 16384, 16383, ...
+    /// in file order ("Rule has no preference specified - setting to 16384").
+    unprioritised_rules: u32,
     /// FILE_CHECK `track_file` names not defined (yet) where they were used: keepalived
     /// 2.2.7 looks them up while parsing, so a track_file block defined later is "not found".
     file_check_pending: Vec<(String, Span)>,
 }
+
+/// Flags whose value keepalived 2.2.7 ignores (`KEYWORD 1` is silent, `KEYWORD off` turns it on;
+/// found by benches/config_sweep.py and keepalived's `-d` dump).
+const ARG_IGNORED_FLAGS: &[&str] = &[
+    "enable_script_security",
+    "log_unknown_vrids",
+    "lvs_flush",
+    "vrrp_check_unicast_src",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_strict",
+    "check_unicast_src",
+    "dont_track_primary",
+    "promote_secondaries",
+    "unicast_fault_no_peer",
+    "nopreempt",
+    "init_fail",
+    "alpha",
+    "omega",
+    "ha_suspend",
+    "ops",
+    "sorry_server_inhibit",
+    "misc_dynamic",
+];
 
 /// At most this many "did you mean" searches per load; later typos get the plain message.
 pub const MAX_SUGGESTIONS: usize = 200;
@@ -64,6 +92,24 @@ pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) ->
         }
     }
     best.filter(|(d, _)| *d <= limit).map(|(_, k)| k)
+}
+
+/// A DNS host name (RFC 1123): dot-separated labels of letters, digits and inner hyphens,
+/// the last one not all digits (so `10.0.0` or `4294967296` is no name).
+fn is_host_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|l| !l.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn join(toks: &[Token]) -> String {
@@ -161,6 +207,15 @@ impl Parser {
                     DiagClass::UnknownKeyword,
                     st.span(),
                     format!("`{word}` is not valid in {context}"),
+                );
+            } else if let Some(home) = kw::unsupported_home(word) {
+                // Misplaced, not merely unsupported: keepalived 2.2.7 calls it an unknown
+                // keyword here and ignores it (found by benches/config_sweep.py --keywords).
+                self.error_help(
+                    DiagClass::UnknownKeyword,
+                    st.span(),
+                    format!("`{word}` is not valid in {context}"),
+                    format!("keepalived reads `{word}` in {home} (where rampart does not support it yet)"),
                 );
             } else {
                 self.warn(
@@ -360,7 +415,32 @@ impl Parser {
     }
 
     fn timer(&mut self, st: &Stmt) -> Option<Duration> {
-        self.one(st, v::timer, "a time in seconds, e.g. 3 or 0.5")
+        self.one(
+            st,
+            v::timer,
+            "a time in seconds (at most 1000000000), e.g. 3 or 0.5",
+        )
+    }
+
+    /// Whole seconds from `lo` to `hi`: keepalived 2.2.7 reads these keywords as integers and
+    /// ignores (or clamps) anything else, so a fraction or an out-of-range value is an error
+    /// here rather than a silently different timer (docs/config-parity.md).
+    fn whole_secs(&mut self, st: &Stmt, lo: u64, hi: u64) -> Option<Duration> {
+        let form = format!("whole seconds from {lo} to {hi} (no fraction)");
+        self.one(
+            st,
+            |s| v::uint_in(s, lo, hi).map(Duration::from_secs),
+            &form,
+        )
+    }
+
+    /// A timer that must be above zero (keepalived 2.2.7 rejects 0 and keeps its default).
+    fn timer_nonzero(&mut self, st: &Stmt) -> Option<Duration> {
+        self.one(
+            st,
+            |s| v::timer(s).filter(|d| !d.is_zero()),
+            "a time in seconds above 0 (at most 1000000000), e.g. 3 or 0.5",
+        )
     }
 
     fn u32_in(&mut self, st: &Stmt, lo: u64, hi: u64) -> Option<u32> {
@@ -370,6 +450,9 @@ impl Parser {
 
     /// `KEYWORD` alone (on) or `KEYWORD <BOOL>`.
     fn flag(&mut self, st: &Stmt) -> bool {
+        if ARG_IGNORED_FLAGS.contains(&st.kw.text.as_str()) {
+            return self.bare_flag(st);
+        }
         self.no_block(st);
         match st.args.first() {
             None => true,
@@ -384,6 +467,25 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// A keyword whose value keepalived 2.2.7 ignores: `vrrp_strict off` turns strict mode
+    /// *on* there (its `-d` dump shows it). Rather than read such a file differently, any
+    /// value is an error (benches/config_sweep.py, docs/config-parity.md).
+    fn bare_flag(&mut self, st: &Stmt) -> bool {
+        self.no_block(st);
+        if let Some(t) = st.args.first() {
+            let k = &st.kw.text;
+            self.error_help(
+                DiagClass::BadValue,
+                &t.span,
+                format!("`{k}` takes no value (`{}` given)", t.text),
+                format!(
+                    "write `{k}` alone to turn it on, or remove the line; keepalived 2.2.7 ignores the value and turns it on, even `{k} off`"
+                ),
+            );
+        }
+        true
     }
 
     /// A command whose arguments are all the remaining tokens (vrrp_script `script`,
@@ -605,6 +707,19 @@ impl Parser {
                         }
                     }
                 }
+                "vrrp_track_process" => {
+                    if let Some(p) = self.track_process_def(st) {
+                        if cfg.track_processes.iter().any(|x| x.name == p.name) {
+                            self.error(
+                                DiagClass::Duplicate,
+                                st.span(),
+                                format!("vrrp_track_process `{}` defined twice", p.name),
+                            );
+                        } else {
+                            cfg.track_processes.push(p)
+                        }
+                    }
+                }
                 "SSL" => {
                     let mut ssl = cfg.global.ssl.take().unwrap_or_default();
                     self.ssl_block(st, &mut ssl);
@@ -681,7 +796,16 @@ impl Parser {
         for s in stmts {
             match s.kw.text.as_str() {
                 "notification_email" => {
-                    for t in self.list(s) {
+                    let list = self.list(s);
+                    if list.is_empty() && s.block.is_some() {
+                        // keepalived 2.2.7: "Warning - empty notification_email block".
+                        self.warn(
+                            DiagClass::Missing,
+                            s.span(),
+                            "empty `notification_email` block: no alert will be mailed",
+                        );
+                    }
+                    for t in list {
                         g.notification_email.push(t.text.clone());
                     }
                 }
@@ -691,6 +815,12 @@ impl Parser {
                     let Some(h) = self.arg(s, 0, "HOST [PORT]") else {
                         continue;
                     };
+                    // keepalived 2.2.7 takes an address only ("Invalid smtp server NAME");
+                    // rampart also resolves a host name, but not a malformed one.
+                    if v::ip(&h.text).is_none() && !is_host_name(&h.text) {
+                        self.bad(h, "smtp_server host", "an IP address or a host name");
+                        continue;
+                    }
                     let host = h.text.clone();
                     let port = match s.args.get(1) {
                         Some(p) => self.tok_val(p, v::port, "port", "a port number 0-65535"),
@@ -703,7 +833,7 @@ impl Parser {
                 }
                 "smtp_helo_name" => g.smtp_helo_name = self.string(s),
                 "smtp_connect_timeout" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.whole_secs(s, 1, 4294) {
                         g.smtp_connect_timeout = t
                     }
                 }
@@ -714,7 +844,7 @@ impl Parser {
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "script_user" => g.script_user = self.run_as(s),
                 "vrrp_garp_master_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.whole_secs(s, 0, 4294) {
                         g.vrrp_garp_master_delay = t
                     }
                 }
@@ -724,7 +854,9 @@ impl Parser {
                     }
                 }
                 "vrrp_garp_master_refresh" => {
-                    g.vrrp_garp_master_refresh = self.timer(s).filter(|d| !d.is_zero())
+                    g.vrrp_garp_master_refresh = self
+                        .whole_secs(s, 0, u32::MAX as u64)
+                        .filter(|d| !d.is_zero())
                 }
                 "vrrp_garp_master_refresh_repeat" => {
                     if let Some(n) = self.u32_in(s, 1, u32::MAX as u64) {
@@ -834,7 +966,7 @@ impl Parser {
                     );
                 }
                 "vrrp_garp_lower_prio_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.whole_secs(s, 0, 4294) {
                         g.vrrp_garp_lower_prio_delay = Some(t)
                     }
                 }
@@ -866,7 +998,7 @@ impl Parser {
                     }
                 }
                 "vrrp_startup_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.timer_nonzero(s) {
                         g.vrrp_startup_delay = t
                     }
                 }
@@ -895,6 +1027,9 @@ impl Parser {
                     let mut t = std::mem::take(&mut g.checker_process);
                     self.process_tuning(s, "checker", &mut t);
                     g.checker_process = t;
+                }
+                "process_monitor_rcv_bufs" | "process_monitor_rcv_bufs_force" => {
+                    self.process_monitor_bufs(s)
                 }
                 "process_names" | "process_name" | "vrrp_process_name" | "checker_process_name" => {
                     self.no_block(s);
@@ -952,6 +1087,8 @@ impl Parser {
 
     /// `vrrp_garp_interval` / `vrrp_gna_interval` / `garp_interval`: seconds, µs resolution.
     fn garp_interval(&mut self, st: &Stmt) -> Option<Duration> {
+        // 0 is accepted silently although keepalived 2.2.7 reports it ("is invalid"): it is
+        // the default, and keepalived's own distributed sample file writes it.
         let t = self.timer(st)?;
         if t >= Duration::from_secs(1) {
             self.warn(
@@ -1265,6 +1402,19 @@ impl Parser {
                     }
                 }
             }
+            // keepalived 2.2.7: "duplicate track_file NAME - ignoring" (the first one counts).
+            if let Some(first) = out.iter().find(|o: &&TrackFileRef| o.name == r.name) {
+                let line = first.span.line;
+                self.warn(
+                    DiagClass::Duplicate,
+                    &r.span,
+                    format!(
+                        "`{}` listed twice in `{}` (first at line {line}); this entry is ignored",
+                        r.name, st.kw.text
+                    ),
+                );
+                continue;
+            }
             out.push(r);
         }
         out
@@ -1516,11 +1666,11 @@ impl Parser {
             match x.kw.text.as_str() {
                 "script" => script = self.command_all(x),
                 "interval" => {
-                    if let Some(t) = self.timer(x) {
+                    if let Some(t) = self.whole_secs(x, 1, 4294) {
                         s.interval = t
                     }
                 }
-                "timeout" => s.timeout = self.timer(x),
+                "timeout" => s.timeout = self.whole_secs(x, 1, 4294),
                 "weight" => {
                     self.no_block(x);
                     let (w, r) = self.weight_opt(
@@ -1575,9 +1725,23 @@ impl Parser {
 
     fn track_list<T>(&mut self, st: &Stmt, mk: impl Fn(String, Option<i32>, Span) -> T) -> Vec<T> {
         let mut out = Vec::new();
+        let mut seen: Vec<(&str, u32)> = Vec::new();
         for s in self.block(st) {
             self.no_block(s);
             let (w, _rev) = self.weight_opt(&s.args, "NAME [weight N [reverse]]");
+            // keepalived 2.2.7 reports the second entry ("duplicate track_...") and ignores it.
+            if let Some((_, line)) = seen.iter().find(|(n, _)| *n == s.kw.text) {
+                self.warn(
+                    DiagClass::Duplicate,
+                    s.span(),
+                    format!(
+                        "`{}` listed twice in `{}` (first at line {line}); this entry is ignored",
+                        s.kw.text, st.kw.text
+                    ),
+                );
+                continue;
+            }
+            seen.push((s.kw.text.as_str(), s.span().line));
             out.push(mk(s.kw.text.clone(), w, s.span().clone()));
         }
         out
@@ -1607,6 +1771,7 @@ impl Parser {
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),
+            track_process: Vec::new(),
             notify_priority_changes: None,
             tracking_weight: false,
             span: st.span().clone(),
@@ -1653,6 +1818,10 @@ impl Parser {
                     let mut t = self.track_file_refs(s);
                     g.track_file.append(&mut t)
                 }
+                "track_process" => {
+                    let mut t = self.track_process_refs(s);
+                    g.track_process.append(&mut t)
+                }
                 "sync_group_tracking_weight" => g.tracking_weight = self.flag(s),
                 "global_tracking" => {
                     self.no_block(s);
@@ -1680,6 +1849,17 @@ impl Parser {
                     g.name
                 ),
             );
+        } else if g.members.len() == 1 {
+            // keepalived 2.2.7: "Sync group G has only 1 virtual router(s) - this probably
+            // isn't what you want".
+            self.warn(
+                DiagClass::Semantic,
+                st.span(),
+                format!(
+                    "vrrp_sync_group `{}` has only one member (`{}`): a sync group keeps several instances together",
+                    g.name, g.members[0]
+                ),
+            );
         }
         self.member_spans.push((g.name.clone(), member_spans));
         Some(g)
@@ -1701,6 +1881,7 @@ impl Parser {
                 "track_interface",
                 "track_script",
                 "track_file",
+                "track_process",
                 "unicast_peer",
             ],
         );
@@ -1784,7 +1965,13 @@ impl Parser {
                     i.nopreempt = false;
                 }
                 "preempt_delay" => {
-                    if let Some(t) = self.timer(s) {
+                    // keepalived 2.2.7: 0 to 1000 seconds.
+                    let t = self.one(
+                        s,
+                        |x| v::timer(x).filter(|d| *d <= Duration::from_secs(1000)),
+                        "a time from 0 to 1000 seconds",
+                    );
+                    if let Some(t) = t {
                         i.preempt_delay = t;
                         spans.preempt_delay = Some(s.span().clone());
                     }
@@ -1866,9 +2053,11 @@ impl Parser {
                         });
                     }
                 }
-                "garp_master_delay" => i.garp_master_delay = self.timer(s),
+                "garp_master_delay" => i.garp_master_delay = self.whole_secs(s, 0, 4294),
                 "garp_master_repeat" => i.garp_master_repeat = self.u32_in(s, 1, u32::MAX as u64),
-                "garp_master_refresh" => i.garp_master_refresh = self.timer(s),
+                "garp_master_refresh" => {
+                    i.garp_master_refresh = self.whole_secs(s, 0, u32::MAX as u64)
+                }
                 "garp_master_refresh_repeat" => {
                     i.garp_master_refresh_repeat = self.u32_in(s, 1, u32::MAX as u64)
                 }
@@ -1895,7 +2084,9 @@ impl Parser {
                     "`lvs_sync_daemon_interface` is obsolete; use `lvs_sync_daemon INTERFACE INSTANCE` in global_defs (ignored)",
                 ),
                 "skip_check_adv_addr" => i.skip_check_adv_addr = Some(self.flag(s)),
-                "garp_lower_prio_delay" => i.garp_lower_prio_delay = self.timer(s),
+                "garp_lower_prio_delay" => {
+                    i.garp_lower_prio_delay = self.whole_secs(s, 0, 4294)
+                }
                 "garp_lower_prio_repeat" => {
                     i.garp_lower_prio_repeat = self.u32_in(s, 0, u32::MAX as u64)
                 }
@@ -1912,6 +2103,10 @@ impl Parser {
                 "track_file" => {
                     let mut t = self.track_file_refs(s);
                     i.track_file.append(&mut t)
+                }
+                "track_process" => {
+                    let mut t = self.track_process_refs(s);
+                    i.track_process.append(&mut t)
                 }
                 "promote_secondaries" => i.promote_secondaries = self.flag(s),
                 "strict_mode" => i.strict_mode = Some(self.flag(s)),
@@ -1964,6 +2159,26 @@ impl Parser {
                 st.span(),
                 format!("vrrp_instance `{}` has no `virtual_router_id`", i.name),
             );
+        }
+        if i.initial_state == InitialState::Master && !i.preempt_delay.is_zero() {
+            // keepalived 2.2.7: "preempt delay will not work with initial state MASTER -
+            // clearing". Same interpretation here, said at the preempt_delay line.
+            let at = spans
+                .preempt_delay
+                .clone()
+                .unwrap_or_else(|| st.span().clone());
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Semantic,
+                    Some(at),
+                    format!(
+                        "vrrp_instance `{}`: preempt_delay has no effect with state MASTER (ignored, as keepalived does)",
+                        i.name
+                    ),
+                )
+                .with_help("use `state BACKUP` on every node when using preempt_delay"),
+            );
+            i.preempt_delay = Duration::ZERO;
         }
         self.instance_spans.push((i.name.clone(), spans));
         Some(i)
@@ -2091,7 +2306,17 @@ impl Parser {
                         "global, site, link, host, nowhere or 0-255",
                     );
                 }
-                "label" => a.label = val.map(|t| t.text.clone()),
+                "label" => {
+                    // IFNAMSIZ: keepalived 2.2.7 drops the whole address ("Address label ... is
+                    // longer than maximum length 15 - removing address").
+                    let t = val?;
+                    a.label = self.tok_val(
+                        t,
+                        |l| (l.len() <= 15).then(|| l.to_string()),
+                        "label",
+                        "a label of at most 15 characters, e.g. eth0:1",
+                    );
+                }
                 "peer" => {
                     let t = val?;
                     a.peer = self.tok_val(t, v::prefix, "peer address", "ADDR[/LEN]");
@@ -2146,6 +2371,31 @@ impl Parser {
         }
         if is_static && a.dev.is_none() {
             // keepalived's default_interface; fine to leave to the engine.
+        }
+        // keepalived 2.2.7 ignores `scope` and `label` on IPv6 addresses ("Cannot specify
+        // scope/label for IPv6 addresses - ignoring"); the kernel has no IPv6 labels. Do the same,
+        // and say so.
+        if addr.is_ipv6() {
+            for (opt, set) in [
+                ("scope", a.scope.take().is_some()),
+                ("label", a.label.take().is_some()),
+            ] {
+                if set {
+                    let at = args
+                        .iter()
+                        .find(|t| t.text == opt)
+                        .map_or(st.span(), |t| &t.span);
+                    let at = at.clone();
+                    self.warn(
+                        DiagClass::Semantic,
+                        &at,
+                        format!(
+                            "`{opt}` is ignored for the IPv6 address `{}` (as in keepalived)",
+                            st.kw.text
+                        ),
+                    );
+                }
+            }
         }
         Some(a)
     }
@@ -2426,11 +2676,19 @@ impl Parser {
             k += 2;
         }
         if r.priority.is_none() {
-            self.warn(
-                DiagClass::Missing,
-                st.span(),
-                "rule without a `priority`: the kernel picks one, which is probably not what you want",
+            let pref = 16384u32.saturating_sub(self.unprioritised_rules);
+            self.unprioritised_rules += 1;
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(st.span().clone()),
+                    format!(
+                        "rule without a `priority`: {pref} is used, as keepalived does, which is probably not what you want"
+                    ),
+                )
+                .with_help("write `priority N` (keepalived's `preference`) on the rule"),
             );
+            r.priority = Some(pref);
         }
         if let (Some(f), Some(t)) = (r.from, r.to)
             && f.addr.is_ipv4() != t.addr.is_ipv4()
@@ -2500,6 +2758,18 @@ impl Parser {
                 span: s.span().clone(),
             });
         }
+        let stmts = st.block.as_ref().map_or(0, |b| b.stmts.len());
+        if stmts == 0 {
+            // keepalived: "virtual server group G has no entries - removing".
+            self.warn(
+                DiagClass::Missing,
+                st.span(),
+                format!(
+                    "virtual_server_group `{}` has no members: a virtual_server using it has no service",
+                    g.name
+                ),
+            );
+        }
         Some(g)
     }
 
@@ -2544,18 +2814,24 @@ impl Parser {
         let mut protocol_span = None;
         let mut rs_seen: std::collections::HashMap<(IpAddr, Option<u16>), u32> =
             std::collections::HashMap::new();
+        let mut vs_weight: Option<u32> = None;
+        let mut rs_own_weight: Vec<bool> = Vec::new();
         let stmts = self.block(st);
-        self.duplicates(stmts, &["real_server"]);
+        // A second sorry_server is an error of its own (below), not the generic warning.
+        self.duplicates(stmts, &["real_server", "sorry_server"]);
         for s in stmts {
             // delay_loop and alpha are the virtual server's own (checker_common would take
             // them as checker defaults).
             let own = matches!(s.kw.text.as_str(), "delay_loop" | "alpha");
+            if self.checker_only(s, "virtual_server") {
+                continue;
+            }
             if !own && self.checker_common(s, &mut defaults) {
                 continue;
             }
             match s.kw.text.as_str() {
                 "delay_loop" => {
-                    if let Some(t) = self.timer(s) {
+                    if let Some(t) = self.timer_nonzero(s) {
                         vs.delay_loop = t
                     }
                 }
@@ -2595,13 +2871,15 @@ impl Parser {
                     vs.protocol = self
                         .one(
                             s,
-                            |x| match x {
+                            // keepalived 2.2.7 compares without case (`protocol tcp` is
+                            // TCP), unlike lb_kind, lb_algo and state.
+                            |x| match x.to_ascii_uppercase().as_str() {
                                 "TCP" => Some(Protocol::Tcp),
                                 "UDP" => Some(Protocol::Udp),
                                 "SCTP" => Some(Protocol::Sctp),
                                 _ => None,
                             },
-                            "TCP, UDP or SCTP",
+                            "TCP, UDP or SCTP (any case)",
                         )
                         .unwrap_or(vs.protocol)
                 }
@@ -2669,7 +2947,8 @@ impl Parser {
                 "omega" => vs.omega = self.flag(s),
                 "ha_suspend" => vs.ha_suspend = self.flag(s),
                 "virtualhost" => vs.virtualhost = self.string(s),
-                "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
+                // At this level keepalived ignores a value (the real_server one reads it).
+                "inhibit_on_failure" => vs.inhibit_on_failure = self.bare_flag(s),
                 "smtp_alert" => vs.smtp_alert = Some(self.flag(s)),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s, &vs) {
@@ -2687,10 +2966,25 @@ impl Parser {
                             continue;
                         }
                         rs_seen.insert((rs.addr, rs.port), rs.span.line);
+                        let own = s
+                            .block
+                            .as_ref()
+                            .is_some_and(|b| b.stmts.iter().any(|x| x.kw.text == "weight"));
+                        rs_own_weight.push(own);
                         vs.real_servers.push(rs)
                     }
                 }
+                // keepalived 2.2.7: the default weight of the real servers that write none
+                // (undocumented in keepalived.conf(5), found by benches/config_sweep.py).
+                "weight" => vs_weight = self.u32_in(s, 0, i32::MAX as u64),
                 _ => self.other(s, "virtual_server", kw::VS, kw::VS_UNSUPPORTED),
+            }
+        }
+        if let Some(w) = vs_weight {
+            for (rs, own) in vs.real_servers.iter_mut().zip(&rs_own_weight) {
+                if !own {
+                    rs.weight = w;
+                }
             }
         }
         if let Some(ss) = &mut vs.sorry_server {
@@ -2726,20 +3020,159 @@ impl Parser {
             .with_help("write `protocol TCP` (or UDP/SCTP) in the virtual_server block");
             self.diags.push(d);
         }
-        if let Some(span) = quorum_span {
+        if let VsKey::Addr { port: 0, .. } = vs.key
+            && vs.persistence_timeout.is_none()
+        {
+            // keepalived 2.2.7: "zero port only valid for persistent services - setting" (the
+            // default persistence, 360 s).
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Semantic,
+                    Some(vs.span.clone()),
+                    "a port-0 virtual_server must be persistent: persistence_timeout 360 is used, as keepalived does",
+                )
+                .with_help("write `persistence_timeout N`, or give the virtual_server a port"),
+            );
+            vs.persistence_timeout = Some(360);
+        }
+        self.vs_keepalived_reports(&vs, stmts);
+        // keepalived 2.2.7 checks this for the default quorum 1 too (all weights 0), and
+        // lowers the quorum to the total weight ("reducing quorum to N"); so does rampart
+        // (a total of 0 keeps the quorum: keepalived's 0 would make the service always up).
+        if let Some(span) = quorum_span.or_else(|| Some(vs.span.clone())) {
             let total = vs.total_weight();
             if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
+                // keepalived 2.2.7: "quorum 10 for [..]:tcp:80 exceeds total weight of real
+                // servers 5, reducing quorum to 5". Do the same, so the sorry server and
+                // quorum_up/down behave as they did under keepalived.
+                let reduced = u32::try_from(total).unwrap_or(u32::MAX);
                 self.warn(
                     DiagClass::Semantic,
                     &span,
                     format!(
-                        "quorum {} is above the total weight {total} of the real servers: the virtual server can never be up",
+                        "quorum {} is above the total weight {total} of the real servers; reduced to {reduced}, as keepalived does",
                         vs.quorum
                     ),
                 );
+                vs.quorum = reduced;
             }
         }
+        if vs.hysteresis > 0 && vs.hysteresis >= vs.quorum {
+            // keepalived 2.2.7: "hysteresis 5 >= quorum 3; setting hysteresis to 2".
+            let reduced = vs.quorum.saturating_sub(1);
+            let d = Diagnostic::warning(
+                DiagClass::Semantic,
+                Some(vs.span.clone()),
+                format!(
+                    "hysteresis {} is not below quorum {}; reduced to {reduced}, as keepalived does",
+                    vs.hysteresis, vs.quorum
+                ),
+            );
+            self.diags.push(d);
+            vs.hysteresis = reduced;
+        }
         Some(vs)
+    }
+
+    /// What keepalived 2.2.7 reports about a whole virtual server (`keepalived -t` exits 5 on
+    /// each): defaults it fills in, settings it resets, a service it drops.
+    fn vs_keepalived_reports(&mut self, vs: &VirtualServer, stmts: &[Stmt]) {
+        let written = |k: &[&str]| stmts.iter().any(|s| k.contains(&s.kw.text.as_str()));
+        if !written(&["lb_algo", "lvs_sched"]) {
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(vs.span.clone()),
+                    "virtual_server has no `lb_algo`: the scheduler is wlc (keepalived's default)",
+                )
+                .with_help(
+                    "write `lb_algo wlc` (or rr, wrr, lc, sh, ...) in the virtual_server block",
+                ),
+            );
+        }
+        if !written(&["lb_kind", "lvs_method"]) {
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(vs.span.clone()),
+                    "virtual_server has no `lb_kind`: the forwarding method is NAT (keepalived's default)",
+                )
+                .with_help("write `lb_kind NAT` (or DR, TUN) in the virtual_server block"),
+            );
+        }
+        if vs.ops && !matches!(vs.key, VsKey::Fwmark(_)) && vs.protocol != Protocol::Udp {
+            // keepalived: "one packet scheduling requires UDP - resetting".
+            let at = stmts
+                .iter()
+                .find(|s| s.kw.text == "ops")
+                .map_or(vs.span.clone(), |s| s.span().clone());
+            self.error_help(
+                DiagClass::Semantic,
+                &at,
+                format!(
+                    "`ops` (one-packet scheduling) needs a UDP service; this one is {}",
+                    vs.protocol.name().to_uppercase()
+                ),
+                "remove `ops`, or use `protocol UDP`",
+            );
+        }
+        if let VsKey::Fwmark(m) = vs.key {
+            if vs.ha_suspend {
+                // keepalived: "cannot use ha_suspend with fwmarks - clearing ha_suspend".
+                let at = stmts
+                    .iter()
+                    .find(|s| s.kw.text == "ha_suspend")
+                    .map_or(vs.span.clone(), |s| s.span().clone());
+                self.warn(
+                    DiagClass::Semantic,
+                    &at,
+                    format!("`ha_suspend` has no effect on the fwmark {m} virtual server (it has no address to wait for; keepalived clears it)"),
+                );
+            }
+            for rs in &vs.real_servers {
+                // keepalived: "real server ... has port specified - clearing" (DR/TUN).
+                if rs.lb_kind.unwrap_or(vs.lb_kind) != ForwardMethod::Nat
+                    && rs.port.is_some_and(|p| p != 0)
+                {
+                    self.warn(
+                        DiagClass::Semantic,
+                        &rs.span,
+                        format!(
+                            "the port of real_server {} is ignored: a DR/TUN fwmark service forwards to the port the client used (keepalived clears it)",
+                            rs.addr
+                        ),
+                    );
+                }
+            }
+        }
+        if let (VsKey::Addr { port: vport, .. }, Some(ss)) = (&vs.key, &vs.sorry_server)
+            && ss.lb_kind.unwrap_or(vs.lb_kind) != ForwardMethod::Nat
+            && ss.port.is_some_and(|p| p != *vport)
+        {
+            // keepalived: "virtual server ... and sorry server ports don't match - resetting".
+            self.warn(
+                DiagClass::Semantic,
+                &ss.span,
+                format!(
+                    "sorry_server port {} differs from the virtual server port {vport}, but DR/TUN cannot translate ports (keepalived resets it to {vport})",
+                    ss.port.unwrap_or_default()
+                ),
+            );
+        }
+        if vs.real_servers.is_empty() {
+            // keepalived: "Virtual server ... has no real servers - ignoring" (even with a
+            // sorry_server).
+            self.diags.push(
+                Diagnostic::warning(
+                    DiagClass::Missing,
+                    Some(vs.span.clone()),
+                    "virtual_server has no real_server (keepalived 2.2.7 ignores such a service)",
+                )
+                .with_help(
+                    "add a `real_server IP PORT { ... }` block, or remove the virtual_server",
+                ),
+            );
+        }
     }
 
     fn real_server(&mut self, st: &Stmt, vs: &VirtualServer) -> Option<RealServer> {
@@ -2747,18 +3180,14 @@ impl Parser {
         let addr = self.tok_val(a, v::ip, "real server address", "an IP address")?;
         let port = match st.args.get(1) {
             Some(p) => Some(self.tok_val(p, v::port, "port", "a port number 0-65535")?),
-            None => {
-                if matches!(vs.key, VsKey::Addr { .. }) {
-                    self.error_help(
-                        DiagClass::Missing,
-                        &after(st),
-                        "real_server needs a port",
-                        "expected real_server IP PORT",
-                    );
-                    return None;
-                }
-                None
-            }
+            None => None,
+        };
+        // keepalived 2.2.7 gives a real server of an address service written without a port
+        // (or with port 0) the service's port, silently (check_data.c "We can also correct
+        // errors here"); so does rampart.
+        let port = match (vs.key.clone(), port) {
+            (VsKey::Addr { port: vport, .. }, None | Some(0)) => Some(vport),
+            (_, p) => p,
         };
         self.max_args(st, 2, "IP [PORT]");
         let mut rs = RealServer {
@@ -2798,12 +3227,15 @@ impl Parser {
             ],
         );
         for s in &block.stmts {
+            if self.checker_only(s, "real_server") {
+                continue;
+            }
             if self.checker_common(s, &mut defaults) {
                 continue;
             }
             match s.kw.text.as_str() {
                 "weight" => {
-                    if let Some(w) = self.u32_in(s, 0, 65535) {
+                    if let Some(w) = self.u32_in(s, 0, i32::MAX as u64) {
                         rs.weight = w
                     }
                 }
@@ -2853,6 +3285,34 @@ impl Parser {
             inherit(&mut c.common, &defaults);
         }
         Some(rs)
+    }
+
+    /// Checker options keepalived 2.2.7 reads only inside a checker: at the virtual_server or
+    /// real_server level it calls them unknown and ignores them, so each checker keeps its own
+    /// default (the real server's port, no bind address). Inheriting them would check another
+    /// port than keepalived does. Reports and returns true for such a keyword.
+    fn checker_only(&mut self, s: &Stmt, context: &str) -> bool {
+        let k = s.kw.text.as_str();
+        if !matches!(
+            k,
+            "connect_ip"
+                | "connect_port"
+                | "bindto"
+                | "bind_port"
+                | "bind_if"
+                | "fwmark"
+                | "nb_get_retry"
+                | "log_all_failures"
+        ) {
+            return false;
+        }
+        self.error_help(
+            DiagClass::UnknownKeyword,
+            s.span(),
+            format!("`{k}` is not valid in {context}"),
+            "write it inside each checker (TCP_CHECK, HTTP_GET, ...); keepalived 2.2.7 ignores it here",
+        );
+        true
     }
 
     /// `FILE_CHECK { track_file NAME  weight N [reverse|noreverse] }` (keepalived's
@@ -2955,20 +3415,36 @@ impl Parser {
         }
     }
 
-    /// Options shared by every checker (and inheritable from real_server / virtual_server).
+    /// Options shared by every checker (and inheritable from real_server / virtual_server:
+    /// connect_timeout, retry, delay_before_retry, warmup, as keepalived 2.2.7).
     fn checker_common(&mut self, s: &Stmt, c: &mut CheckerCommon) -> bool {
         match s.kw.text.as_str() {
             "connect_ip" => c.connect_ip = self.one(s, v::ip, "an IP address"),
-            "connect_port" => c.connect_port = self.one(s, v::port, "a port number 0-65535"),
+            "connect_port" => {
+                // keepalived 2.2.7: "Invalid checker connect_port '0'" (1-65535).
+                c.connect_port = self.one(
+                    s,
+                    |x| v::port(x).filter(|p| *p != 0),
+                    "a port number 1-65535",
+                )
+            }
             "bindto" => c.bindto = self.one(s, v::ip, "an IP address"),
             "bind_port" => c.bind_port = self.one(s, v::port, "a port number 0-65535"),
-            "connect_timeout" => c.connect_timeout = self.timer(s),
+            "connect_timeout" => c.connect_timeout = self.timer_nonzero(s),
             "retry" => c.retry = self.u32_in(s, 0, u32::MAX as u64),
             "nb_get_retry" => {
-                self.warn(
-                    DiagClass::Deprecated,
-                    s.span(),
-                    "`nb_get_retry` is deprecated; use `retry`",
+                // Read as `retry` everywhere (issue 2). keepalived 2.2.7 does so only in
+                // HTTP_GET/SSL_GET; in the other checkers it is an unknown keyword there, ignored,
+                // so the default retry applies — say so (docs/config-parity.md).
+                self.diags.push(
+                    Diagnostic::warning(
+                        DiagClass::Deprecated,
+                        Some(s.span().clone()),
+                        "`nb_get_retry` is deprecated; use `retry`",
+                    )
+                    .with_help(
+                        "rampart reads it as `retry`; keepalived 2.2.7 does so only in HTTP_GET and SSL_GET and ignores it in other checkers",
+                    ),
                 );
                 c.retry = self.u32_in(s, 0, u32::MAX as u64)
             }
@@ -2981,7 +3457,7 @@ impl Parser {
                     "a firewall mark",
                 )
             }
-            "delay_loop" => c.delay_loop = self.timer(s),
+            "delay_loop" => c.delay_loop = self.timer_nonzero(s),
             "alpha" => c.alpha = Some(self.flag(s)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(s)),
             "bind_if" => {
@@ -3080,6 +3556,15 @@ impl Parser {
                 }
                 ("virtualhost", true, _) => http.virtualhost = self.string(s),
                 ("enable_sni", true, _) if kind_name == "SSL_GET" => http.enable_sni = self.flag(s),
+                ("enable_sni", true, _) => {
+                    // keepalived 2.2.7 accepts it in HTTP_GET too, where there is no TLS.
+                    self.flag(s);
+                    self.warn(
+                        DiagClass::Semantic,
+                        s.span(),
+                        format!("`enable_sni` has no effect in {kind_name} (no TLS); ignored"),
+                    );
+                }
                 // rampart checks every url in each run (keepalived without fast_recovery
                 // checks one url per delay_loop while the server is down): always on.
                 ("fast_recovery", true, _) => {
@@ -3089,7 +3574,7 @@ impl Parser {
                     http.max_body = self.one(s, v::uint, "a number of bytes")
                 }
                 ("misc_path", _, true) => misc_path = self.command_all(s),
-                ("misc_timeout", _, true) => misc.misc_timeout = self.timer(s),
+                ("misc_timeout", _, true) => misc.misc_timeout = self.whole_secs(s, 0, 4294),
                 ("misc_dynamic", _, true) => misc.misc_dynamic = self.flag(s),
                 ("user", _, true) => misc.user = self.run_as(s),
                 ("payload" | "require_reply", _, _) if is_udp => {

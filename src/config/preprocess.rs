@@ -723,6 +723,18 @@ impl Pre<'_> {
                         col,
                         format!("`${{{name}}}` is not defined (define it with `${name}=VALUE` before this line)"),
                     );
+                } else if !braced
+                    && !in_quote
+                    && name.bytes().next().is_some_and(is_name_start)
+                    && name.bytes().all(is_name_char)
+                {
+                    // keepalived 2.2.7 keeps an undefined `$NAME` as written, silently; a
+                    // misspelt definition then ends up as an interface or address name.
+                    self.diags.push(Diagnostic::warning(
+                        DiagClass::Preprocess,
+                        Some(Span::new(file.clone(), lineno, col)),
+                        format!("`${name}` is not defined; left as written (as keepalived does)"),
+                    ));
                 }
                 i = end;
                 continue;
@@ -1086,11 +1098,15 @@ mod tests {
 
     #[test]
     fn undefined_names_stay() {
-        assert_eq!(
-            words("a $HOME \"${X}y\"\n", "x"),
-            vec!["a", "$HOME", "${X}y", ";"]
-        );
+        assert_eq!(words("a \"${X}y\"\n", "x"), vec!["a", "${X}y", ";"]);
         let fs = MemFs::default();
+        // Unquoted and unbraced: kept as written, with a warning (keepalived is silent).
+        let p = preprocess("t", "a $HOME\n", "id", &fs, &Limits::default());
+        let t: Vec<_> = p.tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(t[..2], ["a", "$HOME"]);
+        assert_eq!(p.diags.len(), 1);
+        assert_eq!(p.diags[0].severity, crate::config::Severity::Warning);
+        assert!(p.diags[0].message.contains("`$HOME` is not defined"));
         let p = preprocess("t", "a ${X}\n", "id", &fs, &Limits::default());
         assert_eq!(p.diags.len(), 1);
         assert!(p.diags[0].message.contains("`${X}` is not defined"));

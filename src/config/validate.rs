@@ -203,7 +203,22 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
                 strict(d, sp.and_then(|s| s.preempt_delay.clone()), "preempt_delay");
             }
             if !i.unicast_peer.is_empty() {
-                strict(d, sp.and_then(|s| s.unicast_peer.clone()), "unicast_peer");
+                // keepalived 2.2.7 runs unicast under vrrp_strict ("Using unicast", `-t` exit
+                // 0); RFC 5798 has no unicast, so say so, but do not refuse a working file.
+                d.push(
+                    Diagnostic::warning(
+                        DiagClass::Semantic,
+                        Some(
+                            sp.and_then(|s| s.unicast_peer.clone())
+                                .unwrap_or_else(|| i.span.clone()),
+                        ),
+                        format!(
+                            "vrrp_instance `{}`: unicast_peer with vrrp_strict is not RFC 5798 VRRP (keepalived 2.2.7 allows it)",
+                            i.name
+                        ),
+                    )
+                    .with_help("remove vrrp_strict, or use multicast"),
+                );
             }
         }
         // nopreempt needs BACKUP.
@@ -226,6 +241,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
             }
         }
         unknown_track_files(cfg, &i.track_file, d);
+        unknown_track_processes(cfg, &i.track_process, d);
         // Unicast peers and the source address must share one family.
         let fam = i
             .unicast_src_ip
@@ -308,6 +324,7 @@ pub fn validate(cfg: &Config, extra: &Extra<'_>, d: &mut Vec<Diagnostic>) {
             }
         }
         unknown_track_files(cfg, &g.track_file, d);
+        unknown_track_processes(cfg, &g.track_process, d);
     }
 
     if let (Some(s), Some(gspan)) = (&cfg.global.lvs_sync_daemon, &cfg.global.span)
@@ -447,6 +464,33 @@ fn unknown_track_files(cfg: &Config, refs: &[TrackFileRef], d: &mut Vec<Diagnost
     }
 }
 
+/// `track_process { NAME }` entries naming no `vrrp_track_process NAME { ... }` block.
+fn unknown_track_processes(
+    cfg: &Config,
+    refs: &[crate::config::model::TrackProcessRef],
+    d: &mut Vec<Diagnostic>,
+) {
+    for t in refs {
+        if cfg.track_process(&t.name).is_none() {
+            let mut diag = Diagnostic::error(
+                DiagClass::Semantic,
+                Some(t.span.clone()),
+                format!(
+                    "track_process names unknown vrrp_track_process block `{}`",
+                    t.name
+                ),
+            );
+            if let Some(s) = super::parser::did_you_mean(
+                &t.name,
+                cfg.track_processes.iter().map(|p| p.name.as_str()),
+            ) {
+                diag = diag.with_help(format!("did you mean `{s}`?"));
+            }
+            d.push(diag);
+        }
+    }
+}
+
 /// keepalived 2.2.7 ignores tracking weights in sync group members (a weighted interface
 /// means FAULT when down; weighted scripts and files are not tracked) and weighted scripts
 /// and files of an address owner. rampart does the same (vrrp::fsm) and says so here, once
@@ -471,6 +515,7 @@ fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
             interfaces,
             scripts: &i.track_script,
             files: &i.track_file,
+            processes: &i.track_process,
         };
         warn_ignored_weights(cfg, d, tracked, &why, true);
     }
@@ -483,6 +528,7 @@ fn ignored_weights(cfg: &Config, d: &mut Vec<Diagnostic>) {
             interfaces: &g.track_interface,
             scripts: &g.track_script,
             files: &g.track_file,
+            processes: &g.track_process,
         };
         warn_ignored_weights(cfg, d, tracked, &why, false);
     }
@@ -493,6 +539,7 @@ struct Tracked<'a> {
     interfaces: &'a [TrackInterface],
     scripts: &'a [TrackScript],
     files: &'a [TrackFileRef],
+    processes: &'a [crate::config::model::TrackProcessRef],
 }
 
 /// One warning per weighted tracking line whose weight is ignored, `why` saying why; `hint`
@@ -555,6 +602,25 @@ fn warn_ignored_weights(
                 &t.span,
                 format!(
                     "tracked file `{}` with weight {w} ignored: {why} (as in keepalived{advice})",
+                    t.name
+                ),
+            );
+        }
+    }
+    for t in tracked.processes {
+        let weight = t
+            .weight
+            .or_else(|| cfg.track_process(&t.name).map(|p| p.weight));
+        if let Some(w) = weight.filter(|w| *w != 0) {
+            let advice = if hint {
+                "; use weight 0 to go to FAULT while the quorum is not met"
+            } else {
+                ""
+            };
+            warn(
+                &t.span,
+                format!(
+                    "tracked process `{}` with weight {w} ignored: {why} (as in keepalived{advice})",
                     t.name
                 ),
             );

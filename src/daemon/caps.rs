@@ -295,6 +295,33 @@ pub fn needs_more_than_reduced(
 /// Warnings for scripts that run as root and call something [`CapMode::Reduced`] does not
 /// allow them (checked at start, so the operator learns it before a failover needs it).
 pub fn root_script_warnings(cfg: &crate::config::Config, mode: CapMode) -> Vec<String> {
+    root_script_findings(cfg, mode)
+        .into_iter()
+        .map(|(_, message)| message)
+        .collect()
+}
+
+/// The warnings of [`root_script_warnings`] for `new` that `old` did not have: what a reload
+/// says about scripts it brings in. A script is the same when its role and command line are
+/// (where it sits in the file does not matter).
+pub fn new_root_script_warnings(
+    old: &crate::config::Config,
+    new: &crate::config::Config,
+    mode: CapMode,
+) -> Vec<String> {
+    let known: Vec<String> = root_script_findings(old, mode)
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    root_script_findings(new, mode)
+        .into_iter()
+        .filter(|(key, _)| !known.contains(key))
+        .map(|(_, message)| message)
+        .collect()
+}
+
+/// (identity without the file position, message) per warning.
+fn root_script_findings(cfg: &crate::config::Config, mode: CapMode) -> Vec<(String, String)> {
     use crate::config::Command;
     if mode != CapMode::Reduced {
         return Vec::new();
@@ -356,9 +383,12 @@ pub fn root_script_warnings(cfg: &crate::config::Config, mode: CapMode) -> Vec<S
             .filter(|m| m.is_file() && m.len() <= 64 * 1024)
             .and_then(|_| std::fs::read_to_string(argv0).ok());
         if let Some((prog, why)) = needs_more_than_reduced(argv0, text.as_deref()) {
-            out.push(format!(
-                "{what} {:?} ({}) runs as root and calls {prog}: with --capabilities reduced a root script has only CAP_NET_ADMIN, CAP_NET_RAW and CAP_NET_BIND_SERVICE, and {why}; use --capabilities full-scripts (root scripts get full root, as with keepalived) or run it as a user allowed to do this",
-                c.raw, c.span
+            out.push((
+                format!("{what} {:?} {prog}", c.raw),
+                format!(
+                    "{what} {:?} ({}) runs as root and calls {prog}: with --capabilities reduced a root script has only CAP_NET_ADMIN, CAP_NET_RAW and CAP_NET_BIND_SERVICE, and {why}; use --capabilities full-scripts (root scripts get full root, as with keepalived) or run it as a user allowed to do this",
+                    c.raw, c.span
+                ),
             ));
         }
     }
@@ -451,6 +481,46 @@ mod tests {
         .unwrap()
         .config;
         assert!(root_script_warnings(&cfg, CapMode::Reduced).is_empty());
+    }
+
+    #[test]
+    fn a_reload_warns_about_root_scripts_it_brings_in_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("master.sh");
+        std::fs::write(&script, "#!/bin/sh\nsystemctl restart haproxy\n").unwrap();
+        let inst = |name: &str, vrid: u8, notify: bool| {
+            format!(
+                "vrrp_instance {name} {{\n  interface lo\n  virtual_router_id {vrid}\n  \
+                 virtual_ipaddress {{\n    10.0.0.{vrid}\n  }}\n{}}}\n",
+                if notify {
+                    format!("  notify_master {}\n", script.display())
+                } else {
+                    String::new()
+                }
+            )
+        };
+        let load = |text: &str| {
+            crate::config::load_str("c.conf", text, &Default::default())
+                .unwrap()
+                .config
+        };
+        let old = load(&inst("VI_1", 1, false));
+        let new = load(&format!(
+            "{}{}",
+            inst("VI_1", 1, false),
+            inst("VI_2", 2, true)
+        ));
+        let w = new_root_script_warnings(&old, &new, CapMode::Reduced);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("calls systemctl"), "{}", w[0]);
+        assert!(new_root_script_warnings(&old, &new, CapMode::FullScripts).is_empty());
+        // Already there (even on another line): not repeated.
+        let moved = load(&format!(
+            "\n\n{}{}",
+            inst("VI_1", 1, false),
+            inst("VI_2", 2, true)
+        ));
+        assert!(new_root_script_warnings(&new, &moved, CapMode::Reduced).is_empty());
     }
 
     #[test]

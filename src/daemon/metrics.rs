@@ -600,7 +600,9 @@ impl Metrics {
             Event::VrrpPriority {
                 instance, priority, ..
             } => self.vrrp_effective_priority(instance, *priority),
-            Event::RealServerWeight { .. } => {}
+            Event::RealServerWeight { .. }
+            | Event::RealServerDraining { .. }
+            | Event::VrrpMasterRxLowerPri { .. } => {}
         }
     }
 

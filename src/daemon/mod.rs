@@ -604,8 +604,16 @@ async fn reload(
             }
         }
         Ok(loaded) => {
-            let messages: Vec<String> = loaded.warnings.0.iter().map(|d| d.render()).collect();
+            let mut messages: Vec<String> = loaded.warnings.0.iter().map(|d| d.render()).collect();
             let new = Arc::new(loaded.config);
+            // Root scripts the new file brings in that --capabilities reduced will stop, as
+            // at start (the ones already running were named then).
+            for w in caps::new_root_script_warnings(running, &new, opts.capabilities) {
+                if !plan_only {
+                    tracing::warn!("{w}");
+                }
+                messages.push(format!("warning: {w}\n"));
+            }
             let mut plan = reload::plan(running, &new);
             if let Some(ipvs) = ipvs_planner.plan(new.clone(), Duration::from_secs(2)).await {
                 plan.ipvs = ipvs;

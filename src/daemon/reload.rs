@@ -10,6 +10,7 @@
 //! turns the plan into engine inputs; `rampart reload --plan` prints it.
 
 use crate::config::model::{Config, Family, VirtualIp, VrrpInstance, VsKey};
+use crate::events::{Endpoint, Event};
 use crate::ipvs::reconcile::{IpvsOp, reconcile};
 use crate::ipvs::table::{DesiredTable, DestKey, DestSettings, ServiceKey};
 use serde::Serialize;
@@ -190,6 +191,7 @@ fn instance_settings(o: &VrrpInstance, n: &VrrpInstance) -> Vec<String> {
     cmp_field!(s, o.authentication, n.authentication, "authentication");
     cmp_field!(s, o.track_interface, n.track_interface, "track_interface");
     cmp_field!(s, o.track_script, n.track_script, "track_script");
+    cmp_field!(s, o.track_process, n.track_process, "track_process");
     cmp_field!(s, o.unicast_src_ip, n.unicast_src_ip, "unicast_src_ip");
     cmp_field!(s, o.unicast_peer, n.unicast_peer, "unicast_peer");
     cmp_field!(s, o.virtual_routes, n.virtual_routes, "virtual_routes");
@@ -363,10 +365,16 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
                         "inhibit_on_failure"
                     );
                     cmp_field!(s, or.lb_kind, nr.lb_kind, "lb_kind");
+                    cmp_field!(s, or.tunnel, nr.tunnel, "tunnel");
                     cmp_field!(s, or.uthreshold, nr.uthreshold, "uthreshold");
                     cmp_field!(s, or.lthreshold, nr.lthreshold, "lthreshold");
                     cmp_field!(s, or.checkers, nr.checkers, "checkers");
                     cmp_field!(s, or.file_checks, nr.file_checks, "FILE_CHECK");
+                    cmp_field!(s, or.delay_loop, nr.delay_loop, "delay_loop");
+                    cmp_field!(s, or.alpha, nr.alpha, "alpha");
+                    cmp_field!(s, or.notify_up, nr.notify_up, "notify_up");
+                    cmp_field!(s, or.notify_down, nr.notify_down, "notify_down");
+                    cmp_field!(s, or.smtp_alert, nr.smtp_alert, "smtp_alert");
                     if !s.is_empty() {
                         out.real_servers.push(RealServerChange::Changed {
                             vs: name.clone(),
@@ -557,6 +565,51 @@ pub struct Drain<T> {
     /// The destination's settings with weight 0.
     pub settings: DestSettings,
     pub until: T,
+    /// The virtual and real server as status and events name them, and the real server's
+    /// configured weight before it was removed.
+    pub virtual_server: Endpoint,
+    pub real_server: Endpoint,
+    pub weight: u32,
+}
+
+impl<T> Drain<T> {
+    /// The same drain with another deadline type (a duration becomes an instant).
+    pub fn with_until<U>(self, until: U) -> Drain<U> {
+        Drain {
+            service: self.service,
+            dest: self.dest,
+            settings: self.settings,
+            until,
+            virtual_server: self.virtual_server,
+            real_server: self.real_server,
+            weight: self.weight,
+        }
+    }
+}
+
+/// One [`Event::RealServerDraining`] per drained real server (a virtual server group drains a
+/// real server in each of its services: reported once), with `reason` for each.
+pub fn drain_events<T>(
+    drains: &[Drain<T>],
+    draining: bool,
+    reason: impl Fn(&Drain<T>) -> String,
+) -> Vec<Event> {
+    let mut seen: Vec<(&Endpoint, &Endpoint)> = Vec::new();
+    let mut out = Vec::new();
+    for d in drains {
+        if seen.contains(&(&d.virtual_server, &d.real_server)) {
+            continue;
+        }
+        seen.push((&d.virtual_server, &d.real_server));
+        out.push(Event::RealServerDraining {
+            virtual_server: d.virtual_server.clone(),
+            real_server: d.real_server.clone(),
+            weight: d.weight,
+            draining,
+            reason: reason(d),
+        });
+    }
+    out
 }
 
 /// The drains a reload from `old_cfg` to `new_cfg` starts. `old_table` is the table the old
@@ -614,6 +667,15 @@ pub fn drains(
                     dest,
                     settings: DestSettings { weight: 0, ..*old },
                     until: rs.delay_loop.unwrap_or(ovs.delay_loop),
+                    virtual_server: Endpoint::of_virtual_server(ovs),
+                    real_server: Endpoint {
+                        addr: Some(rs.addr),
+                        port: Some(dest.port),
+                        fwmark: None,
+                        protocol: ovs.protocol.name(),
+                        group: None,
+                    },
+                    weight: rs.weight,
                 });
             }
         }
@@ -827,6 +889,32 @@ mod tests {
             p.now,
             vec!["op=del-dest service=tcp:[10.0.0.1]:80 dest=[10.0.0.3]:80"]
         );
+    }
+
+    #[test]
+    fn real_server_scripts_and_timers_are_in_the_plan() {
+        let old = pool(&[("10.0.0.2", false)]);
+        let mut new = old.clone();
+        let rs = &mut new.virtual_servers[0].real_servers[0];
+        rs.notify_up = Some(crate::config::Command {
+            raw: "/bin/true".into(),
+            argv: vec!["/bin/true".into()],
+            span: crate::config::Span::builtin(),
+        });
+        rs.delay_loop = Some(Duration::from_secs(3));
+        let p = plan(&old, &new).to_string();
+        assert!(
+            p.contains("~ real_server [10.0.0.2]:80 in [10.0.0.1]:tcp:80"),
+            "{p}"
+        );
+        assert!(p.contains("notify_up changed"), "{p}");
+        assert!(p.contains("delay_loop: None -> Some(3s)"), "{p}");
+        // The same script on another line is no change.
+        let mut moved = new.clone();
+        if let Some(c) = moved.virtual_servers[0].real_servers[0].notify_up.as_mut() {
+            c.span.line += 3;
+        }
+        assert!(plan(&new, &moved).is_empty());
     }
 
     #[test]

@@ -264,6 +264,9 @@ impl StatusSnapshot {
     }
 }
 
+/// The state of a real server removed by a reload while it drains at weight 0.
+pub const DRAINING: &str = "DRAINING";
+
 /// Apply one event to a snapshot. Events about things the snapshot does not know (not in the
 /// configuration) are added, so that nothing an engine reports is invisible.
 pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
@@ -417,6 +420,53 @@ pub fn apply_event(s: &mut StatusSnapshot, ev: &Event, at: f64) {
                 from: String::new(),
                 to: if *ok { "applied" } else { "refused" }.into(),
                 reason: detail.clone(),
+                at,
+            });
+        }
+        // Not a state: the instance stays MASTER.
+        Event::VrrpMasterRxLowerPri { .. } => {}
+        // A real server a reload removed: shown as DRAINING (weight 0 in IPVS) until deleted.
+        Event::RealServerDraining {
+            virtual_server,
+            real_server,
+            weight,
+            draining,
+            reason,
+        } => {
+            let name = fmt_endpoint(real_server);
+            let vs = vs_entry(s, virtual_server);
+            let existing = vs.real_servers.iter().position(|r| r.name == name);
+            if !*draining {
+                // Only the draining row goes: a real server put back is a configured one.
+                if let Some(i) = existing.filter(|i| vs.real_servers[*i].state == DRAINING) {
+                    vs.real_servers.remove(i);
+                }
+                return;
+            }
+            let idx = match existing {
+                Some(i) => i,
+                None => {
+                    vs.real_servers.push(RealServerStatus {
+                        name,
+                        state: DRAINING.into(),
+                        weight: *weight,
+                        effective_weight: Some(0),
+                        last_transition: None,
+                    });
+                    vs.real_servers.len() - 1
+                }
+            };
+            let rs = &mut vs.real_servers[idx];
+            let from = std::mem::replace(&mut rs.state, DRAINING.into());
+            rs.effective_weight = Some(0);
+            rs.last_transition = Some(Transition {
+                from: if from == DRAINING {
+                    String::new()
+                } else {
+                    from
+                },
+                to: DRAINING.into(),
+                reason: reason.clone(),
                 at,
             });
         }
@@ -1025,6 +1075,50 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("  -> [10.0.0.2]:tcp:80"), "{t}");
+    }
+
+    #[test]
+    fn a_draining_real_server_is_shown_until_deleted() {
+        let cfg = crate::config::load_str(
+            "t.conf",
+            "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  real_server 10.0.0.2 80 {\n    weight 2\n  }\n}\n",
+            &crate::config::LoadOptions { config_id: None },
+        )
+        .unwrap()
+        .config;
+        let mut s = StatusSnapshot::from_config(&cfg, "lb", None, UNIX_EPOCH);
+        let vs = vs_endpoint(&cfg.virtual_servers[0]);
+        let ev = |draining| Event::RealServerDraining {
+            virtual_server: vs.clone(),
+            real_server: ep("10.0.0.3", 80),
+            weight: 5,
+            draining,
+            reason: "removed from the configuration: weight 0, deleted in 6s".into(),
+        };
+        apply_event(&mut s, &ev(true), 10.0);
+        let rss = &s.virtual_servers[0].real_servers;
+        assert_eq!(rss.len(), 2);
+        assert_eq!(rss[1].state, DRAINING);
+        assert_eq!((rss[1].weight, rss[1].effective_weight), (5, Some(0)));
+        s.snapshot_at = 12.0;
+        let table = render_table(&s);
+        let row = table
+            .lines()
+            .find(|l| l.contains("[10.0.0.3]:tcp:80"))
+            .unwrap();
+        assert!(row.contains("DRAINING"), "{row}");
+        assert!(row.contains("0 (configured 5)"), "{row}");
+        assert!(row.contains("deleted in 6s"), "{row}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json["virtual_servers"][0]["real_servers"][1]["state"],
+            "DRAINING"
+        );
+        // The drain is over: the row goes, the configured server stays.
+        apply_event(&mut s, &ev(false), 13.0);
+        let rss = &s.virtual_servers[0].real_servers;
+        assert_eq!(rss.len(), 1);
+        assert_eq!(rss[0].name, "[10.0.0.2]:tcp:80");
     }
 
     #[test]

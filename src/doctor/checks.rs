@@ -593,8 +593,18 @@ pub fn vip_elsewhere(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
     out
 }
 
-/// `vrrp_strict` (keepalived's strict RFC compliance) refuses, or changes the meaning of,
-/// several settings. The configuration front end already refuses unicast peers,
+/// Which keyword puts an instance in strict mode: its own `strict_mode` (which also turns it
+/// off under a global `vrrp_strict`), else `vrrp_strict`; None when not strict.
+fn strict_source(inst: &crate::config::VrrpInstance, cfg: &Config) -> Option<&'static str> {
+    match inst.strict_mode {
+        Some(true) => Some("strict_mode"),
+        Some(false) => None,
+        None => cfg.global.vrrp_strict.then_some("vrrp_strict"),
+    }
+}
+
+/// `vrrp_strict` / `strict_mode` (keepalived's strict RFC compliance) refuses, or changes the
+/// meaning of, several settings. The configuration front end already refuses unicast peers,
 /// authentication, preempt_delay and a MASTER state below priority 255 under vrrp_strict; the
 /// checks here are the rest, above all what strict mode does to a virtual server on a VIP.
 pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
@@ -615,15 +625,17 @@ pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
                 .at(&inst.span),
             );
         }
-        if !cfg.global.vrrp_strict {
+        let Some(kw) = strict_source(inst, cfg) else {
             continue;
-        }
+        };
+        // The fix names the keyword that turned strict mode on: `remove vrrp_strict` does not
+        // help an instance with its own `strict_mode`.
         let strict = |id: &'static str, sev: Severity, msg: String, fix: &str| {
             Finding::new(
                 id,
                 sev,
-                format!("vrrp_strict: vrrp_instance {name} {msg}"),
-                fix,
+                format!("{kw}: vrrp_instance {name} {msg}"),
+                fix.replace("remove vrrp_strict", &format!("remove {kw}")),
             )
             .at(&inst.span)
         };
@@ -679,10 +691,11 @@ pub fn vrrp_strict(cfg: &Config) -> Vec<Finding> {
                     strict(
                         "vrrp-strict-no-accept",
                         Severity::Error,
-                        "runs in no_accept mode (implied by vrrp_strict below priority 255): the \
-                         firewall drops packets addressed to its VIPs, so the virtual servers on \
-                         them receive nothing"
-                            .into(),
+                        format!(
+                            "runs in no_accept mode (implied by {kw} below priority 255): the \
+                             firewall drops packets addressed to its VIPs, so the virtual servers \
+                             on them receive nothing"
+                        ),
                         if v3 {
                             "add `accept` to the vrrp_instance, or remove vrrp_strict"
                         } else {
@@ -1128,6 +1141,38 @@ mod tests {
         let mut lax = many.clone();
         lax.global.vrrp_strict = false;
         assert_eq!(vrrp_strict(&lax), vec![]);
+    }
+
+    #[test]
+    fn per_instance_strict_mode_counts_like_vrrp_strict() {
+        // strict_mode on one instance, no global vrrp_strict: that instance is checked and
+        // the message and fix name strict_mode.
+        let mut cfg = nat_director();
+        cfg.instances[1].strict_mode = Some(true);
+        cfg.instances[1].vmac_xmit_base = true;
+        let fs = vrrp_strict(&cfg);
+        assert_eq!(ids(&fs), ["vrrp-strict-vmac-xmit-base"]);
+        assert!(
+            fs[0].message.starts_with("strict_mode: vrrp_instance "),
+            "{fs:?}"
+        );
+        assert_eq!(fs[0].fix, "remove vmac_xmit_base, or remove strict_mode");
+        cfg.instances[0].strict_mode = Some(true);
+        let fs = vrrp_strict(&cfg);
+        assert_eq!(
+            ids(&fs),
+            ["vrrp-strict-no-accept", "vrrp-strict-vmac-xmit-base"]
+        );
+        assert!(fs[0].message.contains("implied by strict_mode"), "{fs:?}");
+        // `strict_mode off` exempts an instance from the global vrrp_strict.
+        let mut cfg = nat_director();
+        cfg.global.vrrp_strict = true;
+        cfg.instances[0].strict_mode = Some(false);
+        cfg.instances[1].vmac_xmit_base = true;
+        let fs = vrrp_strict(&cfg);
+        assert_eq!(ids(&fs), ["vrrp-strict-vmac-xmit-base"]);
+        assert!(fs[0].message.starts_with("vrrp_strict: "), "{fs:?}");
+        assert_eq!(fs[0].fix, "remove vmac_xmit_base, or remove vrrp_strict");
     }
 
     #[test]

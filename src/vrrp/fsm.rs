@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use super::auth::Auth;
 use super::packet::{Af, DecodeError, DropReason, ReceivedAdvert, Version, VrrpPacket};
 use super::time::{Centis, duration_us};
-use crate::config::{GlobalDefs, InitialState, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+use crate::config::{
+    GlobalDefs, InitialState, SyncGroup, TrackFile, TrackProcess, VrrpInstance, VrrpScript,
+};
 use crate::events::VrrpStateName;
 
 /// Protocol state of an instance. `Stop` is entered on shutdown and never left.
@@ -93,6 +95,9 @@ pub enum Input {
     TrackScript { name: String, ok: bool },
     /// A `track_file` was read: the number in it (see [`parse_track_file_value`]).
     TrackFile { name: String, value: i64 },
+    /// A `vrrp_track_process` gained (`up`) or lost its quorum (after its delays; see
+    /// [`super::track_process`]).
+    TrackProcess { name: String, up: bool },
     /// From the sync group coordinator.
     Sync { command: SyncCommand },
 }
@@ -167,11 +172,13 @@ pub enum Action {
     SendGratuitousExtra {
         all: bool,
     },
-    /// As MASTER, an advert with a lower priority arrived: run `notify_master_rx_lower_pri`
-    /// (and write MASTER_RX_LOWER_PRI to the notify FIFO).
+    /// As MASTER, an advert with a lower priority (`priority`, from `from`) arrived while ours
+    /// was `ours`. Always emitted, as keepalived always writes `MASTER_RX_LOWER_PRI` to the
+    /// notify fifos; the shell also runs `notify_master_rx_lower_pri` when configured.
     NotifyMasterRxLowerPri {
         from: IpAddr,
         priority: u8,
+        ours: u8,
     },
     /// (Re)arm a timer to fire `after` from the `now` of the step that returned this action.
     ArmTimer {
@@ -213,6 +220,8 @@ pub enum SetupError {
     UnknownScript { instance: String, script: String },
     #[error("instance {instance}: track_file {file} names no track_file block")]
     UnknownTrackFile { instance: String, file: String },
+    #[error("instance {instance}: track_process {process} names no vrrp_track_process block")]
+    UnknownTrackProcess { instance: String, process: String },
     #[error("instance {instance}: advert_int {int} is not a whole number of seconds (VRRPv2)")]
     V2Interval { instance: String, int: Centis },
     #[error("instance {instance}: advert_int {int} exceeds VRRPv3's 40.95 s")]
@@ -264,6 +273,37 @@ impl TrackedFile {
             .saturating_mul(i64::from(self.weight))
             .saturating_mul(sign);
         (product >= -253).then_some(product.min(i64::from(i32::MAX)))
+    }
+}
+
+/// A `vrrp_track_process` as one instance tracks it (keepalived.conf(5) "VRRP track
+/// processes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedProcess {
+    pub name: String,
+    /// 0: FAULT while the quorum is not met (with `reverse`: while it is met).
+    pub weight: i32,
+    pub reverse: bool,
+    /// The quorum is met (false until the first scan says otherwise).
+    pub up: bool,
+}
+
+impl TrackedProcess {
+    /// keepalived's rule for processes: a positive weight counts while the quorum is met, a
+    /// negative one while it is not, and `reverse` negates the weight that counts (so a
+    /// reversed positive weight lowers the priority while the processes run).
+    pub fn contribution(&self) -> i32 {
+        let sign = if self.reverse { -1 } else { 1 };
+        match self.weight {
+            w if w > 0 && self.up => w * sign,
+            w if w < 0 && !self.up => w * sign,
+            _ => 0,
+        }
+    }
+
+    /// Weight 0: FAULT while the quorum is not met, or with `reverse` while it is.
+    pub fn faulted(&self) -> bool {
+        self.weight == 0 && self.up == self.reverse
     }
 }
 
@@ -367,14 +407,13 @@ pub struct InstanceParams {
     /// `vrrp_startup_delay`: INIT lasts this long after Startup.
     #[serde(default, with = "duration_us", rename = "startup_delay_us")]
     pub startup_delay: Duration,
-    /// `notify_master_rx_lower_pri` is configured: emit [`Action::NotifyMasterRxLowerPri`].
-    #[serde(default)]
-    pub notify_master_rx_lower_pri: bool,
     #[serde(default)]
     pub track_files: Vec<TrackedFile>,
     /// `garp_extra_if`: (all interfaces, interval).
     #[serde(default)]
     pub garp_extra_if: Option<(bool, Centis)>,
+    #[serde(default)]
+    pub track_processes: Vec<TrackedProcess>,
 }
 
 impl InstanceParams {
@@ -509,14 +548,69 @@ impl InstanceParams {
             unicast_fault_no_peer: inst.unicast_fault_no_peer,
             down_timer_adverts: inst.down_timer_adverts_or(global),
             startup_delay: global.vrrp_startup_delay,
-            notify_master_rx_lower_pri: inst.notify_master_rx_lower_pri.is_some(),
             track_files,
             garp_extra_if: inst
                 .garp_extra_if_or(global)
                 .map(|g| (g.all, Centis::from_duration(g.interval))),
+            track_processes: Vec::new(),
             name,
         })
     }
+}
+
+impl InstanceParams {
+    /// [`InstanceParams::from_config`] plus the `track_process` lists (the instance's own
+    /// and its sync group's), with the same rules as scripts and files: in a sync group
+    /// (without `sync_group_tracking_weight`) and for an address owner only weight-0
+    /// trackers count.
+    pub fn from_cfg(
+        inst: &VrrpInstance,
+        cfg: &crate::config::Config,
+        sync_group: Option<&SyncGroup>,
+    ) -> Result<InstanceParams, SetupError> {
+        let mut p = InstanceParams::from_config(
+            inst,
+            &cfg.global,
+            &cfg.vrrp_scripts,
+            &cfg.track_files,
+            sync_group,
+        )?;
+        p.track_processes = tracked_processes(inst, &cfg.track_processes, sync_group, &p.name)?;
+        Ok(p)
+    }
+}
+
+fn tracked_processes(
+    inst: &VrrpInstance,
+    defs: &[TrackProcess],
+    sync_group: Option<&SyncGroup>,
+    name: &str,
+) -> Result<Vec<TrackedProcess>, SetupError> {
+    let in_group = sync_group.is_some_and(|g| !g.tracking_weight);
+    let owner = inst.priority == PRIORITY_OWNER;
+    let group_refs = sync_group
+        .map(|g| g.track_process.as_slice())
+        .unwrap_or(&[]);
+    let mut out: Vec<TrackedProcess> = Vec::new();
+    for t in inst.track_process.iter().chain(group_refs) {
+        let Some(def) = defs.iter().find(|d| d.name == t.name) else {
+            return Err(SetupError::UnknownTrackProcess {
+                instance: name.to_string(),
+                process: t.name.clone(),
+            });
+        };
+        let weight = t.weight.unwrap_or(def.weight);
+        if (weight != 0 && (in_group || owner)) || out.iter().any(|o| o.name == t.name) {
+            continue;
+        }
+        out.push(TrackedProcess {
+            name: t.name.clone(),
+            weight,
+            reverse: t.reverse.unwrap_or(def.reverse),
+            up: false,
+        });
+    }
+    Ok(out)
 }
 
 /// Per-instance counters (for status and metrics).
@@ -629,6 +723,17 @@ impl Instance {
         )?))
     }
 
+    /// An instance with everything the configuration tracks (including `track_process`).
+    pub fn from_cfg(
+        inst: &VrrpInstance,
+        cfg: &crate::config::Config,
+        sync_group: Option<&SyncGroup>,
+    ) -> Result<Instance, SetupError> {
+        Ok(Instance::new(InstanceParams::from_cfg(
+            inst, cfg, sync_group,
+        )?))
+    }
+
     pub fn params(&self) -> &InstanceParams {
         &self.params
     }
@@ -714,6 +819,11 @@ impl Instance {
                 t.value = o.value;
             }
         }
+        for t in new.track_processes.iter_mut() {
+            if let Some(o) = old.track_processes.iter().find(|o| o.name == t.name) {
+                t.up = o.up;
+            }
+        }
         let mut out = Vec::new();
         let old_prio = self.effective_priority();
         let vips_changed = new.vips != old.vips;
@@ -796,7 +906,14 @@ impl Instance {
             .iter()
             .filter_map(TrackedFile::status)
             .sum();
-        (i64::from(self.params.priority) + i64::from(adjust) + files).clamp(1, 254) as u8
+        let processes: i32 = self
+            .params
+            .track_processes
+            .iter()
+            .map(TrackedProcess::contribution)
+            .sum();
+        (i64::from(self.params.priority) + i64::from(adjust) + files + i64::from(processes))
+            .clamp(1, 254) as u8
     }
 
     /// Skew_Time and Master_Down_Interval with the current master interval and priority.
@@ -824,6 +941,13 @@ impl Instance {
             .find(|f| f.status().is_none())
         {
             return Some(format!("track_file {} reads {}", f.name, f.value));
+        }
+        if let Some(p) = self.params.track_processes.iter().find(|p| p.faulted()) {
+            return Some(if p.up {
+                format!("track_process {} has its quorum (reverse)", p.name)
+            } else {
+                format!("track_process {} quorum not achieved", p.name)
+            });
         }
         let failed = |kind: &str, t: &Tracked| -> Option<String> {
             (t.weight == 0 && !t.ok).then(|| format!("{kind} {} failed", t.name))
@@ -905,6 +1029,20 @@ impl Instance {
                 if self.state == VrrpState::Master && self.effective_priority() != prio {
                     // keepalived advertises a changed priority with the next advert; a
                     // file written by an operator usually means "now".
+                    self.send_advert(self.effective_priority(), &mut out);
+                }
+            }
+            Input::TrackProcess { name, up } => {
+                let prio = self.effective_priority();
+                for t in self.params.track_processes.iter_mut() {
+                    if t.name == name {
+                        t.up = up;
+                    }
+                }
+                self.reevaluate(now, &mut out);
+                if self.state == VrrpState::Master && self.effective_priority() != prio {
+                    // As for track_file: a process that died means "now", so the lower
+                    // priority is advertised at once rather than with the next advert.
                     self.send_advert(self.effective_priority(), &mut out);
                 }
             }
@@ -1114,12 +1252,11 @@ impl Instance {
                             });
                         }
                     }
-                    if self.params.notify_master_rx_lower_pri {
-                        out.push(Action::NotifyMasterRxLowerPri {
-                            from: adv.src,
-                            priority: prio,
-                        });
-                    }
+                    out.push(Action::NotifyMasterRxLowerPri {
+                        from: adv.src,
+                        priority: prio,
+                        ours,
+                    });
                 }
             }
             _ => {}

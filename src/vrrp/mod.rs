@@ -58,6 +58,7 @@ pub mod service;
 pub mod sync;
 pub mod time;
 pub mod track_file;
+pub mod track_process;
 pub mod vmac;
 
 pub use auth::Auth;

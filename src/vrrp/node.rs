@@ -36,13 +36,7 @@ impl Node {
         let mut instances = Vec::new();
         for inst in &cfg.instances {
             let group = cfg.sync_group_of(&inst.name);
-            instances.push(Instance::from_config(
-                inst,
-                &cfg.global,
-                &cfg.vrrp_scripts,
-                &cfg.track_files,
-                group,
-            )?);
+            instances.push(Instance::from_cfg(inst, cfg, group)?);
         }
         let groups = cfg
             .sync_groups
@@ -172,13 +166,7 @@ impl Node {
         let mut params = Vec::new();
         for (inst, running) in cfg.instances.iter().zip(&self.instances) {
             let group = cfg.sync_group_of(&inst.name);
-            let p = InstanceParams::from_config(
-                inst,
-                &cfg.global,
-                &cfg.vrrp_scripts,
-                &cfg.track_files,
-                group,
-            )?;
+            let p = InstanceParams::from_cfg(inst, cfg, group)?;
             let r = running.params();
             if (p.vrid, p.version, p.af) != (r.vrid, r.version, r.af) {
                 return Err(SetupError::IdentityChanged {
@@ -236,26 +224,14 @@ impl Node {
                 .and_then(|o| self.instances.get(o))
             {
                 Some(old) => {
-                    let p = InstanceParams::from_config(
-                        inst,
-                        &cfg.global,
-                        &cfg.vrrp_scripts,
-                        &cfg.track_files,
-                        group,
-                    )?;
+                    let p = InstanceParams::from_cfg(inst, cfg, group)?;
                     let mut running = old.clone();
                     let actions = running.reconfigure(p, now)?;
                     pending.push((idx, actions));
                     instances.push(running);
                 }
                 None => {
-                    let mut p = InstanceParams::from_config(
-                        inst,
-                        &cfg.global,
-                        &cfg.vrrp_scripts,
-                        &cfg.track_files,
-                        group,
-                    )?;
+                    let mut p = InstanceParams::from_cfg(inst, cfg, group)?;
                     // vrrp_startup_delay is about the daemon starting (bonds still settling),
                     // not about an instance added by a reload.
                     p.startup_delay = std::time::Duration::ZERO;

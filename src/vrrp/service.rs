@@ -81,6 +81,7 @@ enum DriverMsg {
     Link(LinkEvent),
     Script(ScriptStatus),
     TrackFile(super::track_file::FileValue),
+    TrackProcess(super::track_process::StatusChange),
 }
 
 /// Work for an instance's executor.
@@ -200,20 +201,15 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         .log_unknown_vrids
         .store(cfg.global.log_unknown_vrids, Ordering::Relaxed);
     super::track_file::init_files(&cfg);
-    let mut promote_undo = Vec::new();
-    if !dry_run {
-        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
-            promote_undo.extend(super::track_file::promote_secondaries(&inst.interface));
-        }
-    }
+    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
+    // on the way out, and restore the sysctls we changed (promote_secondaries too).
+    let mut vmacs = VmacBook::default();
+    vmacs.promote_secondaries(&cfg, dry_run);
 
     // Static addresses, routes and rules: present whatever the VRRP state.
     let mut static_owned = Owned::default();
     install_static(&nl, &cfg, &mut static_owned).await;
 
-    // use_vmac interfaces carry the VIPs (and send the adverts); remove the ones we created
-    // on the way out.
-    let mut vmacs = VmacBook::default();
     let mut vip_dev: Vec<String> = Vec::new();
     for (idx, inst) in cfg.instances.iter().enumerate() {
         let v6 = node.instances()[idx].params().af == Af::V6;
@@ -356,6 +352,9 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         script_tx,
         script_tasks,
         file_watch: None,
+        process_watch: None,
+        process_defs: Vec::new(),
+        process_status: HashMap::new(),
     };
 
     // Startup: source address, link state, tracked interfaces, then Startup.
@@ -403,6 +402,14 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
         }
     }
     drv.file_watch = start_file_watch(files, initial, &drv.drv_tx);
+    // track_process: the first scan decides the status the instances start with.
+    let defs = super::track_process::tracked(&cfg);
+    let (initial, watch) = start_process_watch(defs.clone(), &drv.drv_tx);
+    for c in &initial {
+        drv.track_process_status(&mut node, c, now).await;
+    }
+    drv.process_watch = watch;
+    drv.process_defs = defs;
     let acts = node.step_all(&Input::Startup, now);
     drv.execute(&node, acts, now).await;
     tracing::info!(
@@ -522,7 +529,7 @@ pub async fn run(cfg: Arc<Config>, ctx: EngineCtx) -> anyhow::Result<()> {
             }
             vmac::restore_conf(&vmacs.sysctl_undo);
             nl.firewall.remove_tables().await;
-            for (path, old) in &promote_undo {
+            for (path, old) in &vmacs.promote_undo {
                 let _ = std::fs::write(path, old);
             }
         }
@@ -815,6 +822,12 @@ struct Driver {
     script_tasks: HashMap<String, (crate::config::VrrpScript, tokio::task::JoinHandle<()>)>,
     /// The track_file poller (None: no file is tracked).
     file_watch: Option<AbortOnDrop>,
+    /// The track_process poller (None: no process is tracked).
+    process_watch: Option<AbortOnDrop>,
+    /// The `vrrp_track_process` blocks it watches.
+    process_defs: Vec<crate::config::TrackProcess>,
+    /// Their last status (for instances a reload adds while the poller keeps running).
+    process_status: HashMap<String, bool>,
 }
 
 /// Static addresses, routes and rules: present whatever the VRRP state.
@@ -882,9 +895,24 @@ fn xmit_dev(inst: &VrrpInstance, vip_dev: &str, dry_run: bool) -> String {
 struct VmacBook {
     created: Vec<String>,
     sysctl_undo: Vec<(String, String, String)>,
+    /// `promote_secondaries` sysctls set by rampart: (path, original value).
+    promote_undo: Vec<(String, String)>,
 }
 
 impl VmacBook {
+    /// `promote_secondaries` on the interface of every instance that asks for it, at start and
+    /// on reload (an added instance, or one that now has the keyword). An interface already
+    /// at 1 is left alone, so the first original value is the one restored at shutdown.
+    fn promote_secondaries(&mut self, cfg: &Config, dry_run: bool) {
+        if dry_run {
+            return;
+        }
+        for inst in cfg.instances.iter().filter(|i| i.promote_secondaries) {
+            self.promote_undo
+                .extend(super::track_file::promote_secondaries(&inst.interface));
+        }
+    }
+
     /// Create (or adopt) an instance's VMAC; returns the interface its VIPs go on: the VMAC,
     /// or the base interface without use_vmac. A VMAC that cannot be made (base interface
     /// missing) is still named: its adverts cannot leave, so the instance stays in FAULT
@@ -1089,7 +1117,9 @@ impl Driver {
         // Sockets and addresses first (a kept instance may change its authentication type,
         // source address or peers): a failure leaves all as it was.
         let mut sockets = self.sockets.clone();
-        // Added instances with use_vmac get their VMAC now, as at daemon start.
+        // Added instances with use_vmac get their VMAC now, as at daemon start; so does
+        // promote_secondaries.
+        self.vmacs.promote_secondaries(&new_cfg, self.nl.dry_run);
         let mut new_vip_dev = Vec::new();
         for (idx, inst) in new_cfg.instances.iter().enumerate() {
             new_vip_dev.push(match kept[idx] {
@@ -1360,6 +1390,29 @@ impl Driver {
         }
         self.file_watch = None;
         self.file_watch = start_file_watch(files, initial, &self.drv_tx);
+        // track_process: the same blocks keep their poller (and any running fork/terminate
+        // delay); their last status goes to the instances (new ones need it). Changed blocks
+        // mean a new scan, whose status counts at once.
+        let defs = super::track_process::tracked(&new_cfg);
+        let initial = if crate::config::model::same_ignoring_spans(&defs, &self.process_defs) {
+            self.process_status
+                .iter()
+                .map(|(name, up)| super::track_process::StatusChange {
+                    name: name.clone(),
+                    up: *up,
+                })
+                .collect()
+        } else {
+            self.process_watch = None;
+            self.process_status.clear();
+            let (initial, watch) = start_process_watch(defs.clone(), &self.drv_tx);
+            self.process_watch = watch;
+            self.process_defs = defs;
+            initial
+        };
+        for c in &initial {
+            self.track_process_status(node, c, now).await;
+        }
         for idx in src_changed {
             let addr = self.wires[idx].src;
             tracing::info!(target: "vrrp", instance = %new_cfg.instances[idx].name, "sending adverts from {addr}");
@@ -1367,8 +1420,8 @@ impl Driver {
             self.execute(node, acts, now).await;
         }
         // New instances: as at daemon start.
-        for idx in 0..new_cfg.instances.len() {
-            if kept[idx].is_some() {
+        for (idx, old) in kept.iter().enumerate() {
+            if old.is_some() {
                 continue;
             }
             let addr = self.wires[idx].src;
@@ -1450,6 +1503,7 @@ impl Driver {
                 }
             }
             DriverMsg::TrackFile(v) => self.track_file_value(node, &v, now).await,
+            DriverMsg::TrackProcess(c) => self.track_process_status(node, &c, now).await,
             DriverMsg::Link(LinkEvent::Link { ifname, up, .. }) => {
                 self.link_changed(node, &ifname, up, now).await;
             }
@@ -1496,6 +1550,30 @@ impl Driver {
                 let input = Input::TrackFile {
                     name: v.name.clone(),
                     value: v.value,
+                };
+                let acts = node.step(idx, input, now);
+                self.execute(node, acts, now).await;
+            }
+        }
+    }
+
+    async fn track_process_status(
+        &mut self,
+        node: &mut Node,
+        c: &super::track_process::StatusChange,
+        now: Instant,
+    ) {
+        self.process_status.insert(c.name.clone(), c.up);
+        for idx in 0..node.instances().len() {
+            let tracks = node.instances()[idx]
+                .params()
+                .track_processes
+                .iter()
+                .any(|t| t.name == c.name);
+            if tracks {
+                let input = Input::TrackProcess {
+                    name: c.name.clone(),
+                    up: c.up,
                 };
                 let acts = node.step(idx, input, now);
                 self.execute(node, acts, now).await;
@@ -1790,8 +1868,19 @@ impl Driver {
             Action::SendGratuitousExtra { all } => {
                 let _ = self.exec_txs[idx].send(ExecMsg::GarpExtra { all });
             }
-            Action::NotifyMasterRxLowerPri { from, priority } => {
-                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority})");
+            Action::NotifyMasterRxLowerPri {
+                from,
+                priority,
+                ours,
+            } => {
+                tracing::info!(target: "vrrp", instance = %name, "MASTER received a lower-priority advert from {from} (priority {priority}, ours {ours})");
+                // The fifo line is written whether or not a script is configured, as keepalived's.
+                let _ = self.ctx.events.send(Event::VrrpMasterRxLowerPri {
+                    instance: name.to_string(),
+                    priority: ours,
+                    peer: from,
+                    peer_priority: priority,
+                });
                 if let Some(cmd) = self.cfg.instances[idx].notify_master_rx_lower_pri.clone() {
                     let policy = self.policy.clone();
                     self.spawned.push(tokio::spawn(async move {
@@ -1957,11 +2046,13 @@ fn group_events_in_keepalived_order(actions: Vec<NodeAction>) -> Vec<NodeAction>
     initial.into_iter().chain(rest).chain(later).collect()
 }
 
-/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or `vrrp_strict`
-/// without `accept` (keepalived's default); never the address owner (RFC 5798: the owner
-/// accepts whatever Accept_Mode says).
+/// Does the instance drop traffic for its VIPs while MASTER? `no_accept`, or strict mode
+/// (its own `strict_mode`, else the global `vrrp_strict`) without `accept` (keepalived's
+/// default); never the address owner (RFC 5798: the owner accepts whatever Accept_Mode says).
 fn no_accept(inst: &VrrpInstance, vrrp_strict: bool) -> bool {
-    let accept = inst.accept.unwrap_or(!vrrp_strict);
+    let accept = inst
+        .accept
+        .unwrap_or(!inst.strict_mode.unwrap_or(vrrp_strict));
     !accept && inst.priority != super::fsm::PRIORITY_OWNER
 }
 
@@ -2272,9 +2363,109 @@ async fn executor(
     }
 }
 
+/// Start the notify queue of an instance or sync group (None when it has no notify script),
+/// keeping its task handle in `tasks` so shutdown can wait for queued scripts.
+fn spawn_notifier(
+    scripts: &crate::config::NotifyScripts,
+    kind: NotifyKind,
+    name: &str,
+    policy: &ScriptPolicy,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Option<Notifier> {
+    let (n, t) = Notifier::spawn(
+        scripts.clone(),
+        kind,
+        name.to_string(),
+        policy.clone(),
+        NOTIFY_TIMEOUT,
+    )?;
+    tasks.push(t);
+    Some(n)
+}
+
+/// Aborts background tasks when dropped (engine stop, reload replacing them).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
+/// driver.
+fn start_file_watch(
+    files: Vec<crate::config::TrackFile>,
+    initial: Vec<super::track_file::FileValue>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> Option<AbortOnDrop> {
+    if files.is_empty() {
+        return None;
+    }
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let poller = super::track_file::spawn(files, initial, file_tx);
+    let tx = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(v) = file_rx.recv().await {
+            if tx.send(DriverMsg::TrackFile(v)).is_err() {
+                return;
+            }
+        }
+    });
+    Some(AbortOnDrop(vec![poller, forward]))
+}
+
+/// Scan the processes the configuration tracks (the status the instances start with) and
+/// poll for changes from then on, forwarding them to the driver.
+fn start_process_watch(
+    defs: Vec<crate::config::TrackProcess>,
+    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
+) -> (Vec<super::track_process::StatusChange>, Option<AbortOnDrop>) {
+    if defs.is_empty() {
+        return (Vec::new(), None);
+    }
+    let (core, scanner, initial) = super::track_process::start(defs);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let poller = super::track_process::spawn(core, scanner, tx);
+    let drv = drv_tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            if drv.send(DriverMsg::TrackProcess(c)).is_err() {
+                return;
+            }
+        }
+    });
+    (initial, Some(AbortOnDrop(vec![poller, forward])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_accept_follows_the_instance_strict_mode() {
+        let mut inst = VrrpInstance::new("VI_1", "eth0", 1, crate::config::Span::builtin());
+        assert!(!no_accept(&inst, false));
+        assert!(no_accept(&inst, true), "vrrp_strict implies no_accept");
+        inst.strict_mode = Some(true);
+        assert!(
+            no_accept(&inst, false),
+            "so does the instance's strict_mode"
+        );
+        inst.strict_mode = Some(false);
+        assert!(
+            !no_accept(&inst, true),
+            "strict_mode off overrides vrrp_strict"
+        );
+        inst.strict_mode = Some(true);
+        inst.accept = Some(true);
+        assert!(!no_accept(&inst, false), "accept wins");
+        inst.accept = None;
+        inst.priority = 255;
+        assert!(!no_accept(&inst, true), "the address owner accepts");
+    }
 
     #[test]
     fn work_a_queued_del_vips_undoes_is_skipped() {
@@ -2374,58 +2565,4 @@ mod tests {
         }
         assert_eq!(fired.len(), 2);
     }
-}
-
-/// Start the notify queue of an instance or sync group (None when it has no notify script),
-/// keeping its task handle in `tasks` so shutdown can wait for queued scripts.
-fn spawn_notifier(
-    scripts: &crate::config::NotifyScripts,
-    kind: NotifyKind,
-    name: &str,
-    policy: &ScriptPolicy,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Option<Notifier> {
-    let (n, t) = Notifier::spawn(
-        scripts.clone(),
-        kind,
-        name.to_string(),
-        policy.clone(),
-        NOTIFY_TIMEOUT,
-    )?;
-    tasks.push(t);
-    Some(n)
-}
-
-/// Aborts background tasks when dropped (engine stop, reload replacing them).
-struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for t in &self.0 {
-            t.abort();
-        }
-    }
-}
-
-/// Poll the tracked files (values in `initial` already delivered) and forward changes to the
-/// driver.
-fn start_file_watch(
-    files: Vec<crate::config::TrackFile>,
-    initial: Vec<super::track_file::FileValue>,
-    drv_tx: &mpsc::UnboundedSender<DriverMsg>,
-) -> Option<AbortOnDrop> {
-    if files.is_empty() {
-        return None;
-    }
-    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
-    let poller = super::track_file::spawn(files, initial, file_tx);
-    let tx = drv_tx.clone();
-    let forward = tokio::spawn(async move {
-        while let Some(v) = file_rx.recv().await {
-            if tx.send(DriverMsg::TrackFile(v)).is_err() {
-                return;
-            }
-        }
-    });
-    Some(AbortOnDrop(vec![poller, forward]))
 }

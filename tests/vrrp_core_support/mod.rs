@@ -51,9 +51,9 @@ pub fn params(name: &str, priority: u8) -> InstanceParams {
         unicast_fault_no_peer: false,
         down_timer_adverts: 3,
         startup_delay: Duration::ZERO,
-        notify_master_rx_lower_pri: false,
         track_files: vec![],
         garp_extra_if: None,
+        track_processes: vec![],
     }
 }
 
