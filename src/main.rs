@@ -201,8 +201,8 @@ enum Command {
     /// Check a configuration file and print compiler-style diagnostics.
     #[command(name = "check-config", disable_help_flag = true)]
     CheckConfig(Rest),
-    /// ipvsadm-compatible IPVS administration.
-    #[command(disable_help_flag = true)]
+    /// ipvsadm-compatible IPVS administration (also `rampart ipvsadm`).
+    #[command(disable_help_flag = true, alias = "ipvsadm")]
     Ipvs(Rest),
     /// keepalived's genhash: MD5 digest of a URL's body.
     #[command(disable_help_flag = true)]

@@ -221,11 +221,29 @@ fn restore_is_pipelined_in_few_datagrams() {
 fn restore_reports_failing_lines_and_runs_the_rest() {
     let mut c = client();
     let file = "-A -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.0.0.2\n-a -t 10.0.0.1:80 -r 10.0.0.3\n";
+    // ipvsadm -R exits with the last line's status: 0 here, the failing line is only reported.
     let (code, _) = run_stdin(&mut c, "-R", file);
-    assert_eq!(code, 255);
+    assert_eq!(code, 0);
     let k = c.transport();
     assert_eq!(k.services.len(), 1);
     assert_eq!(k.services[0].dests.len(), 1);
+}
+
+#[test]
+fn restore_exits_with_the_status_of_its_last_line() {
+    let mut c = client();
+    let file = "-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.3\n-a -t 10.0.0.9:80 -r 10.0.0.2\n";
+    assert_eq!(run_stdin(&mut c, "-R", file).0, 255);
+    let mut c = client();
+    // A line that does not parse stops the restore with ipvsadm's code; lines before it apply.
+    let file = "-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.3 -w x\n-A -t 10.0.0.2:80\n";
+    assert_eq!(run_stdin(&mut c, "-R", file).0, 2);
+    assert_eq!(c.transport().services.len(), 1);
+    // Blank lines do not count; `ipvsadm` words are dropped as ipvsadm's reader does.
+    let mut c = client();
+    let file = "ipvsadm -A -t 10.0.0.1:80\n\n   \n";
+    assert_eq!(run_stdin(&mut c, "-R", file).0, 0);
+    assert_eq!(c.transport().services.len(), 1);
 }
 
 /// Mutations go out without NLM_F_ACK except the last of each datagram; the kernel still

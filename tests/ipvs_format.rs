@@ -410,7 +410,7 @@ fn parse_errors_match_ipvsadm() {
         code("-A -t 10.0.0.1:80 -s rr -s wlc").1,
         "multiple 'scheduler' options specified"
     );
-    assert_eq!(code("-A -L").1, "multiple commands specified");
+    assert_eq!(code("-A -L").1, "invalid option `-L'");
     assert_eq!(
         code("-A -u 10.0.0.1:80 -o -b sh-port").1,
         "incompatible scheduler flag `sh-port'"
@@ -441,4 +441,85 @@ fn parse_errors_match_ipvsadm() {
         (2, "eth1", 9)
     );
     assert_eq!(run("--start-daemon master").daemon.mcast_ifn, "eth0");
+}
+
+/// Corners found by the differential sweep against the real ipvsadm 1.31 (Debian) in the test
+/// VM (tests/vm/scenarios/ipvsadm_sweep.sh); the VM test keeps them fixed end to end.
+#[test]
+fn parse_corners_from_the_ipvsadm_sweep() {
+    // popt names the whole word in its errors.
+    assert_eq!(code("-Lx"), (255, "-Lx: missing argument".into()));
+    assert_eq!(code("-L -nq"), (255, "-nq: unknown option".into()));
+    assert_eq!(
+        code("-L --numeric=1"),
+        (255, "--numeric=1: option does not take an argument".into())
+    );
+    // An argument given to the command option itself: the first option fails, try-help.
+    assert_eq!(code("--set=1 2 3").0, 255);
+    // A second command is an invalid option, named by its word.
+    assert_eq!(
+        code("-A -D -t 10.0.0.1:80"),
+        (2, "invalid option `-D'".into())
+    );
+    assert_eq!(code("-AL"), (2, "invalid option `-AL'".into()));
+    assert_eq!(code("-L -h"), (2, "invalid option `-h'".into()));
+    // `-t=VALUE` is `-t VALUE`.
+    assert_eq!(run("-A -t=10.0.0.1:80").svc.port, 80);
+    // An empty -b sets no flag.
+    let empty_flags = ["-A", "-t", "10.0.0.1:80", "-s", "sh", "-b", ""];
+    match parse("ipvsadm", &empty_flags, &NoResolver) {
+        Ok(Parsed::Run(i)) => assert_eq!(i.svc.flags, 0),
+        other => panic!("-b '': {other:?}"),
+    }
+    // ipvsadm crashes on an all-comma -b; rampart refuses it.
+    assert_eq!(
+        code("-A -t 10.0.0.1:80 -s sh -b ,,"),
+        (2, "invalid scheduler flag `,,'".into())
+    );
+    // popt: the word named is the option's argument when it came as the next word; `-n=` gives
+    // a value to an option without one; `-p=` is an empty timeout.
+    assert_eq!(
+        code("-A -t 10.0.0.1:80 --start-daemon master").1,
+        "invalid option `master'"
+    );
+    assert_eq!(
+        code("-Ln="),
+        (255, "-Ln=: option does not take an argument".into())
+    );
+    assert_eq!(
+        code("-A -t 10.0.0.1:80 -p= -s rr").1,
+        "invalid timeout value `' specified"
+    );
+    // Debian's ipvsadm takes any int weight.
+    assert_eq!(
+        run("-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483647")
+            .dest
+            .weight,
+        i32::MAX
+    );
+    assert_eq!(
+        code("-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648").1,
+        "illegal weight specified"
+    );
+    // GRE has no remote checksum offload.
+    assert_eq!(
+        code("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre --tun-remcsum").1,
+        "Illegal 'tun-remcsum' option with the 'gre' tunnel type"
+    );
+}
+
+#[test]
+fn restore_lines_split_as_ipvsadm_reads_them() {
+    use rampart::ipvs::ipvsadm::restore_line_words as w;
+    assert_eq!(w("-A -t 10.0.0.1:80\n"), ["-A", "-t", "10.0.0.1:80"]);
+    assert_eq!(w("\t-A\t-t  x\r\n"), ["-A", "-t", "x"]);
+    // No quoting, no comments: ipvsadm sees the quotes and the `#`.
+    assert_eq!(w("-t \"a b\"\n"), ["-t", "\"a", "b\""]);
+    assert_eq!(w("# c\n"), ["#", "c"]);
+    // Every `ipvsadm` word is dropped.
+    assert_eq!(w("ipvsadm -A ipvsadm -t x\n"), ["-A", "-t", "x"]);
+    // A last line without a newline is kept unless it ends in two or more blanks.
+    assert_eq!(w("-C "), ["-C"]);
+    assert!(w("-C  ").is_empty());
+    assert!(w("\n").is_empty());
 }

@@ -1,10 +1,12 @@
 //! `rampart ipvs`: ipvsadm's options and output formats over rampart's netlink client.
 //!
-//! Differences from ipvsadm, all deliberate:
+//! Differences from ipvsadm, all deliberate (docs/ipvs.md; exit statuses and table effects are
+//! ipvsadm's):
 //! - `-R` sends the whole file as pipelined batches (many requests per `sendmsg`) instead of
-//!   one socket and one family lookup per line; a failing line is reported with its line
-//!   number and the rest still run, and the exit status is 255 if any line failed (ipvsadm
-//!   reports only the last line's status).
+//!   one socket and one family lookup per line, and a failing line is reported with its line
+//!   number; as in ipvsadm the rest still run and the exit status is the last line's.
+//! - Messages name the program as it was called (`rampart ipvs`, or argv[0] through a link
+//!   named ipvsadm).
 //! - `-h`/`-v` and option errors do not need the kernel.
 
 use crate::ipvs::client::{Client, IpvsError, NetlinkTransport, Transport};
@@ -21,15 +23,22 @@ use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 
+/// The name messages and `-h` give the command (ipvsadm prints its argv[0]): what the user
+/// typed, `rampart ipvs` for the sub-command; a link named ipvsadm gives its own argv[0].
 const PROGRAM: &str = "rampart ipvs";
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    main_as(PROGRAM, args)
+}
+
+/// [`main`] with the program name messages use.
+pub fn main_as(program: &str, args: Vec<OsString>) -> ExitCode {
     let args: Vec<String> = args
         .into_iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let mut out = std::io::stdout().lock();
-    let code = run(&args, &mut out);
+    let code = run_as(program, &args, &mut out);
     let _ = out.flush();
     ExitCode::from(code)
 }
@@ -41,13 +50,14 @@ pub fn fast_dispatch(mut argv: Vec<OsString>) -> Option<ExitCode> {
         .and_then(|a| std::path::Path::new(a).file_name())
         .is_some_and(|n| n == "ipvsadm");
     if called_as_ipvsadm {
-        argv.remove(0);
-        return Some(main(argv));
+        let program = argv.remove(0).to_string_lossy().into_owned();
+        return Some(main_as(&program, argv));
     }
-    if argv.get(1).is_some_and(|a| a == "ipvs") {
-        return Some(main(argv.split_off(2)));
+    match argv.get(1).and_then(|a| a.to_str()) {
+        Some("ipvs") => Some(main(argv.split_off(2))),
+        Some("ipvsadm") => Some(main_as("rampart ipvsadm", argv.split_off(2))),
+        _ => None,
     }
-    None
 }
 
 fn connect() -> Result<Client<NetlinkTransport>, u8> {
@@ -64,6 +74,11 @@ fn connect() -> Result<Client<NetlinkTransport>, u8> {
 
 /// Run one ipvsadm command line; returns the exit status.
 pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
+    run_as(PROGRAM, args, out)
+}
+
+/// [`run`] with the program name messages use.
+pub fn run_as(program: &str, args: &[String], out: &mut dyn Write) -> u8 {
     if args.first().map(String::as_str) == Some("--reconcile") {
         let desired = match reconcile_args(args) {
             Ok(d) => d,
@@ -82,9 +97,9 @@ pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
         };
         return list_all(&mut client, Format::default(), out, read_proc_ip_vs);
     }
-    let inv = match ipvsadm::parse(PROGRAM, args, &LibcResolver) {
+    let inv = match ipvsadm::parse(program, args, &LibcResolver) {
         Ok(Parsed::Help) => {
-            let _ = out.write_all(ipvsadm::usage(PROGRAM).as_bytes());
+            let _ = out.write_all(ipvsadm::usage(program).as_bytes());
             return 0;
         }
         Ok(Parsed::Version) => {
@@ -102,6 +117,7 @@ pub fn run(args: &[String], out: &mut dyn Write) -> u8 {
         Err(code) => return code,
     };
     execute(
+        program,
         &mut client,
         &inv,
         &mut std::io::stdin().lock(),
@@ -147,7 +163,7 @@ pub fn run_with_proc<T: Transport>(
             let _ = out.write_all(ipvsadm::VERSION_LINE.as_bytes());
             0
         }
-        Ok(Parsed::Run(inv)) => execute(client, &inv, stdin, out, proc),
+        Ok(Parsed::Run(inv)) => execute(PROGRAM, client, &inv, stdin, out, proc),
         Err(f) => {
             eprintln!("{}", f.message);
             f.code
@@ -167,6 +183,7 @@ fn no_proc() -> Option<String> {
 }
 
 fn execute<T: Transport>(
+    program: &str,
     client: &mut Client<T>,
     inv: &Invocation,
     stdin: &mut dyn BufRead,
@@ -200,7 +217,7 @@ fn execute<T: Transport>(
             }
         }
         Command::Save => list_all(client, inv.format, out, proc),
-        Command::Restore => restore(client, stdin, out, proc),
+        Command::Restore => restore_as(program, client, stdin, out, proc),
         _ => match inv.mutation() {
             Some(m) => match client.execute_one(&m) {
                 Ok(()) => 0,
@@ -311,25 +328,47 @@ pub fn restore<T: Transport>(
     out: &mut dyn Write,
     proc: ProcRead,
 ) -> u8 {
+    restore_as(PROGRAM, client, input, out, proc)
+}
+
+/// [`restore`] with the program name messages use.
+pub fn restore_as<T: Transport>(
+    program: &str,
+    client: &mut Client<T>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    proc: ProcRead,
+) -> u8 {
     let mut pending = Pending::default();
-    let mut status = 0u8;
+    // ipvsadm -R exits with the status of the last line it ran (a failing line in the middle
+    // does not count once a later one succeeds); `Last::Pending` is a mutation whose answer
+    // has not been read yet.
+    let mut last = Last::Done(0);
     let flush_at = client.transport().batch_limit().max(1);
-    let flush = |client: &mut Client<T>, pending: &mut Pending, status: &mut u8| {
+    let flush = |client: &mut Client<T>, pending: &mut Pending, last: &mut Last| {
         if pending.msgs.is_empty() {
             return;
         }
+        let last_pending = matches!(last, Last::Pending);
         match client.execute(&pending.msgs) {
             Ok(results) => {
+                let mut last_status = 0;
                 for ((line, cmd), r) in pending.origin.iter().zip(results) {
-                    if let Err(errno) = r {
-                        eprintln!("line {line}: {}", ipvsadm::strerror(*cmd, errno));
-                        *status = 255;
-                    }
+                    last_status = match r {
+                        Ok(()) => 0,
+                        Err(errno) => {
+                            eprintln!("line {line}: {}", ipvsadm::strerror(*cmd, errno));
+                            255
+                        }
+                    };
+                }
+                if last_pending {
+                    *last = Last::Done(last_status);
                 }
             }
             Err(e) => {
                 eprintln!("{e}");
-                *status = 255;
+                *last = Last::Done(255);
             }
         }
         pending.msgs.clear();
@@ -346,65 +385,76 @@ pub fn restore<T: Transport>(
             Ok(_) => {}
             Err(e) => {
                 eprintln!("reading the rules from stdin failed at line {line_no}: {e}");
-                status = 255;
+                last = Last::Done(255);
                 break;
             }
         }
-        let line = buf.strip_suffix('\n').unwrap_or(&buf);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        // The common line (ASCII words, no quotes) is parsed from borrowed words.
-        let parsed = if line.is_ascii() && !line.contains('"') {
-            let words: Vec<&str> = line.split_ascii_whitespace().collect();
-            if words.is_empty() {
-                continue;
-            }
-            ipvsadm::parse(PROGRAM, &words, &LibcResolver)
-        } else {
-            let words = ipvsadm::split_restore_line(line);
-            if words.is_empty() {
-                continue;
-            }
-            ipvsadm::parse(PROGRAM, &words, &LibcResolver)
-        };
-        let inv = match parsed {
+        let words = ipvsadm::restore_line_words(&buf);
+        if words.is_empty() {
+            continue;
+        }
+        let inv = match ipvsadm::parse(program, &words, &LibcResolver) {
             Ok(Parsed::Run(inv)) => inv,
-            Ok(Parsed::Help) | Ok(Parsed::Version) => continue,
+            // ipvsadm prints the help or version and exits 0 (what came before is applied).
+            Ok(Parsed::Help) => {
+                flush(client, &mut pending, &mut last);
+                let _ = out.write_all(ipvsadm::usage(program).as_bytes());
+                return 0;
+            }
+            Ok(Parsed::Version) => {
+                flush(client, &mut pending, &mut last);
+                let _ = out.write_all(ipvsadm::VERSION_LINE.as_bytes());
+                return 0;
+            }
             Err(f) => {
                 // ipvsadm stops at the first bad line; what came before is applied.
-                flush(client, &mut pending, &mut status);
+                flush(client, &mut pending, &mut last);
                 eprintln!("line {line_no}: {}", f.message);
                 return f.code;
             }
         };
         match inv.cmd {
             Command::Restore => {
-                flush(client, &mut pending, &mut status);
-                eprintln!("Try `{PROGRAM} -h' or '{PROGRAM} --help' for more information.");
+                flush(client, &mut pending, &mut last);
+                eprintln!("Try `{program} -h' or '{program} --help' for more information.");
                 return 255;
             }
             Command::List | Command::Save => {
-                flush(client, &mut pending, &mut status);
+                flush(client, &mut pending, &mut last);
                 let mut no_input = std::io::empty();
-                let s = execute(client, &inv, &mut no_input, out, proc);
-                if s != 0 {
-                    status = s;
+                let status = execute(program, client, &inv, &mut no_input, out, proc);
+                // A listing that fails ends ipvsadm (its listings exit through fail()).
+                if status != 0 {
+                    return status;
                 }
+                last = Last::Done(0);
             }
             _ => {
                 if let Some(m) = inv.mutation() {
                     pending.msgs.push(m);
                     pending.origin.push((line_no, inv.cmd));
+                    last = Last::Pending;
                     // Send whenever a full datagram's worth is pending: memory stays small
                     // (messages are large structs) and nothing is reordered.
                     if pending.msgs.len() >= flush_at {
-                        flush(client, &mut pending, &mut status);
+                        flush(client, &mut pending, &mut last);
                     }
                 }
             }
         }
     }
-    flush(client, &mut pending, &mut status);
-    status
+    flush(client, &mut pending, &mut last);
+    match last {
+        Last::Done(status) => status,
+        Last::Pending => 0,
+    }
+}
+
+/// The status of the last line `-R` ran.
+#[derive(Clone, Copy)]
+enum Last {
+    Done(u8),
+    Pending,
 }
 
 /// `-L -c`: /proc/net/ip_vs_conn reformatted as ipvsadm does.

@@ -151,7 +151,7 @@ const COMMANDS_V_OPTIONS: [&str; 14] = [
 
 const TUN_NAMES: [&str; 3] = ["ipip", "gue", "gre"];
 /// Tunnel type vs tunnel options (tun-port, nocsum, csum, remcsum).
-const TUNNEL_TYPES_V_OPTIONS: [&str; 3] = ["xxxx", "+111", "x111"];
+const TUNNEL_TYPES_V_OPTIONS: [&str; 3] = ["xxxx", "+111", "x11x"];
 const TUN_OPTS: [usize; 4] = [
     OPTC_TUN_PORT,
     OPTC_TUN_NOCSUM,
@@ -394,11 +394,16 @@ const OPTIONS: &[OptDef] = &[
     o("tun-remcsum", None, N, Tag::TunRemcsum),
 ];
 
-/// One option occurrence (or a popt-style error) from the tokenizer.
+/// One option occurrence (or a popt-style error) from the tokenizer. Both carry the command-line
+/// word popt's `poptBadOption` names: the last word the option consumed (its argument when that
+/// came as the next word: ``-A -t x --start-daemon master`` is ``invalid option `master'``), the
+/// whole word for a bad option (`-Lx: missing argument`).
 enum Tok<'a> {
-    Opt(Tag, Option<&'a str>),
+    Opt(Tag, Option<&'a str>, &'a str),
     BadOption(String, &'static str),
 }
+
+const UNWANTED_ARG: &str = "option does not take an argument";
 
 /// popt-like tokenizer: returns the option stream and the leftover (non-option) words.
 fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
@@ -431,6 +436,10 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
                 }
                 Some(d) => {
                     let val = match d.arg {
+                        N if inline.is_some() => {
+                            toks.push(Tok::BadOption(a.to_string(), UNWANTED_ARG));
+                            return (toks, rest);
+                        }
                         N => None,
                         R => match inline.or_else(|| take_next(&mut i, false)) {
                             Some(v) => Some(v),
@@ -441,7 +450,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
                         },
                         O => inline.or_else(|| take_next(&mut i, true)),
                     };
-                    toks.push(Tok::Opt(d.tag, val));
+                    toks.push(Tok::Opt(d.tag, val, args[i].as_ref()));
                 }
             }
         } else if a.len() > 1 && a.starts_with('-') {
@@ -449,24 +458,32 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> (Vec<Tok<'_>>, Vec<&str>) {
             for (k, c) in group.char_indices() {
                 match OPTIONS.iter().find(|d| d.short == Some(c)) {
                     None => {
-                        toks.push(Tok::BadOption(format!("-{c}"), "unknown option"));
+                        toks.push(Tok::BadOption(a.to_string(), "unknown option"));
                         return (toks, rest);
                     }
                     Some(d) => {
                         let attached = &group[k + c.len_utf8()..];
                         match d.arg {
-                            N => toks.push(Tok::Opt(d.tag, None)),
+                            // popt: `-n=...` gives a value to an option that takes none.
+                            N if attached.starts_with('=') => {
+                                toks.push(Tok::BadOption(a.to_string(), UNWANTED_ARG));
+                                return (toks, rest);
+                            }
+                            N => toks.push(Tok::Opt(d.tag, None, a)),
                             R | O => {
-                                let val = if !attached.is_empty() {
+                                // popt takes `-t=VALUE` as `-t VALUE`, and `-p=` as an empty value.
+                                let val = if let Some(v) = attached.strip_prefix('=') {
+                                    Some(v)
+                                } else if !attached.is_empty() {
                                     Some(attached)
                                 } else {
                                     take_next(&mut i, d.arg == O)
                                 };
                                 if d.arg == R && val.is_none() {
-                                    toks.push(Tok::BadOption(format!("-{c}"), "missing argument"));
+                                    toks.push(Tok::BadOption(a.to_string(), "missing argument"));
                                     return (toks, rest);
                                 }
-                                toks.push(Tok::Opt(d.tag, val));
+                                toks.push(Tok::Opt(d.tag, val, args[i].as_ref()));
                                 break;
                             }
                         }
@@ -630,7 +647,11 @@ fn parse_netmask(buf: &str, res: &dyn Resolver) -> Option<u32> {
 fn parse_sched_flags(sched: &str, arg: &str) -> Result<u32, Fail> {
     let sched = if sched.is_empty() { DEF_SCHED } else { sched };
     let mut flags = 0;
-    // strtok skips empty tokens; ipvsadm would crash on an all-comma argument, refuse it.
+    // ipvsadm skips an empty argument (sets no flag) and strtok skips empty tokens, but an
+    // all-comma argument makes ipvsadm crash (strcmp on NULL): refuse it.
+    if arg.is_empty() {
+        return Ok(0);
+    }
     let tokens: Vec<&str> = arg.split(',').filter(|t| !t.is_empty()).collect();
     if tokens.is_empty() {
         return fail(format!("invalid scheduler flag `{arg}'"));
@@ -788,7 +809,7 @@ pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Re
     let mut it = toks.into_iter();
     // The first option must be the command.
     match it.next() {
-        Some(Tok::Opt(tag, val)) => match tag {
+        Some(Tok::Opt(tag, val, _)) => match tag {
             Tag::Short('A') => set_command(&mut cmd, Command::Add)?,
             Tag::Short('E') => set_command(&mut cmd, Command::Edit)?,
             Tag::Short('D') => set_command(&mut cmd, Command::Del)?,
@@ -826,8 +847,8 @@ pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Re
     }
 
     for tok in it {
-        let (tag, optarg) = match tok {
-            Tok::Opt(t, v) => (t, v),
+        let (tag, optarg, word) = match tok {
+            Tok::Opt(t, v, w) => (t, v, w),
             Tok::BadOption(opt, why) => {
                 return Err(Fail {
                     code: 255,
@@ -906,7 +927,9 @@ pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Re
             }
             Tag::Short('w') => {
                 set_option(&mut options, OPTC_WEIGHT)?;
-                match string_to_number(arg, 0, 65535) {
+                // Debian's ipvsadm 1.31 takes any int weight (its man page still says 65535),
+                // as the kernel does.
+                match string_to_number(arg, 0, i32::MAX as i64) {
                     Some(v) => dest.weight = v as i32,
                     None => return fail("illegal weight specified"),
                 }
@@ -1053,8 +1076,9 @@ pub fn parse<S: AsRef<str>>(program: &str, args: &[S], res: &dyn Resolver) -> Re
                 set_option(&mut options, OPTC_TUN_REMCSUM)?;
                 dest.tun_flags |= IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM;
             }
-            // A second command option.
-            _ => return fail("multiple commands specified"),
+            // A second command (or -h/-v/--set...) after the command: ipvsadm's option loop has no
+            // case for it.
+            _ => return fail(format!("invalid option `{word}'")),
         }
     }
 
@@ -1363,6 +1387,24 @@ pub fn split_restore_line(line: &str) -> Vec<String> {
         words.push(cur);
     }
     words
+}
+
+/// The words ipvsadm's `-R` makes of one input line (`buf` as read, with its newline if it had
+/// one), as its `config_stream_read` does: words are split on space, tab, CR and LF only; no
+/// quoting and no comments (`# x` is the words `#` and `x`, which ipvsadm rejects); every word
+/// `ipvsadm` is dropped (so `ipvsadm -A ...` lines work); and a last line without a newline that
+/// ends in two or more blanks is lost (its scanner hits the end of the file inside the blanks).
+pub fn restore_line_words(buf: &str) -> Vec<&str> {
+    let is_sep = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+    if !buf.ends_with('\n') {
+        let blanks = buf.chars().rev().take_while(|&c| is_sep(c)).count();
+        if blanks >= 2 {
+            return Vec::new();
+        }
+    }
+    buf.split(is_sep)
+        .filter(|w| !w.is_empty() && *w != "ipvsadm")
+        .collect()
 }
 
 /// ipvsadm's usage text (`-h`).
