@@ -69,8 +69,40 @@ pub struct Lab {
     bridge_ports: u32,
 }
 
+/// Namespaces of test processes that were killed (a CI timeout, a ^C: no Drop ran) would
+/// stay forever; a lab's name carries its process id, so remove those whose process is gone.
+fn reap_orphaned_namespaces() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let me = std::process::id();
+        let list = host(&["ip", "netns", "list"]);
+        for line in String::from_utf8_lossy(&list.stdout).lines() {
+            let Some(ns) = line.split_whitespace().next() else {
+                continue;
+            };
+            let Some(pid) = ns
+                .strip_prefix("rp")
+                .and_then(|r| r.split_once('x'))
+                .and_then(|(p, _)| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            let pids = host(&["ip", "netns", "pids", ns]);
+            for p in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                let _ = host(&["kill", "-9", p]);
+            }
+            let _ = host(&["ip", "netns", "del", ns]);
+            eprintln!("removed namespace {ns} left by a killed test process {pid}");
+        }
+    });
+}
+
 impl Lab {
     pub fn new(test: &str) -> Lab {
+        reap_orphaned_namespaces();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("rp{}x{n}{test}", std::process::id());
         Lab {
