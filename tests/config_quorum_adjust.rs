@@ -115,3 +115,32 @@ fn real_server_weight_takes_keepalived_range() {
     };
     assert!(err.to_string().contains("0 to 2147483647"), "{err}");
 }
+
+/// keepalived 2.2.7: "Virtual server [10.0.0.1]:tcp:80 has no real servers - ignoring", even
+/// with a sorry_server; nothing is programmed for it. rampart drops it too, after checking it.
+#[test]
+fn a_virtual_server_without_real_servers_is_dropped() {
+    let text = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    sorry_server 10.0.0.9 80\n}\n\
+                virtual_server 10.0.0.2 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 10.0.0.3 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
+    let l = load_str("/nonexistent/v.conf", text, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{d}"));
+    let vss: Vec<String> = l
+        .config
+        .virtual_servers
+        .iter()
+        .map(|v| format!("{:?}", v.key))
+        .collect();
+    assert_eq!(vss.len(), 1, "{vss:?}");
+    assert!(vss[0].contains("10.0.0.2"), "{vss:?}");
+    assert!(
+        l.warnings
+            .0
+            .iter()
+            .any(|w| w.to_string().contains("no real_server: ignored")),
+        "{:?}",
+        l.warnings
+    );
+    // Still checked before it is dropped.
+    let bad = "virtual_server group NOPE {\n    protocol TCP\n}\n";
+    assert!(load_str("/nonexistent/v.conf", bad, &LoadOptions::default()).is_err());
+}

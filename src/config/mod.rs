@@ -123,6 +123,10 @@ pub fn analyse(
         },
         &mut diags,
     );
+    // keepalived 2.2.7 drops a virtual server without real servers ("has no real servers -
+    // ignoring"), even one with a sorry_server: nothing is programmed for it. It was checked
+    // like the others above (and warned about by the parser).
+    cfg.virtual_servers.retain(|vs| !vs.real_servers.is_empty());
     attach_sources(&mut diags, &pre.sources, &pre.file_order);
     // A line expanded many times (~SEQ) reports the same problem once.
     diags.dedup_by(|a, b| a.span == b.span && a.message == b.message);

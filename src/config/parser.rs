@@ -3166,7 +3166,7 @@ impl Parser {
                 Diagnostic::warning(
                     DiagClass::Missing,
                     Some(vs.span.clone()),
-                    "virtual_server has no real_server (keepalived 2.2.7 ignores such a service)",
+                    "virtual_server has no real_server: ignored (nothing is programmed for it), as keepalived 2.2.7 does",
                 )
                 .with_help(
                     "add a `real_server IP PORT { ... }` block, or remove the virtual_server",
