@@ -72,9 +72,11 @@ for v in range((n + per_vs - 1) // per_vs):
     out.append("}\n")
 # The victims' first failed attempt (while still up) is logged at info only with
 # log_all_failures; the DOWN delay is measured from it.
-out.append("virtual_server 10.255.0.1 80 {\n  delay_loop %s\n  lb_kind DR\n  log_all_failures\n" % dl)
+# (a checker option: keepalived 2.2.7 does not know it at virtual_server level, and rampart
+# refuses it there).
+out.append("virtual_server 10.255.0.1 80 {\n  delay_loop %s\n  lb_algo rr\n  lb_kind DR\n" % dl)
 for v in range(1, victims + 1):
-    out.append("  real_server 127.200.0.%d 9090 {\n    TCP_CHECK {\n      connect_timeout 3\n      retry %s\n      delay_before_retry %s\n    }\n  }\n" % (v, retry, dbr))
+    out.append("  real_server 127.200.0.%d 9090 {\n    TCP_CHECK {\n      connect_timeout 3\n      retry %s\n      delay_before_retry %s\n      log_all_failures\n    }\n  }\n" % (v, retry, dbr))
 out.append("}\n")
 sys.stdout.write("".join(out))
 PY
