@@ -403,127 +403,55 @@ pub const RS_UNSUPPORTED: &[&str] = &[
     "debug",
 ];
 
-pub const CHECK_COMMON: &[&str] = &[
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "warmup",
-    "fwmark",
-    "delay_loop",
-    "alpha",
-    "log_all_failures",
-    "bind_if",
-];
+/// A checker block's keywords: its own, then the options every checker takes (written once).
+macro_rules! with_check_common {
+    ($($own:literal),* $(,)?) => {
+        &[
+            $($own,)*
+            "connect_ip",
+            "connect_port",
+            "bindto",
+            "bind_port",
+            "connect_timeout",
+            "retry",
+            "nb_get_retry",
+            "delay_before_retry",
+            "warmup",
+            "fwmark",
+            "delay_loop",
+            "alpha",
+            "log_all_failures",
+            "bind_if",
+        ]
+    };
+}
 
-pub const HTTP_CHECK: &[&str] = &[
+pub const CHECK_COMMON: &[&str] = with_check_common!();
+
+pub const HTTP_CHECK: &[&str] = with_check_common!(
     "url",
     "fast_recovery",
     "http_protocol",
     "virtualhost",
     "enable_sni",
     "max_body",
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "warmup",
-    "fwmark",
-    "delay_loop",
-    "alpha",
-    "log_all_failures",
-    "bind_if",
-];
+);
 
 pub const HTTP_CHECK_UNSUPPORTED: &[&str] = &["source_ip", "ssl_use_sni"];
 
-pub const MISC_CHECK: &[&str] = &[
-    "misc_path",
-    "misc_timeout",
-    "misc_dynamic",
-    "user",
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "warmup",
-    "fwmark",
-    "delay_loop",
-    "alpha",
-    "log_all_failures",
-    "bind_if",
-];
+pub const MISC_CHECK: &[&str] =
+    with_check_common!("misc_path", "misc_timeout", "misc_dynamic", "user",);
 
-pub const SMTP_CHECK: &[&str] = &[
-    "helo_name",
-    "host",
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "warmup",
-    "fwmark",
-    "delay_loop",
-    "alpha",
-    "log_all_failures",
-    "bind_if",
-];
+pub const SMTP_CHECK: &[&str] = with_check_common!("helo_name", "host",);
 
-pub const DNS_CHECK: &[&str] = &[
-    "type",
-    "name",
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "warmup",
-    "fwmark",
-    "delay_loop",
-    "alpha",
-    "log_all_failures",
-    "bind_if",
-];
+pub const DNS_CHECK: &[&str] = with_check_common!("type", "name",);
 
-pub const UDP_CHECK: &[&str] = &[
+pub const UDP_CHECK: &[&str] = with_check_common!(
     "payload",
     "require_reply",
     "min_reply_length",
     "max_reply_length",
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "warmup",
-    "fwmark",
-    "delay_loop",
-    "alpha",
-    "log_all_failures",
-    "bind_if",
-];
+);
 
 pub const URL: &[&str] = &[
     "path",

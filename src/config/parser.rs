@@ -533,16 +533,7 @@ impl Parser {
                 ),
             );
         }
-        let argv = split_command(&t.text);
-        if argv.is_empty() {
-            self.error(DiagClass::Missing, &t.span, "empty command");
-            return None;
-        }
-        Some(Command {
-            raw: t.text.clone(),
-            argv,
-            span: t.span.clone(),
-        })
+        self.command_of(t)
     }
 
     fn run_as(&mut self, st: &Stmt) -> Option<RunAs> {
@@ -1443,6 +1434,11 @@ impl Parser {
     /// A command in argument 0 (quoted if it has arguments).
     fn command_only(&mut self, st: &Stmt) -> Option<Command> {
         let t = self.arg(st, 0, "a script path, quoted if it has arguments")?;
+        self.command_of(t)
+    }
+
+    /// The command in one token (split like a shell would split a quoted string).
+    fn command_of(&mut self, t: &Token) -> Option<Command> {
         let argv = split_command(&t.text);
         if argv.is_empty() {
             self.error(DiagClass::Missing, &t.span, "empty command");

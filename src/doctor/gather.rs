@@ -100,21 +100,11 @@ fn vrrp_daemons() -> Vec<String> {
         "doctor",
     ];
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in crate::vrrp::track_process::proc_pids() {
         if pid == me {
             continue;
         }
-        let base = entry.path();
+        let base = std::path::PathBuf::from(format!("/proc/{pid}"));
         let Ok(comm) = std::fs::read_to_string(base.join("comm")) else {
             continue;
         };

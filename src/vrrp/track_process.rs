@@ -393,20 +393,10 @@ impl Scanner {
     /// Zombies are left out (they are not running); processes that vanish while being read
     /// are simply absent.
     pub fn scan(&mut self, watched: &BTreeSet<u32>) -> Vec<ProcInfo> {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
         let first = self.known.is_empty();
         let mut next = BTreeMap::new();
         let mut fresh = BTreeSet::new();
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
+        for pid in proc_pids() {
             let old = self.known.get(&pid);
             let read = old.is_none()
                 || self.fresh.contains(&pid)
@@ -433,6 +423,15 @@ impl Scanner {
 
 /// One process from /proc (None: gone, unreadable or a zombie). The command line is read
 /// only with `cmdline`, and reused from `old` when the name did not change (exec changes it).
+/// The process ids in /proc (the directories named by a number); none if /proc is unreadable.
+pub fn proc_pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+}
+
 fn read_process(pid: u32, cmdline: bool, old: Option<&ProcInfo>) -> Option<ProcInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (comm, state, ppid) = parse_stat(&stat)?;
